@@ -1,0 +1,667 @@
+//! A recipe of sources, run through reading, cleaning, de-duplication and
+//! decontamination into a train/validation split, with a count at every step.
+//!
+//! Outputs, in the output folder, each written atomically:
+//! - `train.jsonl`, `val.jsonl`: one `{"text", "source"}` object per document;
+//! - `report.json` and `report.md`: what came in, what was removed and why,
+//!   what went out, per source.
+//!
+//! Order is priority: when two sources hold the same paragraph, the copy from
+//! the source listed first is kept. Validation is chosen per document from a
+//! hash of its text and the seed, so it does not change when other documents
+//! do. Weights act on the training split only: 2.0 repeats a source's
+//! documents twice, 0.5 keeps (a deterministic) half of them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::clean::{self, CleanStats, Document};
+use super::dedup::{fnv1a, mix64, Contamination, Deduplicator, Verdict};
+use super::read::{self, Format, ReadOptions, ReadStats};
+use super::DataError;
+use crate::fsutil::AtomicFile;
+use crate::progress;
+
+/// One input of a recipe: a file or folder and how to read it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    pub name: String,
+    pub path: PathBuf,
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default = "one")]
+    pub weight: f64,
+    #[serde(default)]
+    pub lossy: bool,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl SourceSpec {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            format: self.format,
+            field: self.field.clone(),
+            include: self.include.clone(),
+            lossy: self.lossy,
+        }
+    }
+}
+
+/// Knobs of the preparation, with defaults that suit small story corpora.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrepareSettings {
+    /// Seed of the train/validation split and of fractional weights.
+    pub seed: u64,
+    /// Share of documents held out for validation.
+    pub val_fraction: f64,
+    /// Longer documents (books) are split into sections of about this size.
+    pub max_document_bytes: usize,
+    /// Documents shorter than this after cleaning are dropped as near-empty.
+    pub min_document_bytes: usize,
+    /// Lines with fewer words are never treated as duplicates.
+    pub dedup_min_words: usize,
+    /// MinHash similarity above which two lines are near-duplicates.
+    pub near_duplicate_threshold: f64,
+    /// Word n-gram length for decontamination.
+    pub decontaminate_ngram: usize,
+}
+
+impl Default for PrepareSettings {
+    fn default() -> Self {
+        Self {
+            seed: 1234,
+            val_fraction: 0.01,
+            max_document_bytes: 16 * 1024,
+            min_document_bytes: 100,
+            dedup_min_words: 10,
+            near_duplicate_threshold: 0.8,
+            decontaminate_ngram: 13,
+        }
+    }
+}
+
+/// A data recipe: what to read, what to hold out, how to prepare it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    #[serde(default)]
+    pub prepare: PrepareSettings,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceSpec>,
+    /// Evaluation sets whose text must not appear in training.
+    #[serde(default, rename = "eval")]
+    pub eval_sets: Vec<SourceSpec>,
+}
+
+impl Recipe {
+    /// Loads a TOML recipe; relative paths are taken from the recipe's folder.
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let mut recipe: Recipe = toml::from_str(&text).map_err(|e| DataError::Recipe {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for s in recipe.sources.iter_mut().chain(recipe.eval_sets.iter_mut()) {
+            if s.path.is_relative() {
+                s.path = base.join(&s.path);
+            }
+        }
+        recipe.validate(path)?;
+        Ok(recipe)
+    }
+
+    /// Checks what can be checked before reading any data.
+    pub fn validate(&self, path: &Path) -> Result<(), DataError> {
+        let err = |message: String| DataError::Recipe {
+            path: path.to_path_buf(),
+            message,
+        };
+        if self.sources.is_empty() {
+            return Err(err(
+                "no [[source]] entries: add at least one with a name and a path".into(),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for s in self.sources.iter().chain(&self.eval_sets) {
+            if !names.insert(&s.name) {
+                return Err(err(format!(
+                    "source name \"{}\" is used twice; names must be unique",
+                    s.name
+                )));
+            }
+            if !(s.weight.is_finite() && s.weight >= 0.0) {
+                return Err(err(format!(
+                    "source \"{}\": weight must be a number >= 0, got {}",
+                    s.name, s.weight
+                )));
+            }
+        }
+        if self.sources.iter().all(|s| s.weight == 0.0) {
+            return Err(err(
+                "every source has weight 0: nothing would be trained on".into(),
+            ));
+        }
+        let p = &self.prepare;
+        if !(0.0..1.0).contains(&p.val_fraction) {
+            return Err(err(format!(
+                "prepare.val_fraction must be in [0, 1), got {}",
+                p.val_fraction
+            )));
+        }
+        if !(0.0..=1.0).contains(&p.near_duplicate_threshold) {
+            return Err(err(format!(
+                "prepare.near_duplicate_threshold must be in [0, 1], got {}",
+                p.near_duplicate_threshold
+            )));
+        }
+        if p.decontaminate_ngram == 0 || p.max_document_bytes == 0 {
+            return Err(err(
+                "prepare.decontaminate_ngram and prepare.max_document_bytes must be positive"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Counts for one source, from files in to documents out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SourceReport {
+    pub name: String,
+    pub path: String,
+    pub weight: f64,
+    pub read: ReadStats,
+    pub clean: CleanStats,
+    /// Documents after long ones were split into sections.
+    pub sections: usize,
+    pub empty_documents: usize,
+    pub exact_duplicate_lines: u64,
+    pub exact_duplicate_bytes: u64,
+    pub near_duplicate_lines: u64,
+    pub near_duplicate_bytes: u64,
+    pub contaminated_lines: u64,
+    pub contaminated_bytes: u64,
+    /// Documents left too short after removing duplicate or contaminated lines.
+    pub emptied_documents: usize,
+    pub train_documents: usize,
+    pub train_bytes: u64,
+    pub val_documents: usize,
+    pub val_bytes: u64,
+    /// Training documents and bytes after the weight was applied.
+    pub mixed_documents: usize,
+    pub mixed_bytes: u64,
+}
+
+/// The whole preparation's report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PrepareReport {
+    pub settings: PrepareSettings,
+    pub eval_sets: Vec<String>,
+    pub eval_lines: usize,
+    pub sources: Vec<SourceReport>,
+    pub train_documents: usize,
+    pub train_bytes: u64,
+    pub val_documents: usize,
+    pub val_bytes: u64,
+    pub seconds: f64,
+}
+
+struct Prepared {
+    source: usize,
+    text: String,
+}
+
+/// Runs a recipe and writes its outputs into `out_dir`.
+pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataError> {
+    let start = std::time::Instant::now();
+    let settings = &recipe.prepare;
+
+    let mut contamination = Contamination::new(settings.decontaminate_ngram);
+    for eval in &recipe.eval_sets {
+        read::read_source(&eval.path, &eval.read_options(), |raw| {
+            let doc = clean::clean(&raw.text, &mut CleanStats::default());
+            for line in doc.lines() {
+                contamination.add_eval_line(line);
+            }
+        })?;
+    }
+    if !recipe.eval_sets.is_empty() {
+        tracing::info!(
+            lines = contamination.eval_lines,
+            "evaluation text loaded for decontamination"
+        );
+    }
+
+    let total_bytes: u64 = recipe.sources.iter().map(|s| dir_size(&s.path)).sum();
+    let bar = progress::bytes_bar(total_bytes, "preparing");
+    let mut dedup = Deduplicator::new(settings.dedup_min_words, settings.near_duplicate_threshold);
+    let mut reports = Vec::new();
+    let mut kept: Vec<Prepared> = Vec::new();
+
+    for (index, spec) in recipe.sources.iter().enumerate() {
+        let mut report = SourceReport {
+            name: spec.name.clone(),
+            path: spec.path.display().to_string(),
+            weight: spec.weight,
+            ..Default::default()
+        };
+        let mut raws = Vec::new();
+        report.read = read::read_source(&spec.path, &spec.read_options(), |raw| raws.push(raw))?;
+        bar.inc(report.read.bytes);
+
+        // Cleaning is independent per document: spread it over the cores.
+        let cleaned: Vec<(Vec<Document>, CleanStats)> = raws
+            .par_iter()
+            .map(|raw| {
+                let mut stats = CleanStats::default();
+                let doc = clean::clean(&raw.text, &mut stats);
+                (
+                    clean::split_sections(doc, settings.max_document_bytes),
+                    stats,
+                )
+            })
+            .collect();
+        drop(raws);
+        let mut documents = Vec::new();
+        for (sections, stats) in cleaned {
+            report.clean.gutenberg_bytes += stats.gutenberg_bytes;
+            report.clean.boilerplate_lines += stats.boilerplate_lines;
+            report.clean.boilerplate_bytes += stats.boilerplate_bytes;
+            for doc in sections {
+                report.sections += 1;
+                if doc.byte_len() < settings.min_document_bytes {
+                    report.empty_documents += 1;
+                } else {
+                    documents.push(doc);
+                }
+            }
+        }
+
+        // De-duplication and decontamination, line by line, in recipe order.
+        let lines: Vec<&str> = documents
+            .iter()
+            .flat_map(|d| d.lines().map(|l| l.as_str()))
+            .collect();
+        let prepared = dedup.prepare(&lines);
+        let contaminated: Vec<bool> = lines
+            .par_iter()
+            .map(|l| contamination.is_contaminated(l))
+            .collect();
+        let mut verdicts = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let verdict = if contaminated[i] {
+                Verdict::Contaminated
+            } else {
+                dedup.judge(&prepared[i])
+            };
+            let bytes = line.len() as u64 + 1;
+            match verdict {
+                Verdict::Keep => {}
+                Verdict::ExactDuplicate => {
+                    report.exact_duplicate_lines += 1;
+                    report.exact_duplicate_bytes += bytes;
+                }
+                Verdict::NearDuplicate => {
+                    report.near_duplicate_lines += 1;
+                    report.near_duplicate_bytes += bytes;
+                }
+                Verdict::Contaminated => {
+                    report.contaminated_lines += 1;
+                    report.contaminated_bytes += bytes;
+                }
+            }
+            verdicts.push(verdict);
+        }
+        drop(prepared);
+        let mut verdicts = verdicts.into_iter();
+        for mut doc in documents {
+            for block in doc.blocks.iter_mut() {
+                block.retain(|_| verdicts.next() == Some(Verdict::Keep));
+            }
+            doc.blocks.retain(|b| !b.is_empty());
+            if doc.byte_len() < settings.min_document_bytes {
+                report.emptied_documents += 1;
+                continue;
+            }
+            kept.push(Prepared {
+                source: index,
+                text: doc.render(),
+            });
+        }
+        reports.push(report);
+    }
+    bar.finish_and_clear();
+
+    // Split and mix.
+    let mut train = Vec::new();
+    let mut val = Vec::new();
+    let threshold = (settings.val_fraction * 1_000_000.0) as u64;
+    for doc in &kept {
+        let h = mix64(fnv1a(doc.text.as_bytes()) ^ settings.seed);
+        let report = &mut reports[doc.source];
+        let bytes = doc.text.len() as u64;
+        if h % 1_000_000 < threshold {
+            report.val_documents += 1;
+            report.val_bytes += bytes;
+            val.push(doc);
+            continue;
+        }
+        report.train_documents += 1;
+        report.train_bytes += bytes;
+        let weight = recipe.sources[doc.source].weight;
+        let whole = weight.floor() as usize;
+        let fraction = weight - weight.floor();
+        let extra = (mix64(h ^ 0x5eed) % 1_000_000) < (fraction * 1_000_000.0) as u64;
+        for _ in 0..whole + usize::from(extra) {
+            report.mixed_documents += 1;
+            report.mixed_bytes += bytes;
+            train.push(doc);
+        }
+    }
+    for r in &reports {
+        if r.train_documents + r.val_documents == 0 {
+            return Err(DataError::EmptyCorpus(format!(
+                "source \"{}\" ({}) has no documents left after cleaning: {} read, {} near-empty, {} emptied by de-duplication or decontamination. Check its path, format and field",
+                r.name, r.path, r.read.documents, r.empty_documents, r.emptied_documents
+            )));
+        }
+    }
+    if train.is_empty() {
+        return Err(DataError::EmptyCorpus(
+            "the training split is empty: raise the weights or add text".into(),
+        ));
+    }
+    if val.is_empty() && settings.val_fraction > 0.0 {
+        return Err(DataError::EmptyCorpus(format!(
+            "the validation split is empty: with {} documents, val_fraction {} selects none; raise prepare.val_fraction",
+            kept.len(),
+            settings.val_fraction
+        )));
+    }
+
+    let names: Vec<&str> = recipe.sources.iter().map(|s| s.name.as_str()).collect();
+    write_jsonl(&out_dir.join("train.jsonl"), &train, &names)?;
+    write_jsonl(&out_dir.join("val.jsonl"), &val, &names)?;
+
+    let report = PrepareReport {
+        settings: settings.clone(),
+        eval_sets: recipe.eval_sets.iter().map(|e| e.name.clone()).collect(),
+        eval_lines: contamination.eval_lines,
+        train_documents: train.len(),
+        train_bytes: train.iter().map(|d| d.text.len() as u64).sum(),
+        val_documents: val.len(),
+        val_bytes: val.iter().map(|d| d.text.len() as u64).sum(),
+        sources: reports,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_string_pretty(&report).expect("report serializes");
+    crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes())
+        .map_err(|e| DataError::io(out_dir, e))?;
+    crate::fsutil::write_atomic(out_dir.join("report.md"), render_report(&report).as_bytes())
+        .map_err(|e| DataError::io(out_dir, e))?;
+    Ok(report)
+}
+
+fn write_jsonl(path: &Path, docs: &[&Prepared], names: &[&str]) -> Result<(), DataError> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        text: &'a str,
+        source: &'a str,
+    }
+    let mut f = AtomicFile::create(path).map_err(|e| DataError::io(path, e))?;
+    for doc in docs {
+        let line = serde_json::to_string(&Line {
+            text: &doc.text,
+            source: names[doc.source],
+        })
+        .expect("serializes");
+        writeln!(f, "{line}").map_err(|e| DataError::io(path, e))?;
+    }
+    f.commit().map_err(|e| DataError::io(path, e))
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.2}", bytes as f64 / 1e6)
+}
+
+/// The report as a Markdown table, for people.
+pub fn render_report(r: &PrepareReport) -> String {
+    let mut s = String::new();
+    s.push_str("# Corpus preparation\n\n");
+    s.push_str(&format!(
+        "Settings: seed {}, validation {:.1}% of documents, sections of at most {} bytes, documents under {} bytes dropped, \
+         near-duplicate threshold {} (lines of {}+ words), decontamination by word {}-grams against {} ({} lines).\n\n",
+        r.settings.seed,
+        r.settings.val_fraction * 100.0,
+        r.settings.max_document_bytes,
+        r.settings.min_document_bytes,
+        r.settings.near_duplicate_threshold,
+        r.settings.dedup_min_words,
+        r.settings.decontaminate_ngram,
+        if r.eval_sets.is_empty() { "no evaluation set".to_string() } else { r.eval_sets.join(", ") },
+        r.eval_lines
+    ));
+    s.push_str("| source | files | docs in | MB in | Gutenberg MB | boilerplate lines | near-empty docs | exact dup lines (MB) | near dup lines (MB) | contaminated lines (MB) | train docs | train MB | val docs | val MB | weight | mixed MB |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for x in &r.sources {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+            x.name,
+            x.read.files,
+            x.read.documents,
+            mb(x.read.bytes),
+            mb(x.clean.gutenberg_bytes),
+            x.clean.boilerplate_lines,
+            x.empty_documents + x.emptied_documents,
+            x.exact_duplicate_lines,
+            mb(x.exact_duplicate_bytes),
+            x.near_duplicate_lines,
+            mb(x.near_duplicate_bytes),
+            x.contaminated_lines,
+            mb(x.contaminated_bytes),
+            x.train_documents,
+            mb(x.train_bytes),
+            x.val_documents,
+            mb(x.val_bytes),
+            x.weight,
+            mb(x.mixed_bytes),
+        ));
+    }
+    s.push_str(&format!(
+        "\nOut: {} training documents ({} MB after weights), {} validation documents ({} MB), in {:.1} s.\n",
+        r.train_documents,
+        mb(r.train_bytes),
+        r.val_documents,
+        mb(r.val_bytes),
+        r.seconds
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const WORDS: [&str; 16] = [
+        "fox", "river", "stone", "heron", "morning", "bread", "little", "green", "sang", "ran",
+        "quiet", "hill", "moon", "boat", "apple", "wind",
+    ];
+
+    /// A story of two long lines of words drawn from a seeded hash, so that
+    /// no two stories are near-duplicates of each other.
+    fn story(i: usize) -> String {
+        let line = |salt: u64| {
+            (0..24u64)
+                .map(|w| WORDS[(mix64((i as u64) << 20 ^ salt << 10 ^ w) % 16) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+                + "."
+        };
+        format!("Story {i}: {} and more.\nThen {}", line(1), line(2))
+    }
+
+    #[test]
+    fn prepare_dedups_decontaminates_splits_and_mixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let e = dir.path().join("eval.txt");
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        let stories: Vec<String> = (0..200).map(story).collect();
+        fs::write(a.join("stories.txt"), stories.join("\n<|endoftext|>\n")).unwrap();
+        // Source b repeats the first 50 stories in upper case, plus a held-out story.
+        let mut b_text: Vec<String> = stories[..50].iter().map(|s| s.to_uppercase()).collect();
+        let secret = "The secret tale of the glass mountain and the seven ravens who flew over it at dawn and sang to the princess.";
+        b_text.push(format!("{secret}\nAnd a line that should stay because nothing else in this whole corpus says it, not even once, anywhere at all."));
+        fs::write(b.join("more.txt"), b_text.join("\n<|endoftext|>\n")).unwrap();
+        fs::write(&e, secret).unwrap();
+
+        let recipe = Recipe {
+            prepare: PrepareSettings {
+                val_fraction: 0.1,
+                ..Default::default()
+            },
+            sources: vec![
+                SourceSpec {
+                    name: "a".into(),
+                    path: a,
+                    format: Format::Auto,
+                    field: None,
+                    include: vec![],
+                    weight: 2.0,
+                    lossy: false,
+                },
+                SourceSpec {
+                    name: "b".into(),
+                    path: b,
+                    format: Format::Auto,
+                    field: None,
+                    include: vec![],
+                    weight: 1.0,
+                    lossy: false,
+                },
+            ],
+            eval_sets: vec![SourceSpec {
+                name: "e".into(),
+                path: e,
+                format: Format::Auto,
+                field: None,
+                include: vec![],
+                weight: 1.0,
+                lossy: false,
+            }],
+        };
+        let out = dir.path().join("out");
+        let report = prepare(&recipe, &out).unwrap_or_else(|e| panic!("{e}"));
+        let ra = &report.sources[0];
+        let rb = &report.sources[1];
+        assert_eq!(ra.read.documents, 200);
+        assert_eq!(ra.exact_duplicate_lines + ra.near_duplicate_lines, 0);
+        assert_eq!(
+            rb.exact_duplicate_lines, 100,
+            "both lines of 50 repeated stories"
+        );
+        assert_eq!(rb.emptied_documents, 50);
+        assert_eq!(rb.contaminated_lines, 1);
+        assert_eq!(ra.train_documents + ra.val_documents, 200);
+        assert!(
+            ra.val_documents > 5 && ra.val_documents < 40,
+            "{}",
+            ra.val_documents
+        );
+        assert_eq!(ra.mixed_documents, 2 * ra.train_documents);
+        let train = fs::read_to_string(out.join("train.jsonl")).unwrap();
+        let val = fs::read_to_string(out.join("val.jsonl")).unwrap();
+        assert!(!train.contains("glass mountain") && !val.contains("glass mountain"));
+        assert!(train
+            .lines()
+            .chain(val.lines())
+            .any(|l| l.contains("should stay")));
+        assert!(out.join("report.md").exists());
+
+        // The same recipe and seed give the same split, byte for byte.
+        let out2 = dir.path().join("out2");
+        prepare(&recipe, &out2).unwrap();
+        assert_eq!(
+            fs::read(out.join("val.jsonl")).unwrap(),
+            fs::read(out2.join("val.jsonl")).unwrap()
+        );
+        assert_eq!(
+            fs::read(out.join("train.jsonl")).unwrap(),
+            fs::read(out2.join("train.jsonl")).unwrap()
+        );
+    }
+
+    #[test]
+    fn recipe_errors_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.toml");
+        fs::write(&p, "[[source]]\nname = \"x\"\npath = \"x\"\nweight = 0\n").unwrap();
+        let err = Recipe::load(&p).unwrap_err().to_string();
+        assert!(err.contains("r.toml") && err.contains("weight 0"), "{err}");
+        fs::write(&p, "[[source]]\nname = \"x\"\npaht = \"x\"\n").unwrap();
+        let err = Recipe::load(&p).unwrap_err().to_string();
+        assert!(err.contains("paht"), "{err}");
+        fs::write(
+            &p,
+            "[prepare]\nval_fraction = 1.5\n[[source]]\nname = \"x\"\npath = \"x\"\n",
+        )
+        .unwrap();
+        let err = Recipe::load(&p).unwrap_err().to_string();
+        assert!(err.contains("val_fraction"), "{err}");
+    }
+
+    #[test]
+    fn empty_corpus_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.txt");
+        fs::write(&a, "tiny").unwrap();
+        let recipe = Recipe {
+            prepare: PrepareSettings::default(),
+            sources: vec![SourceSpec {
+                name: "a".into(),
+                path: a,
+                format: Format::Auto,
+                field: None,
+                include: vec![],
+                weight: 1.0,
+                lossy: false,
+            }],
+            eval_sets: vec![],
+        };
+        let out = dir.path().join("out");
+        let err = prepare(&recipe, &out).unwrap_err().to_string();
+        assert!(
+            err.contains("\"a\"") && err.contains("no documents left"),
+            "{err}"
+        );
+        assert!(!out.join("train.jsonl").exists());
+    }
+}

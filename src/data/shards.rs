@@ -1,0 +1,562 @@
+//! Token shards: a prepared corpus encoded once, read many times.
+//!
+//! On disk, per split (`train`, `val`):
+//! - `{split}-{run}-{n:05}.bin`: flat little-endian token ids, u16 when the
+//!   vocabulary fits in 65,536 ids, u32 otherwise; every document is followed
+//!   by `<|endoftext|>`;
+//! - `{split}.json`: the header, naming the tokenizer's hash, the id width,
+//!   and each shard file with its token count, plus per-source counts.
+//!
+//! The header is written last and names the exact files of its run (`{run}`
+//! is unique per run), so a run killed half-way leaves the previous header
+//! and the shards it names intact; a finished run removes older shards.
+//!
+//! The loader memory-maps the shards and draws batches of random windows.
+//! Batch `k` depends only on the seed and `k`, so a resumed run that asks for
+//! batch `k` gets exactly the batch an uninterrupted run would have seen.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::dedup::mix64;
+use super::DataError;
+use crate::fsutil::{write_atomic, AtomicFile};
+use crate::progress;
+use crate::tokenizer::Tokenizer;
+
+pub const SHARD_FORMAT: &str = "fledge-token-shards";
+pub const SHARD_VERSION: u32 = 1;
+
+/// Counts for one source within a split.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SourceCounts {
+    pub documents: u64,
+    pub bytes: u64,
+    pub tokens: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardFile {
+    pub file: String,
+    pub tokens: u64,
+}
+
+/// The JSON header of one split.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SplitHeader {
+    pub format: String,
+    pub version: u32,
+    pub split: String,
+    pub tokenizer_hash: String,
+    pub vocab_size: usize,
+    /// Bytes per token id: 2 (u16) or 4 (u32).
+    pub id_bytes: usize,
+    pub documents: u64,
+    /// UTF-8 bytes of text behind the tokens (for bits per byte).
+    pub bytes: u64,
+    pub tokens: u64,
+    pub shards: Vec<ShardFile>,
+    pub sources: BTreeMap<String, SourceCounts>,
+}
+
+impl SplitHeader {
+    pub fn bytes_per_token(&self) -> f64 {
+        self.bytes as f64 / self.tokens.max(1) as f64
+    }
+}
+
+/// Encodes `{corpus}/{split}.jsonl` for each split into shards in `out_dir`.
+pub fn tokenize_corpus(
+    corpus: &Path,
+    tokenizer: &Tokenizer,
+    out_dir: &Path,
+    shard_tokens: u64,
+) -> Result<Vec<SplitHeader>, DataError> {
+    let mut headers = Vec::new();
+    for split in ["train", "val"] {
+        let input = corpus.join(format!("{split}.jsonl"));
+        if !input.exists() {
+            return Err(DataError::EmptySource {
+                path: input,
+                why: "missing; make it with `fledge data prepare`".into(),
+            });
+        }
+        headers.push(tokenize_split(
+            &input,
+            split,
+            tokenizer,
+            out_dir,
+            shard_tokens,
+        )?);
+    }
+    Ok(headers)
+}
+
+/// Documents are read in chunks and encoded in parallel within a chunk.
+const CHUNK_DOCUMENTS: usize = 4096;
+
+fn tokenize_split(
+    input: &Path,
+    split: &str,
+    tokenizer: &Tokenizer,
+    out_dir: &Path,
+    shard_tokens: u64,
+) -> Result<SplitHeader, DataError> {
+    fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
+    let id_bytes = if tokenizer.vocab_size() <= 1 << 16 {
+        2
+    } else {
+        4
+    };
+    let run = format!(
+        "{:08x}",
+        mix64(
+            std::process::id() as u64
+                ^ std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0)
+        ) as u32
+    );
+    let mut header = SplitHeader {
+        format: SHARD_FORMAT.into(),
+        version: SHARD_VERSION,
+        split: split.into(),
+        tokenizer_hash: tokenizer.hash().into(),
+        vocab_size: tokenizer.vocab_size(),
+        id_bytes,
+        documents: 0,
+        bytes: 0,
+        tokens: 0,
+        shards: Vec::new(),
+        sources: BTreeMap::new(),
+    };
+    let total = fs::metadata(input)
+        .map_err(|e| DataError::io(input, e))?
+        .len();
+    let bar = progress::bytes_bar(total, split);
+    let mut writer: Option<(AtomicFile, ShardFile)> = None;
+    let file = File::open(input).map_err(|e| DataError::io(input, e))?;
+    let mut lines = BufReader::with_capacity(1 << 20, file).lines().enumerate();
+    let eot = tokenizer.eot_id();
+
+    #[derive(Deserialize)]
+    struct Line {
+        text: String,
+        #[serde(default)]
+        source: String,
+    }
+
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK_DOCUMENTS);
+        for (i, line) in lines.by_ref() {
+            let line = line.map_err(|e| DataError::io(input, e))?;
+            bar.inc(line.len() as u64 + 1);
+            if line.trim().is_empty() {
+                continue;
+            }
+            let doc: Line = serde_json::from_str(&line).map_err(|e| DataError::Format {
+                path: input.to_path_buf(),
+                line: Some(i + 1),
+                message: format!("expected {{\"text\": ..., \"source\": ...}}: {e}"),
+            })?;
+            chunk.push(doc);
+            if chunk.len() == CHUNK_DOCUMENTS {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
+        let encoded = tokenizer.encode_batch(&texts, false);
+        for (doc, ids) in chunk.iter().zip(encoded) {
+            let counts = header.sources.entry(doc.source.clone()).or_default();
+            counts.documents += 1;
+            counts.bytes += doc.text.len() as u64;
+            counts.tokens += ids.len() as u64 + 1;
+            header.documents += 1;
+            header.bytes += doc.text.len() as u64;
+            if writer.is_none() {
+                let name = format!("{split}-{run}-{:05}.bin", header.shards.len());
+                let f = AtomicFile::create(out_dir.join(&name))
+                    .map_err(|e| DataError::io(out_dir, e))?;
+                writer = Some((
+                    f,
+                    ShardFile {
+                        file: name,
+                        tokens: 0,
+                    },
+                ));
+            }
+            let (f, shard) = writer.as_mut().expect("just created");
+            let mut buf = Vec::with_capacity((ids.len() + 1) * id_bytes);
+            for &id in ids.iter().chain(std::iter::once(&eot)) {
+                if id_bytes == 2 {
+                    buf.extend_from_slice(&(id as u16).to_le_bytes());
+                } else {
+                    buf.extend_from_slice(&id.to_le_bytes());
+                }
+            }
+            f.write_all(&buf).map_err(|e| DataError::io(out_dir, e))?;
+            shard.tokens += ids.len() as u64 + 1;
+            header.tokens += ids.len() as u64 + 1;
+            // Shards end at document boundaries, so no document is split.
+            if shard.tokens >= shard_tokens {
+                let (f, shard) = writer.take().expect("present");
+                f.commit().map_err(|e| DataError::io(out_dir, e))?;
+                header.shards.push(shard);
+            }
+        }
+    }
+    if let Some((f, shard)) = writer.take() {
+        f.commit().map_err(|e| DataError::io(out_dir, e))?;
+        header.shards.push(shard);
+    }
+    bar.finish_and_clear();
+    if header.tokens == 0 {
+        return Err(DataError::EmptyCorpus(format!(
+            "{}: no documents to tokenize",
+            input.display()
+        )));
+    }
+    let json = serde_json::to_string_pretty(&header).expect("header serializes");
+    let header_path = out_dir.join(format!("{split}.json"));
+    write_atomic(&header_path, json.as_bytes()).map_err(|e| DataError::io(&header_path, e))?;
+    remove_stale_shards(out_dir, split, &header);
+    Ok(header)
+}
+
+/// Removes shard files of `split` that the current header does not name.
+fn remove_stale_shards(dir: &Path, split: &str, header: &SplitHeader) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with(&format!("{split}-")) && name.ends_with(".bin");
+        if ours && !header.shards.iter().any(|s| s.file == name) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The shards of one split, memory-mapped.
+pub struct TokenShards {
+    pub header: SplitHeader,
+    maps: Vec<memmap2::Mmap>,
+}
+
+impl TokenShards {
+    /// Opens `{dir}/{split}.json` and maps its shards, checking every size.
+    pub fn open(dir: &Path, split: &str) -> Result<Self, DataError> {
+        let header_path = dir.join(format!("{split}.json"));
+        let text = fs::read_to_string(&header_path).map_err(|e| DataError::Shard {
+            path: header_path.clone(),
+            message: format!(
+                "cannot read the header ({e}); make shards with `fledge data tokenize`"
+            ),
+        })?;
+        let header: SplitHeader = serde_json::from_str(&text).map_err(|e| DataError::Shard {
+            path: header_path.clone(),
+            message: format!("not a shard header: {e}"),
+        })?;
+        if header.format != SHARD_FORMAT || header.version != SHARD_VERSION {
+            return Err(DataError::Shard {
+                path: header_path,
+                message: format!(
+                    "format {} version {} is not {SHARD_FORMAT} version {SHARD_VERSION}; re-run `fledge data tokenize`",
+                    header.format, header.version
+                ),
+            });
+        }
+        if header.id_bytes != 2 && header.id_bytes != 4 {
+            return Err(DataError::Shard {
+                path: header_path,
+                message: format!("id_bytes {} is not 2 or 4", header.id_bytes),
+            });
+        }
+        let mut maps = Vec::new();
+        for shard in &header.shards {
+            let path = dir.join(&shard.file);
+            let file = File::open(&path).map_err(|e| DataError::Shard {
+                path: path.clone(),
+                message: format!(
+                    "{e}; the header {} names it: re-run `fledge data tokenize`",
+                    header_path.display()
+                ),
+            })?;
+            let expected = shard.tokens * header.id_bytes as u64;
+            let actual = file.metadata().map_err(|e| DataError::io(&path, e))?.len();
+            if actual != expected {
+                return Err(DataError::Shard {
+                    path,
+                    message: format!(
+                        "is {actual} bytes but its header says {} tokens ({expected} bytes): the file is truncated or was changed; re-run `fledge data tokenize`",
+                        shard.tokens
+                    ),
+                });
+            }
+            // SAFETY: `Mmap::map` is unsafe because the mapping would change
+            // under us if the file were modified or truncated while mapped.
+            // fledge never writes a shard in place: shards are written under
+            // a temporary name and renamed, and stale ones are unlinked, which
+            // leaves an existing mapping of the old inode intact. The size was
+            // checked above, and reads go through `token()`, which stays in
+            // bounds of that size. Another program rewriting the file in place
+            // is outside what fledge can guard against, as with any reader.
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| DataError::io(&path, e))?;
+            maps.push(map);
+        }
+        Ok(Self { header, maps })
+    }
+
+    /// Refuses shards made with a different tokenizer.
+    pub fn check_tokenizer(&self, tokenizer: &Tokenizer) -> Result<(), DataError> {
+        if self.header.tokenizer_hash != tokenizer.hash() {
+            return Err(DataError::Shard {
+                path: PathBuf::from(format!("{}.json", self.header.split)),
+                message: format!(
+                    "made with tokenizer {} but this tokenizer is {}: re-run `fledge data tokenize` with this tokenizer, or use the one the shards were made with",
+                    &self.header.tokenizer_hash[..12.min(self.header.tokenizer_hash.len())],
+                    &tokenizer.hash()[..12]
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn num_tokens(&self) -> u64 {
+        self.header.tokens
+    }
+
+    /// Copies `out.len()` tokens of shard `shard` from `start` into `out`.
+    fn read(&self, shard: usize, start: usize, out: &mut [u32]) {
+        let map = &self.maps[shard];
+        let w = self.header.id_bytes;
+        let bytes = &map[start * w..(start + out.len()) * w];
+        if w == 2 {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *o = u16::from_le_bytes([c[0], c[1]]) as u32;
+            }
+        } else {
+            for (o, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+    }
+
+    /// All tokens of the split in order (for evaluation over the whole split).
+    pub fn to_vec(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.header.tokens as usize);
+        for (i, shard) in self.header.shards.iter().enumerate() {
+            let mut buf = vec![0u32; shard.tokens as usize];
+            self.read(i, 0, &mut buf);
+            out.extend(buf);
+        }
+        out
+    }
+}
+
+/// A batch of `batch` windows of `seq_len` inputs, each with its next-token targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub inputs: Vec<u32>,
+    pub targets: Vec<u32>,
+}
+
+/// Draws batches of random windows from token shards.
+pub struct BatchLoader<'a> {
+    shards: &'a TokenShards,
+    pub seq_len: usize,
+    pub batch: usize,
+    pub seed: u64,
+    /// Cumulative count of window starts per shard, to pick starts uniformly.
+    starts: Vec<u64>,
+}
+
+impl<'a> BatchLoader<'a> {
+    pub fn new(
+        shards: &'a TokenShards,
+        seq_len: usize,
+        batch: usize,
+        seed: u64,
+    ) -> Result<Self, DataError> {
+        let mut starts = Vec::new();
+        let mut total = 0u64;
+        for s in &shards.header.shards {
+            total += s.tokens.saturating_sub(seq_len as u64);
+            starts.push(total);
+        }
+        if total == 0 {
+            return Err(DataError::EmptyCorpus(format!(
+                "the {} split has no shard longer than a window of {} tokens; use a shorter sequence or more text",
+                shards.header.split,
+                seq_len + 1
+            )));
+        }
+        Ok(Self {
+            shards,
+            seq_len,
+            batch,
+            seed,
+            starts,
+        })
+    }
+
+    /// Batch number `step`: the same for the same seed, whatever came before.
+    pub fn batch(&self, step: u64) -> Batch {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix64(self.seed ^ mix64(step.wrapping_add(1))));
+        let total = *self.starts.last().expect("at least one shard");
+        let t = self.seq_len;
+        let mut inputs = Vec::with_capacity(self.batch * t);
+        let mut targets = Vec::with_capacity(self.batch * t);
+        let mut window = vec![0u32; t + 1];
+        for _ in 0..self.batch {
+            let pick = rng.gen_range(0..total);
+            let shard = self.starts.partition_point(|&c| c <= pick);
+            let before = if shard == 0 {
+                0
+            } else {
+                self.starts[shard - 1]
+            };
+            self.shards
+                .read(shard, (pick - before) as usize, &mut window);
+            inputs.extend_from_slice(&window[..t]);
+            targets.extend_from_slice(&window[1..]);
+        }
+        Batch { inputs, targets }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus(dir: &Path, docs: usize) -> PathBuf {
+        let c = dir.join("corpus");
+        fs::create_dir_all(&c).unwrap();
+        let line = |i: usize, s: &str| {
+            serde_json::json!({"text": format!("Document {i}: the cat sat on the mat and looked at the moon. {s}"), "source": "cats"})
+                .to_string()
+        };
+        let train: Vec<String> = (0..docs).map(|i| line(i, "train")).collect();
+        let val: Vec<String> = (0..docs / 10 + 1).map(|i| line(i, "val")).collect();
+        fs::write(c.join("train.jsonl"), train.join("\n") + "\n").unwrap();
+        fs::write(c.join("val.jsonl"), val.join("\n") + "\n").unwrap();
+        c
+    }
+
+    fn tokenizer(vocab: usize) -> Tokenizer {
+        let texts = (0..100)
+            .map(|i| format!("Document {i}: the cat sat on the mat and looked at the moon."));
+        Tokenizer::train(texts, vocab, false).unwrap()
+    }
+
+    #[test]
+    fn shards_round_trip_and_batches_are_reproducible() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 300);
+        let tok = tokenizer(300);
+        let out = dir.path().join("shards");
+        let headers = tokenize_corpus(&c, &tok, &out, 1000).unwrap();
+        assert!(
+            headers[0].shards.len() > 1,
+            "small shard size makes several shards"
+        );
+        let shards = TokenShards::open(&out, "train").unwrap();
+        shards.check_tokenizer(&tok).unwrap();
+        let all = shards.to_vec();
+        assert_eq!(all.len() as u64, shards.num_tokens());
+        assert_eq!(all.iter().filter(|&&t| t == tok.eot_id()).count(), 300);
+        let first_doc: Vec<u32> = all
+            .iter()
+            .take_while(|&&t| t != tok.eot_id())
+            .copied()
+            .collect();
+        assert!(tok
+            .decode(&first_doc)
+            .unwrap()
+            .starts_with("Document 0: the cat"));
+        assert_eq!(headers[0].sources["cats"].documents, 300);
+
+        let loader = BatchLoader::new(&shards, 16, 4, 7).unwrap();
+        let b3 = loader.batch(3);
+        assert_eq!(b3.inputs.len(), 64);
+        assert_eq!(&b3.inputs[1..16], &b3.targets[..15]);
+        let again = BatchLoader::new(&shards, 16, 4, 7).unwrap();
+        assert_eq!(again.batch(3), b3, "batch depends only on seed and step");
+        assert_ne!(loader.batch(4), b3);
+        assert_ne!(BatchLoader::new(&shards, 16, 4, 8).unwrap().batch(3), b3);
+    }
+
+    #[test]
+    fn rerun_replaces_old_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 50);
+        let out = dir.path().join("shards");
+        tokenize_corpus(&c, &tokenizer(300), &out, 100).unwrap();
+        let tok2 = tokenizer(280);
+        let headers = tokenize_corpus(&c, &tok2, &out, 1_000_000).unwrap();
+        let bins = fs::read_dir(&out)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "bin")
+            .count();
+        assert_eq!(bins, headers[0].shards.len() + headers[1].shards.len());
+        TokenShards::open(&out, "train")
+            .unwrap()
+            .check_tokenizer(&tok2)
+            .unwrap();
+    }
+
+    #[test]
+    fn other_tokenizer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 20);
+        let out = dir.path().join("shards");
+        tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
+        let err = TokenShards::open(&out, "val")
+            .unwrap()
+            .check_tokenizer(&tokenizer(290))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("made with tokenizer") && err.contains("fledge data tokenize"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn truncated_shard_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 20);
+        let out = dir.path().join("shards");
+        let headers = tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
+        let bin = out.join(&headers[0].shards[0].file);
+        let len = fs::metadata(&bin).unwrap().len();
+        let f = fs::OpenOptions::new().write(true).open(&bin).unwrap();
+        f.set_len(len - 3).unwrap();
+        let err = TokenShards::open(&out, "train").err().unwrap().to_string();
+        assert!(
+            err.contains("truncated") && err.contains(&headers[0].shards[0].file),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_jsonl_line_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 5);
+        fs::write(c.join("val.jsonl"), "{\"text\": \"ok\"}\n{\"txt\": 1}\n").unwrap();
+        let err = tokenize_corpus(&c, &tokenizer(300), &dir.path().join("s"), 1000)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("val.jsonl") && err.contains("line 2"), "{err}");
+    }
+}

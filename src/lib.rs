@@ -1,0 +1,18 @@
+//! fledge: from raw text to a small language model you trained yourself.
+//!
+//! One module per pipeline stage (see `../shared/DESIGN.md`):
+//!
+//! - [`data`]: reading corpora, cleaning, de-duplication, decontamination,
+//!   train/validation split, and token shards with a reproducible batch loader.
+//! - [`tokenizer`]: byte-level BPE training and encoding, saved as a Hugging
+//!   Face `tokenizer.json`, with the ChatML special tokens.
+//!
+//! Helpers shared by every stage live in [`fsutil`] (atomic writes) and
+//! [`progress`] (progress bars).
+
+pub mod bench;
+pub mod data;
+pub mod fsutil;
+pub mod progress;
+pub mod speedrun;
+pub mod tokenizer;

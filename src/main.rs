@@ -1,0 +1,578 @@
+//! The `fledge` command line: one subcommand per pipeline stage.
+//!
+//! This file only parses arguments, calls the library, and prints results;
+//! every stage's logic lives in its module (see `lib.rs`).
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use fledge::data::prepare::{self, Recipe, SourceSpec};
+use fledge::data::read::{self, Format, ReadOptions};
+use fledge::data::shards;
+use fledge::speedrun::{self, SpeedrunConfig};
+use fledge::tokenizer::Tokenizer;
+
+#[derive(Parser)]
+#[command(
+    name = "fledge",
+    version,
+    about = "Train a small language model yourself: from raw text to tokenizer, model, chat and export"
+)]
+struct Cli {
+    /// More log output (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline end to end: prepare the corpus, train the tokenizer, tokenize.
+    Speedrun(SpeedrunArgs),
+    /// Corpus preparation and token shards.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Train, use and measure byte-level BPE tokenizers.
+    #[command(subcommand)]
+    Tokenizer(TokenizerCommand),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Args)]
+struct SpeedrunArgs {
+    /// A TOML config (see configs/speedrun.toml); flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data recipe. Default: recipes/default.toml when ../shared/data exists, else the shipped sample.
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// Output folder for every stage.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Tokenizer vocabulary size, special tokens included.
+    #[arg(long)]
+    vocab_size: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Read, clean, de-duplicate, decontaminate and split a corpus into train.jsonl / val.jsonl.
+    Prepare(PrepareArgs),
+    /// Encode a prepared corpus into token shards for training.
+    Tokenize(TokenizeArgs),
+    /// Print the report of a prepared corpus (and of its shards, if given).
+    Report {
+        /// The prepared corpus folder.
+        corpus: PathBuf,
+        /// A shard folder made from it.
+        #[arg(long)]
+        shards: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct PrepareArgs {
+    /// A TOML recipe of sources and settings (see recipes/).
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// A source as NAME=PATH or NAME=PATH:WEIGHT (repeatable; added after the recipe's).
+    #[arg(long = "source", value_name = "NAME=PATH[:WEIGHT]")]
+    sources: Vec<String>,
+    /// An evaluation set to keep out of training, as NAME=PATH (repeatable).
+    #[arg(long = "eval", value_name = "NAME=PATH")]
+    evals: Vec<String>,
+    /// Only files whose names match these globs, for --eval sets (e.g. '*_val_*').
+    #[arg(long = "eval-include")]
+    eval_include: Vec<String>,
+    /// Format of --source files (default: by extension).
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    /// JSON field / CSV or parquet column with the text (default: text, body, content, story).
+    #[arg(long)]
+    field: Option<String>,
+    /// Replace invalid UTF-8 instead of refusing the file.
+    #[arg(long)]
+    lossy: bool,
+    /// Output folder.
+    #[arg(long, default_value = "runs/data")]
+    out: PathBuf,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    val_fraction: Option<f64>,
+}
+
+#[derive(Args)]
+struct TokenizeArgs {
+    /// Prepared corpus folder (with train.jsonl and val.jsonl).
+    #[arg(long)]
+    corpus: PathBuf,
+    /// tokenizer.json to encode with.
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// Output folder for shards.
+    #[arg(long)]
+    out: PathBuf,
+    /// Tokens per shard file.
+    #[arg(long, default_value_t = 100_000_000)]
+    shard_tokens: u64,
+}
+
+#[derive(Subcommand)]
+enum TokenizerCommand {
+    /// Train a byte-level BPE tokenizer and save it as tokenizer.json.
+    Train(TrainTokenizerArgs),
+    /// Encode text to token ids.
+    Encode(EncodeArgs),
+    /// Decode token ids to text.
+    Decode {
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Ids; read from stdin (whitespace or JSON array) when none are given.
+        ids: Vec<u32>,
+    },
+    /// Train tokenizers of several sizes and compare bytes per token on held-out text.
+    Sweep {
+        /// Training text (file or folder; a prepared train.jsonl works).
+        #[arg(long)]
+        input: PathBuf,
+        /// Held-out text to measure on (e.g. a prepared val.jsonl).
+        #[arg(long)]
+        val: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "2048,4096,8192")]
+        sizes: Vec<usize>,
+        /// Where to save each tokenizer (tokenizer-SIZE.json) and sweep.json.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct TrainTokenizerArgs {
+    /// Text to train on: files or folders (a prepared train.jsonl works).
+    #[arg(long, required = true)]
+    input: Vec<PathBuf>,
+    /// Vocabulary size, special tokens included.
+    #[arg(long, default_value_t = 4096)]
+    vocab_size: usize,
+    /// Where to write tokenizer.json.
+    #[arg(long, default_value = "runs/tokenizer/tokenizer.json")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    format: Format,
+    #[arg(long)]
+    field: Option<String>,
+    #[arg(long)]
+    lossy: bool,
+}
+
+#[derive(Args)]
+struct EncodeArgs {
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// Text to encode; otherwise --input or stdin.
+    #[arg(long)]
+    text: Option<String>,
+    /// File to encode (whole, or per line with --lines / --jsonl).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Encode each input line separately; print one line of ids per input line.
+    #[arg(long)]
+    lines: bool,
+    /// Input is JSONL with a "text" field; print one JSON array of ids per line.
+    #[arg(long)]
+    jsonl: bool,
+    /// Turn special-token strings like <|im_start|> into their ids (default: plain text).
+    #[arg(long)]
+    allow_special: bool,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Tokenization throughput in MB/s, one thread and all threads.
+    Tokenize {
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Text to encode (file or folder; a prepared jsonl works).
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let default_level = match cli.verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Speedrun(args) => run_speedrun(args),
+        Command::Data(DataCommand::Prepare(args)) => run_prepare(args),
+        Command::Data(DataCommand::Tokenize(args)) => run_tokenize(args),
+        Command::Data(DataCommand::Report { corpus, shards }) => {
+            run_report(&corpus, shards.as_deref())
+        }
+        Command::Tokenizer(TokenizerCommand::Train(args)) => run_train_tokenizer(args),
+        Command::Tokenizer(TokenizerCommand::Encode(args)) => run_encode(args),
+        Command::Tokenizer(TokenizerCommand::Decode { tokenizer, ids }) => {
+            run_decode(&tokenizer, ids)
+        }
+        Command::Tokenizer(TokenizerCommand::Sweep {
+            input,
+            val,
+            sizes,
+            out,
+        }) => run_sweep(&input, &val, &sizes, &out),
+        Command::Bench(BenchCommand::Tokenize {
+            tokenizer,
+            input,
+            repeats,
+        }) => run_bench_tokenize(&tokenizer, &input, repeats),
+    }
+}
+
+fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => SpeedrunConfig::load(path)?,
+        None => SpeedrunConfig::default(),
+    };
+    if let Some(r) = args.recipe {
+        config.recipe = Some(r);
+    }
+    if let Some(o) = args.out {
+        config.out = o;
+    }
+    if let Some(v) = args.vocab_size {
+        config.vocab_size = v;
+    }
+    let summary = speedrun::run(&config)?;
+    println!("{summary}");
+    Ok(())
+}
+
+/// Parses NAME=PATH[:WEIGHT].
+fn parse_source(spec: &str, allow_weight: bool) -> Result<(String, PathBuf, f64)> {
+    let (name, rest) = spec.split_once('=').with_context(|| {
+        format!("--source/--eval \"{spec}\": expected NAME=PATH, e.g. stories=./my-texts")
+    })?;
+    if name.is_empty() || rest.is_empty() {
+        bail!("--source/--eval \"{spec}\": expected NAME=PATH, with both parts non-empty");
+    }
+    if allow_weight {
+        if let Some((path, weight)) = rest.rsplit_once(':') {
+            if let Ok(w) = weight.parse::<f64>() {
+                return Ok((name.to_string(), PathBuf::from(path), w));
+            }
+        }
+    }
+    Ok((name.to_string(), PathBuf::from(rest), 1.0))
+}
+
+fn run_prepare(args: PrepareArgs) -> Result<()> {
+    let mut recipe = match &args.recipe {
+        Some(path) => Recipe::load(path)?,
+        None => Recipe::default(),
+    };
+    for s in &args.sources {
+        let (name, path, weight) = parse_source(s, true)?;
+        recipe.sources.push(SourceSpec {
+            name,
+            path,
+            format: args.format,
+            field: args.field.clone(),
+            include: vec![],
+            weight,
+            lossy: args.lossy,
+        });
+    }
+    for s in &args.evals {
+        let (name, path, _) = parse_source(s, false)?;
+        recipe.eval_sets.push(SourceSpec {
+            name,
+            path,
+            format: Format::Auto,
+            field: args.field.clone(),
+            include: args.eval_include.clone(),
+            weight: 1.0,
+            lossy: args.lossy,
+        });
+    }
+    if let Some(seed) = args.seed {
+        recipe.prepare.seed = seed;
+    }
+    if let Some(v) = args.val_fraction {
+        recipe.prepare.val_fraction = v;
+    }
+    if recipe.sources.is_empty() {
+        bail!("nothing to prepare: give --recipe FILE or at least one --source NAME=PATH");
+    }
+    recipe.validate(
+        args.recipe
+            .as_deref()
+            .unwrap_or(Path::new("<command line>")),
+    )?;
+    let report = prepare::prepare(&recipe, &args.out)?;
+    println!("{}", prepare::render_report(&report));
+    println!(
+        "Wrote {}/train.jsonl, val.jsonl, report.md, report.json",
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn run_tokenize(args: TokenizeArgs) -> Result<()> {
+    let tokenizer = Tokenizer::load(&args.tokenizer)?;
+    let headers = shards::tokenize_corpus(&args.corpus, &tokenizer, &args.out, args.shard_tokens)?;
+    println!("{}", render_shard_table(&headers));
+    println!("Wrote shards and headers to {}", args.out.display());
+    Ok(())
+}
+
+fn render_shard_table(headers: &[shards::SplitHeader]) -> String {
+    let mut s = String::from(
+        "| split | source | documents | MB | tokens | bytes/token |\n|---|---|---|---|---|---|\n",
+    );
+    for h in headers {
+        for (name, c) in &h.sources {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.2} | {} | {:.3} |\n",
+                h.split,
+                name,
+                c.documents,
+                c.bytes as f64 / 1e6,
+                c.tokens,
+                c.bytes as f64 / c.tokens.max(1) as f64
+            ));
+        }
+        s.push_str(&format!(
+            "| {} | **all** | {} | {:.2} | {} | {:.3} |\n",
+            h.split,
+            h.documents,
+            h.bytes as f64 / 1e6,
+            h.tokens,
+            h.bytes_per_token()
+        ));
+    }
+    s
+}
+
+fn run_report(corpus: &Path, shard_dir: Option<&Path>) -> Result<()> {
+    let path = corpus.join("report.json");
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: no report; run `fledge data prepare --out {}` first",
+            path.display(),
+            corpus.display()
+        )
+    })?;
+    let report: prepare::PrepareReport = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a fledge corpus report", path.display()))?;
+    println!("{}", prepare::render_report(&report));
+    if let Some(dir) = shard_dir {
+        let headers = ["train", "val"]
+            .iter()
+            .map(|s| shards::TokenShards::open(dir, s).map(|t| t.header))
+            .collect::<Result<Vec<_>, _>>()?;
+        println!("{}", render_shard_table(&headers));
+    }
+    Ok(())
+}
+
+/// Reads every text under the given paths with the reader options.
+fn read_texts(paths: &[PathBuf], options: &ReadOptions) -> Result<Vec<String>> {
+    let mut texts = Vec::new();
+    for p in paths {
+        read::read_source(p, options, |d| texts.push(d.text))?;
+    }
+    Ok(texts)
+}
+
+fn run_train_tokenizer(args: TrainTokenizerArgs) -> Result<()> {
+    let options = ReadOptions {
+        format: args.format,
+        field: args.field.clone(),
+        include: vec![],
+        lossy: args.lossy,
+    };
+    let texts = read_texts(&args.input, &options)?;
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
+    tracing::info!(
+        documents = texts.len(),
+        mb = bytes as f64 / 1e6,
+        vocab = args.vocab_size,
+        "training tokenizer"
+    );
+    let start = std::time::Instant::now();
+    let tokenizer = Tokenizer::train(texts.iter(), args.vocab_size, true)?;
+    tokenizer.save(&args.out)?;
+    println!(
+        "Trained a {}-token byte-level BPE on {:.1} MB in {:.1} s; wrote {} (hash {})",
+        tokenizer.vocab_size(),
+        bytes as f64 / 1e6,
+        start.elapsed().as_secs_f64(),
+        args.out.display(),
+        &tokenizer.hash()[..12]
+    );
+    Ok(())
+}
+
+fn run_encode(args: EncodeArgs) -> Result<()> {
+    let tokenizer = Tokenizer::load(&args.tokenizer)?;
+    let mut input = String::new();
+    match (&args.text, &args.input) {
+        (Some(t), _) => input = t.clone(),
+        (None, Some(p)) => {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            input = read::decode_utf8(p, bytes, false)?;
+        }
+        (None, None) => {
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("reading stdin")?;
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.jsonl {
+        let mut texts = Vec::new();
+        for (i, line) in input.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("input line {}: not valid JSON", i + 1))?;
+            let text = v
+                .get("text")
+                .and_then(|t| t.as_str())
+                .with_context(|| format!("input line {}: no string field \"text\"", i + 1))?;
+            texts.push(text.to_string());
+        }
+        let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
+        for ids in tokenizer.encode_batch(&refs, args.allow_special) {
+            writeln!(out, "{}", serde_json::to_string(&ids)?)?;
+        }
+    } else if args.lines {
+        let lines: Vec<&str> = input.lines().collect();
+        for ids in tokenizer.encode_batch(&lines, args.allow_special) {
+            writeln!(out, "{}", join_ids(&ids))?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{}",
+            join_ids(&tokenizer.encode(&input, args.allow_special))
+        )?;
+    }
+    Ok(())
+}
+
+fn join_ids(ids: &[u32]) -> String {
+    ids.iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run_decode(path: &Path, mut ids: Vec<u32>) -> Result<()> {
+    let tokenizer = Tokenizer::load(path)?;
+    if ids.is_empty() {
+        let mut text = String::new();
+        for line in std::io::stdin().lock().lines() {
+            text.push_str(&line?);
+            text.push(' ');
+        }
+        for (i, word) in text
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+            .enumerate()
+        {
+            if word.is_empty() {
+                continue;
+            }
+            ids.push(
+                word.parse().with_context(|| {
+                    format!("stdin item {}: \"{word}\" is not a token id", i + 1)
+                })?,
+            );
+        }
+    }
+    print!("{}", tokenizer.decode(&ids)?);
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+fn run_sweep(input: &Path, val: &Path, sizes: &[usize], out: &Path) -> Result<()> {
+    let options = ReadOptions::default();
+    let train = read_texts(&[input.to_path_buf()], &options)?;
+    let held_out = read_texts(&[val.to_path_buf()], &options)?;
+    let refs: Vec<&str> = held_out.iter().map(|s| s.as_str()).collect();
+    let bytes: u64 = refs.iter().map(|s| s.len() as u64).sum();
+    let mut rows = Vec::new();
+    println!("| vocab | train s | held-out tokens | bytes/token |\n|---|---|---|---|");
+    for &size in sizes {
+        let start = std::time::Instant::now();
+        let tokenizer = Tokenizer::train(train.iter(), size, false)?;
+        let seconds = start.elapsed().as_secs_f64();
+        tokenizer.save(&out.join(format!("tokenizer-{size}.json")))?;
+        let tokens: u64 = tokenizer
+            .encode_batch(&refs, false)
+            .iter()
+            .map(|v| v.len() as u64)
+            .sum();
+        let bpt = bytes as f64 / tokens as f64;
+        println!("| {size} | {seconds:.1} | {tokens} | {bpt:.3} |");
+        rows.push(serde_json::json!({"vocab_size": size, "train_seconds": seconds, "val_bytes": bytes, "val_tokens": tokens, "bytes_per_token": bpt}));
+    }
+    let json = serde_json::to_string_pretty(&rows)?;
+    fledge::fsutil::write_atomic(out.join("sweep.json"), json.as_bytes())?;
+    Ok(())
+}
+
+fn run_bench_tokenize(tokenizer: &Path, input: &Path, repeats: usize) -> Result<()> {
+    let tokenizer = Tokenizer::load(tokenizer)?;
+    let texts = read_texts(&[input.to_path_buf()], &ReadOptions::default())?;
+    if texts.is_empty() {
+        bail!("{}: no text to encode", input.display());
+    }
+    let r = fledge::bench::tokenize(&tokenizer, &texts, repeats);
+    println!(
+        "tokenize: {} documents, {:.2} MB, {} tokens ({:.3} bytes/token)\n  1 thread:  {:.2} MB/s (min {:.2}, max {:.2})\n  {} threads: {:.2} MB/s (min {:.2}, max {:.2})",
+        r.documents,
+        r.bytes as f64 / 1e6,
+        r.tokens,
+        r.bytes_per_token,
+        r.single_thread_mb_s,
+        r.single_thread_min_max.0,
+        r.single_thread_min_max.1,
+        r.threads,
+        r.parallel_mb_s,
+        r.parallel_min_max.0,
+        r.parallel_min_max.1
+    );
+    println!("{}", serde_json::to_string(&r)?);
+    Ok(())
+}
