@@ -43,11 +43,7 @@ pub fn tokenize(tokenizer: &Tokenizer, texts: &[String], repeats: usize) -> Toke
     let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
     let bytes: u64 = refs.iter().map(|s| s.len() as u64).sum();
     // Warm-up, and the token count.
-    let tokens: u64 = tokenizer
-        .encode_batch(&refs, false)
-        .iter()
-        .map(|v| v.len() as u64)
-        .sum();
+    let tokens: u64 = tokenizer.encode_batch(&refs, false).iter().map(|v| v.len() as u64).sum();
 
     let mut single = Vec::new();
     let mut parallel = Vec::new();

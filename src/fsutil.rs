@@ -32,14 +32,9 @@ impl AtomicFile {
             .to_string_lossy()
             .into_owned();
         // The process id keeps two concurrent runs from sharing a temp file.
-        let tmp_path =
-            final_path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+        let tmp_path = final_path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
         let file = File::create(&tmp_path)?;
-        Ok(Self {
-            final_path,
-            tmp_path,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        Ok(Self { final_path, tmp_path, writer: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
     /// Flushes, syncs and renames the file into place.

@@ -233,25 +233,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Speedrun(args) => run_speedrun(args),
         Command::Data(DataCommand::Prepare(args)) => run_prepare(args),
         Command::Data(DataCommand::Tokenize(args)) => run_tokenize(args),
-        Command::Data(DataCommand::Report { corpus, shards }) => {
-            run_report(&corpus, shards.as_deref())
-        }
+        Command::Data(DataCommand::Report { corpus, shards }) => run_report(&corpus, shards.as_deref()),
         Command::Tokenizer(TokenizerCommand::Train(args)) => run_train_tokenizer(args),
         Command::Tokenizer(TokenizerCommand::Encode(args)) => run_encode(args),
-        Command::Tokenizer(TokenizerCommand::Decode { tokenizer, ids }) => {
-            run_decode(&tokenizer, ids)
+        Command::Tokenizer(TokenizerCommand::Decode { tokenizer, ids }) => run_decode(&tokenizer, ids),
+        Command::Tokenizer(TokenizerCommand::Sweep { input, val, sizes, out }) => run_sweep(&input, &val, &sizes, &out),
+        Command::Bench(BenchCommand::Tokenize { tokenizer, input, repeats }) => {
+            run_bench_tokenize(&tokenizer, &input, repeats)
         }
-        Command::Tokenizer(TokenizerCommand::Sweep {
-            input,
-            val,
-            sizes,
-            out,
-        }) => run_sweep(&input, &val, &sizes, &out),
-        Command::Bench(BenchCommand::Tokenize {
-            tokenizer,
-            input,
-            repeats,
-        }) => run_bench_tokenize(&tokenizer, &input, repeats),
     }
 }
 
@@ -276,9 +265,9 @@ fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
 
 /// Parses NAME=PATH[:WEIGHT].
 fn parse_source(spec: &str, allow_weight: bool) -> Result<(String, PathBuf, f64)> {
-    let (name, rest) = spec.split_once('=').with_context(|| {
-        format!("--source/--eval \"{spec}\": expected NAME=PATH, e.g. stories=./my-texts")
-    })?;
+    let (name, rest) = spec
+        .split_once('=')
+        .with_context(|| format!("--source/--eval \"{spec}\": expected NAME=PATH, e.g. stories=./my-texts"))?;
     if name.is_empty() || rest.is_empty() {
         bail!("--source/--eval \"{spec}\": expected NAME=PATH, with both parts non-empty");
     }
@@ -330,17 +319,10 @@ fn run_prepare(args: PrepareArgs) -> Result<()> {
     if recipe.sources.is_empty() {
         bail!("nothing to prepare: give --recipe FILE or at least one --source NAME=PATH");
     }
-    recipe.validate(
-        args.recipe
-            .as_deref()
-            .unwrap_or(Path::new("<command line>")),
-    )?;
+    recipe.validate(args.recipe.as_deref().unwrap_or(Path::new("<command line>")))?;
     let report = prepare::prepare(&recipe, &args.out)?;
     println!("{}", prepare::render_report(&report));
-    println!(
-        "Wrote {}/train.jsonl, val.jsonl, report.md, report.json",
-        args.out.display()
-    );
+    println!("Wrote {}/train.jsonl, val.jsonl, report.md, report.json", args.out.display());
     Ok(())
 }
 
@@ -353,9 +335,7 @@ fn run_tokenize(args: TokenizeArgs) -> Result<()> {
 }
 
 fn render_shard_table(headers: &[shards::SplitHeader]) -> String {
-    let mut s = String::from(
-        "| split | source | documents | MB | tokens | bytes/token |\n|---|---|---|---|---|---|\n",
-    );
+    let mut s = String::from("| split | source | documents | MB | tokens | bytes/token |\n|---|---|---|---|---|---|\n");
     for h in headers {
         for (name, c) in &h.sources {
             s.push_str(&format!(
@@ -383,14 +363,10 @@ fn render_shard_table(headers: &[shards::SplitHeader]) -> String {
 fn run_report(corpus: &Path, shard_dir: Option<&Path>) -> Result<()> {
     let path = corpus.join("report.json");
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: no report; run `fledge data prepare --out {}` first",
-            path.display(),
-            corpus.display()
-        )
+        format!("{}: no report; run `fledge data prepare --out {}` first", path.display(), corpus.display())
     })?;
-    let report: prepare::PrepareReport = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a fledge corpus report", path.display()))?;
+    let report: prepare::PrepareReport =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a fledge corpus report", path.display()))?;
     println!("{}", prepare::render_report(&report));
     if let Some(dir) = shard_dir {
         let headers = ["train", "val"]
@@ -412,20 +388,10 @@ fn read_texts(paths: &[PathBuf], options: &ReadOptions) -> Result<Vec<String>> {
 }
 
 fn run_train_tokenizer(args: TrainTokenizerArgs) -> Result<()> {
-    let options = ReadOptions {
-        format: args.format,
-        field: args.field.clone(),
-        include: vec![],
-        lossy: args.lossy,
-    };
+    let options = ReadOptions { format: args.format, field: args.field.clone(), include: vec![], lossy: args.lossy };
     let texts = read_texts(&args.input, &options)?;
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
-    tracing::info!(
-        documents = texts.len(),
-        mb = bytes as f64 / 1e6,
-        vocab = args.vocab_size,
-        "training tokenizer"
-    );
+    tracing::info!(documents = texts.len(), mb = bytes as f64 / 1e6, vocab = args.vocab_size, "training tokenizer");
     let start = std::time::Instant::now();
     let tokenizer = Tokenizer::train(texts.iter(), args.vocab_size, true)?;
     tokenizer.save(&args.out)?;
@@ -446,14 +412,11 @@ fn run_encode(args: EncodeArgs) -> Result<()> {
     match (&args.text, &args.input) {
         (Some(t), _) => input = t.clone(),
         (None, Some(p)) => {
-            let bytes =
-                std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            let bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?;
             input = read::decode_utf8(p, bytes, false)?;
         }
         (None, None) => {
-            std::io::stdin()
-                .read_to_string(&mut input)
-                .context("reading stdin")?;
+            std::io::stdin().read_to_string(&mut input).context("reading stdin")?;
         }
     }
     let stdout = std::io::stdout();
@@ -464,8 +427,8 @@ fn run_encode(args: EncodeArgs) -> Result<()> {
             if line.trim().is_empty() {
                 continue;
             }
-            let v: serde_json::Value = serde_json::from_str(line)
-                .with_context(|| format!("input line {}: not valid JSON", i + 1))?;
+            let v: serde_json::Value =
+                serde_json::from_str(line).with_context(|| format!("input line {}: not valid JSON", i + 1))?;
             let text = v
                 .get("text")
                 .and_then(|t| t.as_str())
@@ -482,20 +445,13 @@ fn run_encode(args: EncodeArgs) -> Result<()> {
             writeln!(out, "{}", join_ids(&ids))?;
         }
     } else {
-        writeln!(
-            out,
-            "{}",
-            join_ids(&tokenizer.encode(&input, args.allow_special))
-        )?;
+        writeln!(out, "{}", join_ids(&tokenizer.encode(&input, args.allow_special)))?;
     }
     Ok(())
 }
 
 fn join_ids(ids: &[u32]) -> String {
-    ids.iter()
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
 }
 
 fn run_decode(path: &Path, mut ids: Vec<u32>) -> Result<()> {
@@ -506,18 +462,11 @@ fn run_decode(path: &Path, mut ids: Vec<u32>) -> Result<()> {
             text.push_str(&line?);
             text.push(' ');
         }
-        for (i, word) in text
-            .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
-            .enumerate()
-        {
+        for (i, word) in text.split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']').enumerate() {
             if word.is_empty() {
                 continue;
             }
-            ids.push(
-                word.parse().with_context(|| {
-                    format!("stdin item {}: \"{word}\" is not a token id", i + 1)
-                })?,
-            );
+            ids.push(word.parse().with_context(|| format!("stdin item {}: \"{word}\" is not a token id", i + 1))?);
         }
     }
     print!("{}", tokenizer.decode(&ids)?);
@@ -538,11 +487,7 @@ fn run_sweep(input: &Path, val: &Path, sizes: &[usize], out: &Path) -> Result<()
         let tokenizer = Tokenizer::train(train.iter(), size, false)?;
         let seconds = start.elapsed().as_secs_f64();
         tokenizer.save(&out.join(format!("tokenizer-{size}.json")))?;
-        let tokens: u64 = tokenizer
-            .encode_batch(&refs, false)
-            .iter()
-            .map(|v| v.len() as u64)
-            .sum();
+        let tokens: u64 = tokenizer.encode_batch(&refs, false).iter().map(|v| v.len() as u64).sum();
         let bpt = bytes as f64 / tokens as f64;
         println!("| {size} | {seconds:.1} | {tokens} | {bpt:.3} |");
         rows.push(serde_json::json!({"vocab_size": size, "train_seconds": seconds, "val_bytes": bytes, "val_tokens": tokens, "bytes_per_token": bpt}));

@@ -29,12 +29,7 @@ pub struct SpeedrunConfig {
 
 impl Default for SpeedrunConfig {
     fn default() -> Self {
-        Self {
-            recipe: None,
-            out: PathBuf::from("runs/speedrun"),
-            vocab_size: 4096,
-            shard_tokens: 100_000_000,
-        }
+        Self { recipe: None, out: PathBuf::from("runs/speedrun"), vocab_size: 4096, shard_tokens: 100_000_000 }
     }
 }
 
@@ -50,15 +45,10 @@ pub enum SpeedrunError {
 
 impl SpeedrunConfig {
     pub fn load(path: &Path) -> Result<Self, SpeedrunError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpeedrunError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let mut config: SpeedrunConfig =
-            toml::from_str(&text).map_err(|e| SpeedrunError::Config {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpeedrunError::Config { path: path.to_path_buf(), message: e.to_string() })?;
+        let mut config: SpeedrunConfig = toml::from_str(&text)
+            .map_err(|e| SpeedrunError::Config { path: path.to_path_buf(), message: e.to_string() })?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(r) = &config.recipe {
             if r.is_relative() {
@@ -84,28 +74,18 @@ pub fn default_recipe() -> PathBuf {
 pub fn run(config: &SpeedrunConfig) -> Result<String, SpeedrunError> {
     let recipe_path = config.recipe.clone().unwrap_or_else(default_recipe);
     tracing::info!(recipe = %recipe_path.display(), out = %config.out.display(), "speedrun");
-    let mut summary = format!(
-        "# fledge speedrun\n\nRecipe: `{}`\n\n",
-        recipe_path.display()
-    );
+    let mut summary = format!("# fledge speedrun\n\nRecipe: `{}`\n\n", recipe_path.display());
 
     let t = Instant::now();
     let recipe = Recipe::load(&recipe_path)?;
     let data_dir = config.out.join("data");
     let report = prepare::prepare(&recipe, &data_dir)?;
-    summary.push_str(&format!(
-        "## 1. Corpus ({:.1} s)\n\n",
-        t.elapsed().as_secs_f64()
-    ));
+    summary.push_str(&format!("## 1. Corpus ({:.1} s)\n\n", t.elapsed().as_secs_f64()));
     summary.push_str(&prepare::render_report(&report));
 
     let t = Instant::now();
     let mut texts = Vec::new();
-    read::read_source(
-        &data_dir.join("train.jsonl"),
-        &ReadOptions::default(),
-        |d| texts.push(d.text),
-    )?;
+    read::read_source(&data_dir.join("train.jsonl"), &ReadOptions::default(), |d| texts.push(d.text))?;
     let tokenizer = Tokenizer::train(texts.iter(), config.vocab_size, true)?;
     drop(texts);
     let tokenizer_path = config.out.join("tokenizer/tokenizer.json");
@@ -121,10 +101,7 @@ pub fn run(config: &SpeedrunConfig) -> Result<String, SpeedrunError> {
     let t = Instant::now();
     let shard_dir = config.out.join("shards");
     let headers = shards::tokenize_corpus(&data_dir, &tokenizer, &shard_dir, config.shard_tokens)?;
-    summary.push_str(&format!(
-        "\n## 3. Token shards ({:.1} s)\n\n",
-        t.elapsed().as_secs_f64()
-    ));
+    summary.push_str(&format!("\n## 3. Token shards ({:.1} s)\n\n", t.elapsed().as_secs_f64()));
     summary.push_str("| split | documents | MB | tokens | bytes/token |\n|---|---|---|---|---|\n");
     for h in &headers {
         summary.push_str(&format!(

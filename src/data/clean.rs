@@ -21,12 +21,7 @@ pub struct Document {
 impl Document {
     /// The text: lines joined by a newline, blocks by a blank line.
     pub fn render(&self) -> String {
-        let blocks: Vec<String> = self
-            .blocks
-            .iter()
-            .filter(|b| !b.is_empty())
-            .map(|b| b.join("\n"))
-            .collect();
+        let blocks: Vec<String> = self.blocks.iter().filter(|b| !b.is_empty()).map(|b| b.join("\n")).collect();
         blocks.join("\n\n")
     }
 
@@ -89,16 +84,8 @@ pub fn strip_gutenberg(text: &str) -> (&str, u64) {
     }
     // The last start marker in the first half: old etexts put the license
     // ("small print") after the title page, closed by its own END marker.
-    let start = gutenberg_start()
-        .find_iter(text)
-        .take_while(|m| m.start() < half)
-        .last()
-        .map(|m| m.end())
-        .unwrap_or(0);
-    let end = gutenberg_end()
-        .find_at(text, start)
-        .map(|m| m.start())
-        .unwrap_or(text.len());
+    let start = gutenberg_start().find_iter(text).take_while(|m| m.start() < half).last().map(|m| m.end()).unwrap_or(0);
+    let end = gutenberg_end().find_at(text, start).map(|m| m.start()).unwrap_or(text.len());
     let body = &text[start..end.max(start)];
     (body, (text.len() - body.len()) as u64)
 }
@@ -124,18 +111,25 @@ pub fn clean(raw: &str, stats: &mut CleanStats) -> Document {
             if !current.is_empty() {
                 blocks.push(unwrap_prose(std::mem::take(&mut current)));
             }
-            continue;
+        } else {
+            current.push(line);
         }
-        if boilerplate_line().is_match(&line) {
-            stats.boilerplate_lines += 1;
-            stats.boilerplate_bytes += line.len() as u64 + 1;
-            continue;
-        }
-        current.push(line);
     }
     if !current.is_empty() {
         blocks.push(unwrap_prose(current));
     }
+    // Judged after unwrapping, so a notice wrapped over two lines is seen whole.
+    for block in blocks.iter_mut() {
+        block.retain(|line| {
+            let boilerplate = boilerplate_line().is_match(line);
+            if boilerplate {
+                stats.boilerplate_lines += 1;
+                stats.boilerplate_bytes += line.len() as u64 + 1;
+            }
+            !boilerplate
+        });
+    }
+    blocks.retain(|b| !b.is_empty());
     Document { blocks }
 }
 
@@ -241,10 +235,7 @@ mod tests {
         let doc = clean(text, &mut CleanStats::default());
         assert_eq!(doc.blocks.len(), 2);
         assert_eq!(doc.blocks[0].len(), 1);
-        assert!(
-            doc.blocks[0][0].starts_with("It was the best")
-                && doc.blocks[0][0].ends_with("belief.")
-        );
+        assert!(doc.blocks[0][0].starts_with("It was the best") && doc.blocks[0][0].ends_with("belief."));
         assert_eq!(doc.blocks[1].len(), 2);
     }
 
@@ -265,11 +256,7 @@ mod tests {
 
     #[test]
     fn long_documents_split_at_blocks() {
-        let doc = Document {
-            blocks: (0..10)
-                .map(|i| vec![format!("block {i} {}", "x".repeat(90))])
-                .collect(),
-        };
+        let doc = Document { blocks: (0..10).map(|i| vec![format!("block {i} {}", "x".repeat(90))]).collect() };
         let sections = split_sections(doc.clone(), 300);
         assert!(sections.len() >= 3);
         assert!(sections.iter().all(|s| s.byte_len() <= 300));

@@ -18,10 +18,7 @@ use rayon::prelude::*;
 /// Lower-cases and keeps letters and digits, one space between words.
 pub fn normalize_key(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
-    for word in line
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
+    for word in line.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -57,17 +54,12 @@ const BANDS: usize = 8;
 const ROWS: usize = PERMUTATIONS / BANDS;
 
 fn word_hashes(key: &str) -> Vec<u64> {
-    key.split(' ')
-        .filter(|w| !w.is_empty())
-        .map(|w| fnv1a(w.as_bytes()))
-        .collect()
+    key.split(' ').filter(|w| !w.is_empty()).map(|w| fnv1a(w.as_bytes())).collect()
 }
 
 /// Hashes of the word n-grams of a normalized line.
 fn ngram_hashes(words: &[u64], n: usize) -> impl Iterator<Item = u64> + '_ {
-    words
-        .windows(n)
-        .map(|w| w.iter().fold(0u64, |acc, &h| mix64(acc ^ h)))
+    words.windows(n).map(|w| w.iter().fold(0u64, |acc, &h| mix64(acc ^ h)))
 }
 
 /// MinHash signature of a normalized line: for each of 64 hash functions, the
@@ -147,9 +139,8 @@ impl Deduplicator {
         if !self.exact.insert(*exact) {
             return Verdict::ExactDuplicate;
         }
-        let band_keys: Vec<u64> = (0..BANDS)
-            .map(|b| fnv1a(bytes_of(&sig[b * ROWS..(b + 1) * ROWS]).as_slice()))
-            .collect();
+        let band_keys: Vec<u64> =
+            (0..BANDS).map(|b| fnv1a(bytes_of(&sig[b * ROWS..(b + 1) * ROWS]).as_slice())).collect();
         for (b, key) in band_keys.iter().enumerate() {
             if let Some(&other) = self.bands[b].get(key) {
                 if similarity(sig, &self.signatures[other as usize]) >= self.threshold {
@@ -180,12 +171,7 @@ pub struct Contamination {
 
 impl Contamination {
     pub fn new(n: usize) -> Self {
-        Self {
-            n,
-            ngrams: HashSet::new(),
-            short_lines: HashSet::new(),
-            eval_lines: 0,
-        }
+        Self { n, ngrams: HashSet::new(), short_lines: HashSet::new(), eval_lines: 0 }
     }
 
     pub fn add_eval_line(&mut self, line: &str) {
@@ -234,10 +220,7 @@ mod tests {
     fn exact_duplicates_see_through_case_punctuation_and_spacing() {
         let a = "The king had three daughters, and the youngest was the most beautiful of all.";
         let b = "the  King had three daughters — and the youngest was the most beautiful of all!";
-        assert_eq!(
-            judge_all(&[a, b]),
-            vec![Verdict::Keep, Verdict::ExactDuplicate]
-        );
+        assert_eq!(judge_all(&[a, b]), vec![Verdict::Keep, Verdict::ExactDuplicate]);
     }
 
     #[test]
@@ -246,30 +229,19 @@ mod tests {
         let a = "There was once upon a time a king who had a wife with golden hair, and she was so beautiful that her equal was not to be found on earth. It came to pass that she lay ill, and when she felt that she must soon die.";
         let b = "There was once upon a time a king who had a wife with golden hair, and she was so beautiful that her like was not to be found on earth. It came to pass that she lay ill, and when she felt that she must soon die.";
         let c = "Hans had served his master seven years, so he said to him, master, my time is up, and now I should be glad to go back home to my mother.";
-        assert_eq!(
-            judge_all(&[a, b, c]),
-            vec![Verdict::Keep, Verdict::NearDuplicate, Verdict::Keep]
-        );
+        assert_eq!(judge_all(&[a, b, c]), vec![Verdict::Keep, Verdict::NearDuplicate, Verdict::Keep]);
     }
 
     #[test]
     fn short_lines_are_never_duplicates() {
-        assert_eq!(
-            judge_all(&["\"Yes,\" said he.", "\"Yes,\" said he."]),
-            vec![Verdict::Keep, Verdict::Keep]
-        );
+        assert_eq!(judge_all(&["\"Yes,\" said he.", "\"Yes,\" said he."]), vec![Verdict::Keep, Verdict::Keep]);
     }
 
     #[test]
     fn minhash_estimates_jaccard() {
         let base: Vec<String> = (0..200).map(|i| format!("w{i}")).collect();
         let a = base.join(" ");
-        let b = base[..100].join(" ")
-            + " "
-            + &(0..100)
-                .map(|i| format!("z{i}"))
-                .collect::<Vec<_>>()
-                .join(" ");
+        let b = base[..100].join(" ") + " " + &(0..100).map(|i| format!("z{i}")).collect::<Vec<_>>().join(" ");
         // 98 of the 3-grams are shared out of 198 + 198 - 98 = 298.
         let s = similarity(&minhash(&a), &minhash(&b));
         assert!((s - 98.0 / 298.0).abs() < 0.15, "{s}");
@@ -278,9 +250,13 @@ mod tests {
     #[test]
     fn contamination_by_ngram_and_short_line() {
         let mut c = Contamination::new(13);
-        c.add_eval_line("Every afternoon, as they were coming from school, the children used to go and play in the Giant's garden.");
+        c.add_eval_line(
+            "Every afternoon, as they were coming from school, the children used to go and play in the Giant's garden.",
+        );
         c.add_eval_line("\"How happy we are here!\"");
-        assert!(c.is_contaminated("And every afternoon as they were coming from school the children used to go and play in the garden."));
+        assert!(c.is_contaminated(
+            "And every afternoon as they were coming from school the children used to go and play in the garden."
+        ));
         assert!(c.is_contaminated("How happy we are here"));
         assert!(!c.is_contaminated("The children were coming from school."));
     }

@@ -21,24 +21,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 
     #[error("{path}: not valid UTF-8 at byte {offset} (line {line}). Convert the file to UTF-8, or pass --lossy (`lossy = true` in a recipe) to replace bad bytes with U+FFFD")]
-    NotUtf8 {
-        path: PathBuf,
-        offset: usize,
-        line: usize,
-    },
+    NotUtf8 { path: PathBuf, offset: usize, line: usize },
 
     #[error("{path}{}: {message}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
-    Format {
-        path: PathBuf,
-        line: Option<usize>,
-        message: String,
-    },
+    Format { path: PathBuf, line: Option<usize>, message: String },
 
     #[error("{path}: {why}")]
     EmptySource { path: PathBuf, why: String },
@@ -58,9 +47,6 @@ pub enum DataError {
 
 impl DataError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        DataError::Io { path: path.to_path_buf(), source }
     }
 }

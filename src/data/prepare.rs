@@ -49,12 +49,7 @@ fn one() -> f64 {
 
 impl SourceSpec {
     fn read_options(&self) -> ReadOptions {
-        ReadOptions {
-            format: self.format,
-            field: self.field.clone(),
-            include: self.include.clone(),
-            lossy: self.lossy,
-        }
+        ReadOptions { format: self.format, field: self.field.clone(), include: self.include.clone(), lossy: self.lossy }
     }
 }
 
@@ -109,10 +104,8 @@ impl Recipe {
     /// Loads a TOML recipe; relative paths are taken from the recipe's folder.
     pub fn load(path: &Path) -> Result<Self, DataError> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-        let mut recipe: Recipe = toml::from_str(&text).map_err(|e| DataError::Recipe {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let mut recipe: Recipe = toml::from_str(&text)
+            .map_err(|e| DataError::Recipe { path: path.to_path_buf(), message: e.to_string() })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for s in recipe.sources.iter_mut().chain(recipe.eval_sets.iter_mut()) {
             if s.path.is_relative() {
@@ -125,41 +118,25 @@ impl Recipe {
 
     /// Checks what can be checked before reading any data.
     pub fn validate(&self, path: &Path) -> Result<(), DataError> {
-        let err = |message: String| DataError::Recipe {
-            path: path.to_path_buf(),
-            message,
-        };
+        let err = |message: String| DataError::Recipe { path: path.to_path_buf(), message };
         if self.sources.is_empty() {
-            return Err(err(
-                "no [[source]] entries: add at least one with a name and a path".into(),
-            ));
+            return Err(err("no [[source]] entries: add at least one with a name and a path".into()));
         }
         let mut names = std::collections::HashSet::new();
         for s in self.sources.iter().chain(&self.eval_sets) {
             if !names.insert(&s.name) {
-                return Err(err(format!(
-                    "source name \"{}\" is used twice; names must be unique",
-                    s.name
-                )));
+                return Err(err(format!("source name \"{}\" is used twice; names must be unique", s.name)));
             }
             if !(s.weight.is_finite() && s.weight >= 0.0) {
-                return Err(err(format!(
-                    "source \"{}\": weight must be a number >= 0, got {}",
-                    s.name, s.weight
-                )));
+                return Err(err(format!("source \"{}\": weight must be a number >= 0, got {}", s.name, s.weight)));
             }
         }
         if self.sources.iter().all(|s| s.weight == 0.0) {
-            return Err(err(
-                "every source has weight 0: nothing would be trained on".into(),
-            ));
+            return Err(err("every source has weight 0: nothing would be trained on".into()));
         }
         let p = &self.prepare;
         if !(0.0..1.0).contains(&p.val_fraction) {
-            return Err(err(format!(
-                "prepare.val_fraction must be in [0, 1), got {}",
-                p.val_fraction
-            )));
+            return Err(err(format!("prepare.val_fraction must be in [0, 1), got {}", p.val_fraction)));
         }
         if !(0.0..=1.0).contains(&p.near_duplicate_threshold) {
             return Err(err(format!(
@@ -168,10 +145,7 @@ impl Recipe {
             )));
         }
         if p.decontaminate_ngram == 0 || p.max_document_bytes == 0 {
-            return Err(err(
-                "prepare.decontaminate_ngram and prepare.max_document_bytes must be positive"
-                    .into(),
-            ));
+            return Err(err("prepare.decontaminate_ngram and prepare.max_document_bytes must be positive".into()));
         }
         Ok(())
     }
@@ -239,10 +213,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         })?;
     }
     if !recipe.eval_sets.is_empty() {
-        tracing::info!(
-            lines = contamination.eval_lines,
-            "evaluation text loaded for decontamination"
-        );
+        tracing::info!(lines = contamination.eval_lines, "evaluation text loaded for decontamination");
     }
 
     let total_bytes: u64 = recipe.sources.iter().map(|s| dir_size(&s.path)).sum();
@@ -268,10 +239,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
             .map(|raw| {
                 let mut stats = CleanStats::default();
                 let doc = clean::clean(&raw.text, &mut stats);
-                (
-                    clean::split_sections(doc, settings.max_document_bytes),
-                    stats,
-                )
+                (clean::split_sections(doc, settings.max_document_bytes), stats)
             })
             .collect();
         drop(raws);
@@ -291,22 +259,12 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         }
 
         // De-duplication and decontamination, line by line, in recipe order.
-        let lines: Vec<&str> = documents
-            .iter()
-            .flat_map(|d| d.lines().map(|l| l.as_str()))
-            .collect();
+        let lines: Vec<&str> = documents.iter().flat_map(|d| d.lines().map(|l| l.as_str())).collect();
         let prepared = dedup.prepare(&lines);
-        let contaminated: Vec<bool> = lines
-            .par_iter()
-            .map(|l| contamination.is_contaminated(l))
-            .collect();
+        let contaminated: Vec<bool> = lines.par_iter().map(|l| contamination.is_contaminated(l)).collect();
         let mut verdicts = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
-            let verdict = if contaminated[i] {
-                Verdict::Contaminated
-            } else {
-                dedup.judge(&prepared[i])
-            };
+            let verdict = if contaminated[i] { Verdict::Contaminated } else { dedup.judge(&prepared[i]) };
             let bytes = line.len() as u64 + 1;
             match verdict {
                 Verdict::Keep => {}
@@ -336,10 +294,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
                 report.emptied_documents += 1;
                 continue;
             }
-            kept.push(Prepared {
-                source: index,
-                text: doc.render(),
-            });
+            kept.push(Prepared { source: index, text: doc.render() });
         }
         reports.push(report);
     }
@@ -380,9 +335,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         }
     }
     if train.is_empty() {
-        return Err(DataError::EmptyCorpus(
-            "the training split is empty: raise the weights or add text".into(),
-        ));
+        return Err(DataError::EmptyCorpus("the training split is empty: raise the weights or add text".into()));
     }
     if val.is_empty() && settings.val_fraction > 0.0 {
         return Err(DataError::EmptyCorpus(format!(
@@ -408,8 +361,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         seconds: start.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_string_pretty(&report).expect("report serializes");
-    crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes())
-        .map_err(|e| DataError::io(out_dir, e))?;
+    crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes()).map_err(|e| DataError::io(out_dir, e))?;
     crate::fsutil::write_atomic(out_dir.join("report.md"), render_report(&report).as_bytes())
         .map_err(|e| DataError::io(out_dir, e))?;
     Ok(report)
@@ -423,11 +375,7 @@ fn write_jsonl(path: &Path, docs: &[&Prepared], names: &[&str]) -> Result<(), Da
     }
     let mut f = AtomicFile::create(path).map_err(|e| DataError::io(path, e))?;
     for doc in docs {
-        let line = serde_json::to_string(&Line {
-            text: &doc.text,
-            source: names[doc.source],
-        })
-        .expect("serializes");
+        let line = serde_json::to_string(&Line { text: &doc.text, source: names[doc.source] }).expect("serializes");
         writeln!(f, "{line}").map_err(|e| DataError::io(path, e))?;
     }
     f.commit().map_err(|e| DataError::io(path, e))
@@ -440,9 +388,7 @@ fn dir_size(path: &Path) -> u64 {
     if meta.is_file() {
         return meta.len();
     }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
-        .unwrap_or(0)
+    std::fs::read_dir(path).map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum()).unwrap_or(0)
 }
 
 fn mb(bytes: u64) -> String {
@@ -509,8 +455,8 @@ mod tests {
     use std::fs;
 
     const WORDS: [&str; 16] = [
-        "fox", "river", "stone", "heron", "morning", "bread", "little", "green", "sang", "ran",
-        "quiet", "hill", "moon", "boat", "apple", "wind",
+        "fox", "river", "stone", "heron", "morning", "bread", "little", "green", "sang", "ran", "quiet", "hill",
+        "moon", "boat", "apple", "wind",
     ];
 
     /// A story of two long lines of words drawn from a seeded hash, so that
@@ -544,10 +490,7 @@ mod tests {
         fs::write(&e, secret).unwrap();
 
         let recipe = Recipe {
-            prepare: PrepareSettings {
-                val_fraction: 0.1,
-                ..Default::default()
-            },
+            prepare: PrepareSettings { val_fraction: 0.1, ..Default::default() },
             sources: vec![
                 SourceSpec {
                     name: "a".into(),
@@ -584,39 +527,23 @@ mod tests {
         let rb = &report.sources[1];
         assert_eq!(ra.read.documents, 200);
         assert_eq!(ra.exact_duplicate_lines + ra.near_duplicate_lines, 0);
-        assert_eq!(
-            rb.exact_duplicate_lines, 100,
-            "both lines of 50 repeated stories"
-        );
+        assert_eq!(rb.exact_duplicate_lines, 100, "both lines of 50 repeated stories");
         assert_eq!(rb.emptied_documents, 50);
         assert_eq!(rb.contaminated_lines, 1);
         assert_eq!(ra.train_documents + ra.val_documents, 200);
-        assert!(
-            ra.val_documents > 5 && ra.val_documents < 40,
-            "{}",
-            ra.val_documents
-        );
+        assert!(ra.val_documents > 5 && ra.val_documents < 40, "{}", ra.val_documents);
         assert_eq!(ra.mixed_documents, 2 * ra.train_documents);
         let train = fs::read_to_string(out.join("train.jsonl")).unwrap();
         let val = fs::read_to_string(out.join("val.jsonl")).unwrap();
         assert!(!train.contains("glass mountain") && !val.contains("glass mountain"));
-        assert!(train
-            .lines()
-            .chain(val.lines())
-            .any(|l| l.contains("should stay")));
+        assert!(train.lines().chain(val.lines()).any(|l| l.contains("should stay")));
         assert!(out.join("report.md").exists());
 
         // The same recipe and seed give the same split, byte for byte.
         let out2 = dir.path().join("out2");
         prepare(&recipe, &out2).unwrap();
-        assert_eq!(
-            fs::read(out.join("val.jsonl")).unwrap(),
-            fs::read(out2.join("val.jsonl")).unwrap()
-        );
-        assert_eq!(
-            fs::read(out.join("train.jsonl")).unwrap(),
-            fs::read(out2.join("train.jsonl")).unwrap()
-        );
+        assert_eq!(fs::read(out.join("val.jsonl")).unwrap(), fs::read(out2.join("val.jsonl")).unwrap());
+        assert_eq!(fs::read(out.join("train.jsonl")).unwrap(), fs::read(out2.join("train.jsonl")).unwrap());
     }
 
     #[test]
@@ -629,11 +556,7 @@ mod tests {
         fs::write(&p, "[[source]]\nname = \"x\"\npaht = \"x\"\n").unwrap();
         let err = Recipe::load(&p).unwrap_err().to_string();
         assert!(err.contains("paht"), "{err}");
-        fs::write(
-            &p,
-            "[prepare]\nval_fraction = 1.5\n[[source]]\nname = \"x\"\npath = \"x\"\n",
-        )
-        .unwrap();
+        fs::write(&p, "[prepare]\nval_fraction = 1.5\n[[source]]\nname = \"x\"\npath = \"x\"\n").unwrap();
         let err = Recipe::load(&p).unwrap_err().to_string();
         assert!(err.contains("val_fraction"), "{err}");
     }
@@ -658,10 +581,7 @@ mod tests {
         };
         let out = dir.path().join("out");
         let err = prepare(&recipe, &out).unwrap_err().to_string();
-        assert!(
-            err.contains("\"a\"") && err.contains("no documents left"),
-            "{err}"
-        );
+        assert!(err.contains("\"a\"") && err.contains("no documents left"), "{err}");
         assert!(!out.join("train.jsonl").exists());
     }
 }

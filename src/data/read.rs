@@ -74,21 +74,14 @@ const DEFAULT_FIELDS: [&str; 4] = ["text", "body", "content", "story"];
 /// Files in a folder that describe the data rather than hold it.
 fn is_metadata_file(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [
-        "license", "licence", "copying", "readme", "source", "notice", "credits",
-    ]
-    .iter()
-    .any(|p| lower.starts_with(p))
+    ["license", "licence", "copying", "readme", "source", "notice", "credits"].iter().any(|p| lower.starts_with(p))
         || lower.ends_with("__license")
         || name.starts_with('.')
 }
 
 fn known_extension(path: &Path) -> bool {
     matches!(
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
+        path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
         Some("txt" | "md" | "text" | "jsonl" | "json" | "csv" | "parquet")
     )
 }
@@ -123,11 +116,7 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 }
 
 /// Lists the files a source path stands for, sorted so runs are reproducible.
-pub fn list_files(
-    path: &Path,
-    options: &ReadOptions,
-    stats: &mut ReadStats,
-) -> Result<Vec<PathBuf>, DataError> {
+pub fn list_files(path: &Path, options: &ReadOptions, stats: &mut ReadStats) -> Result<Vec<PathBuf>, DataError> {
     let meta = fs::metadata(path).map_err(|e| DataError::io(path, e))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -149,8 +138,7 @@ pub fn list_files(
                 }
                 continue;
             }
-            let included =
-                options.include.is_empty() || options.include.iter().any(|g| glob_match(g, &name));
+            let included = options.include.is_empty() || options.include.iter().any(|g| glob_match(g, &name));
             if !included {
                 continue;
             }
@@ -189,9 +177,7 @@ pub fn read_source(
             f => f,
         };
         stats.files += 1;
-        stats.bytes += fs::metadata(&file)
-            .map_err(|e| DataError::io(&file, e))?
-            .len();
+        stats.bytes += fs::metadata(&file).map_err(|e| DataError::io(&file, e))?.len();
         let mut count = |doc: RawDocument| {
             stats.documents += 1;
             emit(doc)
@@ -211,12 +197,7 @@ pub fn read_source(
 }
 
 pub fn format_from_extension(path: &Path) -> Format {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
+    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
         Some("jsonl") => Format::Jsonl,
         Some("json") => Format::Json,
         Some("csv") => Format::Csv,
@@ -234,20 +215,12 @@ pub fn decode_utf8(path: &Path, bytes: Vec<u8>, lossy: bool) -> Result<String, D
             let offset = e.utf8_error().valid_up_to();
             let bytes = e.as_bytes();
             let line = bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1;
-            Err(DataError::NotUtf8 {
-                path: path.to_path_buf(),
-                offset,
-                line,
-            })
+            Err(DataError::NotUtf8 { path: path.to_path_buf(), offset, line })
         }
     }
 }
 
-fn read_text_file(
-    path: &Path,
-    lossy: bool,
-    emit: &mut impl FnMut(RawDocument),
-) -> Result<u64, DataError> {
+fn read_text_file(path: &Path, lossy: bool, emit: &mut impl FnMut(RawDocument)) -> Result<u64, DataError> {
     let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
     let text = decode_utf8(path, bytes, lossy)?;
     Ok(split_text(&path.display().to_string(), &text, emit))
@@ -265,10 +238,7 @@ pub fn split_text(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) 
             let body = &rest[start + "<start>".len()..];
             let end = body.find("<end>").unwrap_or(body.len());
             n += 1;
-            emit(RawDocument {
-                origin: format!("{origin} record {n}"),
-                text: body[..end].to_string(),
-            });
+            emit(RawDocument { origin: format!("{origin} record {n}"), text: body[..end].to_string() });
             rest = &body[(end + "<end>".len()).min(body.len())..];
             scaffolding += "<end>".len() as u64;
         }
@@ -280,27 +250,18 @@ pub fn split_text(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) 
         for line in text.split_inclusive('\n') {
             if line.trim() == "<|endoftext|>" {
                 n += 1;
-                emit(RawDocument {
-                    origin: format!("{origin} document {n}"),
-                    text: std::mem::take(&mut current),
-                });
+                emit(RawDocument { origin: format!("{origin} document {n}"), text: std::mem::take(&mut current) });
             } else {
                 current.push_str(line);
             }
         }
         if !current.trim().is_empty() {
             n += 1;
-            emit(RawDocument {
-                origin: format!("{origin} document {n}"),
-                text: current,
-            });
+            emit(RawDocument { origin: format!("{origin} document {n}"), text: current });
         }
         return 0;
     }
-    emit(RawDocument {
-        origin: origin.to_string(),
-        text: text.to_string(),
-    });
+    emit(RawDocument { origin: origin.to_string(), text: text.to_string() });
     0
 }
 
@@ -355,11 +316,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-fn read_jsonl(
-    path: &Path,
-    options: &ReadOptions,
-    emit: &mut impl FnMut(RawDocument),
-) -> Result<(), DataError> {
+fn read_jsonl(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocument)) -> Result<(), DataError> {
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut buf = Vec::new();
@@ -367,9 +324,7 @@ fn read_jsonl(
     let mut offset = 0usize;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| DataError::io(path, e))?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|e| DataError::io(path, e))?;
         if n == 0 {
             break;
         }
@@ -389,27 +344,19 @@ fn read_jsonl(
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| DataError::Format {
-                path: path.to_path_buf(),
-                line: Some(line_no),
-                message: format!("not valid JSON: {e}"),
-            })?;
+        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| DataError::Format {
+            path: path.to_path_buf(),
+            line: Some(line_no),
+            message: format!("not valid JSON: {e}"),
+        })?;
         if let Some(text) = text_field(&value, options.field.as_deref(), path, Some(line_no))? {
-            emit(RawDocument {
-                origin: format!("{}:{line_no}", path.display()),
-                text,
-            });
+            emit(RawDocument { origin: format!("{}:{line_no}", path.display()), text });
         }
     }
     Ok(())
 }
 
-fn read_json(
-    path: &Path,
-    options: &ReadOptions,
-    emit: &mut impl FnMut(RawDocument),
-) -> Result<(), DataError> {
+fn read_json(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocument)) -> Result<(), DataError> {
     let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
     let text = decode_utf8(path, bytes, options.lossy)?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| DataError::Format {
@@ -423,48 +370,32 @@ fn read_json(
     };
     for (i, item) in items.iter().enumerate() {
         if let Some(text) = text_field(item, options.field.as_deref(), path, None)? {
-            emit(RawDocument {
-                origin: format!("{} item {}", path.display(), i + 1),
-                text,
-            });
+            emit(RawDocument { origin: format!("{} item {}", path.display(), i + 1), text });
         }
     }
     Ok(())
 }
 
-fn read_csv(
-    path: &Path,
-    options: &ReadOptions,
-    emit: &mut impl FnMut(RawDocument),
-) -> Result<(), DataError> {
+fn read_csv(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocument)) -> Result<(), DataError> {
     let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
     let text = decode_utf8(path, bytes, options.lossy)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| DataError::Format {
-            path: path.to_path_buf(),
-            line: Some(1),
-            message: e.to_string(),
-        })?
+        .map_err(|e| DataError::Format { path: path.to_path_buf(), line: Some(1), message: e.to_string() })?
         .clone();
     let wanted: Vec<&str> = match options.field.as_deref() {
         Some(f) => vec![f],
         None => DEFAULT_FIELDS.to_vec(),
     };
-    let column = wanted
-        .iter()
-        .find_map(|w| headers.iter().position(|h| h == *w))
-        .ok_or_else(|| DataError::Format {
-            path: path.to_path_buf(),
-            line: Some(1),
-            message: format!(
-                "no text column {wanted:?}; the header has {:?}. Name the column with --field",
-                headers.iter().collect::<Vec<_>>()
-            ),
-        })?;
+    let column = wanted.iter().find_map(|w| headers.iter().position(|h| h == *w)).ok_or_else(|| DataError::Format {
+        path: path.to_path_buf(),
+        line: Some(1),
+        message: format!(
+            "no text column {wanted:?}; the header has {:?}. Name the column with --field",
+            headers.iter().collect::<Vec<_>>()
+        ),
+    })?;
     for record in reader.records() {
         let record = record.map_err(|e| DataError::Format {
             path: path.to_path_buf(),
@@ -473,20 +404,13 @@ fn read_csv(
         })?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         if let Some(text) = record.get(column) {
-            emit(RawDocument {
-                origin: format!("{}:{line}", path.display()),
-                text: text.to_string(),
-            });
+            emit(RawDocument { origin: format!("{}:{line}", path.display()), text: text.to_string() });
         }
     }
     Ok(())
 }
 
-fn read_parquet(
-    path: &Path,
-    options: &ReadOptions,
-    emit: &mut impl FnMut(RawDocument),
-) -> Result<(), DataError> {
+fn read_parquet(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocument)) -> Result<(), DataError> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field;
 
@@ -498,11 +422,7 @@ fn read_parquet(
     let file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let reader = SerializedFileReader::new(file).map_err(parquet_err)?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    let names: Vec<String> = schema
-        .columns()
-        .iter()
-        .map(|c| c.name().to_string())
-        .collect();
+    let names: Vec<String> = schema.columns().iter().map(|c| c.name().to_string()).collect();
     let wanted: Vec<&str> = match options.field.as_deref() {
         Some(f) => vec![f],
         None => DEFAULT_FIELDS.to_vec(),
@@ -513,9 +433,7 @@ fn read_parquet(
         .ok_or_else(|| DataError::Format {
             path: path.to_path_buf(),
             line: None,
-            message: format!(
-                "no text column {wanted:?}; the file has {names:?}. Name the column with --field"
-            ),
+            message: format!("no text column {wanted:?}; the file has {names:?}. Name the column with --field"),
         })?
         .to_string();
     for (i, row) in reader.get_row_iter(None).map_err(parquet_err)?.enumerate() {
@@ -525,19 +443,15 @@ fn read_parquet(
                 continue;
             }
             match field {
-                Field::Str(s) => emit(RawDocument {
-                    origin: format!("{} row {}", path.display(), i + 1),
-                    text: s.clone(),
-                }),
+                Field::Str(s) => {
+                    emit(RawDocument { origin: format!("{} row {}", path.display(), i + 1), text: s.clone() })
+                }
                 Field::Null => {}
                 other => {
                     return Err(DataError::Format {
                         path: path.to_path_buf(),
                         line: None,
-                        message: format!(
-                            "column \"{column}\" row {} is not a string: {other}",
-                            i + 1
-                        ),
+                        message: format!("column \"{column}\" row {} is not a string: {other}", i + 1),
                     })
                 }
             }
@@ -558,14 +472,8 @@ mod tests {
 
     #[test]
     fn glob_matches_stars_and_questions() {
-        assert!(glob_match(
-            "*section-stories_val_*",
-            "data_section-stories_val_x.csv"
-        ));
-        assert!(!glob_match(
-            "*section-stories_val_*",
-            "data_section-stories_train_x.csv"
-        ));
+        assert!(glob_match("*section-stories_val_*", "data_section-stories_val_x.csv"));
+        assert!(!glob_match("*section-stories_val_*", "data_section-stories_train_x.csv"));
         assert!(glob_match("a?c*", "abcdef"));
         assert!(glob_match("*", ""));
         assert!(!glob_match("a*b", "acbx"));
@@ -574,22 +482,15 @@ mod tests {
     #[test]
     fn endoftext_lines_split_documents() {
         let mut docs = Vec::new();
-        split_text(
-            "t",
-            "one\n<|endoftext|>\ntwo\nmore\n<|endoftext|>\n",
-            &mut |d| docs.push(d.text),
-        );
+        split_text("t", "one\n<|endoftext|>\ntwo\nmore\n<|endoftext|>\n", &mut |d| docs.push(d.text));
         assert_eq!(docs, vec!["one\n", "two\nmore\n"]);
     }
 
     #[test]
     fn records_keep_the_story_only() {
         let mut docs = Vec::new();
-        let dropped = split_text(
-            "t",
-            "Tell a tale.<start>Once.<end>\n\nAnother.<start>Twice.<end>",
-            &mut |d| docs.push(d.text),
-        );
+        let dropped =
+            split_text("t", "Tell a tale.<start>Once.<end>\n\nAnother.<start>Twice.<end>", &mut |d| docs.push(d.text));
         assert_eq!(docs, vec!["Once.", "Twice."]);
         assert!(dropped > 0);
     }
@@ -599,21 +500,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.txt");
         fs::write(&p, b"good line\nbad \xff here").unwrap();
-        let err = collect(&p, &ReadOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("bad.txt") && err.contains("byte 14") && err.contains("line 2"),
-            "{err}"
-        );
-        let docs = collect(
-            &p,
-            &ReadOptions {
-                lossy: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let err = collect(&p, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("bad.txt") && err.contains("byte 14") && err.contains("line 2"), "{err}");
+        let docs = collect(&p, &ReadOptions { lossy: true, ..Default::default() }).unwrap();
         assert!(docs[0].text.contains('\u{FFFD}'));
     }
 
@@ -622,17 +511,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.jsonl");
         fs::write(&p, "{\"text\": \"a\"}\n\n{\"text\": 3}\n").unwrap();
-        let err = collect(&p, &ReadOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("c.jsonl") && err.contains("line 3") && err.contains("number"),
-            "{err}"
-        );
+        let err = collect(&p, &ReadOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("c.jsonl") && err.contains("line 3") && err.contains("number"), "{err}");
         fs::write(&p, "{\"story\": \"a\"}\n{\"words\": \"b\"}\n").unwrap();
-        let err = collect(&p, &ReadOptions::default())
-            .unwrap_err()
-            .to_string();
+        let err = collect(&p, &ReadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("--field"), "{err}");
     }
 
@@ -641,16 +523,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("LICENSE"), "MIT").unwrap();
         fs::write(dir.path().join("a__LICENSE"), "PD").unwrap();
-        fs::write(
-            dir.path().join("s.json"),
-            r#"{"name": "x", "body": "A story."}"#,
-        )
-        .unwrap();
-        fs::write(
-            dir.path().join("t.csv"),
-            "section,text\n1,\"Once, there was\"\"\"\n",
-        )
-        .unwrap();
+        fs::write(dir.path().join("s.json"), r#"{"name": "x", "body": "A story."}"#).unwrap();
+        fs::write(dir.path().join("t.csv"), "section,text\n1,\"Once, there was\"\"\"\n").unwrap();
         let docs = collect(dir.path(), &ReadOptions::default()).unwrap();
         let texts: Vec<_> = docs.iter().map(|d| d.text.as_str()).collect();
         assert_eq!(texts, vec!["A story.", "Once, there was\""]);
@@ -666,31 +540,18 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("train-00000.parquet");
-        let schema = Arc::new(
-            parse_message_type("message m { required int64 id; required binary text (UTF8); }")
-                .unwrap(),
-        );
-        let props = Arc::new(
-            WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::SNAPPY)
-                .build(),
-        );
+        let schema =
+            Arc::new(parse_message_type("message m { required int64 id; required binary text (UTF8); }").unwrap());
+        let props = Arc::new(WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY).build());
         let file = File::create(&p).unwrap();
         let mut writer = SerializedFileWriter::new(file, schema, props).unwrap();
         let mut group = writer.next_row_group().unwrap();
         let mut col = group.next_column().unwrap().unwrap();
-        col.typed::<Int64Type>()
-            .write_batch(&[1, 2], None, None)
-            .unwrap();
+        col.typed::<Int64Type>().write_batch(&[1, 2], None, None).unwrap();
         col.close().unwrap();
         let mut col = group.next_column().unwrap().unwrap();
-        let values = [
-            ByteArray::from("first story"),
-            ByteArray::from("second ✓ story"),
-        ];
-        col.typed::<ByteArrayType>()
-            .write_batch(&values, None, None)
-            .unwrap();
+        let values = [ByteArray::from("first story"), ByteArray::from("second ✓ story")];
+        col.typed::<ByteArrayType>().write_batch(&values, None, None).unwrap();
         col.close().unwrap();
         group.close().unwrap();
         writer.close().unwrap();
@@ -698,23 +559,14 @@ mod tests {
         let docs = collect(&p, &ReadOptions::default()).unwrap();
         let texts: Vec<_> = docs.iter().map(|d| d.text.as_str()).collect();
         assert_eq!(texts, vec!["first story", "second ✓ story"]);
-        let err = collect(
-            &p,
-            &ReadOptions {
-                field: Some("content".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let err =
+            collect(&p, &ReadOptions { field: Some("content".into()), ..Default::default() }).unwrap_err().to_string();
         assert!(err.contains("\"id\"") && err.contains("\"text\""), "{err}");
     }
 
     #[test]
     fn missing_path_is_a_clear_error() {
-        let err = collect(Path::new("/no/such/corpus"), &ReadOptions::default())
-            .unwrap_err()
-            .to_string();
+        let err = collect(Path::new("/no/such/corpus"), &ReadOptions::default()).unwrap_err().to_string();
         assert!(err.contains("/no/such/corpus"), "{err}");
     }
 }

@@ -87,13 +87,7 @@ pub fn tokenize_corpus(
                 why: "missing; make it with `fledge data prepare`".into(),
             });
         }
-        headers.push(tokenize_split(
-            &input,
-            split,
-            tokenizer,
-            out_dir,
-            shard_tokens,
-        )?);
+        headers.push(tokenize_split(&input, split, tokenizer, out_dir, shard_tokens)?);
     }
     Ok(headers)
 }
@@ -109,11 +103,7 @@ fn tokenize_split(
     shard_tokens: u64,
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
-    let id_bytes = if tokenizer.vocab_size() <= 1 << 16 {
-        2
-    } else {
-        4
-    };
+    let id_bytes = if tokenizer.vocab_size() <= 1 << 16 { 2 } else { 4 };
     let run = format!(
         "{:08x}",
         mix64(
@@ -137,9 +127,7 @@ fn tokenize_split(
         shards: Vec::new(),
         sources: BTreeMap::new(),
     };
-    let total = fs::metadata(input)
-        .map_err(|e| DataError::io(input, e))?
-        .len();
+    let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
     let bar = progress::bytes_bar(total, split);
     let mut writer: Option<(AtomicFile, ShardFile)> = None;
     let file = File::open(input).map_err(|e| DataError::io(input, e))?;
@@ -185,15 +173,8 @@ fn tokenize_split(
             header.bytes += doc.text.len() as u64;
             if writer.is_none() {
                 let name = format!("{split}-{run}-{:05}.bin", header.shards.len());
-                let f = AtomicFile::create(out_dir.join(&name))
-                    .map_err(|e| DataError::io(out_dir, e))?;
-                writer = Some((
-                    f,
-                    ShardFile {
-                        file: name,
-                        tokens: 0,
-                    },
-                ));
+                let f = AtomicFile::create(out_dir.join(&name)).map_err(|e| DataError::io(out_dir, e))?;
+                writer = Some((f, ShardFile { file: name, tokens: 0 }));
             }
             let (f, shard) = writer.as_mut().expect("just created");
             let mut buf = Vec::with_capacity((ids.len() + 1) * id_bytes);
@@ -221,10 +202,7 @@ fn tokenize_split(
     }
     bar.finish_and_clear();
     if header.tokens == 0 {
-        return Err(DataError::EmptyCorpus(format!(
-            "{}: no documents to tokenize",
-            input.display()
-        )));
+        return Err(DataError::EmptyCorpus(format!("{}: no documents to tokenize", input.display())));
     }
     let json = serde_json::to_string_pretty(&header).expect("header serializes");
     let header_path = out_dir.join(format!("{split}.json"));
@@ -259,14 +237,10 @@ impl TokenShards {
         let header_path = dir.join(format!("{split}.json"));
         let text = fs::read_to_string(&header_path).map_err(|e| DataError::Shard {
             path: header_path.clone(),
-            message: format!(
-                "cannot read the header ({e}); make shards with `fledge data tokenize`"
-            ),
+            message: format!("cannot read the header ({e}); make shards with `fledge data tokenize`"),
         })?;
-        let header: SplitHeader = serde_json::from_str(&text).map_err(|e| DataError::Shard {
-            path: header_path.clone(),
-            message: format!("not a shard header: {e}"),
-        })?;
+        let header: SplitHeader = serde_json::from_str(&text)
+            .map_err(|e| DataError::Shard { path: header_path.clone(), message: format!("not a shard header: {e}") })?;
         if header.format != SHARD_FORMAT || header.version != SHARD_VERSION {
             return Err(DataError::Shard {
                 path: header_path,
@@ -287,10 +261,7 @@ impl TokenShards {
             let path = dir.join(&shard.file);
             let file = File::open(&path).map_err(|e| DataError::Shard {
                 path: path.clone(),
-                message: format!(
-                    "{e}; the header {} names it: re-run `fledge data tokenize`",
-                    header_path.display()
-                ),
+                message: format!("{e}; the header {} names it: re-run `fledge data tokenize`", header_path.display()),
             })?;
             let expected = shard.tokens * header.id_bytes as u64;
             let actual = file.metadata().map_err(|e| DataError::io(&path, e))?.len();
@@ -382,12 +353,7 @@ pub struct BatchLoader<'a> {
 }
 
 impl<'a> BatchLoader<'a> {
-    pub fn new(
-        shards: &'a TokenShards,
-        seq_len: usize,
-        batch: usize,
-        seed: u64,
-    ) -> Result<Self, DataError> {
+    pub fn new(shards: &'a TokenShards, seq_len: usize, batch: usize, seed: u64) -> Result<Self, DataError> {
         let mut starts = Vec::new();
         let mut total = 0u64;
         for s in &shards.header.shards {
@@ -401,13 +367,7 @@ impl<'a> BatchLoader<'a> {
                 seq_len + 1
             )));
         }
-        Ok(Self {
-            shards,
-            seq_len,
-            batch,
-            seed,
-            starts,
-        })
+        Ok(Self { shards, seq_len, batch, seed, starts })
     }
 
     /// Batch number `step`: the same for the same seed, whatever came before.
@@ -421,13 +381,8 @@ impl<'a> BatchLoader<'a> {
         for _ in 0..self.batch {
             let pick = rng.gen_range(0..total);
             let shard = self.starts.partition_point(|&c| c <= pick);
-            let before = if shard == 0 {
-                0
-            } else {
-                self.starts[shard - 1]
-            };
-            self.shards
-                .read(shard, (pick - before) as usize, &mut window);
+            let before = if shard == 0 { 0 } else { self.starts[shard - 1] };
+            self.shards.read(shard, (pick - before) as usize, &mut window);
             inputs.extend_from_slice(&window[..t]);
             targets.extend_from_slice(&window[1..]);
         }
@@ -454,8 +409,7 @@ mod tests {
     }
 
     fn tokenizer(vocab: usize) -> Tokenizer {
-        let texts = (0..100)
-            .map(|i| format!("Document {i}: the cat sat on the mat and looked at the moon."));
+        let texts = (0..100).map(|i| format!("Document {i}: the cat sat on the mat and looked at the moon."));
         Tokenizer::train(texts, vocab, false).unwrap()
     }
 
@@ -466,24 +420,14 @@ mod tests {
         let tok = tokenizer(300);
         let out = dir.path().join("shards");
         let headers = tokenize_corpus(&c, &tok, &out, 1000).unwrap();
-        assert!(
-            headers[0].shards.len() > 1,
-            "small shard size makes several shards"
-        );
+        assert!(headers[0].shards.len() > 1, "small shard size makes several shards");
         let shards = TokenShards::open(&out, "train").unwrap();
         shards.check_tokenizer(&tok).unwrap();
         let all = shards.to_vec();
         assert_eq!(all.len() as u64, shards.num_tokens());
         assert_eq!(all.iter().filter(|&&t| t == tok.eot_id()).count(), 300);
-        let first_doc: Vec<u32> = all
-            .iter()
-            .take_while(|&&t| t != tok.eot_id())
-            .copied()
-            .collect();
-        assert!(tok
-            .decode(&first_doc)
-            .unwrap()
-            .starts_with("Document 0: the cat"));
+        let first_doc: Vec<u32> = all.iter().take_while(|&&t| t != tok.eot_id()).copied().collect();
+        assert!(tok.decode(&first_doc).unwrap().starts_with("Document 0: the cat"));
         assert_eq!(headers[0].sources["cats"].documents, 300);
 
         let loader = BatchLoader::new(&shards, 16, 4, 7).unwrap();
@@ -504,15 +448,10 @@ mod tests {
         tokenize_corpus(&c, &tokenizer(300), &out, 100).unwrap();
         let tok2 = tokenizer(280);
         let headers = tokenize_corpus(&c, &tok2, &out, 1_000_000).unwrap();
-        let bins = fs::read_dir(&out)
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "bin")
-            .count();
+        let bins =
+            fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "bin").count();
         assert_eq!(bins, headers[0].shards.len() + headers[1].shards.len());
-        TokenShards::open(&out, "train")
-            .unwrap()
-            .check_tokenizer(&tok2)
-            .unwrap();
+        TokenShards::open(&out, "train").unwrap().check_tokenizer(&tok2).unwrap();
     }
 
     #[test]
@@ -521,15 +460,8 @@ mod tests {
         let c = corpus(dir.path(), 20);
         let out = dir.path().join("shards");
         tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
-        let err = TokenShards::open(&out, "val")
-            .unwrap()
-            .check_tokenizer(&tokenizer(290))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("made with tokenizer") && err.contains("fledge data tokenize"),
-            "{err}"
-        );
+        let err = TokenShards::open(&out, "val").unwrap().check_tokenizer(&tokenizer(290)).unwrap_err().to_string();
+        assert!(err.contains("made with tokenizer") && err.contains("fledge data tokenize"), "{err}");
     }
 
     #[test]
@@ -543,10 +475,7 @@ mod tests {
         let f = fs::OpenOptions::new().write(true).open(&bin).unwrap();
         f.set_len(len - 3).unwrap();
         let err = TokenShards::open(&out, "train").err().unwrap().to_string();
-        assert!(
-            err.contains("truncated") && err.contains(&headers[0].shards[0].file),
-            "{err}"
-        );
+        assert!(err.contains("truncated") && err.contains(&headers[0].shards[0].file), "{err}");
     }
 
     #[test]
@@ -554,9 +483,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = corpus(dir.path(), 5);
         fs::write(c.join("val.jsonl"), "{\"text\": \"ok\"}\n{\"txt\": 1}\n").unwrap();
-        let err = tokenize_corpus(&c, &tokenizer(300), &dir.path().join("s"), 1000)
-            .unwrap_err()
-            .to_string();
+        let err = tokenize_corpus(&c, &tokenizer(300), &dir.path().join("s"), 1000).unwrap_err().to_string();
         assert!(err.contains("val.jsonl") && err.contains("line 2"), "{err}");
     }
 }

@@ -63,11 +63,7 @@ pub struct Tokenizer {
 
 impl Tokenizer {
     /// Trains a tokenizer of `vocab_size` tokens (special tokens included) on texts.
-    pub fn train<I, S>(
-        texts: I,
-        vocab_size: usize,
-        show_progress: bool,
-    ) -> Result<Self, TokenizerError>
+    pub fn train<I, S>(texts: I, vocab_size: usize, show_progress: bool) -> Result<Self, TokenizerError>
     where
         I: Iterator<Item = S> + Send,
         S: AsRef<str> + Send,
@@ -81,12 +77,7 @@ impl Tokenizer {
             .vocab_size(vocab_size)
             .min_frequency(2)
             .show_progress(show_progress)
-            .special_tokens(
-                SPECIAL_TOKENS
-                    .iter()
-                    .map(|s| AddedToken::from(*s, true))
-                    .collect(),
-            )
+            .special_tokens(SPECIAL_TOKENS.iter().map(|s| AddedToken::from(*s, true)).collect())
             .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
             .build();
         let mut hf: tokenizers::TokenizerImpl<BPE, _, _, _, _> = TokenizerBuilder::new()
@@ -96,13 +87,9 @@ impl Tokenizer {
                 ByteLevel::default().add_prefix_space(false),
             )))
             .with_post_processor(Some(tokenizers::PostProcessorWrapper::ByteLevel(
-                ByteLevel::default()
-                    .add_prefix_space(false)
-                    .trim_offsets(false),
+                ByteLevel::default().add_prefix_space(false).trim_offsets(false),
             )))
-            .with_decoder(Some(tokenizers::DecoderWrapper::ByteLevel(
-                ByteLevel::default(),
-            )))
+            .with_decoder(Some(tokenizers::DecoderWrapper::ByteLevel(ByteLevel::default())))
             .build()
             .map_err(lib_err)?;
         hf.train(&mut trainer, texts).map_err(lib_err)?;
@@ -127,10 +114,7 @@ impl Tokenizer {
         for (slot, token) in specials.iter_mut().zip(SPECIAL_TOKENS) {
             *slot = hf
                 .token_to_id(token)
-                .ok_or_else(|| TokenizerError::MissingSpecial {
-                    path: origin.to_string(),
-                    token: token.to_string(),
-                })?;
+                .ok_or_else(|| TokenizerError::MissingSpecial { path: origin.to_string(), token: token.to_string() })?;
         }
         // The hash names the tokenizer's content, not its file's bytes, so a
         // re-saved copy of the same tokenizer is recognised as the same.
@@ -138,46 +122,28 @@ impl Tokenizer {
         let hash = hex(&Sha256::digest(canonical.as_bytes()));
         let mut plain = hf.clone();
         plain.set_encode_special_tokens(true);
-        Ok(Self {
-            plain,
-            with_special: hf,
-            hash,
-            specials,
-        })
+        Ok(Self { plain, with_special: hf, hash, specials })
     }
 
     /// Writes `tokenizer.json` atomically.
     pub fn save(&self, path: &Path) -> Result<(), TokenizerError> {
         let json = self.with_special.to_string(true).map_err(lib_err)?;
-        crate::fsutil::write_atomic(path, json.as_bytes()).map_err(|e| TokenizerError::File {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        crate::fsutil::write_atomic(path, json.as_bytes())
+            .map_err(|e| TokenizerError::File { path: path.display().to_string(), message: e.to_string() })
     }
 
     /// Encodes text. Special-token strings stay plain text unless
     /// `allow_special`, as in text a user typed.
     pub fn encode(&self, text: &str, allow_special: bool) -> Vec<u32> {
-        let tok = if allow_special {
-            &self.with_special
-        } else {
-            &self.plain
-        };
+        let tok = if allow_special { &self.with_special } else { &self.plain };
         // Encoding a &str cannot fail with this model and pre-tokenizer; an
         // error here would be a bug in the library, not bad input.
-        tok.encode_fast(text, false)
-            .expect("byte-level BPE encodes any string")
-            .get_ids()
-            .to_vec()
+        tok.encode_fast(text, false).expect("byte-level BPE encodes any string").get_ids().to_vec()
     }
 
     /// Encodes many texts in parallel on all cores.
     pub fn encode_batch(&self, texts: &[&str], allow_special: bool) -> Vec<Vec<u32>> {
-        let tok = if allow_special {
-            &self.with_special
-        } else {
-            &self.plain
-        };
+        let tok = if allow_special { &self.with_special } else { &self.plain };
         let inputs: Vec<tokenizers::EncodeInput> = texts.iter().map(|t| (*t).into()).collect();
         tok.encode_batch_fast(inputs, false)
             .expect("byte-level BPE encodes any string")
@@ -236,9 +202,7 @@ mod tests {
             "\"Hello, bear!\" said the fox. The bear smiled and said, \"Hello, little fox!\"",
             "They played together all day, and at night they looked at the moon. Ünïcödé café naïve 日本語 🦊.",
         ];
-        (0..50)
-            .flat_map(|i| base.iter().map(move |s| format!("{s} ({i})")))
-            .collect()
+        (0..50).flat_map(|i| base.iter().map(move |s| format!("{s} ({i})"))).collect()
     }
 
     fn tokenizer() -> &'static Tokenizer {
@@ -267,17 +231,13 @@ mod tests {
 
     #[test]
     fn too_small_vocab_is_refused() {
-        let err = Tokenizer::train(sample_corpus().into_iter(), 200, false)
-            .err()
-            .unwrap();
+        let err = Tokenizer::train(sample_corpus().into_iter(), 200, false).err().unwrap();
         assert!(err.to_string().contains("at least 259"), "{err}");
     }
 
     #[test]
     fn empty_corpus_is_refused() {
-        let err = Tokenizer::train(Vec::<String>::new().into_iter(), 1000, false)
-            .err()
-            .unwrap();
+        let err = Tokenizer::train(Vec::<String>::new().into_iter(), 1000, false).err().unwrap();
         assert!(matches!(err, TokenizerError::EmptyCorpus));
     }
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit, property, end-to-end and
+# interop tests. Installs what the interop tests need into target/interop-venv
+# (a Python virtual environment, so nothing outside the repository changes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/interop-venv
+if command -v python3 >/dev/null 2>&1; then
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+  export FLEDGE_PYTHON="$PWD/$venv/bin/python"
+else
+  echo "python3 not found: interop tests will be skipped" >&2
+fi
+
+# In CI every interop test must run: a missing dependency fails instead of skipping.
+if [ "${CI:-}" = "true" ]; then
+  export FLEDGE_REQUIRE_INTEROP=1
+fi
+
+cargo fmt --all -- --check
+cargo clippy --release --all-targets -- -D warnings
+cargo test --release

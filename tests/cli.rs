@@ -1,0 +1,123 @@
+//! The `fledge` binary end to end on text the tests write themselves (or the
+//! shipped sample): the whole pipeline so far, and clear errors on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fledge(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fledge")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failure must be a clean error (exit 1, a message), never a panic.
+fn assert_clean_error(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "expected exit 1, stderr: {err}");
+    assert!(!err.contains("panicked"), "panic instead of an error: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error should mention {n:?}: {err}");
+    }
+}
+
+#[test]
+fn speedrun_on_the_shipped_sample_makes_tokenizer_and_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
+    let out = dir.path().join("run");
+    let o = fledge(
+        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vocab-size", "512"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "data/train.jsonl",
+        "data/val.jsonl",
+        "data/report.md",
+        "tokenizer/tokenizer.json",
+        "shards/train.json",
+        "shards/val.json",
+        "summary.md",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let tok = fledge::tokenizer::Tokenizer::load(&out.join("tokenizer/tokenizer.json")).unwrap();
+    assert_eq!(tok.vocab_size(), 512);
+    let shards = fledge::data::shards::TokenShards::open(&out.join("shards"), "train").unwrap();
+    shards.check_tokenizer(&tok).unwrap();
+    let text = tok.decode(&shards.to_vec()).unwrap();
+    assert!(text.contains("<|endoftext|>") && (text.contains("Pip") || text.contains("Tom")), "{text:.200}");
+
+    // encode / decode through the CLI round-trip, special strings stay text.
+    let tok_path = out.join("tokenizer/tokenizer.json");
+    let o = fledge(
+        &["tokenizer", "encode", "--tokenizer", tok_path.to_str().unwrap(), "--text", "Hi <|im_end|> café"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids: Vec<String> = String::from_utf8(o.stdout).unwrap().split_whitespace().map(String::from).collect();
+    assert!(!ids.contains(&"2".to_string()), "<|im_end|> typed by a user must not become id 2");
+    let mut args = vec!["tokenizer", "decode", "--tokenizer", tok_path.to_str().unwrap()];
+    args.extend(ids.iter().map(|s| s.as_str()));
+    let o = fledge(&args, dir.path());
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), "Hi <|im_end|> café");
+}
+
+#[test]
+fn missing_path_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = fledge(&["data", "prepare", "--source", "x=/no/such/folder", "--out", "o"], dir.path());
+    assert_clean_error(&o, &["/no/such/folder"]);
+    assert!(!dir.path().join("o").exists());
+}
+
+#[test]
+fn non_utf8_input_names_file_and_offset_and_lossy_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..5)
+        .map(|i| format!("Once upon a time there was fox number {i} who lived in a wood and ate berries.\n"))
+        .collect();
+    let bad_byte = format!("byte {}", text.len() + 3);
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(b"caf\xe9 au lait\n");
+    std::fs::write(dir.path().join("latin1.txt"), &bytes).unwrap();
+    let o = fledge(&["data", "prepare", "--source", "l=latin1.txt", "--out", "o", "--val-fraction", "0"], dir.path());
+    assert_clean_error(&o, &["latin1.txt", &bad_byte, "line 6", "--lossy"]);
+    let o = fledge(
+        &["data", "prepare", "--source", "l=latin1.txt", "--out", "o", "--val-fraction", "0", "--lossy"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn tiny_vocabulary_and_empty_corpus_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "some text here").unwrap();
+    let o = fledge(&["tokenizer", "train", "--input", "a.txt", "--vocab-size", "100", "--out", "t.json"], dir.path());
+    assert_clean_error(&o, &["at least 259"]);
+    std::fs::write(dir.path().join("empty.txt"), "").unwrap();
+    let o = fledge(&["tokenizer", "train", "--input", "empty.txt", "--out", "t.json"], dir.path());
+    assert_clean_error(&o, &["empty corpus"]);
+    assert!(!dir.path().join("t.json").exists());
+}
+
+#[test]
+fn bad_recipe_and_bad_source_spec_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("r.toml"), "[[source]]\nname = \"a\"\npath = \"a\"\nweigth = 2\n").unwrap();
+    let o = fledge(&["data", "prepare", "--recipe", "r.toml"], dir.path());
+    assert_clean_error(&o, &["r.toml", "weigth"]);
+    let o = fledge(&["data", "prepare", "--source", "nopath"], dir.path());
+    assert_clean_error(&o, &["NAME=PATH"]);
+}
+
+#[test]
+fn shards_of_another_tokenizer_and_garbage_tokenizer_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.json"), "{ not a tokenizer").unwrap();
+    let o = fledge(&["data", "tokenize", "--corpus", ".", "--tokenizer", "t.json", "--out", "s"], dir.path());
+    assert_clean_error(&o, &["t.json"]);
+}
