@@ -13,6 +13,8 @@
 pub mod bench;
 pub mod data;
 pub mod fsutil;
+pub mod model;
 pub mod progress;
 pub mod speedrun;
 pub mod tokenizer;
+pub mod train;

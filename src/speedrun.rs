@@ -44,16 +44,28 @@ pub enum SpeedrunError {
 }
 
 impl SpeedrunConfig {
+    /// Loads a TOML config; its relative paths are taken from the file's folder.
     pub fn load(path: &Path) -> Result<Self, SpeedrunError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SpeedrunError::Config { path: path.to_path_buf(), message: e.to_string() })?;
-        let mut config: SpeedrunConfig = toml::from_str(&text)
-            .map_err(|e| SpeedrunError::Config { path: path.to_path_buf(), message: e.to_string() })?;
+        let err = |message: String| SpeedrunError::Config { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let out_given = table.contains_key("out");
+        let mut config: SpeedrunConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(r) = &config.recipe {
             if r.is_relative() {
                 config.recipe = Some(base.join(r));
             }
+        }
+        if out_given && config.out.is_relative() {
+            config.out = base.join(&config.out);
+        }
+        if config.vocab_size < crate::tokenizer::MIN_VOCAB {
+            return Err(err(format!(
+                "vocab_size {} is below the minimum of {}",
+                config.vocab_size,
+                crate::tokenizer::MIN_VOCAB
+            )));
         }
         Ok(config)
     }

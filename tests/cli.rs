@@ -121,3 +121,21 @@ fn shards_of_another_tokenizer_and_garbage_tokenizer_are_refused() {
     let o = fledge(&["data", "tokenize", "--corpus", ".", "--tokenizer", "t.json", "--out", "s"], dir.path());
     assert_clean_error(&o, &["t.json"]);
 }
+
+#[test]
+fn speedrun_config_file_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
+    std::fs::write(
+        dir.path().join("run.toml"),
+        format!("recipe = {:?}\nout = \"out\"\nvocab_size = 300\n", recipe.to_str().unwrap()),
+    )
+    .unwrap();
+    let o = fledge(&["speedrun", "--config", "run.toml"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tok = fledge::tokenizer::Tokenizer::load(&dir.path().join("out/tokenizer/tokenizer.json")).unwrap();
+    assert_eq!(tok.vocab_size(), 300);
+    std::fs::write(dir.path().join("bad.toml"), "vocab_sise = 300\n").unwrap();
+    let o = fledge(&["speedrun", "--config", "bad.toml"], dir.path());
+    assert_clean_error(&o, &["bad.toml", "vocab_sise"]);
+}

@@ -1,0 +1,199 @@
+//! Model configuration: the Llama architecture's sizes, named presets, a TOML
+//! form, and the Hugging Face `config.json` it maps onto one-to-one.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The sizes of a Llama-style decoder (RMSNorm, rotary embeddings, SwiGLU,
+/// grouped-query attention, no biases, optionally tied embeddings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub vocab_size: usize,
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    /// Key/value heads; fewer than `n_heads` is grouped-query attention.
+    pub n_kv_heads: usize,
+    /// SwiGLU hidden size.
+    pub ffn_hidden: usize,
+    /// Longest sequence the model is trained and run on.
+    pub max_seq_len: usize,
+    #[serde(default = "default_rope_theta")]
+    pub rope_theta: f32,
+    #[serde(default = "default_norm_eps")]
+    pub norm_eps: f32,
+    #[serde(default = "default_tied")]
+    pub tie_embeddings: bool,
+}
+
+fn default_rope_theta() -> f32 {
+    10_000.0
+}
+fn default_norm_eps() -> f32 {
+    1e-5
+}
+fn default_tied() -> bool {
+    true
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("model config: {0}")]
+    Invalid(String),
+    #[error("unknown preset \"{0}\"; choose one of {PRESETS:?}")]
+    UnknownPreset(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+/// Named presets, smallest first.
+pub const PRESETS: [&str; 3] = ["tiny", "reference", "small"];
+
+impl ModelConfig {
+    /// A named preset. `reference` is the config of `../shared/bench`
+    /// (5.8M parameters with a 4,096-token vocabulary).
+    pub fn preset(name: &str, vocab_size: usize) -> Result<Self, ConfigError> {
+        let base = |d_model, n_layers, n_heads, n_kv_heads, ffn_hidden| ModelConfig {
+            vocab_size,
+            d_model,
+            n_layers,
+            n_heads,
+            n_kv_heads,
+            ffn_hidden,
+            max_seq_len: 256,
+            rope_theta: default_rope_theta(),
+            norm_eps: default_norm_eps(),
+            tie_embeddings: true,
+        };
+        let config = match name {
+            // ~1M parameters at vocab 4096: a few minutes of CPU training.
+            "tiny" => base(128, 4, 4, 4, 384),
+            // The bench's reference; FFN 688 kept so measurements compare.
+            "reference" => base(256, 6, 8, 8, 688),
+            // ~20M parameters at vocab 4096.
+            "small" => ModelConfig { max_seq_len: 512, ..base(512, 6, 8, 8, 1536) },
+            other => return Err(ConfigError::UnknownPreset(other.to_string())),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let err = |message: String| ConfigError::File { path: path.display().to_string(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let config: ModelConfig = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        config.validate().map_err(|e| err(e.to_string()))?;
+        Ok(config)
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.vocab_size == 0 || self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 {
+            return bad("vocab_size, d_model, n_layers and n_heads must be positive".into());
+        }
+        if self.d_model % self.n_heads != 0 {
+            return bad(format!(
+                "d_model {} is not divisible by n_heads {}: each head needs d_model / n_heads dimensions",
+                self.d_model, self.n_heads
+            ));
+        }
+        if self.head_dim() % 2 != 0 {
+            return bad(format!("head dimension {} must be even for rotary embeddings", self.head_dim()));
+        }
+        if self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+            return bad(format!("n_heads {} must be a multiple of n_kv_heads {}", self.n_heads, self.n_kv_heads));
+        }
+        if self.ffn_hidden == 0 || self.max_seq_len == 0 {
+            return bad("ffn_hidden and max_seq_len must be positive".into());
+        }
+        if !(self.norm_eps > 0.0 && self.rope_theta > 0.0) {
+            return bad("norm_eps and rope_theta must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> usize {
+        let d = self.d_model;
+        let kv = self.n_kv_heads * self.head_dim();
+        let per_layer = 2 * d + d * d + 2 * d * kv + d * d + 3 * d * self.ffn_hidden;
+        let embed = self.vocab_size * d;
+        embed + self.n_layers * per_layer + d + if self.tie_embeddings { 0 } else { embed }
+    }
+
+    /// Floating-point operations to train on one token (forward + backward):
+    /// 6 per weight of the matrix products, plus attention's score and value
+    /// products (the PaLM paper's appendix B accounting).
+    pub fn train_flops_per_token(&self, seq_len: usize) -> f64 {
+        let d = self.d_model;
+        let kv = self.n_kv_heads * self.head_dim();
+        // Every weight that takes part in a matrix product, the output head included.
+        let per_layer = 2 * d * d + 2 * d * kv + 3 * d * self.ffn_hidden;
+        let weights = (self.n_layers * per_layer + self.vocab_size * d) as f64;
+        let attention = 12.0 * (self.n_layers * d * seq_len) as f64;
+        6.0 * weights + attention
+    }
+
+    /// The Hugging Face `config.json` of a `LlamaForCausalLM` with these sizes.
+    pub fn to_hf_json(&self, bos_id: u32, eos_id: u32) -> serde_json::Value {
+        serde_json::json!({
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.d_model,
+            "intermediate_size": self.ffn_hidden,
+            "num_hidden_layers": self.n_layers,
+            "num_attention_heads": self.n_heads,
+            "num_key_value_heads": self.n_kv_heads,
+            "head_dim": self.head_dim(),
+            "max_position_embeddings": self.max_seq_len,
+            "rms_norm_eps": self.norm_eps,
+            "rope_theta": self.rope_theta,
+            "hidden_act": "silu",
+            "tie_word_embeddings": self.tie_embeddings,
+            "attention_bias": false,
+            "mlp_bias": false,
+            "bos_token_id": bos_id,
+            "eos_token_id": eos_id,
+            "torch_dtype": "float32",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_preset_matches_the_bench() {
+        let c = ModelConfig::preset("reference", 4096).unwrap();
+        assert_eq!(c.num_params(), 5_795_072, "../shared/bench/README.md gives 5,795,072");
+        // The bench README's 40 MFLOP per token.
+        assert!((c.train_flops_per_token(256) / 1e6 - 39.5).abs() < 0.5);
+    }
+
+    #[test]
+    fn preset_sizes() {
+        let tiny = ModelConfig::preset("tiny", 4096).unwrap().num_params();
+        let small = ModelConfig::preset("small", 4096).unwrap().num_params();
+        assert!((700_000..1_500_000).contains(&tiny), "{tiny}");
+        assert!((15_000_000..25_000_000).contains(&small), "{small}");
+        assert!(ModelConfig::preset("huge", 4096).is_err());
+    }
+
+    #[test]
+    fn bad_configs_are_explained() {
+        let mut c = ModelConfig::preset("reference", 4096).unwrap();
+        c.n_heads = 7;
+        assert!(c.validate().unwrap_err().to_string().contains("not divisible by n_heads 7"));
+        let mut c = ModelConfig::preset("reference", 4096).unwrap();
+        c.n_kv_heads = 3;
+        assert!(c.validate().is_err());
+    }
+}

@@ -1,0 +1,462 @@
+//! The numerical kernels of training, forward and backward, written by hand.
+//!
+//! Why our own: no Rust framework comes within 2.5x of PyTorch's training
+//! speed on a 2-core CPU (measured in issue 3), and the time goes around the
+//! matrix products, not in them: norms, rotary embeddings, attention's softmax,
+//! SwiGLU, cross-entropy and the memory traffic between them. So, as in
+//! Karpathy's llm.c, each operation has an explicit forward and backward over
+//! preallocated buffers, fused where that saves a pass over memory, and the
+//! matrix products go to `matrixmultiply` (through ndarray's safe API), which
+//! picks AVX2/AVX-512/FMA kernels at run time.
+//!
+//! Layouts: activations are row-major `[rows, features]` with rows = batch ×
+//! time. Inside attention, q/k/v are head-major `[batch, heads, time, head_dim]`
+//! so that each (batch, head) pair owns one contiguous block and can run on
+//! its own thread.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
+use rayon::prelude::*;
+
+/// `c = a · b (+ c if accumulate)`, with `a` `[m, k]` and `b` `[k, n]`, each
+/// optionally stored transposed (`trans_a`: `a` is stored `[k, m]`).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    trans_a: bool,
+    trans_b: bool,
+    accumulate: bool,
+) {
+    let a = if trans_a {
+        ArrayView2::from_shape((m, k).strides((1, m)), a).expect("a has m*k values")
+    } else {
+        ArrayView2::from_shape((m, k), a).expect("a has m*k values")
+    };
+    let b = if trans_b {
+        ArrayView2::from_shape((k, n).strides((1, k)), b).expect("b has k*n values")
+    } else {
+        ArrayView2::from_shape((k, n), b).expect("b has k*n values")
+    };
+    let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c has m*n values");
+    general_mat_mul(1.0, &a, &b, if accumulate { 1.0 } else { 0.0 }, &mut c);
+}
+
+/// `y = x @ w^T` for a linear layer with `w` stored `[out, in]` (PyTorch's layout).
+pub fn linear_forward(y: &mut [f32], x: &[f32], w: &[f32], rows: usize, d_in: usize, d_out: usize) {
+    matmul(y, x, w, rows, d_in, d_out, false, true, false);
+}
+
+/// Backward of [`linear_forward`]: `dw += dy^T @ x`, and `dx (+)= dy @ w`.
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward(
+    dx: &mut [f32],
+    dw: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    rows: usize,
+    d_in: usize,
+    d_out: usize,
+    accumulate_dx: bool,
+) {
+    matmul(dw, dy, x, d_out, rows, d_in, true, false, true);
+    matmul(dx, dy, w, rows, d_out, d_in, false, false, accumulate_dx);
+}
+
+/// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
+pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d: usize, eps: f32) {
+    y.par_chunks_mut(d).zip(rstd.par_iter_mut()).zip(x.par_chunks(d)).for_each(|((y, r), x)| {
+        let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        *r = 1.0 / (ms + eps).sqrt();
+        for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+            *y = x * *r * w;
+        }
+    });
+}
+
+/// Backward of RMSNorm. With `xhat = x * rstd` and `g = dy * w`:
+/// `dx += rstd * (g - xhat * mean(g * xhat))`, `dw += sum_rows(dy * xhat)`.
+pub fn rmsnorm_backward(dx: &mut [f32], dw: &mut [f32], dy: &[f32], x: &[f32], w: &[f32], rstd: &[f32], d: usize) {
+    // Rows run in parallel; each worker sums its own dw, added at the end.
+    let partial = dx
+        .par_chunks_mut(d)
+        .zip(dy.par_chunks(d))
+        .zip(x.par_chunks(d))
+        .zip(rstd.par_iter())
+        .fold(
+            || vec![0.0f32; d],
+            |mut dw_acc, (((dx, dy), x), &r)| {
+                let mut dot = 0.0f32;
+                for i in 0..d {
+                    dot += dy[i] * w[i] * x[i] * r;
+                }
+                let mean = dot / d as f32;
+                for i in 0..d {
+                    let xhat = x[i] * r;
+                    dx[i] += r * (dy[i] * w[i] - xhat * mean);
+                    dw_acc[i] += dy[i] * xhat;
+                }
+                dw_acc
+            },
+        )
+        .reduce(
+            || vec![0.0f32; d],
+            |mut a, b| {
+                for (a, b) in a.iter_mut().zip(b) {
+                    *a += b;
+                }
+                a
+            },
+        );
+    for (w, p) in dw.iter_mut().zip(partial) {
+        *w += p;
+    }
+}
+
+/// Cosine and sine tables of rotary embeddings, `[max_seq, head_dim / 2]`,
+/// frequencies `theta^(-2i / head_dim)` as in Llama and HF.
+pub struct Rope {
+    pub cos: Vec<f32>,
+    pub sin: Vec<f32>,
+    pub half: usize,
+}
+
+impl Rope {
+    pub fn new(max_seq: usize, head_dim: usize, theta: f32) -> Self {
+        let half = head_dim / 2;
+        let mut cos = Vec::with_capacity(max_seq * half);
+        let mut sin = Vec::with_capacity(max_seq * half);
+        for t in 0..max_seq {
+            for i in 0..half {
+                let freq = (theta as f64).powf(-2.0 * i as f64 / head_dim as f64);
+                let angle = t as f64 * freq;
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
+        }
+        Self { cos, sin, half }
+    }
+
+    /// Rotates one head vector at position `t` (HF's rotate-half pairing of
+    /// dimension `i` with `i + head_dim / 2`); `inverse` undoes it, which is
+    /// also the backward, since a rotation's transpose is its inverse.
+    #[inline]
+    pub fn rotate(&self, v: &mut [f32], t: usize, inverse: bool) {
+        let h = self.half;
+        let cos = &self.cos[t * h..(t + 1) * h];
+        let sin = &self.sin[t * h..(t + 1) * h];
+        let sign = if inverse { -1.0 } else { 1.0 };
+        let (a, b) = v.split_at_mut(h);
+        for i in 0..h {
+            let (x, y) = (a[i], b[i]);
+            let s = sign * sin[i];
+            a[i] = x * cos[i] - y * s;
+            b[i] = y * cos[i] + x * s;
+        }
+    }
+}
+
+/// Scatters `[batch*time, heads*hd]` into head-major `[batch, heads, time, hd]`,
+/// rotating each vector when `rope` is given.
+pub fn to_head_major(
+    out: &mut [f32],
+    x: &[f32],
+    batch: usize,
+    time: usize,
+    heads: usize,
+    hd: usize,
+    rope: Option<&Rope>,
+) {
+    debug_assert_eq!(out.len(), batch * heads * time * hd);
+    out.par_chunks_mut(time * hd).enumerate().for_each(|(bh, block)| {
+        let (b, h) = (bh / heads, bh % heads);
+        for t in 0..time {
+            let src = &x[(b * time + t) * heads * hd + h * hd..][..hd];
+            let dst = &mut block[t * hd..(t + 1) * hd];
+            dst.copy_from_slice(src);
+            if let Some(r) = rope {
+                r.rotate(dst, t, false);
+            }
+        }
+    });
+}
+
+/// Gathers head-major `[batch, heads, time, hd]` back into `[batch*time, heads*hd]`,
+/// undoing the rotation when `rope` is given (the backward of [`to_head_major`]).
+pub fn from_head_major(
+    out: &mut [f32],
+    x: &[f32],
+    batch: usize,
+    time: usize,
+    heads: usize,
+    hd: usize,
+    rope: Option<&Rope>,
+) {
+    debug_assert_eq!(out.len(), batch * heads * time * hd);
+    out.par_chunks_mut(heads * hd).enumerate().for_each(|(row, dst)| {
+        let (b, t) = (row / time, row % time);
+        for h in 0..heads {
+            let src = &x[((b * heads + h) * time + t) * hd..][..hd];
+            let d = &mut dst[h * hd..(h + 1) * hd];
+            d.copy_from_slice(src);
+            if let Some(r) = rope {
+                r.rotate(d, t, true);
+            }
+        }
+    });
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight partial sums let the compiler keep several vector registers busy.
+    let mut acc = [0.0f32; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        for l in 0..8 {
+            acc[l] += a[c * 8 + l] * b[c * 8 + l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+#[inline]
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// Causal attention, head-major. `q`, `out`: `[batch, heads, time, hd]`;
+/// `k`, `v`: `[batch, kv_heads, time, hd]`; `probs`: `[batch, heads, time, time]`
+/// keeps the softmax for the backward (entries above the diagonal stay zero).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_forward(
+    out: &mut [f32],
+    probs: &mut [f32],
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    batch: usize,
+    heads: usize,
+    kv_heads: usize,
+    time: usize,
+    hd: usize,
+) {
+    debug_assert_eq!(out.len(), batch * heads * time * hd);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let group = heads / kv_heads;
+    out.par_chunks_mut(time * hd).zip(probs.par_chunks_mut(time * time)).enumerate().for_each(|(bh, (out, p))| {
+        let (b, h) = (bh / heads, bh % heads);
+        let q = &q[bh * time * hd..][..time * hd];
+        let kvh = b * kv_heads + h / group;
+        let k = &k[kvh * time * hd..][..time * hd];
+        let v = &v[kvh * time * hd..][..time * hd];
+        for i in 0..time {
+            let qi = &q[i * hd..(i + 1) * hd];
+            let row = &mut p[i * time..(i + 1) * time];
+            let mut max = f32::NEG_INFINITY;
+            for j in 0..=i {
+                let s = dot(qi, &k[j * hd..(j + 1) * hd]) * scale;
+                row[j] = s;
+                max = max.max(s);
+            }
+            let mut sum = 0.0;
+            for x in &mut row[..=i] {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            let inv = 1.0 / sum;
+            let o = &mut out[i * hd..(i + 1) * hd];
+            o.fill(0.0);
+            for j in 0..=i {
+                row[j] *= inv;
+                axpy(o, row[j], &v[j * hd..(j + 1) * hd]);
+            }
+            row[i + 1..].fill(0.0);
+        }
+    });
+}
+
+/// Backward of [`attention_forward`]. Writes `dq`, and accumulates into `dk`, `dv`
+/// (which must start at zero). Work is split by (batch, kv head) so that heads
+/// sharing a key/value head never write the same memory from two threads.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+    dout: &[f32],
+    probs: &[f32],
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    batch: usize,
+    heads: usize,
+    kv_heads: usize,
+    time: usize,
+    hd: usize,
+) {
+    let scale = 1.0 / (hd as f32).sqrt();
+    let group = heads / kv_heads;
+    let block = time * hd;
+    dq.par_chunks_mut(group * block).zip(dk.par_chunks_mut(block)).zip(dv.par_chunks_mut(block)).enumerate().for_each(
+        |(bkv, ((dq_group, dk), dv))| {
+            let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
+            let k = &k[bkv * block..][..block];
+            let v = &v[bkv * block..][..block];
+            let mut dp = vec![0.0f32; time];
+            for g in 0..group {
+                let bh = b * heads + kvh * group + g;
+                let q = &q[bh * block..][..block];
+                let dout = &dout[bh * block..][..block];
+                let p = &probs[bh * time * time..][..time * time];
+                let dq = &mut dq_group[g * block..(g + 1) * block];
+                for i in 0..time {
+                    let doi = &dout[i * hd..(i + 1) * hd];
+                    let pi = &p[i * time..(i + 1) * time];
+                    // dP_ij = dout_i . v_j, and dV_j += P_ij dout_i.
+                    let mut sum = 0.0;
+                    for j in 0..=i {
+                        dp[j] = dot(doi, &v[j * hd..(j + 1) * hd]);
+                        sum += dp[j] * pi[j];
+                        axpy(&mut dv[j * hd..(j + 1) * hd], pi[j], doi);
+                    }
+                    // Softmax backward, then the score product's two inputs.
+                    let dqi = &mut dq[i * hd..(i + 1) * hd];
+                    dqi.fill(0.0);
+                    let qi = &q[i * hd..(i + 1) * hd];
+                    for j in 0..=i {
+                        let ds = pi[j] * (dp[j] - sum) * scale;
+                        axpy(dqi, ds, &k[j * hd..(j + 1) * hd]);
+                        axpy(&mut dk[j * hd..(j + 1) * hd], ds, qi);
+                    }
+                }
+            }
+        },
+    );
+    debug_assert_eq!(dq.len(), batch * heads * block);
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// SwiGLU: `h = silu(gate) * up`.
+pub fn swiglu_forward(h: &mut [f32], gate: &[f32], up: &[f32]) {
+    h.par_chunks_mut(4096).zip(gate.par_chunks(4096)).zip(up.par_chunks(4096)).for_each(|((h, g), u)| {
+        for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
+            *h = g * sigmoid(g) * u;
+        }
+    });
+}
+
+/// Backward of SwiGLU, written over the inputs' buffers: `gate` becomes
+/// `dgate` and `up` becomes `dup` (the forward values are not needed after).
+pub fn swiglu_backward_inplace(gate_to_dgate: &mut [f32], up_to_dup: &mut [f32], dh: &[f32]) {
+    gate_to_dgate.par_chunks_mut(4096).zip(up_to_dup.par_chunks_mut(4096)).zip(dh.par_chunks(4096)).for_each(
+        |((g, u), dh)| {
+            for ((g, u), &dh) in g.iter_mut().zip(u.iter_mut()).zip(dh) {
+                let s = sigmoid(*g);
+                let silu = *g * s;
+                let dsilu = s * (1.0 + *g * (1.0 - s));
+                let dgate = dh * *u * dsilu;
+                *u = dh * silu;
+                *g = dgate;
+            }
+        },
+    );
+}
+
+/// Mean cross-entropy of `logits` `[rows, vocab]` against `targets`; turns the
+/// logits into the loss's gradient in place, times `grad_scale`
+/// (`(softmax - onehot) / rows * grad_scale`). Returns the mean loss.
+pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, grad_scale: f32) -> f32 {
+    let rows = targets.len();
+    let g = grad_scale / rows as f32;
+    let total: f64 = logits
+        .par_chunks_mut(vocab)
+        .zip(targets.par_iter())
+        .map(|(row, &t)| {
+            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0f32;
+            for x in row.iter_mut() {
+                *x = (*x - max).exp();
+                sum += *x;
+            }
+            let target_p = row[t as usize] / sum;
+            let inv = g / sum;
+            for x in row.iter_mut() {
+                *x *= inv;
+            }
+            row[t as usize] -= g;
+            -(target_p.max(f32::MIN_POSITIVE) as f64).ln()
+        })
+        .sum();
+    (total / rows as f64) as f32
+}
+
+/// Mean cross-entropy only (evaluation): no gradient, logits left as they are.
+pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 {
+    let total: f64 = logits
+        .par_chunks(vocab)
+        .zip(targets.par_iter())
+        .map(|(row, &t)| {
+            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
+            sum.ln() + (max - row[t as usize]) as f64
+        })
+        .sum();
+    total / targets.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_handles_transposes() {
+        // a = [[1,2],[3,4]], b = [[5,6],[7,8]]
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [5.0, 6.0, 7.0, 8.0];
+        let mut c = [0.0; 4];
+        matmul(&mut c, &a, &b, 2, 2, 2, false, false, false);
+        assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+        matmul(&mut c, &a, &b, 2, 2, 2, true, false, false); // a^T b
+        assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
+        matmul(&mut c, &a, &b, 2, 2, 2, false, true, true); // + a b^T
+        assert_eq!(c, [26.0 + 17.0, 30.0 + 23.0, 38.0 + 39.0, 44.0 + 53.0]);
+    }
+
+    #[test]
+    fn rope_rotation_is_undone_by_its_inverse() {
+        let r = Rope::new(16, 8, 10_000.0);
+        let orig: Vec<f32> = (0..8).map(|i| i as f32 - 3.5).collect();
+        let mut v = orig.clone();
+        r.rotate(&mut v, 7, false);
+        assert!(v.iter().zip(&orig).any(|(a, b)| (a - b).abs() > 1e-3));
+        r.rotate(&mut v, 7, true);
+        for (a, b) in v.iter().zip(&orig) {
+            assert!((a - b).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn cross_entropy_of_uniform_logits_is_log_vocab() {
+        let mut logits = vec![0.0f32; 2 * 8];
+        let loss = cross_entropy_inplace(&mut logits, &[3, 5], 8, 1.0);
+        assert!((loss - (8f32).ln()).abs() < 1e-6);
+        // Gradient rows sum to zero.
+        assert!(logits[..8].iter().sum::<f32>().abs() < 1e-6);
+        assert!((cross_entropy_loss(&[0.0; 16], &[3, 5], 8) - (8f64).ln()).abs() < 1e-9);
+    }
+}

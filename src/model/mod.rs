@@ -1,0 +1,15 @@
+//! The model: a Llama-style decoder (see `../shared/DESIGN.md`).
+//!
+//! - [`config`]: sizes, presets, TOML, and the HF `config.json` mapping.
+//! - [`params`]: the flat parameter buffer and its HF tensor names; initialization.
+//! - [`kernels`]: hand-written forward/backward kernels (why: see that module).
+//! - [`engine`]: forward and backward of the whole model over a batch.
+
+pub mod config;
+pub mod engine;
+pub mod kernels;
+pub mod params;
+
+pub use config::ModelConfig;
+pub use engine::Engine;
+pub use params::ParamLayout;

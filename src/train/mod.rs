@@ -1,0 +1,3 @@
+//! Training: the optimizer (and, next, the schedule, loop and checkpoints).
+
+pub mod optim;
