@@ -74,3 +74,117 @@ pub fn tokenize(tokenizer: &Tokenizer, texts: &[String], repeats: usize) -> Toke
         parallel_mb_s: median(parallel),
     }
 }
+
+/// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Training throughput, measured as `../shared/bench/torch_reference.py train`
+/// measures PyTorch: one random batch repeated (so the loss must fall), AdamW
+/// (lr 1e-3, weight decay 0.1), clipping at 1.0, median step time after warm-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBench {
+    pub framework: String,
+    pub threads: usize,
+    pub params: usize,
+    pub batch: usize,
+    pub seq_len: usize,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub tokens_per_s: f64,
+    pub flops_per_token: f64,
+    pub achieved_gflops: f64,
+    pub loss_first: f32,
+    pub loss_last: f32,
+    pub losses: Vec<f32>,
+    pub peak_rss_mb: Option<f64>,
+}
+
+pub fn train(
+    config: &crate::model::ModelConfig,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    warmup: usize,
+) -> TrainBench {
+    use rand::{Rng, SeedableRng};
+    let mut trainer = crate::train::Trainer::new(
+        config,
+        batch,
+        seq_len,
+        0,
+        crate::train::optim::AdamWConfig { weight_decay: 0.1, ..Default::default() },
+        1.0,
+    );
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1234);
+    let data: Vec<u32> = (0..batch * (seq_len + 1)).map(|_| rng.gen_range(0..config.vocab_size as u32)).collect();
+    let mut inputs = Vec::with_capacity(batch * seq_len);
+    let mut targets = Vec::with_capacity(batch * seq_len);
+    for row in data.chunks(seq_len + 1) {
+        inputs.extend_from_slice(&row[..seq_len]);
+        targets.extend_from_slice(&row[1..]);
+    }
+    let mut times = Vec::new();
+    let mut losses = Vec::new();
+    for i in 0..warmup + steps {
+        let t = Instant::now();
+        let stats = trainer.step(&[(&inputs, &targets)], 1e-3);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        tracing::debug!(step = i, loss = stats.loss, ms, "bench step");
+        losses.push(stats.loss);
+        if i >= warmup {
+            times.push(ms);
+        }
+    }
+    let median_ms = median(times.clone());
+    let tokens_per_s = (batch * seq_len) as f64 / (median_ms / 1e3);
+    let flops_per_token = config.train_flops_per_token(seq_len);
+    TrainBench {
+        framework: "fledge".into(),
+        threads: rayon::current_num_threads(),
+        params: config.num_params(),
+        batch,
+        seq_len,
+        median_ms,
+        min_ms: min_max(&times).0,
+        tokens_per_s,
+        flops_per_token,
+        achieved_gflops: tokens_per_s * flops_per_token / 1e9,
+        loss_first: losses[0],
+        loss_last: *losses.last().expect("at least one step"),
+        losses,
+        peak_rss_mb: peak_rss_mb(),
+    }
+}
+
+/// The f32 matrix-product peak of this machine through the engine's own
+/// matmul: the denominator of MFU.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatmulBench {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub gflops_best: f64,
+    pub gflops_median: f64,
+}
+
+pub fn matmul(m: usize, k: usize, n: usize, repeats: usize) -> MatmulBench {
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let mut c = vec![0.0f32; m * n];
+    for _ in 0..3 {
+        crate::model::kernels::matmul(&mut c, &a, &b, m, k, n, false, false, false);
+    }
+    let mut gflops = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        crate::model::kernels::matmul(&mut c, &a, &b, m, k, n, false, false, false);
+        gflops.push(2.0 * (m * k * n) as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    std::hint::black_box(&c);
+    MatmulBench { m, k, n, gflops_best: min_max(&gflops).1, gflops_median: median(gflops) }
+}

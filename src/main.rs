@@ -205,6 +205,29 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
+    /// Training throughput (tokens/s, MFU, peak memory), measured as ../shared/bench/torch_reference.py does.
+    Train {
+        /// Model preset (the bench's reference config by default).
+        #[arg(long, default_value = "reference")]
+        preset: String,
+        #[arg(long, default_value_t = 4096)]
+        vocab_size: usize,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long, default_value_t = 256)]
+        seq_len: usize,
+        #[arg(long, default_value_t = 33)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+    },
+    /// f32 matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
+    Matmul {
+        #[arg(long, default_value_t = 1024)]
+        n: usize,
+        #[arg(long, default_value_t = 20)]
+        repeats: usize,
+    },
 }
 
 fn main() {
@@ -241,7 +264,40 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Tokenize { tokenizer, input, repeats }) => {
             run_bench_tokenize(&tokenizer, &input, repeats)
         }
+        Command::Bench(BenchCommand::Train { preset, vocab_size, batch, seq_len, steps, warmup }) => {
+            run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup)
+        }
+        Command::Bench(BenchCommand::Matmul { n, repeats }) => {
+            println!("{}", serde_json::to_string(&fledge::bench::matmul(n, n, n, repeats))?);
+            Ok(())
+        }
     }
+}
+
+fn run_bench_train(preset: &str, vocab_size: usize, batch: usize, seq_len: usize, steps: usize, warmup: usize) -> Result<()> {
+    let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
+    if seq_len > config.max_seq_len {
+        bail!("--seq-len {seq_len} exceeds the preset's max_seq_len {}", config.max_seq_len);
+    }
+    let r = fledge::bench::train(&config, batch, seq_len, steps.max(1), warmup);
+    let peak = fledge::bench::matmul(1024, 1024, 1024, 10);
+    eprintln!(
+        "train {preset}: {} params, batch {batch} x {seq_len}: median step {:.1} ms, {:.0} tokens/s, {:.1} GFLOP/s = {:.0}% of the measured matmul peak ({:.1} GFLOP/s, n=1024); loss {:.4} -> {:.4}; peak RSS {:.0} MB",
+        r.params,
+        r.median_ms,
+        r.tokens_per_s,
+        r.achieved_gflops,
+        100.0 * r.achieved_gflops / peak.gflops_best,
+        peak.gflops_best,
+        r.loss_first,
+        r.loss_last,
+        r.peak_rss_mb.unwrap_or(f64::NAN)
+    );
+    let mut json = serde_json::to_value(&r)?;
+    json["matmul_peak_gflops"] = serde_json::json!(peak.gflops_best);
+    json["mfu"] = serde_json::json!(r.achieved_gflops / peak.gflops_best);
+    println!("{json}");
+    Ok(())
 }
 
 fn run_speedrun(args: SpeedrunArgs) -> Result<()> {

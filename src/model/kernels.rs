@@ -82,15 +82,18 @@ pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d:
 /// Backward of RMSNorm. With `xhat = x * rstd` and `g = dy * w`:
 /// `dx += rstd * (g - xhat * mean(g * xhat))`, `dw += sum_rows(dy * xhat)`.
 pub fn rmsnorm_backward(dx: &mut [f32], dw: &mut [f32], dy: &[f32], x: &[f32], w: &[f32], rstd: &[f32], d: usize) {
-    // Rows run in parallel; each worker sums its own dw, added at the end.
-    let partial = dx
-        .par_chunks_mut(d)
-        .zip(dy.par_chunks(d))
-        .zip(x.par_chunks(d))
-        .zip(rstd.par_iter())
-        .fold(
-            || vec![0.0f32; d],
-            |mut dw_acc, (((dx, dy), x), &r)| {
+    // Rows run in parallel in fixed blocks; each block sums its own dw, and
+    // the blocks' sums are added in order, so the result does not depend on
+    // how the threads were scheduled (training is bit-for-bit repeatable).
+    const BLOCK_ROWS: usize = 64;
+    let partials: Vec<Vec<f32>> = dx
+        .par_chunks_mut(BLOCK_ROWS * d)
+        .zip(dy.par_chunks(BLOCK_ROWS * d))
+        .zip(x.par_chunks(BLOCK_ROWS * d))
+        .zip(rstd.par_chunks(BLOCK_ROWS))
+        .map(|(((dx, dy), x), rstd)| {
+            let mut dw_acc = vec![0.0f32; d];
+            for (((dx, dy), x), &r) in dx.chunks_mut(d).zip(dy.chunks(d)).zip(x.chunks(d)).zip(rstd) {
                 let mut dot = 0.0f32;
                 for i in 0..d {
                     dot += dy[i] * w[i] * x[i] * r;
@@ -101,20 +104,14 @@ pub fn rmsnorm_backward(dx: &mut [f32], dw: &mut [f32], dy: &[f32], x: &[f32], w
                     dx[i] += r * (dy[i] * w[i] - xhat * mean);
                     dw_acc[i] += dy[i] * xhat;
                 }
-                dw_acc
-            },
-        )
-        .reduce(
-            || vec![0.0f32; d],
-            |mut a, b| {
-                for (a, b) in a.iter_mut().zip(b) {
-                    *a += b;
-                }
-                a
-            },
-        );
-    for (w, p) in dw.iter_mut().zip(partial) {
-        *w += p;
+            }
+            dw_acc
+        })
+        .collect();
+    for p in partials {
+        for (w, p) in dw.iter_mut().zip(p) {
+            *w += p;
+        }
     }
 }
 
@@ -383,7 +380,7 @@ pub fn swiglu_backward_inplace(gate_to_dgate: &mut [f32], up_to_dup: &mut [f32],
 pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, grad_scale: f32) -> f32 {
     let rows = targets.len();
     let g = grad_scale / rows as f32;
-    let total: f64 = logits
+    let per_row: Vec<f64> = logits
         .par_chunks_mut(vocab)
         .zip(targets.par_iter())
         .map(|(row, &t)| {
@@ -401,13 +398,14 @@ pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, 
             row[t as usize] -= g;
             -(target_p.max(f32::MIN_POSITIVE) as f64).ln()
         })
-        .sum();
-    (total / rows as f64) as f32
+        .collect();
+    // Summed in order, not in whatever order threads finish.
+    (per_row.iter().sum::<f64>() / rows as f64) as f32
 }
 
 /// Mean cross-entropy only (evaluation): no gradient, logits left as they are.
 pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 {
-    let total: f64 = logits
+    let per_row: Vec<f64> = logits
         .par_chunks(vocab)
         .zip(targets.par_iter())
         .map(|(row, &t)| {
@@ -415,8 +413,8 @@ pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 
             let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
             sum.ln() + (max - row[t as usize]) as f64
         })
-        .sum();
-    total / targets.len() as f64
+        .collect();
+    per_row.iter().sum::<f64>() / targets.len() as f64
 }
 
 #[cfg(test)]

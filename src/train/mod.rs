@@ -1,3 +1,7 @@
-//! Training: the optimizer (and, next, the schedule, loop and checkpoints).
+//! Training: the optimizer and one optimizer step (the schedule, loop and
+//! checkpoints come next).
 
 pub mod optim;
+pub mod trainer;
+
+pub use trainer::Trainer;

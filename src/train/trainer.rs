@@ -1,0 +1,47 @@
+//! One optimizer step: forward, backward and update over micro-batches.
+
+use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
+use crate::model::params::init_params;
+use crate::model::{Engine, ModelConfig};
+
+/// Model weights, their gradients, the optimizer and the engine's buffers.
+pub struct Trainer {
+    pub engine: Engine,
+    pub params: Vec<f32>,
+    pub grads: Vec<f32>,
+    pub optimizer: AdamW,
+    pub clip: f32,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy)]
+pub struct StepStats {
+    pub loss: f32,
+    pub grad_norm: f32,
+}
+
+impl Trainer {
+    pub fn new(config: &ModelConfig, batch: usize, seq_len: usize, seed: u64, adamw: AdamWConfig, clip: f32) -> Self {
+        let engine = Engine::new(config, batch, seq_len);
+        let params = init_params(config, &engine.layout, seed);
+        let grads = vec![0.0; params.len()];
+        let optimizer = AdamW::new(adamw, &engine.layout);
+        Self { engine, params, grads, optimizer, clip }
+    }
+
+    /// One step over `micro_batches` (inputs, targets) pairs, each of
+    /// `batch × seq_len` tokens; gradients are averaged over them.
+    pub fn step(&mut self, micro_batches: &[(&[u32], &[u32])], lr: f32) -> StepStats {
+        self.grads.fill(0.0);
+        let scale = 1.0 / micro_batches.len() as f32;
+        let mut loss = 0.0;
+        for (inputs, targets) in micro_batches {
+            self.engine.forward(&self.params, inputs);
+            loss += self.engine.loss_and_grad_logits(targets, scale) * scale;
+            self.engine.backward(&self.params, &mut self.grads);
+        }
+        let grad_norm = if self.clip > 0.0 { clip_grad_norm(&mut self.grads, self.clip) } else { f32::NAN };
+        self.optimizer.update(&mut self.params, &self.grads, lr);
+        StepStats { loss, grad_norm }
+    }
+}
