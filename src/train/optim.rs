@@ -38,6 +38,15 @@ impl AdamW {
         Self { config, m: vec![0.0; layout.total], v: vec![0.0; layout.total], step: 0, decay_ranges }
     }
 
+    /// Decays every tensor, norm gains included, as PyTorch's AdamW does when
+    /// given all parameters in one group (used to compare with PyTorch).
+    pub fn decay_all(mut self) -> Self {
+        for (_, decay) in self.decay_ranges.iter_mut() {
+            *decay = true;
+        }
+        self
+    }
+
     /// One update of `params` from `grads` at learning rate `lr`.
     pub fn update(&mut self, params: &mut [f32], grads: &[f32], lr: f32) {
         self.step += 1;
