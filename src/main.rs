@@ -274,7 +274,14 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn run_bench_train(preset: &str, vocab_size: usize, batch: usize, seq_len: usize, steps: usize, warmup: usize) -> Result<()> {
+fn run_bench_train(
+    preset: &str,
+    vocab_size: usize,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    warmup: usize,
+) -> Result<()> {
     let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
     if seq_len > config.max_seq_len {
         bail!("--seq-len {seq_len} exceeds the preset's max_seq_len {}", config.max_seq_len);
@@ -293,6 +300,13 @@ fn run_bench_train(preset: &str, vocab_size: usize, batch: usize, seq_len: usize
         r.loss_last,
         r.peak_rss_mb.unwrap_or(f64::NAN)
     );
+    let profile = fledge::model::profile::report();
+    if !profile.is_empty() {
+        let total: f64 = profile.iter().map(|p| p.1).sum();
+        for (kind, secs) in &profile {
+            eprintln!("  {kind:>14}: {secs:7.2} s  {:5.1}%", 100.0 * secs / total);
+        }
+    }
     let mut json = serde_json::to_value(&r)?;
     json["matmul_peak_gflops"] = serde_json::json!(peak.gflops_best);
     json["mfu"] = serde_json::json!(r.achieved_gflops / peak.gflops_best);

@@ -215,3 +215,11 @@ fn gradients_match_candle_untied_grouped_query_attention() {
 fn gradients_match_candle_multi_query_full_length() {
     check(config(true, 1), 1, 16, 3);
 }
+
+/// Head dimension 32: the register-tiled attention path (the other tests use
+/// head dimension 8, which takes the plain loops).
+#[test]
+fn gradients_match_candle_tiled_attention_path() {
+    let c = ModelConfig { d_model: 64, n_heads: 2, n_kv_heads: 1, max_seq_len: 32, ..config(false, 1) };
+    check(c, 2, 21, 4);
+}

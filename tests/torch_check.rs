@@ -46,8 +46,11 @@ fn five_adamw_steps_match_pytorch() {
     let (batch, seq, steps) = (head[0], head[1], head[2]);
     let config = ModelConfig::preset("reference", 4096).unwrap();
     let layout = ParamLayout::new(&config);
-    let weights: Vec<f32> =
-        std::fs::read(dir.join("weights.bin")).unwrap().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let weights: Vec<f32> = std::fs::read(dir.join("weights.bin"))
+        .unwrap()
+        .chunks(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     let mut params = vec![0.0f32; layout.total];
     let mut at = 0;
     for line in lines {
@@ -58,8 +61,11 @@ fn five_adamw_steps_match_pytorch() {
         params[t.range()].copy_from_slice(&weights[at..at + len]);
         at += len;
     }
-    let tokens: Vec<u32> =
-        std::fs::read(dir.join("tokens.bin")).unwrap().chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+    let tokens: Vec<u32> = std::fs::read(dir.join("tokens.bin"))
+        .unwrap()
+        .chunks(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     let (mut inputs, mut targets) = (Vec::new(), Vec::new());
     for row in tokens.chunks(seq + 1) {
         inputs.extend_from_slice(&row[..seq]);

@@ -7,6 +7,7 @@
 //! reverse, adding each weight's gradient into one flat gradient buffer laid
 //! out like the parameters (see [`super::params`]).
 
+use super::attention;
 use super::config::ModelConfig;
 use super::kernels::{self, Rope};
 use super::params::ParamLayout;
@@ -166,7 +167,18 @@ impl Engine {
             kernels::to_head_major(&mut a.k, lin_kv, b, t, kv_heads, hd, Some(&self.rope));
             kernels::linear_forward(lin_kv, &a.xn1, w(o.wv, kv * d), n, d, kv);
             kernels::to_head_major(&mut a.v, lin_kv, b, t, kv_heads, hd, None);
-            kernels::attention_forward(&mut self.scratch.hm, &mut a.probs, &a.q, &a.k, &a.v, b, heads, kv_heads, t, hd);
+            attention::attention_forward(
+                &mut self.scratch.hm,
+                &mut a.probs,
+                &a.q,
+                &a.k,
+                &a.v,
+                b,
+                heads,
+                kv_heads,
+                t,
+                hd,
+            );
             kernels::from_head_major(&mut a.att, &self.scratch.hm, b, t, heads, hd, None);
             // Output projection and residual.
             kernels::linear_forward(&mut a.x_mid, &a.att, w(o.wo, d * d), n, d, d);
@@ -308,7 +320,7 @@ impl Engine {
             kernels::to_head_major(&mut s.hm, &s.d_rows, b, t, heads, hd, None);
             s.dk_hm.fill(0.0);
             s.dv_hm.fill(0.0);
-            kernels::attention_backward(
+            attention::attention_backward(
                 &mut s.dq_hm,
                 &mut s.dk_hm,
                 &mut s.dv_hm,

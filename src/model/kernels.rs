@@ -18,6 +18,11 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 
+use multiversion::multiversion;
+
+use super::attention::fast_exp;
+use super::profile::{span, Kind};
+
 /// `c = a · b (+ c if accumulate)`, with `a` `[m, k]` and `b` `[k, n]`, each
 /// optionally stored transposed (`trans_a`: `a` is stored `[k, m]`).
 #[allow(clippy::too_many_arguments)]
@@ -32,6 +37,7 @@ pub fn matmul(
     trans_b: bool,
     accumulate: bool,
 ) {
+    let _span = span(Kind::Matmul);
     let a = if trans_a {
         ArrayView2::from_shape((m, k).strides((1, m)), a).expect("a has m*k values")
     } else {
@@ -70,6 +76,7 @@ pub fn linear_backward(
 
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
 pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d: usize, eps: f32) {
+    let _span = span(Kind::Norm);
     y.par_chunks_mut(d).zip(rstd.par_iter_mut()).zip(x.par_chunks(d)).for_each(|((y, r), x)| {
         let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
         *r = 1.0 / (ms + eps).sqrt();
@@ -82,6 +89,7 @@ pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d:
 /// Backward of RMSNorm. With `xhat = x * rstd` and `g = dy * w`:
 /// `dx += rstd * (g - xhat * mean(g * xhat))`, `dw += sum_rows(dy * xhat)`.
 pub fn rmsnorm_backward(dx: &mut [f32], dw: &mut [f32], dy: &[f32], x: &[f32], w: &[f32], rstd: &[f32], d: usize) {
+    let _span = span(Kind::Norm);
     // Rows run in parallel in fixed blocks; each block sums its own dw, and
     // the blocks' sums are added in order, so the result does not depend on
     // how the threads were scheduled (training is bit-for-bit repeatable).
@@ -169,6 +177,7 @@ pub fn to_head_major(
     hd: usize,
     rope: Option<&Rope>,
 ) {
+    let _span = span(Kind::Rope);
     debug_assert_eq!(out.len(), batch * heads * time * hd);
     out.par_chunks_mut(time * hd).enumerate().for_each(|(bh, block)| {
         let (b, h) = (bh / heads, bh % heads);
@@ -194,6 +203,7 @@ pub fn from_head_major(
     hd: usize,
     rope: Option<&Rope>,
 ) {
+    let _span = span(Kind::Rope);
     debug_assert_eq!(out.len(), batch * heads * time * hd);
     out.par_chunks_mut(heads * hd).enumerate().for_each(|(row, dst)| {
         let (b, t) = (row / time, row % time);
@@ -208,199 +218,83 @@ pub fn from_head_major(
     });
 }
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight partial sums let the compiler keep several vector registers busy.
-    let mut acc = [0.0f32; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        for l in 0..8 {
-            acc[l] += a[c * 8 + l] * b[c * 8 + l];
-        }
-    }
-    let mut s: f32 = acc.iter().sum();
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
-    }
-    s
-}
-
-#[inline]
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y += a * x;
-    }
-}
-
-/// Causal attention, head-major. `q`, `out`: `[batch, heads, time, hd]`;
-/// `k`, `v`: `[batch, kv_heads, time, hd]`; `probs`: `[batch, heads, time, time]`
-/// keeps the softmax for the backward (entries above the diagonal stay zero).
-#[allow(clippy::too_many_arguments)]
-pub fn attention_forward(
-    out: &mut [f32],
-    probs: &mut [f32],
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    batch: usize,
-    heads: usize,
-    kv_heads: usize,
-    time: usize,
-    hd: usize,
-) {
-    debug_assert_eq!(out.len(), batch * heads * time * hd);
-    let scale = 1.0 / (hd as f32).sqrt();
-    let group = heads / kv_heads;
-    out.par_chunks_mut(time * hd).zip(probs.par_chunks_mut(time * time)).enumerate().for_each(|(bh, (out, p))| {
-        let (b, h) = (bh / heads, bh % heads);
-        let q = &q[bh * time * hd..][..time * hd];
-        let kvh = b * kv_heads + h / group;
-        let k = &k[kvh * time * hd..][..time * hd];
-        let v = &v[kvh * time * hd..][..time * hd];
-        for i in 0..time {
-            let qi = &q[i * hd..(i + 1) * hd];
-            let row = &mut p[i * time..(i + 1) * time];
-            let mut max = f32::NEG_INFINITY;
-            for j in 0..=i {
-                let s = dot(qi, &k[j * hd..(j + 1) * hd]) * scale;
-                row[j] = s;
-                max = max.max(s);
-            }
-            let mut sum = 0.0;
-            for x in &mut row[..=i] {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            let o = &mut out[i * hd..(i + 1) * hd];
-            o.fill(0.0);
-            for j in 0..=i {
-                row[j] *= inv;
-                axpy(o, row[j], &v[j * hd..(j + 1) * hd]);
-            }
-            row[i + 1..].fill(0.0);
-        }
-    });
-}
-
-/// Backward of [`attention_forward`]. Writes `dq`, and accumulates into `dk`, `dv`
-/// (which must start at zero). Work is split by (batch, kv head) so that heads
-/// sharing a key/value head never write the same memory from two threads.
-#[allow(clippy::too_many_arguments)]
-pub fn attention_backward(
-    dq: &mut [f32],
-    dk: &mut [f32],
-    dv: &mut [f32],
-    dout: &[f32],
-    probs: &[f32],
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    batch: usize,
-    heads: usize,
-    kv_heads: usize,
-    time: usize,
-    hd: usize,
-) {
-    let scale = 1.0 / (hd as f32).sqrt();
-    let group = heads / kv_heads;
-    let block = time * hd;
-    dq.par_chunks_mut(group * block).zip(dk.par_chunks_mut(block)).zip(dv.par_chunks_mut(block)).enumerate().for_each(
-        |(bkv, ((dq_group, dk), dv))| {
-            let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
-            let k = &k[bkv * block..][..block];
-            let v = &v[bkv * block..][..block];
-            let mut dp = vec![0.0f32; time];
-            for g in 0..group {
-                let bh = b * heads + kvh * group + g;
-                let q = &q[bh * block..][..block];
-                let dout = &dout[bh * block..][..block];
-                let p = &probs[bh * time * time..][..time * time];
-                let dq = &mut dq_group[g * block..(g + 1) * block];
-                for i in 0..time {
-                    let doi = &dout[i * hd..(i + 1) * hd];
-                    let pi = &p[i * time..(i + 1) * time];
-                    // dP_ij = dout_i . v_j, and dV_j += P_ij dout_i.
-                    let mut sum = 0.0;
-                    for j in 0..=i {
-                        dp[j] = dot(doi, &v[j * hd..(j + 1) * hd]);
-                        sum += dp[j] * pi[j];
-                        axpy(&mut dv[j * hd..(j + 1) * hd], pi[j], doi);
-                    }
-                    // Softmax backward, then the score product's two inputs.
-                    let dqi = &mut dq[i * hd..(i + 1) * hd];
-                    dqi.fill(0.0);
-                    let qi = &q[i * hd..(i + 1) * hd];
-                    for j in 0..=i {
-                        let ds = pi[j] * (dp[j] - sum) * scale;
-                        axpy(dqi, ds, &k[j * hd..(j + 1) * hd]);
-                        axpy(&mut dk[j * hd..(j + 1) * hd], ds, qi);
-                    }
-                }
-            }
-        },
-    );
-    debug_assert_eq!(dq.len(), batch * heads * block);
-}
-
-#[inline]
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + fast_exp(-x))
 }
 
 /// SwiGLU: `h = silu(gate) * up`.
 pub fn swiglu_forward(h: &mut [f32], gate: &[f32], up: &[f32]) {
-    h.par_chunks_mut(4096).zip(gate.par_chunks(4096)).zip(up.par_chunks(4096)).for_each(|((h, g), u)| {
-        for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
-            *h = g * sigmoid(g) * u;
-        }
-    });
+    let _span = span(Kind::Swiglu);
+    h.par_chunks_mut(4096)
+        .zip(gate.par_chunks(4096))
+        .zip(up.par_chunks(4096))
+        .for_each(|((h, g), u)| swiglu_chunk(h, g, u));
+}
+
+#[multiversion(targets = "simd")]
+fn swiglu_chunk(h: &mut [f32], g: &[f32], u: &[f32]) {
+    for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
+        *h = g * sigmoid(g) * u;
+    }
 }
 
 /// Backward of SwiGLU, written over the inputs' buffers: `gate` becomes
 /// `dgate` and `up` becomes `dup` (the forward values are not needed after).
 pub fn swiglu_backward_inplace(gate_to_dgate: &mut [f32], up_to_dup: &mut [f32], dh: &[f32]) {
-    gate_to_dgate.par_chunks_mut(4096).zip(up_to_dup.par_chunks_mut(4096)).zip(dh.par_chunks(4096)).for_each(
-        |((g, u), dh)| {
-            for ((g, u), &dh) in g.iter_mut().zip(u.iter_mut()).zip(dh) {
-                let s = sigmoid(*g);
-                let silu = *g * s;
-                let dsilu = s * (1.0 + *g * (1.0 - s));
-                let dgate = dh * *u * dsilu;
-                *u = dh * silu;
-                *g = dgate;
-            }
-        },
-    );
+    let _span = span(Kind::Swiglu);
+    gate_to_dgate
+        .par_chunks_mut(4096)
+        .zip(up_to_dup.par_chunks_mut(4096))
+        .zip(dh.par_chunks(4096))
+        .for_each(|((g, u), dh)| swiglu_backward_chunk(g, u, dh));
+}
+
+#[multiversion(targets = "simd")]
+fn swiglu_backward_chunk(g: &mut [f32], u: &mut [f32], dh: &[f32]) {
+    for ((g, u), &dh) in g.iter_mut().zip(u.iter_mut()).zip(dh) {
+        let s = sigmoid(*g);
+        let silu = *g * s;
+        let dsilu = s * (1.0 + *g * (1.0 - s));
+        let dgate = dh * *u * dsilu;
+        *u = dh * silu;
+        *g = dgate;
+    }
 }
 
 /// Mean cross-entropy of `logits` `[rows, vocab]` against `targets`; turns the
 /// logits into the loss's gradient in place, times `grad_scale`
 /// (`(softmax - onehot) / rows * grad_scale`). Returns the mean loss.
 pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, grad_scale: f32) -> f32 {
+    let _span = span(Kind::CrossEntropy);
     let rows = targets.len();
     let g = grad_scale / rows as f32;
     let per_row: Vec<f64> = logits
         .par_chunks_mut(vocab)
         .zip(targets.par_iter())
-        .map(|(row, &t)| {
-            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0f32;
-            for x in row.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            let target_p = row[t as usize] / sum;
-            let inv = g / sum;
-            for x in row.iter_mut() {
-                *x *= inv;
-            }
-            row[t as usize] -= g;
-            -(target_p.max(f32::MIN_POSITIVE) as f64).ln()
-        })
+        .map(|(row, &t)| cross_entropy_row(row, t as usize, g))
         .collect();
     // Summed in order, not in whatever order threads finish.
     (per_row.iter().sum::<f64>() / rows as f64) as f32
+}
+
+/// Softmax of one row of logits, turned into `(softmax - onehot) * g` in
+/// place; returns the row's loss.
+#[multiversion(targets = "simd")]
+fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let mut sum = 0.0f32;
+    for x in row.iter_mut() {
+        *x = fast_exp(*x - max);
+        sum += *x;
+    }
+    let target_p = row[target] / sum;
+    let inv = g / sum;
+    for x in row.iter_mut() {
+        *x *= inv;
+    }
+    row[target] -= g;
+    -(target_p.max(f32::MIN_POSITIVE) as f64).ln()
 }
 
 /// Mean cross-entropy only (evaluation): no gradient, logits left as they are.

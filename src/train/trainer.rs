@@ -40,6 +40,7 @@ impl Trainer {
             loss += self.engine.loss_and_grad_logits(targets, scale) * scale;
             self.engine.backward(&self.params, &mut self.grads);
         }
+        let _span = crate::model::profile::span(crate::model::profile::Kind::Optimizer);
         let grad_norm = if self.clip > 0.0 { clip_grad_norm(&mut self.grads, self.clip) } else { f32::NAN };
         self.optimizer.update(&mut self.params, &self.grads, lr);
         StepStats { loss, grad_norm }
