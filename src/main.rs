@@ -39,9 +39,61 @@ enum Command {
     /// Train, use and measure byte-level BPE tokenizers.
     #[command(subcommand)]
     Tokenizer(TokenizerCommand),
+    /// Pretrain a model on token shards (see `fledge data tokenize`).
+    Train(TrainArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// A TOML file of training settings (keys as the flags below, with underscores).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Model preset: tiny (~1M), reference (~6M), small (~20M parameters).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Model config TOML instead of a preset.
+    #[arg(long)]
+    model_config: Option<PathBuf>,
+    /// Token shard folder.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Run folder: checkpoints, metrics.jsonl, loss curve.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    batch: Option<usize>,
+    #[arg(long)]
+    seq_len: Option<usize>,
+    #[arg(long)]
+    grad_accum: Option<usize>,
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    min_lr_ratio: Option<f32>,
+    #[arg(long)]
+    warmup_steps: Option<u64>,
+    #[arg(long, value_enum)]
+    schedule: Option<fledge::train::run::Schedule>,
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    eval_every: Option<u64>,
+    #[arg(long)]
+    eval_batches: Option<usize>,
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
 }
 
 #[derive(Args)]
@@ -254,6 +306,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Speedrun(args) => run_speedrun(args),
+        Command::Train(args) => run_train(args),
         Command::Data(DataCommand::Prepare(args)) => run_prepare(args),
         Command::Data(DataCommand::Tokenize(args)) => run_tokenize(args),
         Command::Data(DataCommand::Report { corpus, shards }) => run_report(&corpus, shards.as_deref()),
@@ -311,6 +364,65 @@ fn run_bench_train(
     json["matmul_peak_gflops"] = serde_json::json!(peak.gflops_best);
     json["mfu"] = serde_json::json!(r.achieved_gflops / peak.gflops_best);
     println!("{json}");
+    Ok(())
+}
+
+fn run_train(args: TrainArgs) -> Result<()> {
+    use fledge::train::run::TrainSettings;
+    let mut s = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+            let mut s: TrainSettings =
+                toml::from_str(&text).with_context(|| format!("{}: not valid training settings", path.display()))?;
+            // Paths in the file are relative to the file.
+            let base = path.parent().unwrap_or(Path::new("."));
+            let table: toml::Table = toml::from_str(&text)?;
+            for (key, field) in [("data", &mut s.data), ("tokenizer", &mut s.tokenizer), ("out", &mut s.out)] {
+                if table.contains_key(key) && field.is_relative() {
+                    *field = base.join(&*field);
+                }
+            }
+            if let Some(m) = &s.model_config {
+                if m.is_relative() {
+                    s.model_config = Some(base.join(m));
+                }
+            }
+            s
+        }
+        None => TrainSettings::default(),
+    };
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
+    }
+    set!(preset, data, tokenizer, out, batch, seq_len, grad_accum, steps, lr, min_lr_ratio, warmup_steps, schedule);
+    set!(weight_decay, seed, eval_every, eval_batches, checkpoint_every);
+    if args.model_config.is_some() {
+        s.model_config = args.model_config;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("second Ctrl-C: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("Ctrl-C: finishing this step and saving a checkpoint (press again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let summary = fledge::train::run::train(&s, args.resume, stop)?;
+    println!(
+        "{} {} steps ({} tokens) in {:.0} s; last loss {:.4}{}; checkpoint {}",
+        if summary.interrupted { "Stopped after" } else { "Trained" },
+        summary.steps,
+        summary.tokens,
+        summary.seconds,
+        summary.final_loss,
+        match (summary.val_loss, summary.val_bpb) {
+            (Some(l), Some(b)) => format!(", val loss {l:.4}, val bpb {b:.4}"),
+            _ => String::new(),
+        },
+        summary.checkpoint.display()
+    );
     Ok(())
 }
 

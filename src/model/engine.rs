@@ -214,6 +214,11 @@ impl Engine {
         kernels::cross_entropy_loss(&self.logits, targets, self.config.vocab_size)
     }
 
+    /// Cross-entropy of each position of the last forward pass (for bits per byte).
+    pub fn eval_losses(&self, targets: &[u32]) -> Vec<f64> {
+        kernels::cross_entropy_rows(&self.logits, targets, self.config.vocab_size)
+    }
+
     /// Mean cross-entropy against `targets`; turns the logits into the gradient
     /// of `loss * grad_scale` (the scale divides among accumulation steps).
     pub fn loss_and_grad_logits(&mut self, targets: &[u32], grad_scale: f32) -> f32 {

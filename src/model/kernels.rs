@@ -297,9 +297,9 @@ fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
     -(target_p.max(f32::MIN_POSITIVE) as f64).ln()
 }
 
-/// Mean cross-entropy only (evaluation): no gradient, logits left as they are.
-pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 {
-    let per_row: Vec<f64> = logits
+/// Cross-entropy of each row (evaluation): no gradient, logits left as they are.
+pub fn cross_entropy_rows(logits: &[f32], targets: &[u32], vocab: usize) -> Vec<f64> {
+    logits
         .par_chunks(vocab)
         .zip(targets.par_iter())
         .map(|(row, &t)| {
@@ -307,8 +307,13 @@ pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 
             let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
             sum.ln() + (max - row[t as usize]) as f64
         })
-        .collect();
-    per_row.iter().sum::<f64>() / targets.len() as f64
+        .collect()
+}
+
+/// Mean cross-entropy only (evaluation).
+pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 {
+    // Summed in order, not in whatever order threads finish.
+    cross_entropy_rows(logits, targets, vocab).iter().sum::<f64>() / targets.len() as f64
 }
 
 #[cfg(test)]

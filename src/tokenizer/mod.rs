@@ -180,6 +180,21 @@ impl Tokenizer {
         self.specials[2]
     }
 
+    /// How many bytes of text each token stands for (0 for special tokens):
+    /// the denominator of bits per byte.
+    pub fn token_byte_lengths(&self) -> Vec<u32> {
+        (0..self.vocab_size() as u32)
+            .map(|id| {
+                if self.specials.contains(&id) {
+                    0
+                } else {
+                    // Byte-level tokens spell each byte as one character.
+                    self.plain.id_to_token(id).map(|t| t.chars().count() as u32).unwrap_or(0)
+                }
+            })
+            .collect()
+    }
+
     pub fn id_to_token(&self, id: u32) -> Option<String> {
         self.plain.id_to_token(id)
     }

@@ -1,7 +1,8 @@
-//! Training: the optimizer and one optimizer step (the schedule, loop and
-//! checkpoints come next).
+//! Training: the optimizer, one optimizer step, checkpoints, and the loop.
 
+pub mod checkpoint;
 pub mod optim;
+pub mod run;
 pub mod trainer;
 
 pub use trainer::Trainer;

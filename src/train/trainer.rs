@@ -22,8 +22,21 @@ pub struct StepStats {
 
 impl Trainer {
     pub fn new(config: &ModelConfig, batch: usize, seq_len: usize, seed: u64, adamw: AdamWConfig, clip: f32) -> Self {
+        let params = init_params(config, &crate::model::ParamLayout::new(config), seed);
+        Self::from_params(config, batch, seq_len, params, adamw, clip)
+    }
+
+    /// A trainer starting from given weights (a checkpoint), with fresh optimizer state.
+    pub fn from_params(
+        config: &ModelConfig,
+        batch: usize,
+        seq_len: usize,
+        params: Vec<f32>,
+        adamw: AdamWConfig,
+        clip: f32,
+    ) -> Self {
         let engine = Engine::new(config, batch, seq_len);
-        let params = init_params(config, &engine.layout, seed);
+        assert_eq!(params.len(), engine.layout.total, "parameter count matches the config");
         let grads = vec![0.0; params.len()];
         let optimizer = AdamW::new(adamw, &engine.layout);
         Self { engine, params, grads, optimizer, clip }

@@ -1,0 +1,548 @@
+//! `fledge train`: the pretraining loop.
+//!
+//! Warmup then cosine (or warmup-stable-decay) learning rate; gradient
+//! accumulation; validation loss and bits per byte every `eval_every` steps;
+//! metrics appended to `metrics.jsonl`; checkpoints every `checkpoint_every`
+//! steps, at the end, and on Ctrl-C. `--resume` restores weights, optimizer
+//! moments and the data position, so the run continues bit for bit as if it
+//! had never stopped (at the same thread count).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{self, CheckpointError, TrainState};
+use super::optim::AdamWConfig;
+use super::Trainer;
+use crate::data::shards::{BatchLoader, TokenShards};
+use crate::data::DataError;
+use crate::model::{Engine, ModelConfig};
+use crate::tokenizer::Tokenizer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Linear warmup, then cosine decay to `min_lr_ratio × lr`.
+    Cosine,
+    /// Linear warmup, constant, then linear decay over the last `decay_fraction` of steps.
+    Wsd,
+}
+
+/// Everything a training run is configured by (TOML `[train]` keys and flags).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSettings {
+    /// A named model preset (`tiny`, `reference`, `small`), unless `model_config` is given.
+    pub preset: String,
+    /// A model config TOML file, instead of the preset.
+    pub model_config: Option<PathBuf>,
+    /// Folder of token shards (`train.json`, `val.json`).
+    pub data: PathBuf,
+    pub tokenizer: PathBuf,
+    pub out: PathBuf,
+    pub batch: usize,
+    pub seq_len: usize,
+    pub grad_accum: usize,
+    pub steps: u64,
+    pub lr: f32,
+    pub min_lr_ratio: f32,
+    pub warmup_steps: u64,
+    pub schedule: Schedule,
+    pub decay_fraction: f32,
+    pub weight_decay: f32,
+    pub clip: f32,
+    pub seed: u64,
+    pub eval_every: u64,
+    pub eval_batches: usize,
+    pub checkpoint_every: u64,
+    /// How many of the newest checkpoints to keep on disk.
+    pub keep_checkpoints: usize,
+    pub log_every: u64,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            preset: "tiny".into(),
+            model_config: None,
+            data: PathBuf::from("runs/speedrun/shards"),
+            tokenizer: PathBuf::from("runs/speedrun/tokenizer/tokenizer.json"),
+            out: PathBuf::from("runs/train"),
+            batch: 16,
+            seq_len: 256,
+            grad_accum: 1,
+            steps: 1000,
+            lr: 1e-3,
+            min_lr_ratio: 0.1,
+            warmup_steps: 50,
+            schedule: Schedule::Cosine,
+            decay_fraction: 0.2,
+            weight_decay: 0.1,
+            clip: 1.0,
+            seed: 1234,
+            eval_every: 100,
+            eval_batches: 16,
+            checkpoint_every: 200,
+            keep_checkpoints: 2,
+            log_every: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Tokenizer(#[from] crate::tokenizer::TokenizerError),
+    #[error(transparent)]
+    Config(#[from] crate::model::config::ConfigError),
+    #[error("training settings: {0}")]
+    Settings(String),
+    #[error("the loss became {loss} at step {step}: training diverged. The last good checkpoint is kept in {out}; lower --lr or raise --warmup-steps and resume")]
+    Diverged { step: u64, loss: f32, out: PathBuf },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io { path: path.to_path_buf(), source }
+}
+
+impl TrainSettings {
+    pub fn model_config(&self, vocab_size: usize) -> Result<ModelConfig, TrainError> {
+        let config = match &self.model_config {
+            Some(path) => ModelConfig::load(path)?,
+            None => ModelConfig::preset(&self.preset, vocab_size)?,
+        };
+        if config.vocab_size != vocab_size {
+            return Err(TrainError::Settings(format!(
+                "the model's vocab_size is {} but the tokenizer has {vocab_size} tokens; set vocab_size = {vocab_size} in the model config",
+                config.vocab_size
+            )));
+        }
+        if self.seq_len > config.max_seq_len {
+            return Err(TrainError::Settings(format!(
+                "seq_len {} exceeds the model's max_seq_len {}",
+                self.seq_len, config.max_seq_len
+            )));
+        }
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: &str| Err(TrainError::Settings(m.to_string()));
+        if self.batch == 0 || self.seq_len == 0 || self.grad_accum == 0 || self.steps == 0 {
+            return bad("batch, seq_len, grad_accum and steps must be positive");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("lr must be a positive number");
+        }
+        if !(0.0..=1.0).contains(&self.min_lr_ratio) || !(0.0..=1.0).contains(&self.decay_fraction) {
+            return bad("min_lr_ratio and decay_fraction must be in [0, 1]");
+        }
+        Ok(())
+    }
+
+    /// The learning rate at `step` (0-based).
+    pub fn lr_at(&self, step: u64) -> f32 {
+        let min_lr = self.lr * self.min_lr_ratio;
+        if step < self.warmup_steps {
+            return self.lr * (step + 1) as f32 / self.warmup_steps as f32;
+        }
+        match self.schedule {
+            Schedule::Cosine => {
+                let span = (self.steps - self.warmup_steps).max(1) as f32;
+                let progress = ((step - self.warmup_steps) as f32 / span).min(1.0);
+                min_lr + 0.5 * (self.lr - min_lr) * (1.0 + (std::f32::consts::PI * progress).cos())
+            }
+            Schedule::Wsd => {
+                let decay_steps = ((self.steps as f32) * self.decay_fraction).round() as u64;
+                let decay_start = self.steps - decay_steps;
+                if step < decay_start {
+                    self.lr
+                } else {
+                    let progress = (step - decay_start) as f32 / decay_steps.max(1) as f32;
+                    self.lr + (min_lr - self.lr) * progress
+                }
+            }
+        }
+    }
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Metric {
+    pub step: u64,
+    pub tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub loss: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lr: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub grad_norm: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tokens_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_bpb: Option<f64>,
+}
+
+/// Validation loss (nats per token) and bits per byte over a fixed set of windows.
+pub fn evaluate(
+    engine: &mut Engine,
+    params: &[f32],
+    val: &TokenShards,
+    byte_lengths: &[u32],
+    batches: usize,
+) -> Result<(f64, f64), DataError> {
+    // The same windows at every evaluation, so the numbers compare.
+    let loader = BatchLoader::new(val, engine.seq_len, engine.batch, 0xe7a1)?;
+    let (mut nats, mut tokens, mut bytes) = (0.0f64, 0u64, 0u64);
+    for b in 0..batches.max(1) {
+        let batch = loader.batch(b as u64);
+        engine.forward(params, &batch.inputs);
+        nats += engine.eval_losses(&batch.targets).iter().sum::<f64>();
+        tokens += batch.targets.len() as u64;
+        bytes += batch.targets.iter().map(|&t| byte_lengths[t as usize] as u64).sum::<u64>();
+    }
+    Ok((nats / tokens as f64, nats / std::f64::consts::LN_2 / bytes.max(1) as f64))
+}
+
+/// What a finished (or interrupted) run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub steps: u64,
+    pub tokens: u64,
+    pub seconds: f64,
+    pub final_loss: f32,
+    pub val_loss: Option<f64>,
+    pub val_bpb: Option<f64>,
+    pub interrupted: bool,
+    pub checkpoint: PathBuf,
+}
+
+/// Runs (or resumes) training. `stop` is set by Ctrl-C: the loop then saves a
+/// checkpoint and returns.
+pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> Result<RunSummary, TrainError> {
+    settings.validate()?;
+    let tokenizer = Tokenizer::load(&settings.tokenizer)?;
+    let config = settings.model_config(tokenizer.vocab_size())?;
+    let train_shards = TokenShards::open(&settings.data, "train")?;
+    train_shards.check_tokenizer(&tokenizer)?;
+    let val_shards = TokenShards::open(&settings.data, "val")?;
+    val_shards.check_tokenizer(&tokenizer)?;
+    let byte_lengths = tokenizer.token_byte_lengths();
+    std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
+
+    let adamw = AdamWConfig { weight_decay: settings.weight_decay, ..Default::default() };
+    let mut state = TrainState {
+        step: 0,
+        tokens_seen: 0,
+        micro_batches: 0,
+        data_seed: settings.seed,
+        adam_step: 0,
+        best_val_loss: None,
+        settings: serde_json::to_value(settings).expect("settings serialize"),
+    };
+    let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
+        (true, Some(dir)) => {
+            let loaded = checkpoint::load(&dir)?;
+            if loaded.config != config {
+                return Err(CheckpointError::Mismatch {
+                    path: dir,
+                    message: format!("it holds {:?}, this run asks for {:?}", loaded.config, config),
+                }
+                .into());
+            }
+            let mut t =
+                Trainer::from_params(&config, settings.batch, settings.seq_len, loaded.params, adamw, settings.clip);
+            let saved = loaded.state.ok_or_else(|| CheckpointError::File {
+                path: dir.clone(),
+                message: "no state.json: this checkpoint cannot be resumed, only loaded".into(),
+            })?;
+            if let (Some(m), Some(v)) = (loaded.m, loaded.v) {
+                t.optimizer.m = m;
+                t.optimizer.v = v;
+            }
+            t.optimizer.step = saved.adam_step;
+            tracing::info!(checkpoint = %dir.display(), step = saved.step, "resuming");
+            state = TrainState { settings: state.settings, ..saved };
+            t
+        }
+        (true, None) => {
+            tracing::info!(out = %settings.out.display(), "no checkpoint to resume from; starting fresh");
+            Trainer::new(&config, settings.batch, settings.seq_len, settings.seed, adamw, settings.clip)
+        }
+        (false, Some(_)) => {
+            return Err(TrainError::Settings(format!(
+                "{} already holds a training run; pass --resume to continue it, or choose another --out",
+                settings.out.display()
+            )))
+        }
+        (false, None) => Trainer::new(&config, settings.batch, settings.seq_len, settings.seed, adamw, settings.clip),
+    };
+    let metrics_path = settings.out.join("metrics.jsonl");
+    truncate_metrics(&metrics_path, state.step)?;
+    let mut metrics =
+        std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
+
+    let loader = BatchLoader::new(&train_shards, settings.seq_len, settings.batch, state.data_seed)?;
+    let tokens_per_step = (settings.batch * settings.seq_len * settings.grad_accum) as u64;
+    tracing::info!(
+        params = config.num_params(),
+        train_tokens = train_shards.num_tokens(),
+        tokens_per_step,
+        steps = settings.steps,
+        "training {}",
+        settings.model_config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| settings.preset.clone())
+    );
+    let bar = crate::progress::count_bar(settings.steps, "training", "steps");
+    bar.set_position(state.step);
+    let start = Instant::now();
+    let mut window_start = Instant::now();
+    let mut window_tokens = 0u64;
+    let mut last_loss = f32::NAN;
+    let mut last_val = (None, None);
+    let mut interrupted = false;
+
+    let save = |trainer: &Trainer, state: &TrainState| -> Result<PathBuf, TrainError> {
+        let dir = settings.out.join(format!("step-{:06}", state.step));
+        let mut state = state.clone();
+        state.adam_step = trainer.optimizer.step;
+        checkpoint::save(
+            &dir,
+            &config,
+            &trainer.engine.layout,
+            &trainer.params,
+            &trainer.optimizer.m,
+            &trainer.optimizer.v,
+            &tokenizer,
+            &state,
+        )?;
+        checkpoint::set_latest(&settings.out, &dir)?;
+        checkpoint::prune(&settings.out, settings.keep_checkpoints);
+        Ok(dir)
+    };
+    let mut last_checkpoint = checkpoint::latest(&settings.out)?.unwrap_or_default();
+
+    while state.step < settings.steps {
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        let lr = settings.lr_at(state.step);
+        let batches: Vec<_> = (0..settings.grad_accum as u64).map(|a| loader.batch(state.micro_batches + a)).collect();
+        let pairs: Vec<(&[u32], &[u32])> =
+            batches.iter().map(|b| (b.inputs.as_slice(), b.targets.as_slice())).collect();
+        let stats = trainer.step(&pairs, lr);
+        if !stats.loss.is_finite() {
+            bar.abandon();
+            return Err(TrainError::Diverged { step: state.step, loss: stats.loss, out: last_checkpoint });
+        }
+        state.step += 1;
+        state.micro_batches += settings.grad_accum as u64;
+        state.tokens_seen += tokens_per_step;
+        window_tokens += tokens_per_step;
+        last_loss = stats.loss;
+        bar.set_position(state.step);
+
+        let mut metric = Metric {
+            step: state.step,
+            tokens: state.tokens_seen,
+            loss: Some(stats.loss),
+            lr: Some(lr),
+            grad_norm: Some(stats.grad_norm),
+            tokens_per_s: None,
+            val_loss: None,
+            val_bpb: None,
+        };
+        if state.step % settings.log_every == 0 || state.step == settings.steps {
+            let tps = window_tokens as f64 / window_start.elapsed().as_secs_f64();
+            metric.tokens_per_s = Some(tps);
+            bar.set_message(format!("loss {:.3} {:.0} tok/s", stats.loss, tps));
+            window_start = Instant::now();
+            window_tokens = 0;
+        }
+        if state.step % settings.eval_every == 0 || state.step == settings.steps {
+            let (val_loss, bpb) =
+                evaluate(&mut trainer.engine, &trainer.params, &val_shards, &byte_lengths, settings.eval_batches)?;
+            metric.val_loss = Some(val_loss);
+            metric.val_bpb = Some(bpb);
+            last_val = (Some(val_loss), Some(bpb));
+            state.best_val_loss = Some(state.best_val_loss.map_or(val_loss, |b: f64| b.min(val_loss)));
+            bar.suspend(|| {
+                tracing::info!(
+                    "step {:>6}  loss {:.4}  val loss {:.4}  val bpb {:.4}  lr {:.2e}",
+                    state.step,
+                    stats.loss,
+                    val_loss,
+                    bpb,
+                    lr
+                )
+            });
+            // Evaluation does not count towards the throughput window.
+            window_start = Instant::now();
+        }
+        writeln!(metrics, "{}", serde_json::to_string(&metric).expect("metric serializes"))
+            .map_err(io_err(&metrics_path))?;
+        if state.step % settings.checkpoint_every == 0 || state.step == settings.steps {
+            metrics.flush().map_err(io_err(&metrics_path))?;
+            last_checkpoint = save(&trainer, &state)?;
+            window_start = Instant::now();
+        }
+    }
+    if interrupted {
+        bar.suspend(|| tracing::info!(step = state.step, "interrupted: saving a checkpoint"));
+        metrics.flush().map_err(io_err(&metrics_path))?;
+        last_checkpoint = save(&trainer, &state)?;
+    }
+    bar.finish_and_clear();
+    Ok(RunSummary {
+        steps: state.step,
+        tokens: state.tokens_seen,
+        seconds: start.elapsed().as_secs_f64(),
+        final_loss: last_loss,
+        val_loss: last_val.0,
+        val_bpb: last_val.1,
+        interrupted,
+        checkpoint: last_checkpoint,
+    })
+}
+
+/// Drops metric lines past `step` (from a run that went on after the
+/// checkpoint being resumed), so the file reads as one uninterrupted run.
+fn truncate_metrics(path: &Path, step: u64) -> Result<(), TrainError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let kept: Vec<&str> =
+        text.lines().filter(|l| serde_json::from_str::<Metric>(l).map(|m| m.step <= step).unwrap_or(false)).collect();
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    crate::fsutil::write_atomic(path, out.as_bytes()).map_err(io_err(path))
+}
+
+/// Reads `metrics.jsonl`.
+pub fn read_metrics(path: &Path) -> Result<Vec<Metric>, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::shards::tokenize_corpus;
+
+    /// A tokenizer and shards from text the test writes.
+    fn tiny_data(dir: &Path) -> (PathBuf, PathBuf) {
+        let corpus = dir.join("corpus");
+        std::fs::create_dir_all(&corpus).unwrap();
+        let doc = |i: usize| {
+            serde_json::json!({"text": format!("The fox {i} ran to the river. The bird {} sang in the tree, and the sun was warm.", i * 7 % 13), "source": "t"}).to_string()
+        };
+        let lines: Vec<String> = (0..400).map(doc).collect();
+        std::fs::write(corpus.join("train.jsonl"), lines.join("\n")).unwrap();
+        std::fs::write(corpus.join("val.jsonl"), lines[..40].join("\n")).unwrap();
+        let texts = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string());
+        let tok = Tokenizer::train(texts, 300, false).unwrap();
+        let tok_path = dir.join("tokenizer.json");
+        tok.save(&tok_path).unwrap();
+        let shards = dir.join("shards");
+        tokenize_corpus(&corpus, &tok, &shards, 1_000_000).unwrap();
+        (tok_path, shards)
+    }
+
+    fn settings(dir: &Path, tok: &Path, shards: &Path, out: &str) -> TrainSettings {
+        let mut model = ModelConfig::preset("tiny", 300).unwrap();
+        model.d_model = 32;
+        model.n_heads = 2;
+        model.n_kv_heads = 2;
+        model.n_layers = 2;
+        model.ffn_hidden = 64;
+        let model_path = dir.join("model.toml");
+        std::fs::write(&model_path, toml::to_string(&model).unwrap()).unwrap();
+        TrainSettings {
+            model_config: Some(model_path),
+            data: shards.to_path_buf(),
+            tokenizer: tok.to_path_buf(),
+            out: dir.join(out),
+            batch: 4,
+            seq_len: 32,
+            grad_accum: 2,
+            steps: 8,
+            warmup_steps: 2,
+            eval_every: 4,
+            eval_batches: 2,
+            checkpoint_every: 3,
+            keep_checkpoints: 10,
+            log_every: 1,
+            ..Default::default()
+        }
+    }
+
+    fn losses(out: &Path) -> Vec<(u64, u32, Option<u64>)> {
+        read_metrics(&out.join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .map(|m| (m.step, m.loss.unwrap().to_bits(), m.val_loss.map(f64::to_bits)))
+            .collect()
+    }
+
+    #[test]
+    fn resumed_run_matches_uninterrupted_run_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tok, shards) = tiny_data(dir.path());
+        let stop = Arc::new(AtomicBool::new(false));
+        let a = settings(dir.path(), &tok, &shards, "a");
+        train(&a, false, stop.clone()).unwrap();
+
+        // Run b completes too, then is rewound to its step-3 checkpoint, as
+        // if it had been killed between steps 3 and 8, and resumed.
+        let b = settings(dir.path(), &tok, &shards, "b");
+        train(&b, false, stop.clone()).unwrap();
+        checkpoint::set_latest(&b.out, &b.out.join("step-000003")).unwrap();
+        let summary = train(&b, true, stop.clone()).unwrap();
+        assert_eq!(summary.steps, 8);
+        let (la, lb) = (losses(&a.out), losses(&b.out));
+        assert_eq!(la.len(), 8);
+        assert_eq!(la, lb, "resumed losses differ from the uninterrupted run");
+
+        // A fresh run into a folder with a run in it is refused, not overwritten.
+        let err = train(&b, false, stop.clone()).unwrap_err().to_string();
+        assert!(err.contains("--resume"), "{err}");
+        // A checkpoint of another model is refused on resume.
+        let mut other = b.clone();
+        let mut model = ModelConfig::load(b.model_config.as_ref().unwrap()).unwrap();
+        model.n_layers = 3;
+        let p = dir.path().join("other.toml");
+        std::fs::write(&p, toml::to_string(&model).unwrap()).unwrap();
+        other.model_config = Some(p);
+        let err = train(&other, true, stop).unwrap_err().to_string();
+        assert!(err.contains("different model"), "{err}");
+    }
+
+    #[test]
+    fn schedules_warm_up_and_decay() {
+        let s = TrainSettings { steps: 100, warmup_steps: 10, lr: 1.0, min_lr_ratio: 0.1, ..Default::default() };
+        assert!((s.lr_at(0) - 0.1).abs() < 1e-6);
+        assert!((s.lr_at(9) - 1.0).abs() < 1e-6);
+        assert!((s.lr_at(10) - 1.0).abs() < 1e-6);
+        assert!((s.lr_at(99) - 0.1).abs() < 0.01);
+        let w = TrainSettings { schedule: Schedule::Wsd, decay_fraction: 0.2, ..s };
+        assert_eq!(w.lr_at(50), 1.0);
+        assert!(w.lr_at(90) < 1.0 && w.lr_at(90) > 0.1);
+    }
+}
