@@ -6,6 +6,9 @@
 //!   train/validation split, and token shards with a reproducible batch loader.
 //! - [`tokenizer`]: byte-level BPE training and encoding, saved as a Hugging
 //!   Face `tokenizer.json`, with the ChatML special tokens.
+//! - [`model`]: the Llama-style model, its config, and the training engine.
+//! - [`train`]: optimizer, checkpoints and the pretraining loop.
+//! - [`generate`]: KV-cached generation and sampling.
 //!
 //! Helpers shared by every stage live in [`fsutil`] (atomic writes) and
 //! [`progress`] (progress bars).
@@ -13,6 +16,7 @@
 pub mod bench;
 pub mod data;
 pub mod fsutil;
+pub mod generate;
 pub mod model;
 pub mod progress;
 pub mod speedrun;

@@ -41,9 +41,39 @@ enum Command {
     Tokenizer(TokenizerCommand),
     /// Pretrain a model on token shards (see `fledge data tokenize`).
     Train(TrainArgs),
+    /// Continue a prompt with a trained model, streaming tokens as they come.
+    Generate(GenerateArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// A checkpoint folder, or a training run folder (its latest checkpoint).
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, default_value = "Once upon a time")]
+    prompt: String,
+    #[arg(long, default_value_t = 200)]
+    max_tokens: usize,
+    /// 0 for greedy decoding.
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    #[arg(long, default_value_t = 50)]
+    top_k: usize,
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    #[arg(long, default_value_t = 1.1)]
+    repetition_penalty: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop when the output contains this text (repeatable).
+    #[arg(long = "stop")]
+    stop: Vec<String>,
+    /// Generate this many samples (seeds seed, seed+1, ...).
+    #[arg(long, default_value_t = 1)]
+    samples: usize,
 }
 
 #[derive(Args)]
@@ -307,6 +337,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Speedrun(args) => run_speedrun(args),
         Command::Train(args) => run_train(args),
+        Command::Generate(args) => run_generate(args),
         Command::Data(DataCommand::Prepare(args)) => run_prepare(args),
         Command::Data(DataCommand::Tokenize(args)) => run_tokenize(args),
         Command::Data(DataCommand::Report { corpus, shards }) => run_report(&corpus, shards.as_deref()),
@@ -423,6 +454,56 @@ fn run_train(args: TrainArgs) -> Result<()> {
         },
         summary.checkpoint.display()
     );
+    Ok(())
+}
+
+fn run_generate(args: GenerateArgs) -> Result<()> {
+    let dir = fledge::train::checkpoint::resolve(&args.model)?;
+    let loaded = fledge::train::checkpoint::load(&dir)?;
+    let tokenizer = Tokenizer::load(&dir.join("tokenizer.json"))?;
+    if tokenizer.vocab_size() != loaded.config.vocab_size {
+        bail!(
+            "{}: tokenizer has {} tokens but the model {}",
+            dir.display(),
+            tokenizer.vocab_size(),
+            loaded.config.vocab_size
+        );
+    }
+    let mut generator = fledge::generate::Generator::new(&loaded.config, &loaded.params);
+    // A document starts after an <|endoftext|>, as every training document did.
+    let mut prompt = vec![tokenizer.eot_id()];
+    prompt.extend(tokenizer.encode(&args.prompt, false));
+    let stdout = std::io::stdout();
+    for i in 0..args.samples {
+        let options = fledge::generate::SamplingOptions {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            repetition_penalty: args.repetition_penalty,
+            max_new_tokens: args.max_tokens,
+            seed: args.seed + i as u64,
+            stop_strings: args.stop.clone(),
+            stop_tokens: Vec::new(),
+        };
+        let mut out = stdout.lock();
+        write!(out, "{}", args.prompt)?;
+        out.flush()?;
+        let g = fledge::generate::generate(&mut generator, &tokenizer, &prompt, &options, |piece| {
+            let _ = write!(out, "{piece}");
+            let _ = out.flush();
+        });
+        writeln!(out)?;
+        if args.samples > 1 {
+            writeln!(out, "---")?;
+        }
+        drop(out);
+        tracing::info!(
+            tokens = g.tokens.len(),
+            tokens_per_s = format!("{:.1}", g.tokens.len() as f64 / g.seconds),
+            finish = ?g.finish,
+            "generated"
+        );
+    }
     Ok(())
 }
 

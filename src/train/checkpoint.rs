@@ -179,6 +179,17 @@ fn read_tensors(path: &Path, layout: &ParamLayout, prefix: &str) -> Result<Vec<f
     Ok(out)
 }
 
+/// A checkpoint folder, or the latest checkpoint of a run folder.
+pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
+    if path.join("model.safetensors").exists() {
+        return Ok(path.to_path_buf());
+    }
+    latest(path)?.ok_or_else(|| CheckpointError::File {
+        path: path.to_path_buf(),
+        message: "neither a checkpoint (model.safetensors) nor a training run (latest.json)".into(),
+    })
+}
+
 /// Loads a checkpoint folder; optimizer state and training state when present.
 pub fn load(dir: &Path) -> Result<Loaded, CheckpointError> {
     let config_path = dir.join("model.toml");

@@ -1,0 +1,400 @@
+//! Text generation: one token at a time with a key/value cache, and sampling.
+//!
+//! The training engine processes whole batches; generation needs one new
+//! token's logits given everything before it. Keeping each layer's keys and
+//! values for past positions (the KV cache) makes every new token cost one
+//! pass over the weights instead of a pass over the whole sequence.
+//!
+//! Sampling, in order: repetition penalty (CTRL, Keskar et al. 2019: positive
+//! logits of tokens already in the text are divided by the penalty, negative
+//! ones multiplied), temperature, top-k, top-p (nucleus), then a draw from a
+//! seeded generator, so the same seed gives the same text.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::kernels::Rope;
+use crate::model::params::ParamLayout;
+use crate::model::ModelConfig;
+use crate::tokenizer::Tokenizer;
+
+/// A model ready to generate: weights, a KV cache, and buffers for one token.
+pub struct Generator<'a> {
+    pub config: ModelConfig,
+    layout: ParamLayout,
+    params: &'a [f32],
+    rope: Rope,
+    /// Per layer, `[max_seq_len, kv_heads * head_dim]`.
+    k_cache: Vec<Vec<f32>>,
+    v_cache: Vec<Vec<f32>>,
+    pos: usize,
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    scores: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+/// `y = W x` for `W` `[out, in]` row-major; rows split across threads when large.
+fn matvec(y: &mut [f32], w: &[f32], x: &[f32]) {
+    let d_in = x.len();
+    let row = |(y, w): (&mut f32, &[f32])| *y = w.iter().zip(x).map(|(a, b)| a * b).sum();
+    if y.len() * d_in >= 1 << 16 {
+        y.par_iter_mut().zip(w.par_chunks(d_in)).for_each(row);
+    } else {
+        y.iter_mut().zip(w.chunks(d_in)).for_each(row);
+    }
+}
+
+fn rmsnorm(y: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+    let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    let r = 1.0 / (ms + eps).sqrt();
+    for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+        *y = x * r * w;
+    }
+}
+
+impl<'a> Generator<'a> {
+    pub fn new(config: &ModelConfig, params: &'a [f32]) -> Self {
+        let layout = ParamLayout::new(config);
+        assert_eq!(params.len(), layout.total, "weights match the config");
+        let hd = config.head_dim();
+        let kv = config.n_kv_heads * hd;
+        let d = config.d_model;
+        Self {
+            config: config.clone(),
+            rope: Rope::new(config.max_seq_len, hd, config.rope_theta),
+            k_cache: vec![vec![0.0; config.max_seq_len * kv]; config.n_layers],
+            v_cache: vec![vec![0.0; config.max_seq_len * kv]; config.n_layers],
+            pos: 0,
+            x: vec![0.0; d],
+            xn: vec![0.0; d],
+            q: vec![0.0; d],
+            k: vec![0.0; kv],
+            v: vec![0.0; kv],
+            att: vec![0.0; d],
+            gate: vec![0.0; config.ffn_hidden],
+            up: vec![0.0; config.ffn_hidden],
+            scores: vec![0.0; config.max_seq_len],
+            logits: vec![0.0; config.vocab_size],
+            layout,
+            params,
+        }
+    }
+
+    /// Tokens processed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Forgets the cached context.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+    }
+
+    /// Feeds one token; returns the logits for the next one. Panics past
+    /// `max_seq_len` (callers stop before; see [`generate`]).
+    pub fn step(&mut self, token: u32) -> &[f32] {
+        let c = &self.config;
+        let (d, hd, f) = (c.d_model, c.head_dim(), c.ffn_hidden);
+        let (heads, kv_heads) = (c.n_heads, c.n_kv_heads);
+        let kv = kv_heads * hd;
+        let group = heads / kv_heads;
+        let pos = self.pos;
+        assert!(pos < c.max_seq_len, "context full: {} tokens", c.max_seq_len);
+        let p = self.params;
+        let w = |off: usize, len: usize| &p[off..off + len];
+        let e = self.layout.embed;
+        self.x.copy_from_slice(w(e + token as usize * d, d));
+        let scale = 1.0 / (hd as f32).sqrt();
+        for l in 0..c.n_layers {
+            let o = self.layout.layers[l];
+            rmsnorm(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
+            matvec(&mut self.q, w(o.wq, d * d), &self.xn);
+            matvec(&mut self.k, w(o.wk, kv * d), &self.xn);
+            matvec(&mut self.v, w(o.wv, kv * d), &self.xn);
+            for h in 0..heads {
+                self.rope.rotate(&mut self.q[h * hd..(h + 1) * hd], pos, false);
+            }
+            for h in 0..kv_heads {
+                self.rope.rotate(&mut self.k[h * hd..(h + 1) * hd], pos, false);
+            }
+            self.k_cache[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.k);
+            self.v_cache[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.v);
+            let (kc, vc) = (&self.k_cache[l], &self.v_cache[l]);
+            for h in 0..heads {
+                let kvh = h / group;
+                let q = &self.q[h * hd..(h + 1) * hd];
+                let scores = &mut self.scores[..=pos];
+                let mut max = f32::NEG_INFINITY;
+                for (j, s) in scores.iter_mut().enumerate() {
+                    let k = &kc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
+                    *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                    max = max.max(*s);
+                }
+                let mut sum = 0.0;
+                for s in scores.iter_mut() {
+                    *s = (*s - max).exp();
+                    sum += *s;
+                }
+                let out = &mut self.att[h * hd..(h + 1) * hd];
+                out.fill(0.0);
+                for (j, s) in scores.iter().enumerate() {
+                    let v = &vc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
+                    for (o, v) in out.iter_mut().zip(v) {
+                        *o += s / sum * v;
+                    }
+                }
+            }
+            matvec(&mut self.xn, w(o.wo, d * d), &self.att);
+            for (x, a) in self.x.iter_mut().zip(&self.xn) {
+                *x += a;
+            }
+            rmsnorm(&mut self.xn, &self.x, w(o.ffn_norm, d), c.norm_eps);
+            matvec(&mut self.gate, w(o.w_gate, f * d), &self.xn);
+            matvec(&mut self.up, w(o.w_up, f * d), &self.xn);
+            for (g, u) in self.gate.iter_mut().zip(&self.up) {
+                *g = *g / (1.0 + (-*g).exp()) * u;
+            }
+            matvec(&mut self.xn, w(o.w_down, d * f), &self.gate);
+            for (x, m) in self.x.iter_mut().zip(&self.xn) {
+                *x += m;
+            }
+        }
+        let mut xf = vec![0.0; d];
+        rmsnorm(&mut xf, &self.x, w(self.layout.final_norm, d), c.norm_eps);
+        matvec(&mut self.logits, w(self.layout.lm_head, c.vocab_size * d), &xf);
+        self.pos += 1;
+        &self.logits
+    }
+}
+
+/// How to pick each next token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingOptions {
+    /// 0 picks the most likely token (greedy).
+    pub temperature: f32,
+    /// Keep only the k most likely tokens (0: all).
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches p (1: all).
+    pub top_p: f32,
+    /// Above 1 discourages tokens already in the text.
+    pub repetition_penalty: f32,
+    pub max_new_tokens: usize,
+    pub seed: u64,
+    /// Generation stops when the text produced contains one of these.
+    pub stop_strings: Vec<String>,
+    /// Generation stops at these tokens (by default `<|endoftext|>` and `<|im_end|>`).
+    pub stop_tokens: Vec<u32>,
+}
+
+impl Default for SamplingOptions {
+    fn default() -> Self {
+        Self {
+            temperature: 0.8,
+            top_k: 50,
+            top_p: 0.95,
+            repetition_penalty: 1.1,
+            max_new_tokens: 200,
+            seed: 0,
+            stop_strings: Vec::new(),
+            stop_tokens: Vec::new(),
+        }
+    }
+}
+
+/// Picks the next token from logits (modified in place).
+pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mut impl Rng) -> u32 {
+    if o.repetition_penalty != 1.0 {
+        let mut seen = vec![false; logits.len()];
+        for &t in history {
+            if let Some(s) = seen.get_mut(t as usize) {
+                *s = true;
+            }
+        }
+        for (l, s) in logits.iter_mut().zip(seen) {
+            if s {
+                *l = if *l > 0.0 { *l / o.repetition_penalty } else { *l * o.repetition_penalty };
+            }
+        }
+    }
+    if o.temperature <= 0.0 {
+        return argmax(logits);
+    }
+    let mut candidates: Vec<(u32, f32)> =
+        logits.iter().enumerate().map(|(i, &l)| (i as u32, l / o.temperature)).collect();
+    candidates.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    if o.top_k > 0 {
+        candidates.truncate(o.top_k);
+    }
+    let max = candidates[0].1;
+    let mut probs: Vec<f32> = candidates.iter().map(|c| (c.1 - max).exp()).collect();
+    let total: f32 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= total);
+    if o.top_p < 1.0 {
+        let mut cumulative = 0.0;
+        let mut keep = probs.len();
+        for (i, p) in probs.iter().enumerate() {
+            cumulative += p;
+            if cumulative >= o.top_p {
+                keep = i + 1;
+                break;
+            }
+        }
+        probs.truncate(keep);
+        let total: f32 = probs.iter().sum();
+        probs.iter_mut().for_each(|p| *p /= total);
+    }
+    let mut r: f32 = rng.gen();
+    for (i, p) in probs.iter().enumerate() {
+        if r < *p {
+            return candidates[i].0;
+        }
+        r -= p;
+    }
+    candidates[probs.len() - 1].0
+}
+
+fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    StopToken,
+    StopString,
+    Length,
+    ContextFull,
+}
+
+/// The result of [`generate`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Generation {
+    pub text: String,
+    pub tokens: Vec<u32>,
+    pub prompt_tokens: usize,
+    pub finish: FinishReason,
+    pub seconds: f64,
+}
+
+/// Continues `prompt_ids`, calling `on_text` with each new piece of text as
+/// soon as it decodes to whole characters.
+pub fn generate(
+    generator: &mut Generator,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    options: &SamplingOptions,
+    mut on_text: impl FnMut(&str),
+) -> Generation {
+    let start = std::time::Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let stop_tokens: Vec<u32> = if options.stop_tokens.is_empty() {
+        vec![tokenizer.eot_id(), tokenizer.im_end_id()]
+    } else {
+        options.stop_tokens.clone()
+    };
+    let max_ctx = generator.config.max_seq_len;
+    generator.reset();
+    let mut history: Vec<u32> = prompt_ids.to_vec();
+    let mut logits = Vec::new();
+    for &t in prompt_ids.iter().take(max_ctx) {
+        logits = generator.step(t).to_vec();
+    }
+    let mut new_tokens = Vec::new();
+    let mut emitted = String::new();
+    let mut finish = FinishReason::Length;
+    for _ in 0..options.max_new_tokens {
+        if logits.is_empty() || generator.position() >= max_ctx {
+            finish = FinishReason::ContextFull;
+            break;
+        }
+        let next = sample(&mut logits, &history, options, &mut rng);
+        if stop_tokens.contains(&next) {
+            finish = FinishReason::StopToken;
+            break;
+        }
+        history.push(next);
+        new_tokens.push(next);
+        let text = tokenizer.decode(&new_tokens).unwrap_or_default();
+        // Hold back an incomplete UTF-8 sequence until its last byte arrives.
+        if !text.ends_with('\u{FFFD}') && text.len() > emitted.len() && text.starts_with(&emitted) {
+            let piece = &text[emitted.len()..];
+            if let Some(stop) = options.stop_strings.iter().filter_map(|s| text.find(s.as_str())).min() {
+                if stop > emitted.len() {
+                    on_text(&text[emitted.len()..stop]);
+                }
+                emitted = text[..stop].to_string();
+                finish = FinishReason::StopString;
+                break;
+            }
+            on_text(piece);
+            emitted = text;
+        }
+        if generator.position() < max_ctx {
+            logits = generator.step(next).to_vec();
+        }
+    }
+    Generation {
+        text: emitted,
+        tokens: new_tokens,
+        prompt_tokens: prompt_ids.len(),
+        finish,
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::params::init_params;
+    use crate::model::Engine;
+
+    #[test]
+    fn cached_logits_equal_the_training_engine() {
+        let mut c = ModelConfig::preset("tiny", 97).unwrap();
+        c.n_kv_heads = 2;
+        let layout = ParamLayout::new(&c);
+        let params = init_params(&c, &layout, 3);
+        let tokens: Vec<u32> = (0..24).map(|i| (i * 37 % 97) as u32).collect();
+        let mut engine = Engine::new(&c, 1, tokens.len());
+        engine.forward(&params, &tokens);
+        let full = engine.logits().to_vec();
+        let mut g = Generator::new(&c, &params);
+        for (i, &t) in tokens.iter().enumerate() {
+            let step = g.step(t);
+            let reference = &full[i * 97..(i + 1) * 97];
+            let err = step.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(err < 1e-4, "position {i}: logits differ by {err}");
+        }
+    }
+
+    #[test]
+    fn greedy_and_top_k_sampling() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let greedy = SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, ..Default::default() };
+        assert_eq!(sample(&mut vec![0.1, 3.0, 0.2], &[], &greedy, &mut rng), 1);
+        let top1 = SamplingOptions { temperature: 1.0, top_k: 1, ..Default::default() };
+        for _ in 0..20 {
+            assert_eq!(sample(&mut vec![0.1, 3.0, 2.9], &[], &top1, &mut rng), 1);
+        }
+        // A strong repetition penalty moves greedy off a token already used.
+        let penalized = SamplingOptions { temperature: 0.0, repetition_penalty: 10.0, ..Default::default() };
+        assert_eq!(sample(&mut vec![0.1, 3.0, 2.9], &[1], &penalized, &mut rng), 2);
+    }
+}
