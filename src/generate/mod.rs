@@ -388,13 +388,13 @@ mod tests {
     fn greedy_and_top_k_sampling() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let greedy = SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, ..Default::default() };
-        assert_eq!(sample(&mut vec![0.1, 3.0, 0.2], &[], &greedy, &mut rng), 1);
+        assert_eq!(sample(&mut [0.1, 3.0, 0.2], &[], &greedy, &mut rng), 1);
         let top1 = SamplingOptions { temperature: 1.0, top_k: 1, ..Default::default() };
         for _ in 0..20 {
-            assert_eq!(sample(&mut vec![0.1, 3.0, 2.9], &[], &top1, &mut rng), 1);
+            assert_eq!(sample(&mut [0.1, 3.0, 2.9], &[], &top1, &mut rng), 1);
         }
         // A strong repetition penalty moves greedy off a token already used.
         let penalized = SamplingOptions { temperature: 0.0, repetition_penalty: 10.0, ..Default::default() };
-        assert_eq!(sample(&mut vec![0.1, 3.0, 2.9], &[1], &penalized, &mut rng), 2);
+        assert_eq!(sample(&mut [0.1, 3.0, 2.9], &[1], &penalized, &mut rng), 2);
     }
 }
