@@ -43,6 +43,11 @@ enum Command {
     Train(TrainArgs),
     /// Continue a prompt with a trained model, streaming tokens as they come.
     Generate(GenerateArgs),
+    /// Draw a training run's loss curve (metrics.jsonl) as loss.png.
+    Plot {
+        /// The training run folder.
+        run: PathBuf,
+    },
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -338,6 +343,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Speedrun(args) => run_speedrun(args),
         Command::Train(args) => run_train(args),
         Command::Generate(args) => run_generate(args),
+        Command::Plot { run } => {
+            let metrics = fledge::train::run::read_metrics(&run.join("metrics.jsonl"))?;
+            let png = run.join("loss.png");
+            fledge::train::plot::loss_curve(&metrics, &png).with_context(|| format!("writing {}", png.display()))?;
+            println!("Wrote {} ({} steps)", png.display(), metrics.len());
+            Ok(())
+        }
         Command::Data(DataCommand::Prepare(args)) => run_prepare(args),
         Command::Data(DataCommand::Tokenize(args)) => run_tokenize(args),
         Command::Data(DataCommand::Report { corpus, shards }) => run_report(&corpus, shards.as_deref()),

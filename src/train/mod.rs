@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod optim;
+pub mod plot;
 pub mod run;
 pub mod trainer;
 

@@ -59,6 +59,8 @@ pub struct TrainSettings {
     pub eval_every: u64,
     pub eval_batches: usize,
     pub checkpoint_every: u64,
+    /// A prompt continued at every evaluation, to watch the model learn ("" for none).
+    pub sample_prompt: String,
     /// How many of the newest checkpoints to keep on disk.
     pub keep_checkpoints: usize,
     pub log_every: u64,
@@ -87,6 +89,7 @@ impl Default for TrainSettings {
             eval_every: 100,
             eval_batches: 16,
             checkpoint_every: 200,
+            sample_prompt: "Once upon a time".into(),
             keep_checkpoints: 2,
             log_every: 10,
         }
@@ -216,6 +219,15 @@ pub fn evaluate(
     Ok((nats / tokens as f64, nats / std::f64::consts::LN_2 / bytes.max(1) as f64))
 }
 
+/// A short continuation of `prompt` by the current weights.
+fn sample_text(config: &ModelConfig, params: &[f32], tokenizer: &Tokenizer, prompt: &str, seed: u64) -> String {
+    let mut generator = crate::generate::Generator::new(config, params);
+    let mut ids = vec![tokenizer.eot_id()];
+    ids.extend(tokenizer.encode(prompt, false));
+    let options = crate::generate::SamplingOptions { max_new_tokens: 48, seed, ..Default::default() };
+    crate::generate::generate(&mut generator, tokenizer, &ids, &options, |_| {}).text.replace('\n', " / ")
+}
+
 /// What a finished (or interrupted) run reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -329,6 +341,8 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         )?;
         checkpoint::set_latest(&settings.out, &dir)?;
         checkpoint::prune(&settings.out, settings.keep_checkpoints);
+        let png = settings.out.join("loss.png");
+        super::plot::loss_curve(&read_metrics(&metrics_path)?, &png).map_err(io_err(&png))?;
         Ok(dir)
     };
     let mut last_checkpoint = checkpoint::latest(&settings.out)?.unwrap_or_default();
@@ -388,6 +402,10 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
                     lr
                 )
             });
+            if !settings.sample_prompt.is_empty() {
+                let sample = sample_text(&config, &trainer.params, &tokenizer, &settings.sample_prompt, state.step);
+                bar.suspend(|| tracing::info!("sample: {}{}", settings.sample_prompt, sample));
+            }
             // Evaluation does not count towards the throughput window.
             window_start = Instant::now();
         }
