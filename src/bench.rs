@@ -188,3 +188,56 @@ pub fn matmul(m: usize, k: usize, n: usize, repeats: usize) -> MatmulBench {
     std::hint::black_box(&c);
     MatmulBench { m, k, n, gflops_best: min_max(&gflops).1, gflops_median: median(gflops) }
 }
+
+/// Generation throughput at batch 1, as `torch_reference.py infer` measures
+/// PyTorch: random weights, an 8-token prompt, `gen` tokens greedy, median of 3.
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerateBench {
+    pub params: usize,
+    pub gen_tokens: usize,
+    pub median_s: f64,
+    pub tokens_per_s: f64,
+    pub peak_rss_mb: Option<f64>,
+}
+
+pub fn generate(config: &crate::model::ModelConfig, gen_tokens: usize) -> GenerateBench {
+    use crate::generate::{sample, Generator, SamplingOptions};
+    let layout = crate::model::ParamLayout::new(config);
+    let params = crate::model::params::init_params(config, &layout, 0);
+    let mut g = Generator::new(config, &params);
+    let greedy = SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, ..Default::default() };
+    let mut rng = rand_chacha::ChaCha8Rng::from_seed_u64(0);
+    let mut run = || {
+        let t = Instant::now();
+        g.reset();
+        let mut logits = Vec::new();
+        for tok in 1..=8u32 {
+            logits = g.step(tok).to_vec();
+        }
+        for _ in 0..gen_tokens.min(config.max_seq_len - 8) {
+            let next = sample(&mut logits, &[], &greedy, &mut rng);
+            logits = g.step(next).to_vec();
+        }
+        t.elapsed().as_secs_f64()
+    };
+    run();
+    let median_s = median((0..3).map(|_| run()).collect());
+    let generated = gen_tokens.min(config.max_seq_len - 8);
+    GenerateBench {
+        params: config.num_params(),
+        gen_tokens: generated,
+        median_s,
+        tokens_per_s: generated as f64 / median_s,
+        peak_rss_mb: peak_rss_mb(),
+    }
+}
+
+trait FromSeedU64 {
+    fn from_seed_u64(seed: u64) -> Self;
+}
+
+impl FromSeedU64 for rand_chacha::ChaCha8Rng {
+    fn from_seed_u64(seed: u64) -> Self {
+        rand::SeedableRng::seed_from_u64(seed)
+    }
+}

@@ -308,6 +308,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         warmup: usize,
     },
+    /// Generation tokens/s at batch 1 (random weights, greedy, KV cache), as torch_reference.py infer measures.
+    Generate {
+        #[arg(long, default_value = "reference")]
+        preset: String,
+        #[arg(long, default_value_t = 4096)]
+        vocab_size: usize,
+        #[arg(long, default_value_t = 200)]
+        gen: usize,
+    },
     /// f32 matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
     Matmul {
         #[arg(long, default_value_t = 1024)]
@@ -362,6 +371,16 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(BenchCommand::Train { preset, vocab_size, batch, seq_len, steps, warmup }) => {
             run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup)
+        }
+        Command::Bench(BenchCommand::Generate { preset, vocab_size, gen }) => {
+            let config = fledge::model::ModelConfig::preset(&preset, vocab_size)?;
+            let r = fledge::bench::generate(&config, gen);
+            eprintln!(
+                "generate {preset}: {} params, {} tokens at batch 1 in {:.3} s: {:.0} tokens/s",
+                r.params, r.gen_tokens, r.median_s, r.tokens_per_s
+            );
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
         }
         Command::Bench(BenchCommand::Matmul { n, repeats }) => {
             println!("{}", serde_json::to_string(&fledge::bench::matmul(n, n, n, repeats))?);
