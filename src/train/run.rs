@@ -548,8 +548,17 @@ mod tests {
         let p = dir.path().join("other.toml");
         std::fs::write(&p, toml::to_string(&model).unwrap()).unwrap();
         other.model_config = Some(p);
-        let err = train(&other, true, stop).unwrap_err().to_string();
+        let err = train(&other, true, stop.clone()).unwrap_err().to_string();
         assert!(err.contains("different model"), "{err}");
+
+        // A truncated checkpoint is refused with the file named, and resuming
+        // from it fails without touching the run.
+        let ckpt = b.out.join("step-000008/model.safetensors");
+        let len = std::fs::metadata(&ckpt).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap().set_len(len / 2).unwrap();
+        let err = train(&b, true, stop).unwrap_err().to_string();
+        assert!(err.contains("model.safetensors") && err.contains("truncated or corrupt"), "{err}");
+        assert_eq!(losses(&b.out), la, "a failed resume leaves the metrics as they were");
     }
 
     #[test]
