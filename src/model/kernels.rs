@@ -283,18 +283,20 @@ pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, 
 #[multiversion(targets = "simd")]
 fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let target_logit = row[target];
     let mut sum = 0.0f32;
     for x in row.iter_mut() {
         *x = fast_exp(*x - max);
         sum += *x;
     }
-    let target_p = row[target] / sum;
     let inv = g / sum;
     for x in row.iter_mut() {
         *x *= inv;
     }
     row[target] -= g;
-    -(target_p.max(f32::MIN_POSITIVE) as f64).ln()
+    // log-sum-exp minus the target's logit: exact, and NaN stays NaN (a
+    // diverged model must show up as a non-finite loss, not a clamped one).
+    (sum as f64).ln() + (max - target_logit) as f64
 }
 
 /// Cross-entropy of each row (evaluation): no gradient, logits left as they are.

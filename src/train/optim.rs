@@ -77,15 +77,15 @@ impl AdamW {
     }
 }
 
-/// Scales `grads` so their global L2 norm is at most `max_norm`; returns the
-/// norm before clipping.
+/// Scales `grads` so their global L2 norm is at most `max_norm` (0: no
+/// clipping); returns the norm before clipping.
 pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
     // Block sums collected in order, so the norm is the same on every run.
     let blocks: Vec<f64> =
         grads.par_chunks(8192).map(|c| c.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>()).collect();
     let sq: f64 = blocks.iter().sum();
     let norm = sq.sqrt() as f32;
-    if norm > max_norm && norm.is_finite() {
+    if max_norm > 0.0 && norm > max_norm && norm.is_finite() {
         let scale = max_norm / (norm + 1e-6);
         grads.par_chunks_mut(8192).for_each(|c| c.iter_mut().for_each(|g| *g *= scale));
     }

@@ -108,7 +108,7 @@ pub enum TrainError {
     Config(#[from] crate::model::config::ConfigError),
     #[error("training settings: {0}")]
     Settings(String),
-    #[error("the loss became {loss} at step {step}: training diverged. The last good checkpoint is kept in {out}; lower --lr or raise --warmup-steps and resume")]
+    #[error("the loss (or gradient norm) became {loss} at step {step}: training diverged. The last good checkpoint is kept in {out}; lower --lr or raise --warmup-steps and resume")]
     Diverged { step: u64, loss: f32, out: PathBuf },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -357,9 +357,12 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         let pairs: Vec<(&[u32], &[u32])> =
             batches.iter().map(|b| (b.inputs.as_slice(), b.targets.as_slice())).collect();
         let stats = trainer.step(&pairs, lr);
-        if !stats.loss.is_finite() {
+        // A non-finite loss or gradient means the weights are about to be (or
+        // are) garbage: stop before saving them.
+        if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
             bar.abandon();
-            return Err(TrainError::Diverged { step: state.step, loss: stats.loss, out: last_checkpoint });
+            let loss = if stats.loss.is_finite() { stats.grad_norm } else { stats.loss };
+            return Err(TrainError::Diverged { step: state.step + 1, loss, out: last_checkpoint });
         }
         state.step += 1;
         state.micro_batches += settings.grad_accum as u64;
@@ -388,6 +391,10 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         if state.step % settings.eval_every == 0 || state.step == settings.steps {
             let (val_loss, bpb) =
                 evaluate(&mut trainer.engine, &trainer.params, &val_shards, &byte_lengths, settings.eval_batches)?;
+            if !val_loss.is_finite() {
+                bar.abandon();
+                return Err(TrainError::Diverged { step: state.step, loss: val_loss as f32, out: last_checkpoint });
+            }
             metric.val_loss = Some(val_loss);
             metric.val_bpb = Some(bpb);
             last_val = (Some(val_loss), Some(bpb));
@@ -559,6 +566,25 @@ mod tests {
         let err = train(&b, true, stop).unwrap_err().to_string();
         assert!(err.contains("model.safetensors") && err.contains("truncated or corrupt"), "{err}");
         assert_eq!(losses(&b.out), la, "a failed resume leaves the metrics as they were");
+    }
+
+    #[test]
+    fn divergence_stops_with_the_step_and_keeps_the_last_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tok, shards) = tiny_data(dir.path());
+        let mut s = settings(dir.path(), &tok, &shards, "nan");
+        s.lr = 1e30;
+        s.warmup_steps = 0;
+        s.clip = 0.0;
+        s.checkpoint_every = 1;
+        let err = train(&s, false, Arc::new(AtomicBool::new(false))).unwrap_err();
+        let TrainError::Diverged { step, .. } = err else { panic!("expected divergence, got {err}") };
+        assert!(step >= 1, "the first step's weights were finite");
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("step {step}")) && msg.contains("step-"), "{msg}");
+        // The checkpoint named in the message is whole and loads.
+        let latest = checkpoint::latest(&s.out).unwrap().unwrap();
+        assert!(checkpoint::load(&latest).unwrap().params.iter().all(|p| p.is_finite()));
     }
 
     #[test]

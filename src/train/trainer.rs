@@ -54,7 +54,7 @@ impl Trainer {
             self.engine.backward(&self.params, &mut self.grads);
         }
         let _span = crate::model::profile::span(crate::model::profile::Kind::Optimizer);
-        let grad_norm = if self.clip > 0.0 { clip_grad_norm(&mut self.grads, self.clip) } else { f32::NAN };
+        let grad_norm = clip_grad_norm(&mut self.grads, self.clip);
         self.optimizer.update(&mut self.params, &self.grads, lr);
         StepStats { loss, grad_norm }
     }
