@@ -206,7 +206,7 @@ pub fn generate(config: &crate::model::ModelConfig, gen_tokens: usize) -> Genera
     let params = crate::model::params::init_params(config, &layout, 0);
     let mut g = Generator::new(config, &params);
     let greedy = SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, ..Default::default() };
-    let mut rng = rand_chacha::ChaCha8Rng::from_seed_u64(0);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
     let mut run = || {
         let t = Instant::now();
         g.reset();
@@ -229,15 +229,5 @@ pub fn generate(config: &crate::model::ModelConfig, gen_tokens: usize) -> Genera
         median_s,
         tokens_per_s: generated as f64 / median_s,
         peak_rss_mb: peak_rss_mb(),
-    }
-}
-
-trait FromSeedU64 {
-    fn from_seed_u64(seed: u64) -> Self;
-}
-
-impl FromSeedU64 for rand_chacha::ChaCha8Rng {
-    fn from_seed_u64(seed: u64) -> Self {
-        rand::SeedableRng::seed_from_u64(seed)
     }
 }
