@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::kernels::Rope;
+use crate::model::kernels::{rmsnorm_row, Rope};
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
@@ -70,14 +70,6 @@ fn matvec_rows(y: &mut [f32], w: &[f32], x: &[f32]) {
             }
         }
         *y = acc.iter().sum::<f32>() + tail;
-    }
-}
-
-fn rmsnorm(y: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
-    let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
-    let r = 1.0 / (ms + eps).sqrt();
-    for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
-        *y = x * r * w;
     }
 }
 
@@ -136,7 +128,7 @@ impl<'a> Generator<'a> {
         let scale = 1.0 / (hd as f32).sqrt();
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
-            rmsnorm(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
+            rmsnorm_row(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
             matvec(&mut self.q, w(o.wq, d * d), &self.xn);
             matvec(&mut self.k, w(o.wk, kv * d), &self.xn);
             matvec(&mut self.v, w(o.wv, kv * d), &self.xn);
@@ -177,7 +169,7 @@ impl<'a> Generator<'a> {
             for (x, a) in self.x.iter_mut().zip(&self.xn) {
                 *x += a;
             }
-            rmsnorm(&mut self.xn, &self.x, w(o.ffn_norm, d), c.norm_eps);
+            rmsnorm_row(&mut self.xn, &self.x, w(o.ffn_norm, d), c.norm_eps);
             matvec(&mut self.gate, w(o.w_gate, f * d), &self.xn);
             matvec(&mut self.up, w(o.w_up, f * d), &self.xn);
             for (g, u) in self.gate.iter_mut().zip(&self.up) {
@@ -189,7 +181,7 @@ impl<'a> Generator<'a> {
             }
         }
         let mut xf = vec![0.0; d];
-        rmsnorm(&mut xf, &self.x, w(self.layout.final_norm, d), c.norm_eps);
+        rmsnorm_row(&mut xf, &self.x, w(self.layout.final_norm, d), c.norm_eps);
         matvec(&mut self.logits, w(self.layout.lm_head, c.vocab_size * d), &xf);
         self.pos += 1;
         &self.logits

@@ -77,13 +77,20 @@ pub fn linear_backward(
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
 pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d: usize, eps: f32) {
     let _span = span(Kind::Norm);
-    y.par_chunks_mut(d).zip(rstd.par_iter_mut()).zip(x.par_chunks(d)).for_each(|((y, r), x)| {
-        let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
-        *r = 1.0 / (ms + eps).sqrt();
-        for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
-            *y = x * *r * w;
-        }
-    });
+    y.par_chunks_mut(d)
+        .zip(rstd.par_iter_mut())
+        .zip(x.par_chunks(d))
+        .for_each(|((y, r), x)| *r = rmsnorm_row(y, x, w, eps));
+}
+
+/// RMSNorm of one row; returns `1 / rms` (used by generation, one token at a time).
+pub fn rmsnorm_row(y: &mut [f32], x: &[f32], w: &[f32], eps: f32) -> f32 {
+    let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    let r = 1.0 / (ms + eps).sqrt();
+    for ((y, x), w) in y.iter_mut().zip(x).zip(w) {
+        *y = x * r * w;
+    }
+    r
 }
 
 /// Backward of RMSNorm. With `xhat = x * rstd` and `g = dy * w`:
