@@ -14,6 +14,7 @@
 //! [`progress`] (progress bars).
 
 pub mod bench;
+pub mod chat;
 pub mod data;
 pub mod fsutil;
 pub mod generate;

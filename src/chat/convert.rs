@@ -1,0 +1,1 @@
+//! Converters from public chat and QA sets into conversation JSONL.
