@@ -104,6 +104,7 @@ fn head_forward(
     v: &[f32],
     t: usize,
     hd: usize,
+    starts: Option<&[u32]>,
     kt: &mut Vec<f32>,
 ) {
     let scale = 1.0 / (hd as f32).sqrt();
@@ -121,18 +122,23 @@ fn head_forward(
         }
         for r in 0..TILE_ROWS.min(t - i0) {
             let i = i0 + r;
-            let s = &scores[r * tpad..r * tpad + i + 1];
+            // Keys before the query's segment start are masked: their
+            // probability is exactly zero, which also zeroes them in P·V and
+            // in every product of the backward pass.
+            let j0 = starts.map_or(0, |st| st[i] as usize);
+            let s = &scores[r * tpad + j0..r * tpad + i + 1];
             let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) * scale;
             let row = &mut p[i * t..(i + 1) * t];
             let mut sum = 0.0;
-            for (pj, &sj) in row[..=i].iter_mut().zip(s) {
+            for (pj, &sj) in row[j0..=i].iter_mut().zip(s) {
                 *pj = fast_exp(sj * scale - max);
                 sum += *pj;
             }
             let inv = 1.0 / sum;
-            for pj in &mut row[..=i] {
+            for pj in &mut row[j0..=i] {
                 *pj *= inv;
             }
+            row[..j0].fill(0.0);
             row[i + 1..].fill(0.0);
         }
     }
@@ -229,6 +235,13 @@ fn head_backward(
 /// Causal attention, head-major. `q`, `out`: `[batch, heads, time, hd]`;
 /// `k`, `v`: `[batch, kv_heads, time, hd]`; `probs`: `[batch, heads, time, time]`
 /// keeps the softmax for the backward (entries above the diagonal are zero).
+///
+/// `segment_starts` (`[batch, time]`, optional) packs several documents into
+/// one row: position `i` attends only to keys `segment_starts[i]..=i`, so no
+/// document sees another. Rotary embeddings depend only on the distance
+/// between query and key, so a packed document is computed exactly as if it
+/// stood alone at the start of its own row. The backward pass needs no mask:
+/// it reads the zero probabilities the forward pass stored.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
     out: &mut [f32],
@@ -236,6 +249,7 @@ pub fn attention_forward(
     q: &[f32],
     k: &[f32],
     v: &[f32],
+    segment_starts: Option<&[u32]>,
     batch: usize,
     heads: usize,
     kv_heads: usize,
@@ -243,7 +257,7 @@ pub fn attention_forward(
     hd: usize,
 ) {
     if hd % TILE_COLS != 0 {
-        return attention_forward_simple(out, probs, q, k, v, batch, heads, kv_heads, time, hd);
+        return attention_forward_simple(out, probs, q, k, v, segment_starts, batch, heads, kv_heads, time, hd);
     }
     let _span = span(Kind::Attention);
     debug_assert_eq!(out.len(), batch * heads * time * hd);
@@ -262,6 +276,7 @@ pub fn attention_forward(
                 &v[kvh * block..][..block],
                 time,
                 hd,
+                segment_starts.map(|st| &st[b * time..(b + 1) * time]),
                 kt,
             );
         },
@@ -345,6 +360,7 @@ pub fn attention_forward_simple(
     q: &[f32],
     k: &[f32],
     v: &[f32],
+    segment_starts: Option<&[u32]>,
     batch: usize,
     heads: usize,
     kv_heads: usize,
@@ -362,26 +378,28 @@ pub fn attention_forward_simple(
         let k = &k[kvh * time * hd..][..time * hd];
         let v = &v[kvh * time * hd..][..time * hd];
         for i in 0..time {
+            let j0 = segment_starts.map_or(0, |st| st[b * time + i] as usize);
             let qi = &q[i * hd..(i + 1) * hd];
             let row = &mut p[i * time..(i + 1) * time];
             let mut max = f32::NEG_INFINITY;
-            for j in 0..=i {
+            for j in j0..=i {
                 let s = dot(qi, &k[j * hd..(j + 1) * hd]) * scale;
                 row[j] = s;
                 max = max.max(s);
             }
             let mut sum = 0.0;
-            for x in &mut row[..=i] {
+            for x in &mut row[j0..=i] {
                 *x = fast_exp(*x - max);
                 sum += *x;
             }
             let inv = 1.0 / sum;
             let o = &mut out[i * hd..(i + 1) * hd];
             o.fill(0.0);
-            for j in 0..=i {
+            for j in j0..=i {
                 row[j] *= inv;
                 axpy(o, row[j], &v[j * hd..(j + 1) * hd]);
             }
+            row[..j0].fill(0.0);
             row[i + 1..].fill(0.0);
         }
     });
@@ -475,15 +493,18 @@ mod tests {
             let k = random(b * kvh * t * hd, &mut rng);
             let v = random(b * kvh * t * hd, &mut rng);
             let dout = random(b * h * t * hd, &mut rng);
+            // Two documents per row: the second starts at t / 3.
+            let starts: Vec<u32> = (0..b * t).map(|i| if i % t < t / 3 { 0 } else { (t / 3) as u32 }).collect();
+            for segs in [None, Some(starts.as_slice())] {
             let run = |fast: bool| {
                 let mut out = vec![0.0; b * h * t * hd];
                 let mut p = vec![0.0; b * h * t * t];
                 let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
                 if fast {
-                    attention_forward(&mut out, &mut p, &q, &k, &v, b, h, kvh, t, hd);
+                    attention_forward(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
                     attention_backward(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
                 } else {
-                    attention_forward_simple(&mut out, &mut p, &q, &k, &v, b, h, kvh, t, hd);
+                    attention_forward_simple(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
                     attention_backward_simple(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
                 }
                 [out, p, dq, dk, dv]
@@ -492,6 +513,13 @@ mod tests {
             for (name, (a, b)) in ["out", "probs", "dq", "dk", "dv"].iter().zip(fast.iter().zip(&slow)) {
                 let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
                 assert!(err < 1e-5, "{name} differs by {err} at t={t}, hd={hd}");
+            }
+            if let Some(st) = segs {
+                // No probability mass crosses a segment boundary.
+                for (row, &s0) in fast[1].chunks(t).zip(st.iter().cycle()) {
+                    assert!(row[..s0 as usize].iter().all(|&x| x == 0.0));
+                }
+            }
             }
         }
     }

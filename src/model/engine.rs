@@ -63,6 +63,9 @@ pub struct Engine {
     /// Logits `[n, vocab]`; after the loss, their gradient.
     logits: Vec<f32>,
     tokens: Vec<u32>,
+    /// Where each position's document starts within its row, when several
+    /// documents are packed into one row (see [`Engine::set_segments`]).
+    segment_starts: Option<Vec<u32>>,
     scratch: Scratch,
 }
 
@@ -105,6 +108,7 @@ impl Engine {
             xn_final: z(n * d),
             logits: z(n * config.vocab_size),
             tokens: vec![0; n],
+            segment_starts: None,
             scratch: Scratch {
                 dx: z(n * d),
                 dxn: z(n * d),
@@ -118,6 +122,18 @@ impl Engine {
                 hm: z(n * d),
             },
         }
+    }
+
+    /// Packs documents: `starts[b * seq_len + i]` is the index in row `b`
+    /// where the document holding position `i` begins, and attention never
+    /// looks before it. `None` (the default) is plain causal attention over
+    /// the whole row.
+    pub fn set_segments(&mut self, starts: Option<&[u32]>) {
+        if let Some(st) = starts {
+            assert_eq!(st.len(), self.rows(), "one segment start per position");
+            debug_assert!(st.iter().enumerate().all(|(i, &s)| (s as usize) <= i % self.seq_len));
+        }
+        self.segment_starts = starts.map(|s| s.to_vec());
     }
 
     fn rows(&self) -> usize {
@@ -173,6 +189,7 @@ impl Engine {
                 &a.q,
                 &a.k,
                 &a.v,
+                self.segment_starts.as_deref(),
                 b,
                 heads,
                 kv_heads,

@@ -269,20 +269,35 @@ fn swiglu_backward_chunk(g: &mut [f32], u: &mut [f32], dh: &[f32]) {
     }
 }
 
-/// Mean cross-entropy of `logits` `[rows, vocab]` against `targets`; turns the
-/// logits into the loss's gradient in place, times `grad_scale`
-/// (`(softmax - onehot) / rows * grad_scale`). Returns the mean loss.
+/// A target that carries no loss: prompt tokens in fine-tuning, padding.
+pub const IGNORE: u32 = u32::MAX;
+
+/// Mean cross-entropy of `logits` `[rows, vocab]` against `targets`, over the
+/// rows whose target is not [`IGNORE`]; turns the logits into the loss's
+/// gradient in place, times `grad_scale` (`(softmax - onehot) / counted *
+/// grad_scale`, zero on ignored rows). Returns the mean loss.
 pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, grad_scale: f32) -> f32 {
     let _span = span(Kind::CrossEntropy);
-    let rows = targets.len();
-    let g = grad_scale / rows as f32;
+    let counted = targets.iter().filter(|&&t| t != IGNORE).count();
+    if counted == 0 {
+        logits.fill(0.0);
+        return 0.0;
+    }
+    let g = grad_scale / counted as f32;
     let per_row: Vec<f64> = logits
         .par_chunks_mut(vocab)
         .zip(targets.par_iter())
-        .map(|(row, &t)| cross_entropy_row(row, t as usize, g))
+        .map(|(row, &t)| {
+            if t == IGNORE {
+                row.fill(0.0);
+                0.0
+            } else {
+                cross_entropy_row(row, t as usize, g)
+            }
+        })
         .collect();
     // Summed in order, not in whatever order threads finish.
-    (per_row.iter().sum::<f64>() / rows as f64) as f32
+    (per_row.iter().sum::<f64>() / counted as f64) as f32
 }
 
 /// Softmax of one row of logits, turned into `(softmax - onehot) * g` in
@@ -306,12 +321,16 @@ fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
     (sum as f64).ln() + (max - target_logit) as f64
 }
 
-/// Cross-entropy of each row (evaluation): no gradient, logits left as they are.
+/// Cross-entropy of each row (evaluation): no gradient, logits left as they
+/// are. Rows whose target is [`IGNORE`] give 0.
 pub fn cross_entropy_rows(logits: &[f32], targets: &[u32], vocab: usize) -> Vec<f64> {
     logits
         .par_chunks(vocab)
         .zip(targets.par_iter())
         .map(|(row, &t)| {
+            if t == IGNORE {
+                return 0.0;
+            }
             let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
             let sum: f64 = row.iter().map(|&x| ((x - max) as f64).exp()).sum();
             sum.ln() + (max - row[t as usize]) as f64
@@ -319,10 +338,11 @@ pub fn cross_entropy_rows(logits: &[f32], targets: &[u32], vocab: usize) -> Vec<
         .collect()
 }
 
-/// Mean cross-entropy only (evaluation).
+/// Mean cross-entropy over the rows that count (evaluation).
 pub fn cross_entropy_loss(logits: &[f32], targets: &[u32], vocab: usize) -> f64 {
+    let counted = targets.iter().filter(|&&t| t != IGNORE).count().max(1);
     // Summed in order, not in whatever order threads finish.
-    cross_entropy_rows(logits, targets, vocab).iter().sum::<f64>() / targets.len() as f64
+    cross_entropy_rows(logits, targets, vocab).iter().sum::<f64>() / counted as f64
 }
 
 #[cfg(test)]
