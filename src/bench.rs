@@ -128,11 +128,12 @@ pub fn train(
         inputs.extend_from_slice(&row[..seq_len]);
         targets.extend_from_slice(&row[1..]);
     }
+    let micro_batch = [crate::data::shards::Batch { inputs, targets, segment_starts: None }];
     let mut times = Vec::new();
     let mut losses = Vec::new();
     for i in 0..warmup + steps {
         let t = Instant::now();
-        let stats = trainer.step(&[(&inputs, &targets)], 1e-3);
+        let stats = trainer.step(&micro_batch, 1e-3);
         let ms = t.elapsed().as_secs_f64() * 1e3;
         tracing::debug!(step = i, loss = stats.loss, ms, "bench step");
         losses.push(stats.loss);

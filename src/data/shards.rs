@@ -339,7 +339,11 @@ impl TokenShards {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     pub inputs: Vec<u32>,
+    /// Next-token targets; [`crate::model::kernels::IGNORE`] where no loss is taken.
     pub targets: Vec<u32>,
+    /// For rows that pack several documents: where each position's document
+    /// starts (see [`crate::model::Engine::set_segments`]).
+    pub segment_starts: Option<Vec<u32>>,
 }
 
 /// Draws batches of random windows from token shards.
@@ -373,20 +377,25 @@ impl<'a> BatchLoader<'a> {
     /// Batch number `step`: the same for the same seed, whatever came before.
     pub fn batch(&self, step: u64) -> Batch {
         let mut rng = ChaCha8Rng::seed_from_u64(mix64(self.seed ^ mix64(step.wrapping_add(1))));
-        let total = *self.starts.last().expect("at least one shard");
         let t = self.seq_len;
         let mut inputs = Vec::with_capacity(self.batch * t);
         let mut targets = Vec::with_capacity(self.batch * t);
         let mut window = vec![0u32; t + 1];
         for _ in 0..self.batch {
-            let pick = rng.gen_range(0..total);
-            let shard = self.starts.partition_point(|&c| c <= pick);
-            let before = if shard == 0 { 0 } else { self.starts[shard - 1] };
-            self.shards.read(shard, (pick - before) as usize, &mut window);
+            self.random_window(&mut rng, &mut window);
             inputs.extend_from_slice(&window[..t]);
             targets.extend_from_slice(&window[1..]);
         }
-        Batch { inputs, targets }
+        Batch { inputs, targets, segment_starts: None }
+    }
+
+    /// Fills `window` (`seq_len + 1` tokens) from a uniformly drawn start.
+    pub fn random_window(&self, rng: &mut impl Rng, window: &mut [u32]) {
+        let total = *self.starts.last().expect("at least one shard");
+        let pick = rng.gen_range(0..total);
+        let shard = self.starts.partition_point(|&c| c <= pick);
+        let before = if shard == 0 { 0 } else { self.starts[shard - 1] };
+        self.shards.read(shard, (pick - before) as usize, window);
     }
 }
 

@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, CheckpointError, TrainState};
 use super::optim::AdamWConfig;
 use super::Trainer;
-use crate::data::shards::{BatchLoader, TokenShards};
+use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::data::DataError;
+use crate::model::kernels::IGNORE;
 use crate::model::{Engine, ModelConfig};
 use crate::tokenizer::Tokenizer;
 
@@ -139,7 +140,7 @@ impl TrainSettings {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), TrainError> {
+    pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: &str| Err(TrainError::Settings(m.to_string()));
         if self.batch == 0 || self.seq_len == 0 || self.grad_accum == 0 || self.steps == 0 {
             return bad("batch, seq_len, grad_accum and steps must be positive");
@@ -241,8 +242,40 @@ pub struct RunSummary {
     pub checkpoint: PathBuf,
 }
 
-/// Runs (or resumes) training. `stop` is set by Ctrl-C: the loop then saves a
-/// checkpoint and returns.
+/// Where a run's micro-batches and validation numbers come from: pretraining
+/// windows ([`PretrainBatches`]) or packed conversations
+/// ([`crate::chat::sft::SftBatches`]).
+pub trait BatchSource {
+    /// Micro-batch number `index`: the same whatever came before, which is
+    /// what makes resuming exact.
+    fn batch(&self, index: u64) -> Batch;
+    /// Validation loss (nats per counted token) and, where it means something,
+    /// bits per byte.
+    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<(f64, Option<f64>), TrainError>;
+}
+
+/// Random windows of the training shards; validation on fixed windows of the
+/// validation shards.
+pub struct PretrainBatches<'a> {
+    loader: BatchLoader<'a>,
+    val: &'a TokenShards,
+    byte_lengths: Vec<u32>,
+    eval_batches: usize,
+}
+
+impl BatchSource for PretrainBatches<'_> {
+    fn batch(&self, index: u64) -> Batch {
+        self.loader.batch(index)
+    }
+
+    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<(f64, Option<f64>), TrainError> {
+        let (loss, bpb) = evaluate(engine, params, self.val, &self.byte_lengths, self.eval_batches)?;
+        Ok((loss, Some(bpb)))
+    }
+}
+
+/// Runs (or resumes) pretraining. `stop` is set by Ctrl-C: the loop then
+/// saves a checkpoint and returns.
 pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> Result<RunSummary, TrainError> {
     settings.validate()?;
     let tokenizer = Tokenizer::load(&settings.tokenizer)?;
@@ -251,10 +284,67 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
     train_shards.check_tokenizer(&tokenizer)?;
     let val_shards = TokenShards::open(&settings.data, "val")?;
     val_shards.check_tokenizer(&tokenizer)?;
-    let byte_lengths = tokenizer.token_byte_lengths();
+    let source = PretrainBatches {
+        loader: BatchLoader::new(&train_shards, settings.seq_len, settings.batch, settings.seed)?,
+        val: &val_shards,
+        byte_lengths: tokenizer.token_byte_lengths(),
+        eval_batches: settings.eval_batches,
+    };
+    tracing::info!(
+        params = config.num_params(),
+        train_tokens = train_shards.num_tokens(),
+        tokens_per_step = settings.batch * settings.seq_len * settings.grad_accum,
+        steps = settings.steps,
+        "training {}",
+        settings.model_config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| settings.preset.clone())
+    );
+    let sample = |config: &ModelConfig, params: &[f32], step: u64| {
+        (!settings.sample_prompt.is_empty()).then(|| {
+            let text = sample_text(config, params, &tokenizer, &settings.sample_prompt, step);
+            format!("{}{}", settings.sample_prompt, text)
+        })
+    };
+    let run = Run {
+        settings,
+        config: &config,
+        tokenizer: &tokenizer,
+        record: serde_json::to_value(settings).expect("settings serialize"),
+    };
+    run_loop(&run, &source, None, resume, stop, &sample)
+}
+
+/// What [`run_loop`] needs besides the data.
+pub struct Run<'a> {
+    /// Batch shape, schedule, optimizer, evaluation and checkpoint cadence.
+    pub settings: &'a TrainSettings,
+    pub config: &'a ModelConfig,
+    pub tokenizer: &'a Tokenizer,
+    /// Saved in every checkpoint's state.json: how the run was configured.
+    pub record: serde_json::Value,
+}
+
+/// The training loop shared by pretraining and fine-tuning: steps, learning
+/// rate schedule, divergence checks, metrics, evaluation, samples, and
+/// checkpoints (every `checkpoint_every` steps, at the end, and on Ctrl-C).
+/// Starts from `init` weights when given (fine-tuning), else from a fresh
+/// initialization; `resume` continues the newest checkpoint in the run folder.
+pub fn run_loop(
+    run: &Run,
+    source: &dyn BatchSource,
+    init: Option<Vec<f32>>,
+    resume: bool,
+    stop: Arc<AtomicBool>,
+    sample: &dyn Fn(&ModelConfig, &[f32], u64) -> Option<String>,
+) -> Result<RunSummary, TrainError> {
+    let (settings, config, tokenizer) = (run.settings, run.config, run.tokenizer);
+    settings.validate()?;
     std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
 
     let adamw = AdamWConfig { weight_decay: settings.weight_decay, ..Default::default() };
+    let fresh = |init: Option<Vec<f32>>| match init {
+        Some(params) => Trainer::from_params(config, settings.batch, settings.seq_len, params, adamw, settings.clip),
+        None => Trainer::new(config, settings.batch, settings.seq_len, settings.seed, adamw, settings.clip),
+    };
     let mut state = TrainState {
         step: 0,
         tokens_seen: 0,
@@ -262,12 +352,12 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         data_seed: settings.seed,
         adam_step: 0,
         best_val_loss: None,
-        settings: serde_json::to_value(settings).expect("settings serialize"),
+        settings: run.record.clone(),
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
         (true, Some(dir)) => {
             let loaded = checkpoint::load(&dir)?;
-            if loaded.config != config {
+            if loaded.config != *config {
                 return Err(CheckpointError::Mismatch {
                     path: dir,
                     message: format!("it holds {:?}, this run asks for {:?}", loaded.config, config),
@@ -275,7 +365,7 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
                 .into());
             }
             let mut t =
-                Trainer::from_params(&config, settings.batch, settings.seq_len, loaded.params, adamw, settings.clip);
+                Trainer::from_params(config, settings.batch, settings.seq_len, loaded.params, adamw, settings.clip);
             let saved = loaded.state.ok_or_else(|| CheckpointError::File {
                 path: dir.clone(),
                 message: "no state.json: this checkpoint cannot be resumed, only loaded".into(),
@@ -291,7 +381,7 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         }
         (true, None) => {
             tracing::info!(out = %settings.out.display(), "no checkpoint to resume from; starting fresh");
-            Trainer::new(&config, settings.batch, settings.seq_len, settings.seed, adamw, settings.clip)
+            fresh(init)
         }
         (false, Some(_)) => {
             return Err(TrainError::Settings(format!(
@@ -299,23 +389,13 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
                 settings.out.display()
             )))
         }
-        (false, None) => Trainer::new(&config, settings.batch, settings.seq_len, settings.seed, adamw, settings.clip),
+        (false, None) => fresh(init),
     };
     let metrics_path = settings.out.join("metrics.jsonl");
     truncate_metrics(&metrics_path, state.step)?;
     let mut metrics =
         std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
 
-    let loader = BatchLoader::new(&train_shards, settings.seq_len, settings.batch, state.data_seed)?;
-    let tokens_per_step = (settings.batch * settings.seq_len * settings.grad_accum) as u64;
-    tracing::info!(
-        params = config.num_params(),
-        train_tokens = train_shards.num_tokens(),
-        tokens_per_step,
-        steps = settings.steps,
-        "training {}",
-        settings.model_config.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| settings.preset.clone())
-    );
     let bar = crate::progress::count_bar(settings.steps, "training", "steps");
     bar.set_position(state.step);
     let start = Instant::now();
@@ -331,12 +411,12 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         state.adam_step = trainer.optimizer.step;
         checkpoint::save(
             &dir,
-            &config,
+            config,
             &trainer.engine.layout,
             &trainer.params,
             &trainer.optimizer.m,
             &trainer.optimizer.v,
-            &tokenizer,
+            tokenizer,
             &state,
         )?;
         checkpoint::set_latest(&settings.out, &dir)?;
@@ -353,10 +433,12 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
             break;
         }
         let lr = settings.lr_at(state.step);
-        let batches: Vec<_> = (0..settings.grad_accum as u64).map(|a| loader.batch(state.micro_batches + a)).collect();
-        let pairs: Vec<(&[u32], &[u32])> =
-            batches.iter().map(|b| (b.inputs.as_slice(), b.targets.as_slice())).collect();
-        let stats = trainer.step(&pairs, lr);
+        let batches: Vec<Batch> =
+            (0..settings.grad_accum as u64).map(|a| source.batch(state.micro_batches + a)).collect();
+        // Tokens that carried loss: all of them in pretraining, the
+        // assistant's in fine-tuning.
+        let step_tokens: u64 = batches.iter().map(|b| b.targets.iter().filter(|&&t| t != IGNORE).count() as u64).sum();
+        let stats = trainer.step(&batches, lr);
         // A non-finite loss or gradient means the weights are about to be (or
         // are) garbage: stop before saving them.
         if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
@@ -366,8 +448,8 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         }
         state.step += 1;
         state.micro_batches += settings.grad_accum as u64;
-        state.tokens_seen += tokens_per_step;
-        window_tokens += tokens_per_step;
+        state.tokens_seen += step_tokens;
+        window_tokens += step_tokens;
         last_loss = stats.loss;
         bar.set_position(state.step);
 
@@ -389,29 +471,27 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
             window_tokens = 0;
         }
         if state.step % settings.eval_every == 0 || state.step == settings.steps {
-            let (val_loss, bpb) =
-                evaluate(&mut trainer.engine, &trainer.params, &val_shards, &byte_lengths, settings.eval_batches)?;
+            let (val_loss, bpb) = source.evaluate(&mut trainer.engine, &trainer.params)?;
             if !val_loss.is_finite() {
                 bar.abandon();
                 return Err(TrainError::Diverged { step: state.step, loss: val_loss as f32, out: last_checkpoint });
             }
             metric.val_loss = Some(val_loss);
-            metric.val_bpb = Some(bpb);
-            last_val = (Some(val_loss), Some(bpb));
+            metric.val_bpb = bpb;
+            last_val = (Some(val_loss), bpb);
             state.best_val_loss = Some(state.best_val_loss.map_or(val_loss, |b: f64| b.min(val_loss)));
             bar.suspend(|| {
                 tracing::info!(
-                    "step {:>6}  loss {:.4}  val loss {:.4}  val bpb {:.4}  lr {:.2e}",
+                    "step {:>6}  loss {:.4}  val loss {:.4}{}  lr {:.2e}",
                     state.step,
                     stats.loss,
                     val_loss,
-                    bpb,
+                    bpb.map(|b| format!("  val bpb {b:.4}")).unwrap_or_default(),
                     lr
                 )
             });
-            if !settings.sample_prompt.is_empty() {
-                let sample = sample_text(&config, &trainer.params, &tokenizer, &settings.sample_prompt, state.step);
-                bar.suspend(|| tracing::info!("sample: {}{}", settings.sample_prompt, sample));
+            if let Some(text) = sample(config, &trainer.params, state.step) {
+                bar.suspend(|| tracing::info!("sample: {text}"));
             }
             // Evaluation does not count towards the throughput window.
             window_start = Instant::now();

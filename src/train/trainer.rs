@@ -1,6 +1,8 @@
 //! One optimizer step: forward, backward and update over micro-batches.
 
 use super::optim::{clip_grad_norm, AdamW, AdamWConfig};
+use crate::data::shards::Batch;
+use crate::model::kernels::IGNORE;
 use crate::model::params::init_params;
 use crate::model::{Engine, ModelConfig};
 
@@ -42,17 +44,23 @@ impl Trainer {
         Self { engine, params, grads, optimizer, clip }
     }
 
-    /// One step over `micro_batches` (inputs, targets) pairs, each of
-    /// `batch × seq_len` tokens; gradients are averaged over them.
-    pub fn step(&mut self, micro_batches: &[(&[u32], &[u32])], lr: f32) -> StepStats {
+    /// One step over `micro_batches`, each of `batch × seq_len` tokens. The
+    /// loss is the mean over every counted target of the step (targets equal
+    /// to IGNORE do not count), so a micro-batch weighs as much as the
+    /// targets it carries.
+    pub fn step(&mut self, micro_batches: &[Batch], lr: f32) -> StepStats {
         self.grads.fill(0.0);
-        let scale = 1.0 / micro_batches.len() as f32;
+        let counted = |b: &Batch| b.targets.iter().filter(|&&t| t != IGNORE).count();
+        let total = micro_batches.iter().map(counted).sum::<usize>().max(1) as f32;
         let mut loss = 0.0;
-        for (inputs, targets) in micro_batches {
-            self.engine.forward(&self.params, inputs);
-            loss += self.engine.loss_and_grad_logits(targets, scale) * scale;
+        for b in micro_batches {
+            let scale = counted(b) as f32 / total;
+            self.engine.set_segments(b.segment_starts.as_deref());
+            self.engine.forward(&self.params, &b.inputs);
+            loss += self.engine.loss_and_grad_logits(&b.targets, scale) * scale;
             self.engine.backward(&self.params, &mut self.grads);
         }
+        self.engine.set_segments(None);
         let _span = crate::model::profile::span(crate::model::profile::Kind::Optimizer);
         let grad_norm = clip_grad_norm(&mut self.grads, self.clip);
         self.optimizer.update(&mut self.params, &self.grads, lr);
