@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod chat_cmd;
+
 use fledge::data::prepare::{self, Recipe, SourceSpec};
 use fledge::data::read::{self, Format, ReadOptions};
 use fledge::data::shards;
@@ -41,6 +43,12 @@ enum Command {
     Tokenizer(TokenizerCommand),
     /// Pretrain a model on token shards (see `fledge data tokenize`).
     Train(TrainArgs),
+    /// Fine-tune a base checkpoint into a chat model (loss on the assistant's tokens).
+    Sft(chat_cmd::SftArgs),
+    /// Chat with a fine-tuned model: multi-turn, streaming, /context FILE to answer from a document.
+    Chat(chat_cmd::ChatArgs),
+    /// Score a chat model: grounded QA exact match / F1, stop rate, held-out chat loss.
+    Eval(chat_cmd::EvalArgs),
     /// Continue a prompt with a trained model, streaming tokens as they come.
     Generate(GenerateArgs),
     /// Draw a training run's loss curve (metrics.jsonl) as loss.png.
@@ -153,6 +161,8 @@ enum DataCommand {
     Prepare(PrepareArgs),
     /// Encode a prepared corpus into token shards for training.
     Tokenize(TokenizeArgs),
+    /// Convert the chat and QA sets of ../shared/data into conversation JSONL (train/val/test).
+    Chat(chat_cmd::DataChatArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
     Report {
         /// The prepared corpus folder.
@@ -352,6 +362,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Speedrun(args) => run_speedrun(args),
         Command::Train(args) => run_train(args),
         Command::Generate(args) => run_generate(args),
+        Command::Sft(args) => chat_cmd::run_sft(args),
+        Command::Chat(args) => chat_cmd::run_chat(args),
+        Command::Eval(args) => chat_cmd::run_eval(args),
+        Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
         Command::Plot { run } => {
             let metrics = fledge::train::run::read_metrics(&run.join("metrics.jsonl"))?;
             let png = run.join("loss.png");
@@ -461,16 +475,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
     if args.model_config.is_some() {
         s.model_config = args.model_config;
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            eprintln!("second Ctrl-C: exiting without saving");
-            std::process::exit(130);
-        }
-        eprintln!("Ctrl-C: finishing this step and saving a checkpoint (press again to quit at once)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    let stop = ctrl_c_flag()?;
     let summary = fledge::train::run::train(&s, args.resume, stop)?;
     println!(
         "{} {} steps ({} tokens) in {:.0} s; last loss {:.4}{}; checkpoint {}",
@@ -486,6 +491,22 @@ fn run_train(args: TrainArgs) -> Result<()> {
         summary.checkpoint.display()
     );
     Ok(())
+}
+
+/// A flag the first Ctrl-C sets (the training loop then saves and stops);
+/// a second Ctrl-C exits at once.
+fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("second Ctrl-C: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("Ctrl-C: finishing this step and saving a checkpoint (press again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(stop)
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {

@@ -1,12 +1,114 @@
 //! Chat: conversations, the ChatML template, converters from public chat and
-//! QA sets, supervised fine-tuning data, and grounded-QA evaluation.
+//! QA sets, supervised fine-tuning, the REPL's conversation window, and
+//! grounded-QA evaluation.
 //!
 //! - [`template`]: the conversation type, JSONL reading, and the one renderer
 //!   (text and tokens with the loss mask) every other stage uses.
 //! - [`convert`]: turns ../shared/data/chat and ../shared/data/qa sets into
 //!   conversation JSONL, keeping their own splits.
+//! - [`sft`]: fine-tuning data (masking, packing, mixing) on the training loop.
+//! - [`eval`]: exact match and token F1 on held-out grounded QA.
 
 pub mod convert;
+pub mod eval;
+pub mod sft;
 pub mod template;
 
 pub use template::{render_text, render_tokens, Conversation, Message, Role};
+
+use crate::generate::{generate, FinishReason, Generator, SamplingOptions};
+use crate::model::ModelConfig;
+use crate::tokenizer::Tokenizer;
+
+/// Why a conversation cannot be made to fit the model's context window.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the {what} alone takes {tokens} tokens, and the model's context window is {window} \
+     (with {reserve} kept free for the answer); shorten it"
+)]
+pub struct TooLong {
+    pub what: &'static str,
+    pub tokens: usize,
+    pub window: usize,
+    pub reserve: usize,
+}
+
+/// Drops the oldest turns (never system or context messages, never the last
+/// message) until the prompt plus `reserve` new tokens fits in `window`.
+/// Returns how many messages were dropped.
+pub fn fit_to_window(
+    tok: &Tokenizer,
+    messages: &mut Vec<Message>,
+    window: usize,
+    reserve: usize,
+) -> Result<usize, TooLong> {
+    let budget = window.saturating_sub(reserve);
+    let mut dropped = 0;
+    loop {
+        let len = render_tokens(tok, messages, true).ids.len();
+        if len <= budget {
+            return Ok(dropped);
+        }
+        let last = messages.len().saturating_sub(1);
+        let oldest = messages.iter().position(|m| matches!(m.role, Role::User | Role::Assistant));
+        match oldest {
+            Some(i) if i < last => {
+                messages.remove(i);
+                dropped += 1;
+            }
+            _ => {
+                let what = if messages.iter().any(|m| m.role == Role::Context) {
+                    "context document with the question"
+                } else {
+                    "system prompt with the last message"
+                };
+                return Err(TooLong { what, tokens: len, window, reserve });
+            }
+        }
+    }
+}
+
+/// The model's answer to `messages`: greedy when `seed` is used only to
+/// label, stopping at `<|im_end|>`. Returns the text and why it stopped.
+pub fn reply(
+    config: &ModelConfig,
+    params: &[f32],
+    tok: &Tokenizer,
+    messages: &[Message],
+    max_new_tokens: usize,
+    seed: u64,
+) -> (String, FinishReason) {
+    let options =
+        SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, max_new_tokens, seed, ..Default::default() };
+    let ids = render_tokens(tok, messages, true).ids;
+    let mut generator = Generator::new(config, params);
+    let g = generate(&mut generator, tok, &ids, &options, |_| {});
+    (g.text, g.finish)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oldest_turns_go_first_and_context_stays() {
+        let text = "where is the cat? the cat is in the kitchen.\n".repeat(30);
+        let tok = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let mut msgs =
+            vec![Message::new(Role::System, "be brief."), Message::new(Role::Context, "the cat is in the kitchen.")];
+        for _ in 0..10 {
+            msgs.push(Message::new(Role::User, "where is the cat?"));
+            msgs.push(Message::new(Role::Assistant, "the cat is in the kitchen."));
+        }
+        msgs.push(Message::new(Role::User, "where is the cat?"));
+        let window = render_tokens(&tok, &msgs[..6], true).ids.len() + 8;
+        let dropped = fit_to_window(&tok, &mut msgs, window, 8).unwrap();
+        assert!(dropped > 0);
+        assert_eq!(msgs[0].role, Role::System);
+        assert_eq!(msgs[1].role, Role::Context);
+        assert_eq!(msgs.last().unwrap().content, "where is the cat?");
+        assert!(render_tokens(&tok, &msgs, true).ids.len() + 8 <= window);
+        let mut huge = vec![Message::new(Role::Context, "the cat ".repeat(500)), Message::new(Role::User, "where?")];
+        assert!(fit_to_window(&tok, &mut huge, 64, 8).is_err());
+    }
+}

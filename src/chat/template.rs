@@ -204,7 +204,7 @@ pub struct Rendered {
 impl Rendered {
     fn push(&mut self, ids: &[u32], trained: bool) {
         self.ids.extend_from_slice(ids);
-        self.trained.extend(std::iter::repeat_n(trained, ids.len()));
+        self.trained.extend(std::iter::repeat(trained).take(ids.len()));
     }
 }
 

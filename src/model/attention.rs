@@ -496,30 +496,30 @@ mod tests {
             // Two documents per row: the second starts at t / 3.
             let starts: Vec<u32> = (0..b * t).map(|i| if i % t < t / 3 { 0 } else { (t / 3) as u32 }).collect();
             for segs in [None, Some(starts.as_slice())] {
-            let run = |fast: bool| {
-                let mut out = vec![0.0; b * h * t * hd];
-                let mut p = vec![0.0; b * h * t * t];
-                let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
-                if fast {
-                    attention_forward(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
-                    attention_backward(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
-                } else {
-                    attention_forward_simple(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
-                    attention_backward_simple(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
+                let run = |fast: bool| {
+                    let mut out = vec![0.0; b * h * t * hd];
+                    let mut p = vec![0.0; b * h * t * t];
+                    let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
+                    if fast {
+                        attention_forward(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
+                        attention_backward(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
+                    } else {
+                        attention_forward_simple(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
+                        attention_backward_simple(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
+                    }
+                    [out, p, dq, dk, dv]
+                };
+                let (fast, slow) = (run(true), run(false));
+                for (name, (a, b)) in ["out", "probs", "dq", "dk", "dv"].iter().zip(fast.iter().zip(&slow)) {
+                    let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+                    assert!(err < 1e-5, "{name} differs by {err} at t={t}, hd={hd}");
                 }
-                [out, p, dq, dk, dv]
-            };
-            let (fast, slow) = (run(true), run(false));
-            for (name, (a, b)) in ["out", "probs", "dq", "dk", "dv"].iter().zip(fast.iter().zip(&slow)) {
-                let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-                assert!(err < 1e-5, "{name} differs by {err} at t={t}, hd={hd}");
-            }
-            if let Some(st) = segs {
-                // No probability mass crosses a segment boundary.
-                for (row, &s0) in fast[1].chunks(t).zip(st.iter().cycle()) {
-                    assert!(row[..s0 as usize].iter().all(|&x| x == 0.0));
+                if let Some(st) = segs {
+                    // No probability mass crosses a segment boundary.
+                    for (row, &s0) in fast[1].chunks(t).zip(st.iter().cycle()) {
+                        assert!(row[..s0 as usize].iter().all(|&x| x == 0.0));
+                    }
                 }
-            }
             }
         }
     }

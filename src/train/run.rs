@@ -313,6 +313,10 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
     run_loop(&run, &source, None, resume, stop, &sample)
 }
 
+/// Text shown at each evaluation (a continuation, a chat answer) from the
+/// current weights and step; `None` for nothing.
+pub type SampleFn<'a> = dyn Fn(&ModelConfig, &[f32], u64) -> Option<String> + 'a;
+
 /// What [`run_loop`] needs besides the data.
 pub struct Run<'a> {
     /// Batch shape, schedule, optimizer, evaluation and checkpoint cadence.
@@ -334,7 +338,7 @@ pub fn run_loop(
     init: Option<Vec<f32>>,
     resume: bool,
     stop: Arc<AtomicBool>,
-    sample: &dyn Fn(&ModelConfig, &[f32], u64) -> Option<String>,
+    sample: &SampleFn,
 ) -> Result<RunSummary, TrainError> {
     let (settings, config, tokenizer) = (run.settings, run.config, run.tokenizer);
     settings.validate()?;

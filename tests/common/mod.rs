@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 /// `../shared/data` beside the repository, if it is there.
+#[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn shared_data() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
     p.is_dir().then_some(p)

@@ -1,0 +1,414 @@
+//! The chat subcommands of the CLI: `data chat`, `sft`, `eval` and `chat`.
+//! Argument parsing and printing only; the work is in `fledge::chat`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use fledge::chat::convert;
+use fledge::chat::eval::{chat_loss, score_qa, QaScore};
+use fledge::chat::sft::{SftSettings, SftSource};
+use fledge::chat::template::read_jsonl;
+use fledge::chat::{fit_to_window, render_tokens, Message, Role};
+use fledge::generate::{FinishReason, Generator, SamplingOptions};
+use fledge::tokenizer::Tokenizer;
+use fledge::train::checkpoint;
+
+#[derive(Args)]
+pub struct DataChatArgs {
+    /// Sources to convert (default: all of them).
+    #[arg(long = "source", value_parser = clap::builder::PossibleValuesParser::new(convert::SOURCES))]
+    sources: Vec<String>,
+    /// The dataset folder (only with a single --source; default: its folder under --shared).
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// The folder holding chat/ and qa/.
+    #[arg(long, default_value = "../shared/data")]
+    shared: PathBuf,
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+}
+
+pub fn run_data_chat(args: DataChatArgs) -> Result<()> {
+    let sources: Vec<String> =
+        if args.sources.is_empty() { convert::SOURCES.iter().map(|s| s.to_string()).collect() } else { args.sources };
+    if args.input.is_some() && sources.len() != 1 {
+        bail!("--input names one dataset folder; pass exactly one --source with it");
+    }
+    println!("{:<16} {:>8} {:>6} {:>6} {:>8}  notes", "source", "train", "val", "test", "skipped");
+    for source in &sources {
+        let input = match (&args.input, convert::default_folder(source)) {
+            (Some(p), _) => p.clone(),
+            (None, Some(f)) => args.shared.join(f),
+            (None, None) => PathBuf::new(),
+        };
+        for c in convert::convert(source, &input)? {
+            convert::write(&c, &args.out)?;
+            let [tr, va, te] = convert::Split::ALL.map(|s| c.split(s).len());
+            let notes = c.skipped.iter().map(|(r, n)| format!("{n} skipped: {r}")).chain(c.notes.iter().cloned());
+            println!(
+                "{:<16} {tr:>8} {va:>6} {te:>6} {:>8}  {}",
+                c.source,
+                c.total_skipped(),
+                notes.collect::<Vec<_>>().join("; ")
+            );
+        }
+    }
+    println!("written under {}", args.out.display());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SftArgs {
+    /// A TOML recipe (see recipes/sft.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The base checkpoint, or a run folder (its latest checkpoint).
+    #[arg(long)]
+    base: Option<PathBuf>,
+    /// A conversation source as PATH or PATH:WEIGHT (repeatable; added to the recipe's).
+    #[arg(long = "source", value_name = "PATH[:WEIGHT]")]
+    sources: Vec<String>,
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    batch: Option<usize>,
+    #[arg(long)]
+    seq_len: Option<usize>,
+    #[arg(long)]
+    pack: Option<bool>,
+    /// Token shards of pretraining text to mix in.
+    #[arg(long)]
+    pretrain: Option<PathBuf>,
+    #[arg(long)]
+    pretrain_fraction: Option<f32>,
+    #[arg(long)]
+    eval_every: Option<u64>,
+    #[arg(long)]
+    checkpoint_every: Option<u64>,
+    /// Skip malformed JSONL lines (and count them) instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long)]
+    resume: bool,
+}
+
+pub fn run_sft(args: SftArgs) -> Result<()> {
+    let mut s = match &args.config {
+        Some(p) => SftSettings::load(p)?,
+        None => SftSettings::default(),
+    };
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
+    }
+    set!(base, out, steps, lr, batch, seq_len, pack, pretrain_fraction, eval_every, checkpoint_every);
+    if args.pretrain.is_some() {
+        s.pretrain = args.pretrain;
+    }
+    s.skip_bad |= args.skip_bad;
+    for spec in &args.sources {
+        let (path, weight) = match spec.rsplit_once(':') {
+            Some((p, w)) if w.parse::<f32>().is_ok() => (p, w.parse()?),
+            _ => (spec.as_str(), 1.0),
+        };
+        s.sources.push(SftSource { path: PathBuf::from(path), weight });
+    }
+    let stop = super::ctrl_c_flag()?;
+    let summary = fledge::chat::sft::sft(&s, args.resume, stop)?;
+    println!(
+        "{} {} steps ({} trained tokens) in {:.0} s; last loss {:.4}{}; checkpoint {}",
+        if summary.interrupted { "Stopped after" } else { "Fine-tuned" },
+        summary.steps,
+        summary.tokens,
+        summary.seconds,
+        summary.final_loss,
+        summary.val_loss.map(|l| format!(", val loss {l:.4} on held-out assistant tokens")).unwrap_or_default(),
+        summary.checkpoint.display()
+    );
+    Ok(())
+}
+
+fn load_model(path: &Path) -> Result<(fledge::model::ModelConfig, Vec<f32>, Tokenizer)> {
+    let dir = checkpoint::resolve(path)?;
+    let loaded = checkpoint::load(&dir)?;
+    let tokenizer = Tokenizer::load(&dir.join("tokenizer.json"))?;
+    if tokenizer.vocab_size() != loaded.config.vocab_size {
+        bail!(
+            "{}: the tokenizer has {} tokens but the model {}",
+            dir.display(),
+            tokenizer.vocab_size(),
+            loaded.config.vocab_size
+        );
+    }
+    Ok((loaded.config, loaded.params, tokenizer))
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// The chat model: a checkpoint, or a run folder (its latest checkpoint).
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of converted sets (`fledge data chat`).
+    #[arg(long, default_value = "runs/chat")]
+    data: PathBuf,
+    /// Grounded QA sets, as folders under --data with a test.jsonl, or JSONL files.
+    #[arg(long = "qa", default_values_t = ["babi-task1", "babi-task2", "babi-task6", "babi-task11", "fairytaleqa"].map(String::from))]
+    qa: Vec<String>,
+    /// Sets whose val.jsonl gives the held-out chat loss.
+    #[arg(long = "chat", default_values_t = ["identity", "topical-chat", "taskmaster4", "chatterbot", "babi-task1", "fairytaleqa"].map(String::from))]
+    chat: Vec<String>,
+    /// Score at most this many items per QA set (0: all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// Longest answer, in tokens.
+    #[arg(long, default_value_t = 48)]
+    max_tokens: usize,
+    /// Write results (JSON) and every answer (JSONL) here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn set_path(data: &Path, name: &str, split: &str) -> PathBuf {
+    let p = PathBuf::from(name);
+    if p.extension().is_some_and(|e| e == "jsonl") {
+        p
+    } else {
+        data.join(name).join(format!("{split}.jsonl"))
+    }
+}
+
+pub fn run_eval(args: EvalArgs) -> Result<()> {
+    let (config, params, tok) = load_model(&args.model)?;
+    let mut scores: Vec<QaScore> = Vec::new();
+    for name in &args.qa {
+        let path = set_path(&args.data, name, "test");
+        let (mut convs, _) =
+            read_jsonl(&path, false).with_context(|| format!("QA set {name}: run `fledge data chat` first"))?;
+        if args.limit > 0 {
+            convs.truncate(args.limit);
+        }
+        let s = score_qa(name, path, &config, &params, &tok, &convs, args.max_tokens);
+        eprintln!(
+            "{name}: EM {:.3}  F1 {:.3}  stop {:.3}  ({} scored, {:.0} s)",
+            s.exact_match, s.f1, s.stop_rate, s.scored, s.seconds
+        );
+        scores.push(s);
+    }
+    let mut chat = Vec::new();
+    for name in &args.chat {
+        let path = set_path(&args.data, name, "val");
+        let (mut convs, _) = read_jsonl(&path, false).with_context(|| format!("chat set {name}"))?;
+        convs.truncate(200);
+        let (loss, tokens) = chat_loss(&config, &params, &tok, &convs);
+        chat.push(serde_json::json!({"name": name, "path": path, "conversations": convs.len(), "assistant_tokens": tokens, "loss": loss}));
+    }
+    println!("| set | scored | too long | exact match | token F1 | stop rate |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for s in &scores {
+        println!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} |",
+            s.name, s.scored, s.too_long, s.exact_match, s.f1, s.stop_rate
+        );
+    }
+    println!();
+    println!("| held-out chat (val) | conversations | assistant tokens | loss (nats/token) |");
+    println!("|---|---:|---:|---:|");
+    for c in &chat {
+        println!(
+            "| {} | {} | {} | {:.3} |",
+            c["name"].as_str().unwrap_or(""),
+            c["conversations"],
+            c["assistant_tokens"],
+            c["loss"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(out) = &args.out {
+        let json = serde_json::json!({"model": args.model, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit});
+        fledge::fsutil::write_atomic(out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+        let mut lines = String::new();
+        for s in &scores {
+            for a in &s.answers {
+                lines.push_str(&serde_json::to_string(&serde_json::json!({"set": s.name, "answer": a}))?);
+                lines.push('\n');
+            }
+        }
+        fledge::fsutil::write_atomic(out.join("answers.jsonl"), lines.as_bytes())?;
+        eprintln!("wrote {}/eval.json and answers.jsonl", out.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ChatArgs {
+    /// The chat model: a checkpoint, or a run folder (its latest checkpoint).
+    #[arg(long)]
+    model: PathBuf,
+    /// A system message to start with.
+    #[arg(long)]
+    system: Option<String>,
+    /// A document to answer from (a `context` message).
+    #[arg(long)]
+    context: Option<PathBuf>,
+    /// Longest reply, in tokens.
+    #[arg(long, default_value_t = 200)]
+    max_tokens: usize,
+    /// 0 for greedy decoding.
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    #[arg(long, default_value_t = 40)]
+    top_k: usize,
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    #[arg(long, default_value_t = 1.1)]
+    repetition_penalty: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+const HELP: &str = "commands: /reset (forget the conversation), /system TEXT (set the system message), \
+/context FILE (answer from this document), /context off, /quit";
+
+/// The conversation the REPL keeps: system and context messages stay at the
+/// top; turns follow.
+struct Session {
+    system: Option<String>,
+    context: Option<(String, String)>,
+    turns: Vec<Message>,
+}
+
+impl Session {
+    fn messages(&self) -> Vec<Message> {
+        let mut m = Vec::new();
+        if let Some(s) = &self.system {
+            m.push(Message::new(Role::System, s.clone()));
+        }
+        if let Some((_, text)) = &self.context {
+            m.push(Message::new(Role::Context, text.clone()));
+        }
+        m.extend(self.turns.iter().cloned());
+        m
+    }
+}
+
+fn read_context(path: &Path) -> Result<(String, String)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((name, text.trim().to_string()))
+}
+
+pub fn run_chat(args: ChatArgs) -> Result<()> {
+    let (config, params, tok) = load_model(&args.model)?;
+    let mut session = Session {
+        system: args.system.clone(),
+        context: args.context.as_deref().map(read_context).transpose()?,
+        turns: Vec::new(),
+    };
+    let interactive = std::io::stdin().is_terminal();
+    let mut generator = Generator::new(&config, &params);
+    let stdout = std::io::stdout();
+    if interactive {
+        eprintln!(
+            "fledge chat: {} parameters, context window {} tokens. {HELP}",
+            config.num_params(),
+            config.max_seq_len
+        );
+    }
+    let mut seed = args.seed;
+    let mut lines = std::io::stdin().lock().lines();
+    loop {
+        if interactive {
+            print!("you> ");
+            stdout.lock().flush()?;
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if !interactive {
+            println!("you> {line}");
+        }
+        if let Some(cmd) = line.strip_prefix('/') {
+            let (name, rest) = cmd.split_once(' ').map(|(a, b)| (a, b.trim())).unwrap_or((cmd, ""));
+            match name {
+                "quit" | "exit" => break,
+                "reset" => {
+                    session.turns.clear();
+                    println!("(conversation cleared; system message and context kept)");
+                }
+                "system" if rest.is_empty() => {
+                    session.system = None;
+                    println!("(system message removed)");
+                }
+                "system" => {
+                    session.system = Some(rest.to_string());
+                    println!("(system message set)");
+                }
+                "context" if rest.is_empty() || rest == "off" => {
+                    session.context = None;
+                    println!("(context removed)");
+                }
+                "context" => match read_context(Path::new(rest)) {
+                    Ok(c) => {
+                        println!("(answering from {}: {} tokens)", c.0, tok.encode(&c.1, false).len());
+                        session.context = Some(c);
+                    }
+                    Err(e) => println!("(error: {e:#})"),
+                },
+                _ => println!("({HELP})"),
+            }
+            continue;
+        }
+        session.turns.push(Message::new(Role::User, line));
+        let mut messages = session.messages();
+        let before = messages.len();
+        match fit_to_window(&tok, &mut messages, config.max_seq_len, args.max_tokens.min(config.max_seq_len / 2)) {
+            Ok(0) => {}
+            Ok(n) => {
+                // Keep the session in step with what the model sees.
+                session.turns.drain(..n);
+                println!("(dropped the {n} oldest messages to fit the {}-token context window)", config.max_seq_len);
+                debug_assert_eq!(messages.len(), before - n);
+            }
+            Err(e) => {
+                session.turns.pop();
+                println!("(error: {e})");
+                continue;
+            }
+        }
+        let ids = render_tokens(&tok, &messages, true).ids;
+        let options = SamplingOptions {
+            temperature: args.temperature,
+            top_k: args.top_k,
+            top_p: args.top_p,
+            repetition_penalty: args.repetition_penalty,
+            max_new_tokens: args.max_tokens.min(config.max_seq_len - ids.len()),
+            seed,
+            stop_strings: Vec::new(),
+            stop_tokens: vec![tok.im_end_id(), tok.eot_id()],
+        };
+        seed += 1;
+        let mut out = stdout.lock();
+        write!(out, "fledge> ")?;
+        out.flush()?;
+        let g = fledge::generate::generate(&mut generator, &tok, &ids, &options, |piece| {
+            let _ = write!(out, "{piece}");
+            let _ = out.flush();
+        });
+        writeln!(out)?;
+        if g.finish != FinishReason::StopToken {
+            writeln!(out, "(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
+        }
+        session.turns.push(Message::new(Role::Assistant, g.text.trim().to_string()));
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The chat stage end to end on a tiny model: pretrain a few steps, convert
+//! the identity set, fine-tune (and resume), evaluate, and chat through the
+//! REPL with piped input; plus the errors a user meets on bad chat input.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn fledge(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fledge")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
+    ok(&fledge(&["speedrun", "--recipe", sample.to_str().unwrap(), "--out", "sr", "--vocab-size", "300"], d));
+    ok(&fledge(
+        &["train", "--data", "sr/shards", "--tokenizer", "sr/tokenizer/tokenizer.json", "--out", "base"]
+            .into_iter()
+            .chain(["--steps", "4", "--batch", "2", "--seq-len", "32", "--eval-every", "4", "--eval-batches", "1"])
+            .collect::<Vec<_>>(),
+        d,
+    ));
+    let table = ok(&fledge(&["data", "chat", "--source", "identity", "--out", "chat"], d));
+    assert!(table.contains("identity"), "{table}");
+
+    let sft = |steps: &str, resume: bool| {
+        let mut args = vec!["sft", "--base", "base", "--source", "chat/identity:2", "--out", "sft"];
+        args.extend([
+            "--steps",
+            steps,
+            "--batch",
+            "2",
+            "--seq-len",
+            "96",
+            "--eval-every",
+            "2",
+            "--checkpoint-every",
+            "2",
+        ]);
+        args.extend(["--pretrain", "sr/shards", "--pretrain-fraction", "0.2"]);
+        if resume {
+            args.push("--resume");
+        }
+        fledge(&args, d)
+    };
+    let out = ok(&sft("2", false));
+    assert!(out.contains("Fine-tuned 2 steps"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("sft/sft-data.json")).unwrap()).unwrap();
+    // With a 300-token vocabulary many identity conversations exceed 96
+    // tokens: they are cut or dropped, and counted.
+    let src = &report["sources"][0];
+    assert!(src["conversations"].as_u64().unwrap() > 0);
+    assert!(src["conversations"].as_u64().unwrap() + src["dropped"].as_u64().unwrap() > 100, "{src}");
+    // The chat model's window is at least the fine-tuning length.
+    let config = fledge::model::ModelConfig::load(&d.join("sft/step-000002/model.toml")).unwrap();
+    assert!(config.max_seq_len >= 96);
+    // Running again without --resume refuses to overwrite; with it, continues.
+    assert!(!sft("4", false).status.success());
+    let out = ok(&sft("4", true));
+    assert!(out.contains("Fine-tuned 4 steps"), "{out}");
+
+    let table = ok(&fledge(
+        &["eval", "--model", "sft", "--data", "chat", "--qa", "identity", "--chat", "identity", "--limit", "3"]
+            .into_iter()
+            .chain(["--max-tokens", "8", "--out", "ev"])
+            .collect::<Vec<_>>(),
+        d,
+    ));
+    assert!(table.contains("| identity | 3 |"), "{table}");
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("ev/eval.json")).unwrap()).unwrap();
+    assert_eq!(ev["qa"][0]["scored"], 3);
+
+    std::fs::write(d.join("doc.txt"), "The cat sat in the kitchen.").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["chat", "--model", "sft", "--max-tokens", "6", "--temperature", "0"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = "hello\n/context doc.txt\nwhere is the cat?\n/context missing.txt\n/reset\n/system be kind\nhi\n";
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let transcript = ok(&child.wait_with_output().unwrap());
+    assert_eq!(transcript.matches("fledge> ").count(), 3, "{transcript}");
+    assert!(transcript.contains("(answering from doc.txt"), "{transcript}");
+    assert!(transcript.contains("missing.txt"), "{transcript}");
+    assert!(transcript.contains("(conversation cleared"), "{transcript}");
+}
+
+#[test]
+fn bad_conversations_name_the_line_and_skip_only_with_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#;
+    std::fs::write(
+        d.join("c.jsonl"),
+        format!("{good}\n{{\"messages\": [{{\"role\": \"bot\", \"content\": \"x\"}}]}}\n"),
+    )
+    .unwrap();
+    let o = fledge(&["sft", "--base", "nowhere", "--source", "c.jsonl"], d);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nowhere"), "{err}");
+    // The line error is reported by the reader every consumer shares.
+    let e = fledge::chat::template::read_jsonl(&d.join("c.jsonl"), false).unwrap_err().to_string();
+    assert!(e.contains("c.jsonl:2:") && e.contains("--skip-bad"), "{e}");
+    let o = fledge(&["data", "chat", "--source", "babi", "--input", "no/such/dir"], d);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/dir"));
+}
