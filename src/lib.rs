@@ -9,6 +9,8 @@
 //! - [`model`]: the Llama-style model, its config, and the training engine.
 //! - [`train`]: optimizer, checkpoints and the pretraining loop.
 //! - [`generate`]: KV-cached generation and sampling.
+//! - [`chat`]: conversations and the ChatML template, converters from chat
+//!   and QA sets, supervised fine-tuning, and grounded-QA evaluation.
 //!
 //! Helpers shared by every stage live in [`fsutil`] (atomic writes) and
 //! [`progress`] (progress bars).
