@@ -586,7 +586,7 @@ mod tests {
         let tok = tokenizer();
         let settings = SftSettings {
             sources: vec![SftSource { path: write_source(dir.path(), 20), weight: 1.0 }],
-            seq_len: 64,
+            seq_len: 128,
             batch: 2,
             ..Default::default()
         };
@@ -596,9 +596,9 @@ mod tests {
         let starts = batch.segment_starts.as_ref().unwrap();
         let answer = tok.encode("the kitchen.", false);
         for row in 0..2 {
-            let r = row * 64;
+            let r = row * 128;
             // Every counted target is an answer token or <|im_end|>.
-            for i in 0..64 {
+            for i in 0..128 {
                 let t = batch.targets[r + i];
                 if t != IGNORE {
                     assert!(answer.contains(&t) || t == tok.im_end_id());
@@ -608,7 +608,7 @@ mod tests {
             }
             // Conversation starts are positions holding <|im_start|> and the
             // start of a segment.
-            for i in 1..64 {
+            for i in 1..128 {
                 if starts[r + i] as usize == i && batch.inputs[r + i] == tok.im_start_id() {
                     assert_ne!(starts[r + i - 1], starts[r + i]);
                 }
@@ -625,7 +625,7 @@ mod tests {
         let src = write_source(dir.path(), 20);
         let mk = |pack| SftSettings {
             sources: vec![SftSource { path: src.clone(), weight: 1.0 }],
-            seq_len: 64,
+            seq_len: 128,
             batch: 2,
             pack,
             ..Default::default()
