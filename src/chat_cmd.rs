@@ -135,7 +135,8 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_model(path: &Path) -> Result<(fledge::model::ModelConfig, Vec<f32>, Tokenizer)> {
+/// A checkpoint (or a run's latest) with its tokenizer, checked to agree.
+pub fn load_model(path: &Path) -> Result<(fledge::model::ModelConfig, Vec<f32>, Tokenizer)> {
     let dir = checkpoint::resolve(path)?;
     let loaded = checkpoint::load(&dir)?;
     let tokenizer = Tokenizer::load(&dir.join("tokenizer.json"))?;

@@ -510,18 +510,8 @@ fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
-    let dir = fledge::train::checkpoint::resolve(&args.model)?;
-    let loaded = fledge::train::checkpoint::load(&dir)?;
-    let tokenizer = Tokenizer::load(&dir.join("tokenizer.json"))?;
-    if tokenizer.vocab_size() != loaded.config.vocab_size {
-        bail!(
-            "{}: tokenizer has {} tokens but the model {}",
-            dir.display(),
-            tokenizer.vocab_size(),
-            loaded.config.vocab_size
-        );
-    }
-    let mut generator = fledge::generate::Generator::new(&loaded.config, &loaded.params);
+    let (config, params, tokenizer) = chat_cmd::load_model(&args.model)?;
+    let mut generator = fledge::generate::Generator::new(&config, &params);
     // A document starts after an <|endoftext|>, as every training document did.
     let mut prompt = vec![tokenizer.eot_id()];
     prompt.extend(tokenizer.encode(&args.prompt, false));
