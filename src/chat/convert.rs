@@ -355,12 +355,14 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
-/// Reads a JSON-lines file, handing each parsed line (1-based number and
-/// value) to `each`; a line that is not JSON is skipped and counted.
-fn for_each_json_line(
+/// Reads a JSON-lines file, handing each line parsed as a `T` to `each` with
+/// its location (`file:line`); a line that is not JSON, or not a `T` (skipped
+/// with the reason `wrong_shape`), is counted.
+fn for_each_json_line<T: serde::de::DeserializeOwned>(
     b: &mut Builder,
     path: &Path,
-    mut each: impl FnMut(&mut Builder, usize, serde_json::Value),
+    wrong_shape: &str,
+    mut each: impl FnMut(&mut Builder, &str, T),
 ) -> Result<(), ConvertError> {
     let text = read_text(path)?;
     let name = file_name(path);
@@ -368,9 +370,13 @@ fn for_each_json_line(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(line) {
-            Ok(value) => each(b, i + 1, value),
-            Err(_) => b.skip("line is not valid JSON", format_args!("{name}:{}", i + 1)),
+        let at = format!("{name}:{}", i + 1);
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) => match serde_json::from_value::<T>(value) {
+                Ok(record) => each(b, &at, record),
+                Err(_) => b.skip(wrong_shape, at),
+            },
+            Err(_) => b.skip("line is not valid JSON", at),
         }
     }
     Ok(())

@@ -47,12 +47,7 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
     for path in files {
         let name = file_name(&path);
         let test = name.ends_with("test.jsonl");
-        for_each_json_line(&mut b, &path, |b, line, value| {
-            let at = format!("{name}:{line}");
-            let Ok(p) = serde_json::from_value::<Problem>(value) else {
-                b.skip("line lacks question or answer", at);
-                return;
-            };
+        for_each_json_line(&mut b, &path, "line lacks question or answer", |b, at, p: Problem| {
             let Some(answer) = rewrite_answer(&p.answer) else {
                 b.skip("answer has no final `#### N` line", at);
                 return;

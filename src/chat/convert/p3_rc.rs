@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{file_name, files_in, for_each_json_line, hash_split, no_files, qa, Builder, ConvertError};
+use super::{files_in, for_each_json_line, hash_split, no_files, qa, Builder, ConvertError};
 
 #[derive(Deserialize)]
 struct Pair {
@@ -26,13 +26,7 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
     }
     let mut b = Builder::new("p3-rc");
     for path in files {
-        let name = file_name(&path);
-        for_each_json_line(&mut b, &path, |b, line, value| {
-            let at = format!("{name}:{line}");
-            let Ok(pair) = serde_json::from_value::<Pair>(value) else {
-                b.skip("line lacks prompt or completion", at);
-                return;
-            };
+        for_each_json_line(&mut b, &path, "line lacks prompt or completion", |b, at, pair: Pair| {
             match qa(None, &pair.prompt, &pair.completion) {
                 Ok(conv) => b.push(hash_split("p3-rc", pair.prompt.trim()), conv),
                 Err(reason) => b.skip(reason, at),

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{file_name, files_in, for_each_json_line, hash_split, no_files, qa, Builder, ConvertError};
+use super::{files_in, for_each_json_line, hash_split, no_files, qa, Builder, ConvertError};
 
 #[derive(Deserialize)]
 struct Task {
@@ -32,15 +32,10 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
     }
     let mut b = Builder::new("self-instruct");
     for path in files {
-        let name = file_name(&path);
-        for_each_json_line(&mut b, &path, |b, line, value| {
-            let at = format!("{name}:{line}");
-            let Ok(task) = serde_json::from_value::<Task>(value) else {
-                b.skip("task lacks instruction or instances [{input, output}]", at);
-                return;
-            };
+        let wrong_shape = "task lacks instruction or instances [{input, output}]";
+        for_each_json_line(&mut b, &path, wrong_shape, |b, at, task: Task| {
             if task.instances.is_empty() {
-                b.skip("task has no instances", &at);
+                b.skip("task has no instances", at);
             }
             for inst in task.instances {
                 let instruction = task.instruction.trim();
@@ -50,7 +45,7 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
                 };
                 match qa(None, &user, &inst.output) {
                     Ok(conv) => b.push(hash_split("self-instruct", &user), conv),
-                    Err(reason) => b.skip(reason, &at),
+                    Err(reason) => b.skip(reason, at),
                 }
             }
         })?;
