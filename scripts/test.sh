@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property, end-to-end and
-# interop tests. Installs what the interop tests need into target/interop-venv
-# (a Python virtual environment, so nothing outside the repository changes).
+# interop tests. Installs what the interop tests need into a Python virtual
+# environment (nothing outside it changes). The environment holds PyTorch
+# (for sentence-transformers, about 6 GB and 5 minutes to install), so it
+# lives outside the clone, in the user's cache, and later runs reuse it;
+# FLEDGE_VENV moves it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=target/interop-venv
+venv="${FLEDGE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/fledge/interop-venv}"
 if command -v python3 >/dev/null 2>&1; then
   if [ ! -x "$venv/bin/python" ]; then
+    mkdir -p "$(dirname "$venv")"
     python3 -m venv "$venv"
   fi
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
-  export FLEDGE_PYTHON="$PWD/$venv/bin/python"
+  export FLEDGE_PYTHON="$venv/bin/python"
 else
   echo "python3 not found: interop tests will be skipped" >&2
 fi

@@ -13,6 +13,8 @@ use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
 use fledge::chat::{fit_to_window, render_tokens, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
+use fledge::rag::ground::{context_text, ground, sources_text};
+use fledge::rag::{Index, Mode, Retriever};
 use fledge::tokenizer::Tokenizer;
 use fledge::train::checkpoint;
 
@@ -257,6 +259,15 @@ pub struct ChatArgs {
     /// A document to answer from (a `context` message).
     #[arg(long)]
     context: Option<PathBuf>,
+    /// An index to answer from (`fledge index add`): retrieval is on from the start; `/rag off` stops it.
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// The sentence-embedding model of the index (default: found as `fledge index` finds it).
+    #[arg(long)]
+    embedder: Option<PathBuf>,
+    /// Passages retrieved per question when retrieval is on.
+    #[arg(long, default_value_t = 5)]
+    rag_k: usize,
     /// Longest reply, in tokens.
     #[arg(long, default_value_t = 200)]
     max_tokens: usize,
@@ -274,7 +285,10 @@ pub struct ChatArgs {
 }
 
 const HELP: &str = "commands: /reset (forget the conversation), /system TEXT (set the system message), \
-/context FILE (answer from this document), /context off, /quit";
+/context FILE (answer from this document), /context off, /rag on [INDEX] (answer from retrieved passages), /rag off, /quit";
+
+/// The name of the context message that retrieval writes (replaced every turn).
+const RETRIEVED: &str = "retrieved passages";
 
 /// The conversation the REPL keeps: system and context messages stay at the
 /// top; turns follow.
@@ -323,6 +337,10 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
         );
     }
     let mut seed = args.seed;
+    let mut rag: Option<Index> = match &args.index {
+        Some(dir) => Some(crate::rag_cmd::open_index(dir, args.embedder.as_deref())?),
+        None => None,
+    };
     let mut lines = std::io::stdin().lock().lines();
     loop {
         if interactive {
@@ -365,9 +383,46 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
                     }
                     Err(e) => println!("(error: {e:#})"),
                 },
+                "rag" if rest == "off" => {
+                    rag = None;
+                    if session.context.as_ref().is_some_and(|(name, _)| name == RETRIEVED) {
+                        session.context = None;
+                    }
+                    println!("(retrieval off)");
+                }
+                "rag" if rest == "on" || rest.starts_with("on ") => {
+                    let dir = match rest.strip_prefix("on").map(str::trim) {
+                        Some(d) if !d.is_empty() => PathBuf::from(d),
+                        _ => args.index.clone().unwrap_or_else(|| PathBuf::from("runs/index")),
+                    };
+                    match crate::rag_cmd::open_index(&dir, args.embedder.as_deref()) {
+                        Ok(index) => {
+                            println!("(retrieval on: {} documents in {})", index.documents().len(), dir.display());
+                            rag = Some(index);
+                        }
+                        Err(e) => println!("(error: {e:#})"),
+                    }
+                }
                 _ => println!("({HELP})"),
             }
             continue;
+        }
+        let mut cited = Vec::new();
+        if let Some(index) = &rag {
+            let reserve = args.max_tokens.min(config.max_seq_len / 2);
+            let grounded = index
+                .retrieve(line, args.rag_k, Mode::Hybrid)
+                .and_then(|p| ground(&tok, session.system.as_deref(), line, &p, config.max_seq_len, reserve));
+            match grounded {
+                Ok(g) => {
+                    session.context = Some((RETRIEVED.into(), context_text(&g.cited)));
+                    cited = g.cited;
+                }
+                Err(e) => {
+                    println!("(error: {e})");
+                    continue;
+                }
+            }
         }
         session.turns.push(Message::new(Role::User, line));
         let mut messages = session.messages();
@@ -410,6 +465,9 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
             writeln!(out, "(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
         }
         session.turns.push(Message::new(Role::Assistant, g.text.trim().to_string()));
+        if rag.is_some() {
+            println!("{}", sources_text(&cited));
+        }
     }
     Ok(())
 }

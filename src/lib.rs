@@ -12,6 +12,8 @@
 //! - [`chat`]: conversations and the ChatML template, converters from chat
 //!   and QA sets, supervised fine-tuning, and grounded-QA evaluation.
 //!
+//! - [`rag`]: indexing a person's documents, hybrid retrieval, and grounded prompts.
+//!
 //! Helpers shared by every stage live in [`fsutil`] (atomic writes) and
 //! [`progress`] (progress bars).
 
@@ -22,6 +24,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod model;
 pub mod progress;
+pub mod rag;
 pub mod speedrun;
 pub mod tokenizer;
 pub mod train;

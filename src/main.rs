@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod chat_cmd;
+mod rag_cmd;
 
 use fledge::data::prepare::{self, Recipe, SourceSpec};
 use fledge::data::read::{self, Format, ReadOptions};
@@ -49,6 +50,11 @@ enum Command {
     Chat(chat_cmd::ChatArgs),
     /// Score a chat model: grounded QA exact match / F1, stop rate, held-out chat loss.
     Eval(chat_cmd::EvalArgs),
+    /// Index your documents for grounded answers: add, list, remove, stats, search, eval.
+    #[command(subcommand)]
+    Index(rag_cmd::IndexCommand),
+    /// Answer a question from your indexed documents, citing the passages used.
+    Ask(rag_cmd::AskArgs),
     /// Continue a prompt with a trained model, streaming tokens as they come.
     Generate(GenerateArgs),
     /// Draw a training run's loss curve (metrics.jsonl) as loss.png.
@@ -327,6 +333,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         gen: usize,
     },
+    /// Retrieval latency (p50/p95 per mode) over an index, asking the questions of a question set.
+    Retrieval {
+        #[arg(long, default_value = "runs/fairytaleqa-rag/index")]
+        index: PathBuf,
+        #[arg(long, default_value = "runs/fairytaleqa-rag/questions.jsonl")]
+        questions: PathBuf,
+        #[arg(long)]
+        embedder: Option<PathBuf>,
+        /// How many questions to ask per mode.
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+    },
     /// f32 matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
     Matmul {
         #[arg(long, default_value_t = 1024)]
@@ -346,7 +364,8 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+                // tantivy narrates every commit at info level; its warnings still show.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},tantivy=warn"))),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
@@ -366,6 +385,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Chat(args) => chat_cmd::run_chat(args),
         Command::Eval(args) => chat_cmd::run_eval(args),
         Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
+        Command::Index(cmd) => rag_cmd::run_index(cmd),
+        Command::Ask(args) => rag_cmd::run_ask(args),
+        Command::Bench(BenchCommand::Retrieval { index, questions, embedder, queries }) => {
+            rag_cmd::bench_retrieval(&index, embedder.as_deref(), &questions, queries)
+        }
         Command::Plot { run } => {
             let metrics = fledge::train::run::read_metrics(&run.join("metrics.jsonl"))?;
             let png = run.join("loss.png");

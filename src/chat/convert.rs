@@ -42,6 +42,7 @@ use sha2::{Digest, Sha256};
 
 use super::template::{write_jsonl, Conversation, Message, Role};
 
+pub use fairytaleqa::{read_stories, Story, StoryQuestion};
 pub use identity::UNKNOWN_ANSWER;
 
 /// Every source [`convert`] knows, in the order the CLI lists them.

@@ -26,6 +26,7 @@ pub fn skip_or_fail(reason: &str) -> Option<()> {
 }
 
 /// The Python interpreter to use: $FLEDGE_PYTHON, else python3.
+#[allow(dead_code)]
 pub fn python() -> String {
     std::env::var("FLEDGE_PYTHON").unwrap_or_else(|_| "python3".into())
 }

@@ -17,6 +17,17 @@ use super::{file_name, files_in, no_files, qa, Builder, ConvertError, Split};
 const SPLITS: [(&str, Split); 3] = [("train", Split::Train), ("val", Split::Val), ("test", Split::Test)];
 
 pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
+    let pairs = story_files(dir)?;
+    let mut b = Builder::new("fairytaleqa");
+    for (split, questions, story) in pairs {
+        let sections = if story.is_file() { Some(read_sections(&mut b, &story)?) } else { None };
+        read_questions(&mut b, split, &questions, sections.as_ref())?;
+    }
+    Ok(b)
+}
+
+/// (split, questions CSV, section-stories CSV) of every story in `dir`, in either layout.
+fn story_files(dir: &Path) -> Result<Vec<(Split, PathBuf, PathBuf)>, ConvertError> {
     let mut pairs: Vec<(Split, PathBuf, PathBuf)> = Vec::new();
     for (name, split) in SPLITS {
         // The flat layout of ../shared/data.
@@ -39,12 +50,80 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
     if pairs.is_empty() {
         return Err(no_files(dir, "FairytaleQA *questions_{train,val,test}_*-questions.csv files"));
     }
+    Ok(pairs)
+}
+
+/// One story for retrieval evaluation: its sections as documents and its
+/// questions with the sections that hold their answers.
+#[derive(Debug, Clone)]
+pub struct Story {
+    pub split: Split,
+    pub name: String,
+    /// (section id as the CSV gives it, text with the hard wraps undone).
+    pub sections: Vec<(String, String)>,
+    pub questions: Vec<StoryQuestion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoryQuestion {
+    pub question: String,
+    /// Ids of the sections the answer is in (`cor_section`).
+    pub sections: Vec<String>,
+    /// Every non-empty expert answer (`answer1`..`answer6`).
+    pub answers: Vec<String>,
+}
+
+/// Every story of a FairytaleQA folder with its sections and questions.
+/// Rows the converter would skip are skipped here too (and counted).
+pub fn read_stories(dir: &Path) -> Result<(Vec<Story>, usize), ConvertError> {
     let mut b = Builder::new("fairytaleqa");
-    for (split, questions, story) in pairs {
-        let sections = if story.is_file() { Some(read_sections(&mut b, &story)?) } else { None };
-        read_questions(&mut b, split, &questions, sections.as_ref())?;
+    let mut stories = Vec::new();
+    let mut skipped = 0;
+    for (split, questions_path, story_path) in story_files(dir)? {
+        if !story_path.is_file() {
+            skipped += 1;
+            continue;
+        }
+        let by_id = read_sections(&mut b, &story_path)?;
+        let mut sections: Vec<(String, String)> = by_id.into_iter().collect();
+        sections.sort_by_key(|(id, _)| (id.parse::<u32>().unwrap_or(u32::MAX), id.clone()));
+        let mut reader = csv_reader(&questions_path)?;
+        let [cor, question] = columns(&questions_path, &mut reader, ["cor_section", "question"])?;
+        let answer_columns: Vec<usize> = {
+            let headers =
+                reader.headers().map_err(|e| ConvertError::parse(&questions_path, "line 1", e.to_string()))?;
+            headers.iter().enumerate().filter(|(_, h)| h.trim().starts_with("answer")).map(|(i, _)| i).collect()
+        };
+        let mut questions = Vec::new();
+        for row in reader.records() {
+            let Ok(row) = row else {
+                skipped += 1;
+                continue;
+            };
+            let ids: Vec<String> = row
+                .get(cor)
+                .unwrap_or_default()
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty() && sections.iter().any(|(id, _)| id == s))
+                .map(str::to_string)
+                .collect();
+            let answers: Vec<String> = answer_columns
+                .iter()
+                .filter_map(|&i| row.get(i).map(str::trim).filter(|a| !a.is_empty()).map(str::to_string))
+                .collect();
+            let text = row.get(question).unwrap_or_default().trim();
+            if ids.is_empty() || answers.is_empty() || text.is_empty() {
+                skipped += 1;
+                continue;
+            }
+            questions.push(StoryQuestion { question: text.to_string(), sections: ids, answers });
+        }
+        let name = file_name(&questions_path);
+        let name =
+            name.rsplit_once('_').map(|(_, n)| n).unwrap_or(&name).trim_end_matches("-questions.csv").to_string();
+        stories.push(Story { split, name, sections, questions });
     }
-    Ok(b)
+    Ok((stories, skipped + b.skipped.values().sum::<usize>()))
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, ConvertError> {

@@ -1,0 +1,734 @@
+//! The index folder: a person's documents as chunks, each with its text, its
+//! place in the source file, an embedding and a BM25 entry.
+//!
+//! ```text
+//! INDEX/
+//!   index.json        the manifest: settings, roots, documents and their chunks, live segments
+//!   seg-000003.text   chunk texts added by ingest generation 3, one after another (UTF-8)
+//!   seg-000003.vec    their embeddings, little-endian f32, one row of `dim` per chunk
+//!   bm25/             tantivy's index of the same chunks (see bm25.rs)
+//! ```
+//!
+//! An ingest never rewrites what the current manifest points at: it writes new
+//! segment files, updates BM25, and only then renames a new `index.json` into
+//! place. A kill at any moment leaves the previous manifest and everything it
+//! names intact, so the previous index still answers; files of the interrupted
+//! ingest are unreferenced and removed by the next one. Re-adding a file whose
+//! content hash is unchanged costs one read and one hash; a changed file's old
+//! chunks are dropped and its new ones added. Segments whose rows are mostly dead
+//! are compacted into the new segment (texts and vectors copied, nothing
+//! re-embedded). The manifest is small JSON, so opening an index is one read.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::bm25::Bm25;
+use super::chunk::{chunk, ChunkConfig, Span};
+use super::embed::Embedder;
+use super::extract::{collect_files, extract, read_limited, DocKind, Skip};
+use super::RagError;
+use crate::fsutil::write_atomic;
+
+pub const MANIFEST: &str = "index.json";
+const BM25_DIR: &str = "bm25";
+const FORMAT: u32 = 1;
+/// Chunk texts embedded per call, so progress moves and memory stays flat.
+const EMBED_BATCH: usize = 256;
+
+/// Which embedding model an index was built with. Vectors from another model
+/// live in another space: comparing them is meaningless, so a mismatch refuses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbedderId {
+    pub name: String,
+    pub fingerprint: String,
+    pub dim: usize,
+}
+
+impl EmbedderId {
+    pub fn of(e: &Embedder) -> EmbedderId {
+        EmbedderId { name: e.name().to_string(), fingerprint: e.fingerprint().to_string(), dim: e.dim() }
+    }
+}
+
+/// What an index is made with; fixed when it is created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSettings {
+    /// None: a BM25-only index (no embedding model was available or wanted).
+    pub embedder: Option<EmbedderId>,
+    pub chunking: ChunkConfig,
+}
+
+/// One chunk of a document: where its text sits in the segment files and where
+/// it came from in the document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChunkEntry {
+    pub id: u64,
+    pub segment: u64,
+    pub row: u32,
+    pub text_offset: u64,
+    pub text_len: u32,
+    #[serde(flatten)]
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DocEntry {
+    /// Absolute path of the source file.
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes.
+    pub hash: String,
+    pub kind: DocKind,
+    pub bytes: u64,
+    pub chunks: Vec<ChunkEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SegmentEntry {
+    generation: u64,
+    rows: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    settings: IndexSettings,
+    generation: u64,
+    next_chunk_id: u64,
+    /// The folders and files given to `add`: `remove` only accepts paths under them.
+    roots: Vec<PathBuf>,
+    segments: Vec<SegmentEntry>,
+    documents: Vec<DocEntry>,
+}
+
+/// An open index. Chunk texts and vectors are read on first use.
+pub struct Index {
+    dir: PathBuf,
+    manifest: Manifest,
+    bm25: Bm25,
+    texts: OnceLock<HashMap<u64, Vec<u8>>>,
+    vectors: OnceLock<DenseRows>,
+    pub(super) embedder: Option<Embedder>,
+    /// How hybrid retrieval weighs its two rankings.
+    pub fusion: super::retrieve::Fusion,
+}
+
+/// Every live chunk's vector, one row each, for brute-force dense search
+/// (a few milliseconds for tens of thousands of chunks).
+pub(super) struct DenseRows {
+    pub ids: Vec<u64>,
+    pub dim: usize,
+    pub data: Vec<f32>,
+}
+
+/// What one `add` did.
+#[derive(Debug, Default, Serialize)]
+pub struct AddReport {
+    pub files_seen: usize,
+    pub added: usize,
+    pub replaced: usize,
+    pub unchanged: usize,
+    pub skipped: Vec<(PathBuf, String)>,
+    pub skipped_by_reason: BTreeMap<String, usize>,
+    pub chunks_added: usize,
+    pub chunks_removed: usize,
+    pub tokens_embedded: usize,
+    pub seconds: f64,
+    pub embed_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Stats {
+    pub documents: usize,
+    pub chunks: usize,
+    pub tokens: usize,
+    pub bytes_on_disk: u64,
+    pub roots: Vec<PathBuf>,
+    pub settings: IndexSettings,
+    pub generation: u64,
+    pub by_kind: BTreeMap<String, usize>,
+}
+
+fn index_err(dir: &Path, reason: impl Into<String>) -> RagError {
+    RagError::Index { path: dir.to_path_buf(), reason: reason.into() }
+}
+
+fn segment_path(dir: &Path, generation: u64, ext: &str) -> PathBuf {
+    dir.join(format!("seg-{generation:06}.{ext}"))
+}
+
+/// A path made absolute and tidy without touching the file system beyond the
+/// current directory (a removed file cannot be canonicalized).
+fn absolute(path: &Path) -> Result<PathBuf, RagError> {
+    if let Ok(p) = path.canonicalize() {
+        return Ok(p);
+    }
+    let base = std::env::current_dir().map_err(|e| RagError::io(".", e))?;
+    let mut out = PathBuf::new();
+    for part in base.join(path).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+impl Index {
+    /// True if `dir` holds an index.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(MANIFEST).is_file()
+    }
+
+    /// Creates an empty index in `dir` (which must not hold one already).
+    pub fn create(dir: &Path, settings: IndexSettings) -> Result<Index, RagError> {
+        settings.chunking.validate()?;
+        if Index::exists(dir) {
+            return Err(index_err(dir, "already holds an index"));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| RagError::io(dir, e))?;
+        let manifest = Manifest {
+            format: FORMAT,
+            settings,
+            generation: 0,
+            next_chunk_id: 0,
+            roots: Vec::new(),
+            segments: Vec::new(),
+            documents: Vec::new(),
+        };
+        write_manifest(dir, &manifest)?;
+        Index::open(dir)
+    }
+
+    /// Opens the index in `dir`: one manifest read; texts and vectors wait until needed.
+    pub fn open(dir: &Path) -> Result<Index, RagError> {
+        let path = dir.join(MANIFEST);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(index_err(dir, "no index here (create one with `fledge index add PATH... --index DIR`)"))
+            }
+            Err(e) => return Err(RagError::io(path, e)),
+        };
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| index_err(&path, format!("not a fledge index manifest ({e}); rebuild the index")))?;
+        if manifest.format != FORMAT {
+            return Err(index_err(
+                &path,
+                format!("index format {} is not {FORMAT}, which this fledge reads; rebuild the index", manifest.format),
+            ));
+        }
+        let mut index = Index {
+            dir: dir.to_path_buf(),
+            manifest,
+            bm25: Bm25::open_or_create(&dir.join(BM25_DIR))?,
+            texts: OnceLock::new(),
+            vectors: OnceLock::new(),
+            embedder: None,
+            fusion: Default::default(),
+        };
+        // A kill between BM25's commit and the manifest's rename leaves BM25 a
+        // generation ahead: rebuild it from the segments, which the manifest vouches for.
+        let generation = index.manifest.generation;
+        if generation > 0 && index.bm25.generation()? != Some(generation) {
+            tracing::warn!("{}: BM25 index out of step with the manifest; rebuilding it", dir.display());
+            let texts = index.texts()?;
+            let chunks: Vec<(u64, String)> = index
+                .chunks()
+                .map(|(_, c)| chunk_text(texts, c).map(|t| (c.id, t.to_string())))
+                .collect::<Result<_, _>>()?;
+            index.bm25.rebuild(chunks.iter().map(|(id, t)| (*id, t.as_str())), generation)?;
+        }
+        Ok(index)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn settings(&self) -> &IndexSettings {
+        &self.manifest.settings
+    }
+
+    pub fn documents(&self) -> &[DocEntry] {
+        &self.manifest.documents
+    }
+
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.manifest.roots
+    }
+
+    /// Every live chunk with its document.
+    pub fn chunks(&self) -> impl Iterator<Item = (&DocEntry, &ChunkEntry)> {
+        self.manifest.documents.iter().flat_map(|d| d.chunks.iter().map(move |c| (d, c)))
+    }
+
+    /// Attaches the embedding model queries are embedded with; refuses one
+    /// that is not the model the index was built with.
+    pub fn set_embedder(&mut self, embedder: Embedder) -> Result<(), RagError> {
+        self.check_embedder(Some(&embedder))?;
+        self.embedder = Some(embedder);
+        Ok(())
+    }
+
+    fn check_embedder(&self, embedder: Option<&Embedder>) -> Result<(), RagError> {
+        match (&self.manifest.settings.embedder, embedder) {
+            (Some(want), Some(have)) if *want != EmbedderId::of(have) => Err(index_err(
+                &self.dir,
+                format!(
+                    "built with embedding model {} (fingerprint {}, {} dimensions), but the model given is {} \
+                     (fingerprint {}); use the original model, or rebuild: {}",
+                    want.name,
+                    want.fingerprint,
+                    want.dim,
+                    have.name(),
+                    have.fingerprint(),
+                    self.rebuild_hint()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The commands that rebuild this index from its roots.
+    pub fn rebuild_hint(&self) -> String {
+        let roots: Vec<String> = self.manifest.roots.iter().map(|r| format!("'{}'", r.display())).collect();
+        format!(
+            "`rm -r '{}' && fledge index add {} --index '{}'`",
+            self.dir.display(),
+            roots.join(" "),
+            self.dir.display()
+        )
+    }
+
+    /// Refuses chunking settings other than the index's own (its chunks would be mixed).
+    pub fn check_chunking(&self, chunking: &ChunkConfig) -> Result<(), RagError> {
+        let have = &self.manifest.settings.chunking;
+        if have != chunking {
+            return Err(index_err(
+                &self.dir,
+                format!(
+                    "made with chunks of {} tokens overlapping by {}, not {} / {}; keep the index's settings \
+                     (leave out --chunk-tokens/--overlap-tokens) or rebuild: {}",
+                    have.max_tokens,
+                    have.overlap_tokens,
+                    chunking.max_tokens,
+                    chunking.overlap_tokens,
+                    self.rebuild_hint()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every live segment's text bytes, read once.
+    pub(super) fn texts(&self) -> Result<&HashMap<u64, Vec<u8>>, RagError> {
+        if let Some(t) = self.texts.get() {
+            return Ok(t);
+        }
+        let mut texts = HashMap::new();
+        for seg in &self.manifest.segments {
+            let path = segment_path(&self.dir, seg.generation, "text");
+            texts.insert(seg.generation, std::fs::read(&path).map_err(|e| RagError::io(path, e))?);
+        }
+        Ok(self.texts.get_or_init(|| texts))
+    }
+
+    /// The text of chunk `c`.
+    pub fn text_of(&self, c: &ChunkEntry) -> Result<&str, RagError> {
+        chunk_text(self.texts()?, c)
+    }
+
+    /// Every live chunk's vector, read once.
+    pub(super) fn vectors(&self) -> Result<&DenseRows, RagError> {
+        if let Some(v) = self.vectors.get() {
+            return Ok(v);
+        }
+        let dim = match &self.manifest.settings.embedder {
+            Some(e) => e.dim,
+            None => return Err(index_err(&self.dir, "a BM25-only index has no vectors (rebuild it with an embedder)")),
+        };
+        let mut per_segment: HashMap<u64, Vec<f32>> = HashMap::new();
+        for seg in &self.manifest.segments {
+            let path = segment_path(&self.dir, seg.generation, "vec");
+            let bytes = std::fs::read(&path).map_err(|e| RagError::io(&path, e))?;
+            if bytes.len() != seg.rows as usize * dim * 4 {
+                return Err(index_err(&path, "vector file has the wrong size; rebuild the index"));
+            }
+            let floats = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            per_segment.insert(seg.generation, floats);
+        }
+        let mut rows = DenseRows { ids: Vec::new(), dim, data: Vec::new() };
+        for (_, c) in self.chunks() {
+            let seg = &per_segment[&c.segment];
+            let at = c.row as usize * dim;
+            rows.ids.push(c.id);
+            rows.data.extend_from_slice(&seg[at..at + dim]);
+        }
+        Ok(self.vectors.get_or_init(|| rows))
+    }
+
+    pub(super) fn bm25(&self) -> &Bm25 {
+        &self.bm25
+    }
+
+    /// Chunk id -> (document, chunk).
+    pub fn chunk_map(&self) -> HashMap<u64, (&DocEntry, &ChunkEntry)> {
+        self.chunks().map(|(d, c)| (c.id, (d, c))).collect()
+    }
+
+    /// Adds files and folders; unchanged files are skipped by content hash,
+    /// changed ones replaced. `max_file_bytes` bounds what is read.
+    pub fn add(
+        &mut self,
+        paths: &[PathBuf],
+        embedder: Option<&Embedder>,
+        max_file_bytes: u64,
+    ) -> Result<AddReport, RagError> {
+        let started = Instant::now();
+        self.check_embedder(embedder)?;
+        if self.manifest.settings.embedder.is_some() && embedder.is_none() {
+            return Err(RagError::NoEmbedder);
+        }
+        let files = collect_files(paths)?;
+        let mut report = AddReport { files_seen: files.len(), ..Default::default() };
+        let existing: HashMap<PathBuf, usize> =
+            self.manifest.documents.iter().enumerate().map(|(i, d)| (d.path.clone(), i)).collect();
+        let chunking = self.manifest.settings.chunking;
+        let count = |s: &str| match embedder {
+            Some(e) => e.count_tokens(s),
+            None => word_tokens(s),
+        };
+
+        // Read, hash, extract and chunk every new or changed file.
+        let bar = crate::progress::count_bar(files.len() as u64, "reading", "files");
+        let mut fresh: Vec<(DocEntry, String, Vec<Span>)> = Vec::new();
+        let mut replaced_docs: HashSet<usize> = HashSet::new();
+        for file in &files {
+            bar.inc(1);
+            let path = absolute(file)?;
+            let skip = |report: &mut AddReport, why: Skip| {
+                *report.skipped_by_reason.entry(why.key().to_string()).or_default() += 1;
+                report.skipped.push((path.clone(), why.to_string()));
+            };
+            let Some(kind) = DocKind::from_path(&path) else {
+                let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+                skip(&mut report, Skip::Unsupported(ext));
+                continue;
+            };
+            let bytes = match read_limited(&path, max_file_bytes) {
+                Ok(b) => b,
+                Err(why) => {
+                    skip(&mut report, why);
+                    continue;
+                }
+            };
+            let hash = format!("{:x}", Sha256::digest(&bytes));
+            let previous = existing.get(&path).copied();
+            if let Some(i) = previous {
+                if self.manifest.documents[i].hash == hash {
+                    report.unchanged += 1;
+                    continue;
+                }
+            }
+            let text = match extract(kind, &bytes) {
+                Ok(t) => t,
+                Err(why) => {
+                    skip(&mut report, why);
+                    continue;
+                }
+            };
+            let spans = chunk(&text, &chunking, &count);
+            if spans.is_empty() {
+                skip(&mut report, Skip::NoText);
+                continue;
+            }
+            match previous {
+                Some(i) => {
+                    replaced_docs.insert(i);
+                    report.replaced += 1;
+                }
+                None => report.added += 1,
+            }
+            let doc = DocEntry { path, hash, kind, bytes: bytes.len() as u64, chunks: Vec::new() };
+            fresh.push((doc, text, spans));
+        }
+        bar.finish_and_clear();
+        let new_roots: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect::<Result<_, _>>()?;
+        let roots_changed = new_roots.iter().any(|r| !self.manifest.roots.iter().any(|have| r.starts_with(have)));
+        if fresh.is_empty() && !roots_changed {
+            report.seconds = started.elapsed().as_secs_f64();
+            return Ok(report);
+        }
+
+        // Everything the next manifest will hold: kept documents and the new ones.
+        let generation = self.manifest.generation + 1;
+        let mut removed_ids: Vec<u64> = Vec::new();
+        let mut documents: Vec<DocEntry> = Vec::new();
+        for (i, d) in self.manifest.documents.iter().enumerate() {
+            if replaced_docs.contains(&i) {
+                removed_ids.extend(d.chunks.iter().map(|c| c.id));
+            } else {
+                documents.push(d.clone());
+            }
+        }
+        report.chunks_removed = removed_ids.len();
+
+        // Compact: segments where most rows are dead are copied into this generation.
+        let mut live_rows: HashMap<u64, u32> = HashMap::new();
+        for d in &documents {
+            for c in &d.chunks {
+                *live_rows.entry(c.segment).or_default() += 1;
+            }
+        }
+        let compact: HashSet<u64> = self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| live_rows.get(&s.generation).copied().unwrap_or(0) * 2 < s.rows)
+            .map(|s| s.generation)
+            .collect();
+
+        let mut seg_text: Vec<u8> = Vec::new();
+        let mut seg_vec: Vec<f32> = Vec::new();
+        let mut rows: u32 = 0;
+        if !compact.is_empty() {
+            let texts = self.texts()?;
+            let vectors = if self.manifest.settings.embedder.is_some() { Some(self.vectors()?) } else { None };
+            let row_of: HashMap<u64, usize> =
+                vectors.map(|v| v.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect()).unwrap_or_default();
+            for d in &mut documents {
+                for c in &mut d.chunks {
+                    if !compact.contains(&c.segment) {
+                        continue;
+                    }
+                    let text = chunk_text(texts, c)?;
+                    if let Some(v) = vectors {
+                        let r = row_of[&c.id];
+                        seg_vec.extend_from_slice(&v.data[r * v.dim..(r + 1) * v.dim]);
+                    }
+                    c.segment = generation;
+                    c.row = rows;
+                    c.text_offset = seg_text.len() as u64;
+                    seg_text.extend_from_slice(text.as_bytes());
+                    rows += 1;
+                }
+            }
+        }
+
+        // New chunks: text into the segment, ids assigned, then embedded in batches.
+        let mut next_id = self.manifest.next_chunk_id;
+        let mut new_chunks: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+        for (doc, text, spans) in &mut fresh {
+            for span in spans.iter() {
+                let piece = &text[span.start..span.end];
+                let offset = seg_text.len();
+                seg_text.extend_from_slice(piece.as_bytes());
+                doc.chunks.push(ChunkEntry {
+                    id: next_id,
+                    segment: generation,
+                    row: rows,
+                    text_offset: offset as u64,
+                    text_len: piece.len() as u32,
+                    span: span.clone(),
+                });
+                new_chunks.push((next_id, offset..offset + piece.len()));
+                report.tokens_embedded += span.tokens;
+                next_id += 1;
+                rows += 1;
+            }
+        }
+        report.chunks_added = new_chunks.len();
+        if let Some(e) = embedder {
+            let t0 = Instant::now();
+            let bar = crate::progress::count_bar(report.tokens_embedded as u64, "embedding", "tokens");
+            for batch in new_chunks.chunks(EMBED_BATCH) {
+                let texts: Vec<&str> = batch
+                    .iter()
+                    .map(|(_, r)| std::str::from_utf8(&seg_text[r.clone()]).expect("chunk texts are UTF-8 slices"))
+                    .collect();
+                for v in e.embed(&texts)? {
+                    seg_vec.extend_from_slice(&v);
+                }
+                bar.inc(texts.iter().map(|t| e.count_tokens(t)).sum::<usize>() as u64);
+            }
+            bar.finish_and_clear();
+            report.embed_seconds = t0.elapsed().as_secs_f64();
+        }
+        documents.extend(fresh.into_iter().map(|(d, _, _)| d));
+        documents.sort_by(|a, b| a.path.cmp(&b.path));
+
+        // 1. the new segment files (unreferenced until the manifest names them);
+        let mut segments: Vec<SegmentEntry> =
+            self.manifest.segments.iter().filter(|s| !compact.contains(&s.generation)).cloned().collect();
+        if rows > 0 {
+            write_atomic(segment_path(&self.dir, generation, "text"), &seg_text)
+                .map_err(|e| RagError::io(segment_path(&self.dir, generation, "text"), e))?;
+            if embedder.is_some() {
+                let bytes: Vec<u8> = seg_vec.iter().flat_map(|x| x.to_le_bytes()).collect();
+                write_atomic(segment_path(&self.dir, generation, "vec"), &bytes)
+                    .map_err(|e| RagError::io(segment_path(&self.dir, generation, "vec"), e))?;
+            }
+            segments.push(SegmentEntry { generation, rows });
+        }
+        // 2. BM25, committed with this generation as its payload;
+        let added: Vec<(u64, &str)> = new_chunks
+            .iter()
+            .map(|(id, r)| (*id, std::str::from_utf8(&seg_text[r.clone()]).expect("UTF-8 slice")))
+            .collect();
+        self.bm25.update(removed_ids, added, generation)?;
+        crash_point("after-bm25");
+        // 3. the manifest, renamed into place: from here on the new index is the index.
+        let mut roots = self.manifest.roots.clone();
+        for r in new_roots {
+            if !roots.iter().any(|have| r.starts_with(have)) {
+                roots.retain(|have| !have.starts_with(&r));
+                roots.push(r);
+            }
+        }
+        roots.sort();
+        let manifest = Manifest {
+            format: FORMAT,
+            settings: self.manifest.settings.clone(),
+            generation,
+            next_chunk_id: next_id,
+            roots,
+            segments,
+            documents,
+        };
+        write_manifest(&self.dir, &manifest)?;
+        self.manifest = manifest;
+        self.texts = OnceLock::new();
+        self.vectors = OnceLock::new();
+        self.remove_unreferenced_files();
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Removes every document at or under each path. A path outside the roots
+    /// the index was built from is refused (it cannot hold indexed documents).
+    pub fn remove(&mut self, paths: &[PathBuf]) -> Result<Vec<PathBuf>, RagError> {
+        let mut targets = Vec::new();
+        for p in paths {
+            let abs = absolute(p)?;
+            if !self.manifest.roots.iter().any(|r| abs.starts_with(r)) {
+                let roots: Vec<String> = self.manifest.roots.iter().map(|r| r.display().to_string()).collect();
+                return Err(RagError::Invalid(format!(
+                    "{} is outside the indexed roots ({}); `fledge index list --index {}` shows what is indexed",
+                    p.display(),
+                    if roots.is_empty() { "none yet".to_string() } else { roots.join(", ") },
+                    self.dir.display()
+                )));
+            }
+            if !self.manifest.documents.iter().any(|d| d.path.starts_with(&abs)) {
+                return Err(RagError::Invalid(format!("nothing is indexed at or under {}", p.display())));
+            }
+            targets.push(abs);
+        }
+        let generation = self.manifest.generation + 1;
+        let mut manifest = self.manifest.clone();
+        let mut removed_docs = Vec::new();
+        let mut removed_ids = Vec::new();
+        manifest.documents.retain(|d| {
+            let gone = targets.iter().any(|t| d.path.starts_with(t));
+            if gone {
+                removed_docs.push(d.path.clone());
+                removed_ids.extend(d.chunks.iter().map(|c| c.id));
+            }
+            !gone
+        });
+        // A removed root is no longer a root.
+        manifest.roots.retain(|r| !targets.iter().any(|t| r.starts_with(t)));
+        let live: HashSet<u64> = manifest.documents.iter().flat_map(|d| d.chunks.iter().map(|c| c.segment)).collect();
+        manifest.segments.retain(|s| live.contains(&s.generation));
+        manifest.generation = generation;
+        self.bm25.update(removed_ids, std::iter::empty(), generation)?;
+        write_manifest(&self.dir, &manifest)?;
+        self.manifest = manifest;
+        self.texts = OnceLock::new();
+        self.vectors = OnceLock::new();
+        self.remove_unreferenced_files();
+        Ok(removed_docs)
+    }
+
+    /// Deletes segment files no manifest names (left by a compaction or a killed ingest).
+    fn remove_unreferenced_files(&self) {
+        let live: HashSet<u64> = self.manifest.segments.iter().map(|s| s.generation).collect();
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let generation =
+                name.strip_prefix("seg-").and_then(|rest| rest.split('.').next()).and_then(|g| g.parse::<u64>().ok());
+            let stray_tmp = name.starts_with('.') && name.ends_with(".tmp");
+            if generation.is_some_and(|g| !live.contains(&g)) || stray_tmp {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut by_kind = BTreeMap::new();
+        for d in &self.manifest.documents {
+            *by_kind.entry(format!("{:?}", d.kind).to_lowercase()).or_default() += 1;
+        }
+        Stats {
+            documents: self.manifest.documents.len(),
+            chunks: self.chunks().count(),
+            tokens: self.chunks().map(|(_, c)| c.span.tokens).sum(),
+            bytes_on_disk: dir_size(&self.dir),
+            roots: self.manifest.roots.clone(),
+            settings: self.manifest.settings.clone(),
+            generation: self.manifest.generation,
+            by_kind,
+        }
+    }
+}
+
+fn chunk_text<'a>(texts: &'a HashMap<u64, Vec<u8>>, c: &ChunkEntry) -> Result<&'a str, RagError> {
+    let bytes = texts
+        .get(&c.segment)
+        .and_then(|t| t.get(c.text_offset as usize..c.text_offset as usize + c.text_len as usize))
+        .ok_or_else(|| {
+            RagError::Invalid(format!("chunk {} points outside its segment file; rebuild the index", c.id))
+        })?;
+    std::str::from_utf8(bytes).map_err(|_| RagError::Invalid(format!("chunk {} is not UTF-8; rebuild the index", c.id)))
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), RagError> {
+    let path = dir.join(MANIFEST);
+    let json = serde_json::to_vec(manifest).map_err(|e| RagError::Invalid(e.to_string()))?;
+    write_atomic(&path, &json).map_err(|e| RagError::io(path, e))
+}
+
+/// Token estimate for a BM25-only index (no model tokenizer to ask): about
+/// 1.3 subword tokens per word in English prose.
+pub fn word_tokens(s: &str) -> usize {
+    (s.split_whitespace().count() * 13).div_ceil(10)
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Tests of crash safety stop the process here when FLEDGE_CRASH_AT names this point.
+fn crash_point(name: &str) {
+    if std::env::var("FLEDGE_CRASH_AT").is_ok_and(|v| v == name) {
+        eprintln!("FLEDGE_CRASH_AT={name}: aborting as a kill would");
+        std::process::abort();
+    }
+}
