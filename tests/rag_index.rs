@@ -145,6 +145,15 @@ fn dense_and_hybrid_find_paraphrases() {
     }
     let text = ok(&fledge(cwd, &["index", "stats", "--index", "idx"]));
     assert!(text.contains("384 dimensions"), "{text}");
+    // An index whose vectors came from another embedding model is refused, with the rebuild command.
+    let manifest = cwd.join("idx/index.json");
+    let json = std::fs::read_to_string(&manifest).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["settings"]["embedder"]["fingerprint"] = "0123456789abcdef".into();
+    std::fs::write(&manifest, value.to_string()).unwrap();
+    let e = err(&fledge(cwd, &["index", "search", "bread", "--index", "idx"]));
+    assert!(e.contains("fingerprint 0123456789abcdef") && e.contains("rm -r"), "{e}");
+    std::fs::write(&manifest, json).unwrap();
     // A BM25-only add to an index with embeddings is refused with the rebuild command.
     let e = err(&fledge(cwd, &["index", "add", "notes", "--index", "idx", "--no-embeddings"]));
     assert!(e.contains("rm -r"), "{e}");
