@@ -16,7 +16,7 @@ set_dir=runs/fairytaleqa-rag
   for n in 1 201 401 601 801; do
     line=$(grep '"split":"test"' "$set_dir/questions.jsonl" | sed -n "${n}p")
     question=$(printf '%s' "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["question"])')
-    printf '### Test question %s\n\n```\n$ fledge ask %q --model %s --index %s/index\n' "$n" "$question" "$model" "$set_dir"
+    printf '### Test question %s\n\n```\n$ fledge ask "%s" --model %s --index %s/index\n' "$n" "$question" "$model" "$set_dir"
     "$fledge" ask "$question" --model "$model" --index "$set_dir/index" --max-tokens 48 2>&1
     printf '```\n\n'
     printf '%s' "$line" | python3 -c 'import json,sys; q=json.load(sys.stdin); print("Reference answers:", " | ".join(q["answers"])); print(); print("Answer in:", ", ".join(q["documents"])); print()'

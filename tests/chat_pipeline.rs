@@ -96,6 +96,25 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     assert!(transcript.contains("(answering from doc.txt"), "{transcript}");
     assert!(transcript.contains("missing.txt"), "{transcript}");
     assert!(transcript.contains("(conversation cleared"), "{transcript}");
+
+    // Grounded answers: `ask`, and `/rag on` in the REPL, over a BM25-only index.
+    ok(&fledge(&["index", "add", "doc.txt", "--index", "idx", "--no-embeddings"], d));
+    let answer = ok(&fledge(&["ask", "where is the cat?", "--model", "sft", "--index", "idx", "--max-tokens", "6"], d));
+    assert!(answer.contains("Sources:\n  [1] doc.txt:1"), "{answer}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["chat", "--model", "sft", "--max-tokens", "6", "--temperature", "0"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let script = "/rag on idx\nwhere is the cat?\n/rag off\nhi\n/rag on nowhere\n";
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let transcript = ok(&child.wait_with_output().unwrap());
+    assert!(transcript.contains("(retrieval on: 1 documents in idx)"), "{transcript}");
+    assert_eq!(transcript.matches("Sources:").count(), 1, "{transcript}");
+    assert!(transcript.contains("(retrieval off)") && transcript.contains("nowhere"), "{transcript}");
 }
 
 #[test]
