@@ -96,18 +96,32 @@ pub struct AddArgs {
     list_skipped: bool,
 }
 
+/// Where to retrieve from and how: shared by `index search`, `ask`.
 #[derive(Args)]
-pub struct SearchArgs {
-    query: String,
+pub struct QueryArgs {
     #[command(flatten)]
     index: IndexDir,
     #[command(flatten)]
     embedder: EmbedderArg,
+    /// Passages to retrieve (`ask` puts as many as fit the model's window into the prompt).
     #[arg(long, short, default_value_t = 5)]
     k: usize,
     /// bm25, dense or hybrid.
     #[arg(long, default_value = "hybrid")]
     mode: Mode,
+}
+
+impl QueryArgs {
+    fn open(&self) -> Result<Index> {
+        open_index(&self.index.index, self.embedder.embedder.as_deref())
+    }
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    query: String,
+    #[command(flatten)]
+    retrieval: QueryArgs,
 }
 
 #[derive(Args)]
@@ -159,15 +173,7 @@ pub struct AskArgs {
     #[arg(long)]
     model: PathBuf,
     #[command(flatten)]
-    index: IndexDir,
-    #[command(flatten)]
-    embedder: EmbedderArg,
-    /// Passages to retrieve; as many as fit the model's window go into the prompt.
-    #[arg(long, short, default_value_t = 5)]
-    k: usize,
-    /// bm25, dense or hybrid.
-    #[arg(long, default_value = "hybrid")]
-    mode: Mode,
+    retrieval: QueryArgs,
     /// Longest answer, in tokens.
     #[arg(long, default_value_t = 64)]
     max_tokens: usize,
@@ -247,15 +253,15 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
             Ok(())
         }
         IndexCommand::Search(args) => {
-            let index = open_index(&args.index.index, args.embedder.embedder.as_deref())?;
+            let index = args.retrieval.open()?;
             let t0 = Instant::now();
-            let passages = index.retrieve(&args.query, args.k, args.mode)?;
+            let passages = index.retrieve(&args.query, args.retrieval.k, args.retrieval.mode)?;
             let ms = t0.elapsed().as_secs_f64() * 1000.0;
             for (i, p) in passages.iter().enumerate() {
                 println!("[{}] {}:{} (score {:.4})", i + 1, source_label(&p.source), p.line, p.score);
                 println!("    {}", p.text.replace('\n', " "));
             }
-            eprintln!("{} passages in {ms:.1} ms ({})", passages.len(), args.mode);
+            eprintln!("{} passages in {ms:.1} ms ({})", passages.len(), args.retrieval.mode);
             Ok(())
         }
         IndexCommand::EvalSet { from, out } => {
@@ -470,9 +476,9 @@ fn answer_eval(
 
 pub fn run_ask(args: AskArgs) -> Result<()> {
     let (config, params, tok) = load_model(&args.model)?;
-    let index = open_index(&args.index.index, args.embedder.embedder.as_deref())?;
+    let index = args.retrieval.open()?;
     let t0 = Instant::now();
-    let passages = index.retrieve(&args.question, args.k, args.mode)?;
+    let passages = index.retrieve(&args.question, args.retrieval.k, args.retrieval.mode)?;
     let retrieve_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let reserve = args.max_tokens.min(config.max_seq_len / 2);
     let grounded = ground(&tok, Some(GROUNDED_SYSTEM), &args.question, &passages, config.max_seq_len, reserve)?;

@@ -15,6 +15,20 @@ fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The REPL on the model in `d/sft`, fed `script` on standard input; its standard output.
+fn chat_repl(d: &Path, script: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["chat", "--model", "sft", "--max-tokens", "6", "--temperature", "0"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    ok(&child.wait_with_output().unwrap())
+}
+
 #[test]
 fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -81,17 +95,8 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     assert_eq!(ev["qa"][0]["scored"], 3);
 
     std::fs::write(d.join("doc.txt"), "The cat sat in the kitchen.").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
-        .args(["chat", "--model", "sft", "--max-tokens", "6", "--temperature", "0"])
-        .current_dir(d)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let script = "hello\n/context doc.txt\nwhere is the cat?\n/context missing.txt\n/reset\n/system be kind\nhi\n";
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let transcript = ok(&child.wait_with_output().unwrap());
+    let transcript =
+        chat_repl(d, "hello\n/context doc.txt\nwhere is the cat?\n/context missing.txt\n/reset\n/system be kind\nhi\n");
     assert_eq!(transcript.matches("fledge> ").count(), 3, "{transcript}");
     assert!(transcript.contains("(answering from doc.txt"), "{transcript}");
     assert!(transcript.contains("missing.txt"), "{transcript}");
@@ -101,17 +106,7 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     ok(&fledge(&["index", "add", "doc.txt", "--index", "idx", "--no-embeddings"], d));
     let answer = ok(&fledge(&["ask", "where is the cat?", "--model", "sft", "--index", "idx", "--max-tokens", "6"], d));
     assert!(answer.contains("Sources:\n  [1] doc.txt:1"), "{answer}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
-        .args(["chat", "--model", "sft", "--max-tokens", "6", "--temperature", "0"])
-        .current_dir(d)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let script = "/rag on idx\nwhere is the cat?\n/rag off\nhi\n/rag on nowhere\n";
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let transcript = ok(&child.wait_with_output().unwrap());
+    let transcript = chat_repl(d, "/rag on idx\nwhere is the cat?\n/rag off\nhi\n/rag on nowhere\n");
     assert!(transcript.contains("(retrieval on: 1 documents in idx)"), "{transcript}");
     assert_eq!(transcript.matches("Sources:").count(), 1, "{transcript}");
     assert!(transcript.contains("(retrieval off)") && transcript.contains("nowhere"), "{transcript}");
