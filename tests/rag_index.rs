@@ -158,3 +158,24 @@ fn dense_and_hybrid_find_paraphrases() {
     let e = err(&fledge(cwd, &["index", "add", "notes", "--index", "idx", "--no-embeddings"]));
     assert!(e.contains("rm -r"), "{e}");
 }
+
+#[test]
+fn an_ingest_builds_on_what_another_process_committed() {
+    use fledge::rag::chunk::ChunkConfig;
+    use fledge::rag::index::IndexSettings;
+    use fledge::rag::Index;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    write_notes(&root);
+    let idx = root.join("idx");
+    let settings = IndexSettings { embedder: None, chunking: ChunkConfig::default() };
+    let mut first = Index::create(&idx, settings).unwrap();
+    // Opened before `first` adds anything: its manifest is stale by the time it writes.
+    let mut second = Index::open(&idx).unwrap();
+    first.add(&[root.join("notes/bread.txt")], None, 1 << 20).unwrap();
+    second.add(&[root.join("notes/garden")], None, 1 << 20).unwrap();
+    let index = Index::open(&idx).unwrap();
+    let names: Vec<String> =
+        index.documents().iter().map(|d| d.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, vec!["bread.txt", "tomatoes.md"]);
+}

@@ -69,15 +69,21 @@ impl Bm25 {
         Ok(metas.payload.and_then(|p| p.parse().ok()))
     }
 
+    /// Takes the index's write lock (a file lock, released when the process
+    /// dies), so that two ingests into one index cannot interleave. The
+    /// caller takes it before doing any work and hands it to [`Bm25::update`].
+    pub fn lock(&self) -> Result<IndexWriter, RagError> {
+        self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(|e| self.locked_or(e))
+    }
+
     /// Deletes `remove`, adds `add` (id, text) and commits as `generation`.
     pub fn update<'a>(
         &mut self,
+        writer: IndexWriter,
         remove: impl IntoIterator<Item = u64>,
         add: impl IntoIterator<Item = (u64, &'a str)>,
         generation: u64,
     ) -> Result<(), RagError> {
-        let writer: IndexWriter =
-            self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(|e| self.locked_or(e))?;
         for id in remove {
             writer.delete_term(Term::from_field_u64(self.id, id));
         }
@@ -93,13 +99,9 @@ impl Bm25 {
         chunks: impl IntoIterator<Item = (u64, &'a str)>,
         generation: u64,
     ) -> Result<(), RagError> {
-        let writer: IndexWriter =
-            self.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(|e| self.locked_or(e))?;
+        let writer = self.lock()?;
         writer.delete_all_documents().map_err(|e| err(&self.dir, e))?;
-        for (id, text) in chunks {
-            writer.add_document(doc!(self.id => id, self.text => text)).map_err(|e| err(&self.dir, e))?;
-        }
-        self.commit(writer, generation)
+        self.update(writer, std::iter::empty(), chunks, generation)
     }
 
     fn commit(&mut self, mut writer: IndexWriter, generation: u64) -> Result<(), RagError> {

@@ -209,22 +209,7 @@ impl Index {
 
     /// Opens the index in `dir`: one manifest read; texts and vectors wait until needed.
     pub fn open(dir: &Path) -> Result<Index, RagError> {
-        let path = dir.join(MANIFEST);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(index_err(dir, "no index here (create one with `fledge index add PATH... --index DIR`)"))
-            }
-            Err(e) => return Err(RagError::io(path, e)),
-        };
-        let manifest: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| index_err(&path, format!("not a fledge index manifest ({e}); rebuild the index")))?;
-        if manifest.format != FORMAT {
-            return Err(index_err(
-                &path,
-                format!("index format {} is not {FORMAT}, which this fledge reads; rebuild the index", manifest.format),
-            ));
-        }
+        let manifest = read_manifest(dir)?;
         let mut index = Index {
             dir: dir.to_path_buf(),
             manifest,
@@ -393,6 +378,8 @@ impl Index {
         max_file_bytes: u64,
     ) -> Result<AddReport, RagError> {
         let started = Instant::now();
+        let writer = self.bm25.lock()?;
+        self.reload()?;
         self.check_embedder(embedder)?;
         if self.manifest.settings.embedder.is_some() && embedder.is_none() {
             return Err(RagError::NoEmbedder);
@@ -583,7 +570,7 @@ impl Index {
             .iter()
             .map(|(id, r)| (*id, std::str::from_utf8(&seg_text[r.clone()]).expect("UTF-8 slice")))
             .collect();
-        self.bm25.update(removed_ids, added, generation)?;
+        self.bm25.update(writer, removed_ids, added, generation)?;
         crash_point("after-bm25");
         // 3. the manifest, renamed into place: from here on the new index is the index.
         let mut roots = self.manifest.roots.clone();
@@ -612,9 +599,23 @@ impl Index {
         Ok(report)
     }
 
+    /// Re-reads the manifest: called under the write lock, so that an ingest
+    /// builds on what another process committed since this one opened the index.
+    fn reload(&mut self) -> Result<(), RagError> {
+        let manifest = read_manifest(&self.dir)?;
+        if manifest.generation != self.manifest.generation {
+            self.manifest = manifest;
+            self.texts = OnceLock::new();
+            self.vectors = OnceLock::new();
+        }
+        Ok(())
+    }
+
     /// Removes every document at or under each path. A path outside the roots
     /// the index was built from is refused (it cannot hold indexed documents).
     pub fn remove(&mut self, paths: &[PathBuf]) -> Result<Vec<PathBuf>, RagError> {
+        let writer = self.bm25.lock()?;
+        self.reload()?;
         let mut targets = Vec::new();
         for p in paths {
             let abs = absolute(p)?;
@@ -649,7 +650,7 @@ impl Index {
         let live: HashSet<u64> = manifest.documents.iter().flat_map(|d| d.chunks.iter().map(|c| c.segment)).collect();
         manifest.segments.retain(|s| live.contains(&s.generation));
         manifest.generation = generation;
-        self.bm25.update(removed_ids, std::iter::empty(), generation)?;
+        self.bm25.update(writer, removed_ids, std::iter::empty(), generation)?;
         write_manifest(&self.dir, &manifest)?;
         self.manifest = manifest;
         self.texts = OnceLock::new();
@@ -699,6 +700,27 @@ fn chunk_text<'a>(texts: &'a HashMap<u64, Vec<u8>>, c: &ChunkEntry) -> Result<&'
             RagError::Invalid(format!("chunk {} points outside its segment file; rebuild the index", c.id))
         })?;
     std::str::from_utf8(bytes).map_err(|_| RagError::Invalid(format!("chunk {} is not UTF-8; rebuild the index", c.id)))
+}
+
+/// Reads and checks `dir/index.json`.
+fn read_manifest(dir: &Path) -> Result<Manifest, RagError> {
+    let path = dir.join(MANIFEST);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(index_err(dir, "no index here (create one with `fledge index add PATH... --index DIR`)"))
+        }
+        Err(e) => return Err(RagError::io(path, e)),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| index_err(&path, format!("not a fledge index manifest ({e}); rebuild the index")))?;
+    if manifest.format != FORMAT {
+        return Err(index_err(
+            &path,
+            format!("index format {} is not {FORMAT}, which this fledge reads; rebuild the index", manifest.format),
+        ));
+    }
+    Ok(manifest)
 }
 
 fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), RagError> {
