@@ -512,7 +512,8 @@ impl Index {
 
         // New chunks: text into the segment, ids assigned, then embedded in batches.
         let mut next_id = self.manifest.next_chunk_id;
-        let mut new_chunks: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+        // (chunk id, its bytes in the segment text, its tokens)
+        let mut new_chunks: Vec<(u64, std::ops::Range<usize>, usize)> = Vec::new();
         for (doc, text, spans) in &mut fresh {
             for span in spans.iter() {
                 let piece = &text[span.start..span.end];
@@ -526,7 +527,7 @@ impl Index {
                     text_len: piece.len() as u32,
                     span: span.clone(),
                 });
-                new_chunks.push((next_id, offset..offset + piece.len()));
+                new_chunks.push((next_id, offset..offset + piece.len(), span.tokens));
                 report.tokens_embedded += span.tokens;
                 next_id += 1;
                 rows += 1;
@@ -539,12 +540,12 @@ impl Index {
             for batch in new_chunks.chunks(EMBED_BATCH) {
                 let texts: Vec<&str> = batch
                     .iter()
-                    .map(|(_, r)| std::str::from_utf8(&seg_text[r.clone()]).expect("chunk texts are UTF-8 slices"))
+                    .map(|(_, r, _)| std::str::from_utf8(&seg_text[r.clone()]).expect("chunk texts are UTF-8 slices"))
                     .collect();
                 for v in e.embed(&texts)? {
                     seg_vec.extend_from_slice(&v);
                 }
-                bar.inc(texts.iter().map(|t| e.count_tokens(t)).sum::<usize>() as u64);
+                bar.inc(batch.iter().map(|c| c.2 as u64).sum());
             }
             bar.finish_and_clear();
             report.embed_seconds = t0.elapsed().as_secs_f64();
@@ -568,7 +569,7 @@ impl Index {
         // 2. BM25, committed with this generation as its payload;
         let added: Vec<(u64, &str)> = new_chunks
             .iter()
-            .map(|(id, r)| (*id, std::str::from_utf8(&seg_text[r.clone()]).expect("UTF-8 slice")))
+            .map(|(id, r, _)| (*id, std::str::from_utf8(&seg_text[r.clone()]).expect("UTF-8 slice")))
             .collect();
         self.bm25.update(writer, removed_ids, added, generation)?;
         crash_point("after-bm25");
