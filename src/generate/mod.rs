@@ -10,6 +10,8 @@
 //! ones multiplied), temperature, top-k, top-p (nucleus), then a draw from a
 //! seeded generator, so the same seed gives the same text.
 
+pub mod batch;
+
 use multiversion::multiversion;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -51,6 +53,13 @@ fn matvec(y: &mut [f32], w: &[f32], x: &[f32]) {
         y.par_chunks_mut(rows).zip(w.par_chunks(rows * d_in)).for_each(|(y, w)| matvec_rows(y, w, x));
     } else {
         matvec_rows(y, w, x);
+    }
+}
+
+/// SwiGLU in place: `gate = silu(gate) * up`.
+fn swiglu_row(gate: &mut [f32], up: &[f32]) {
+    for (g, u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
     }
 }
 
@@ -172,9 +181,7 @@ impl<'a> Generator<'a> {
             rmsnorm_row(&mut self.xn, &self.x, w(o.ffn_norm, d), c.norm_eps);
             matvec(&mut self.gate, w(o.w_gate, f * d), &self.xn);
             matvec(&mut self.up, w(o.w_up, f * d), &self.xn);
-            for (g, u) in self.gate.iter_mut().zip(&self.up) {
-                *g = *g / (1.0 + (-*g).exp()) * u;
-            }
+            swiglu_row(&mut self.gate, &self.up);
             matvec(&mut self.xn, w(o.w_down, d * f), &self.gate);
             for (x, m) in self.x.iter_mut().zip(&self.xn) {
                 *x += m;
@@ -305,6 +312,129 @@ pub struct Generation {
     pub seconds: f64,
 }
 
+/// What [`Decoding::next`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// New text to show (empty while a multi-byte character or a possible
+    /// stop string is still incomplete).
+    Text(String),
+    /// Generation is over; the last text to show, and why.
+    Finished(String, FinishReason),
+}
+
+/// One sequence's sampling state: its random generator, the tokens so far,
+/// and the text already handed out. [`generate`] drives it with one model;
+/// the server drives many at once through one batched forward pass.
+pub struct Decoding {
+    options: SamplingOptions,
+    rng: ChaCha8Rng,
+    stop_tokens: Vec<u32>,
+    history: Vec<u32>,
+    tokens: Vec<u32>,
+    /// All generated tokens, decoded.
+    decoded: String,
+    /// Text handed out so far; a prefix of `decoded`.
+    emitted: String,
+}
+
+impl Decoding {
+    pub fn new(tokenizer: &Tokenizer, prompt_ids: &[u32], options: &SamplingOptions) -> Self {
+        let stop_tokens = if options.stop_tokens.is_empty() {
+            vec![tokenizer.eot_id(), tokenizer.im_end_id()]
+        } else {
+            options.stop_tokens.clone()
+        };
+        Self {
+            options: options.clone(),
+            rng: ChaCha8Rng::seed_from_u64(options.seed),
+            stop_tokens,
+            history: prompt_ids.to_vec(),
+            tokens: Vec::new(),
+            decoded: String::new(),
+            emitted: String::new(),
+        }
+    }
+
+    /// The tokens generated so far (stop tokens excluded).
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// The text handed out so far.
+    pub fn text(&self) -> &str {
+        &self.emitted
+    }
+
+    /// Samples the next token from `logits` (modified in place). When the
+    /// result is [`Step::Text`], the caller feeds [`Decoding::last_token`]
+    /// to the model to get the next logits.
+    pub fn next(&mut self, logits: &mut [f32], tokenizer: &Tokenizer) -> Step {
+        if self.tokens.len() >= self.options.max_new_tokens {
+            return Step::Finished(self.flush(), FinishReason::Length);
+        }
+        let token = sample(logits, &self.history, &self.options, &mut self.rng);
+        if self.stop_tokens.contains(&token) {
+            return Step::Finished(self.flush(), FinishReason::StopToken);
+        }
+        self.history.push(token);
+        self.tokens.push(token);
+        self.decoded = tokenizer.decode(&self.tokens).unwrap_or_default();
+        let text = &self.decoded;
+        if let Some(stop) = self.options.stop_strings.iter().filter_map(|s| text.find(s.as_str())).min() {
+            let piece = text.get(self.emitted.len()..stop).unwrap_or_default().to_string();
+            self.emitted.push_str(&piece);
+            return Step::Finished(piece, FinishReason::StopString);
+        }
+        // Hold back an incomplete UTF-8 sequence until its last byte arrives,
+        // and any tail that could be the start of a stop string.
+        if text.ends_with('\u{FFFD}') || !text.starts_with(&self.emitted) {
+            return Step::Text(String::new());
+        }
+        let safe = text.len() - self.stop_prefix_len(text);
+        if safe <= self.emitted.len() || !text.is_char_boundary(safe) {
+            return Step::Text(String::new());
+        }
+        let piece = text[self.emitted.len()..safe].to_string();
+        self.emitted.push_str(&piece);
+        Step::Text(piece)
+    }
+
+    /// The token the last `Step::Text` came from.
+    pub fn last_token(&self) -> u32 {
+        *self.tokens.last().expect("next() sampled a token")
+    }
+
+    /// Ends the sequence early (length or context limit), handing out any
+    /// text held back.
+    pub fn finish(&mut self, reason: FinishReason) -> Step {
+        Step::Finished(self.flush(), reason)
+    }
+
+    /// Text decoded but held back (a possible stop-string start that never completed).
+    fn flush(&mut self) -> String {
+        if !self.decoded.starts_with(&self.emitted) {
+            return String::new();
+        }
+        let piece = self.decoded[self.emitted.len()..].trim_end_matches('\u{FFFD}').to_string();
+        self.emitted.push_str(&piece);
+        piece
+    }
+
+    /// Length of the longest tail of `text` that starts some stop string.
+    fn stop_prefix_len(&self, text: &str) -> usize {
+        let mut longest = 0;
+        for stop in &self.options.stop_strings {
+            for n in (1..stop.len()).rev() {
+                if n > longest && stop.is_char_boundary(n) && text.ends_with(&stop[..n]) {
+                    longest = n;
+                    break;
+                }
+            }
+        }
+        longest
+    }
+}
+
 /// Continues `prompt_ids`, calling `on_text` with each new piece of text as
 /// soon as it decodes to whole characters.
 pub fn generate(
@@ -315,56 +445,41 @@ pub fn generate(
     mut on_text: impl FnMut(&str),
 ) -> Generation {
     let start = std::time::Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let stop_tokens: Vec<u32> = if options.stop_tokens.is_empty() {
-        vec![tokenizer.eot_id(), tokenizer.im_end_id()]
-    } else {
-        options.stop_tokens.clone()
-    };
     let max_ctx = generator.config.max_seq_len;
     generator.reset();
-    let mut history: Vec<u32> = prompt_ids.to_vec();
     let mut logits = Vec::new();
     for &t in prompt_ids.iter().take(max_ctx) {
         logits = generator.step(t).to_vec();
     }
-    let mut new_tokens = Vec::new();
-    let mut emitted = String::new();
-    let mut finish = FinishReason::Length;
-    for _ in 0..options.max_new_tokens {
-        if logits.is_empty() || generator.position() >= max_ctx {
-            finish = FinishReason::ContextFull;
-            break;
-        }
-        let next = sample(&mut logits, &history, options, &mut rng);
-        if stop_tokens.contains(&next) {
-            finish = FinishReason::StopToken;
-            break;
-        }
-        history.push(next);
-        new_tokens.push(next);
-        let text = tokenizer.decode(&new_tokens).unwrap_or_default();
-        // Hold back an incomplete UTF-8 sequence until its last byte arrives.
-        if !text.ends_with('\u{FFFD}') && text.len() > emitted.len() && text.starts_with(&emitted) {
-            let piece = &text[emitted.len()..];
-            if let Some(stop) = options.stop_strings.iter().filter_map(|s| text.find(s.as_str())).min() {
-                if stop > emitted.len() {
-                    on_text(&text[emitted.len()..stop]);
+    let mut decoding = Decoding::new(tokenizer, prompt_ids, options);
+    let finish = loop {
+        let step = if logits.is_empty() || generator.position() >= max_ctx {
+            decoding.finish(FinishReason::ContextFull)
+        } else {
+            decoding.next(&mut logits, tokenizer)
+        };
+        match step {
+            Step::Text(piece) => {
+                if !piece.is_empty() {
+                    on_text(&piece);
                 }
-                emitted = text[..stop].to_string();
-                finish = FinishReason::StopString;
-                break;
+                if generator.position() < max_ctx {
+                    logits = generator.step(decoding.last_token()).to_vec();
+                } else {
+                    logits.clear();
+                }
             }
-            on_text(piece);
-            emitted = text;
+            Step::Finished(piece, reason) => {
+                if !piece.is_empty() {
+                    on_text(&piece);
+                }
+                break reason;
+            }
         }
-        if generator.position() < max_ctx {
-            logits = generator.step(next).to_vec();
-        }
-    }
+    };
     Generation {
-        text: emitted,
-        tokens: new_tokens,
+        text: decoding.text().to_string(),
+        tokens: decoding.tokens().to_vec(),
         prompt_tokens: prompt_ids.len(),
         finish,
         seconds: start.elapsed().as_secs_f64(),
@@ -408,5 +523,40 @@ mod tests {
         // A strong repetition penalty moves greedy off a token already used.
         let penalized = SamplingOptions { temperature: 0.0, repetition_penalty: 10.0, ..Default::default() };
         assert_eq!(sample(&mut [0.1, 3.0, 2.9], &[1], &penalized, &mut rng), 2);
+    }
+
+    /// Text that may begin a stop string is held back until it is clear; the
+    /// stop string itself is never handed out.
+    #[test]
+    fn stop_strings_are_held_back_then_cut() {
+        let text = "the cat sat. the dog ran. User: hi\n".repeat(20);
+        let tok = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let script = tok.encode("the dog ran. Us the cat. User: no", false);
+        let options = SamplingOptions {
+            temperature: 0.0,
+            repetition_penalty: 1.0,
+            stop_strings: vec!["User:".into()],
+            ..Default::default()
+        };
+        let mut d = Decoding::new(&tok, &[], &options);
+        let mut shown = String::new();
+        for &t in &script {
+            // Logits that make greedy sampling pick the scripted token.
+            let mut logits = vec![0.0; tok.vocab_size()];
+            logits[t as usize] = 1.0;
+            match d.next(&mut logits, &tok) {
+                Step::Text(piece) => {
+                    shown.push_str(&piece);
+                    assert!(!shown.contains("User"), "{shown:?}");
+                }
+                Step::Finished(piece, reason) => {
+                    shown.push_str(&piece);
+                    assert_eq!(reason, FinishReason::StopString);
+                    break;
+                }
+            }
+        }
+        assert_eq!(shown, "the dog ran. Us the cat. ");
+        assert_eq!(d.text(), shown);
     }
 }

@@ -1,0 +1,324 @@
+//! Many sequences through one forward pass: the server's continuous batching.
+//!
+//! [`Generator::step`](super::Generator::step) reads every weight once per
+//! token. The reference model's weights are 23 MB, more than the caches hold,
+//! so one token at a time leaves the CPU waiting on memory. Stacking the next
+//! token of every active sequence (and chunks of new prompts) into one matrix
+//! turns each matrix-vector product into a matrix product: the weights are
+//! read once per step for all rows.
+//!
+//! Each sequence owns a slot: its own KV cache. Each row of a step names its
+//! slot and carries its own position, so sequences of different lengths, some
+//! still reading their prompt and some generating, share a step. Rows of one
+//! slot in one step are consecutive positions; their keys and values are all
+//! written to the cache before attention, so a row attends to the rows before
+//! it in the same step as if they had come in earlier steps.
+
+use rayon::prelude::*;
+
+use super::{matvec, swiglu_row};
+use crate::model::kernels::{linear_forward, rmsnorm_row, Rope};
+use crate::model::params::ParamLayout;
+use crate::model::ModelConfig;
+
+/// One token of one sequence in a step.
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    pub slot: usize,
+    pub token: u32,
+    /// Whether the caller wants the logits after this token (the last row of
+    /// a sequence in the step; prompt rows before it need none).
+    pub logits: bool,
+}
+
+/// A sequence's KV cache: per layer, `[max_seq_len, kv_heads * head_dim]`.
+struct Slot {
+    k: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    len: usize,
+    in_use: bool,
+}
+
+/// Weights, one KV cache per slot, and buffers grown to the largest step.
+pub struct BatchDecoder<'a> {
+    pub config: ModelConfig,
+    layout: ParamLayout,
+    params: &'a [f32],
+    rope: Rope,
+    slots: Vec<Slot>,
+    max_slots: usize,
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    last: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+/// Below this many rows a matrix product costs more than row-by-row
+/// matrix-vector products (packing the weights outweighs reusing them).
+const MIN_MATMUL_ROWS: usize = 4;
+
+/// `y[r] = W x[r]` for every row, `W` `[d_out, d_in]`.
+fn linear(y: &mut [f32], x: &[f32], w: &[f32], rows: usize, d_in: usize, d_out: usize) {
+    if rows < MIN_MATMUL_ROWS {
+        for (y, x) in y.chunks_exact_mut(d_out).zip(x.chunks_exact(d_in)).take(rows) {
+            matvec(y, w, x);
+        }
+    } else {
+        linear_forward(&mut y[..rows * d_out], &x[..rows * d_in], w, rows, d_in, d_out);
+    }
+}
+
+impl<'a> BatchDecoder<'a> {
+    /// A decoder with room for `max_slots` sequences at once. KV caches are
+    /// allocated when a slot is first used and kept for reuse.
+    pub fn new(config: &ModelConfig, params: &'a [f32], max_slots: usize) -> Self {
+        let layout = ParamLayout::new(config);
+        assert_eq!(params.len(), layout.total, "weights match the config");
+        Self {
+            config: config.clone(),
+            rope: Rope::new(config.max_seq_len, config.head_dim(), config.rope_theta),
+            layout,
+            params,
+            slots: Vec::new(),
+            max_slots,
+            x: Vec::new(),
+            xn: Vec::new(),
+            q: Vec::new(),
+            k: Vec::new(),
+            v: Vec::new(),
+            att: Vec::new(),
+            gate: Vec::new(),
+            up: Vec::new(),
+            last: Vec::new(),
+            logits: Vec::new(),
+        }
+    }
+
+    /// A free slot with an empty cache, or `None` when all are taken.
+    pub fn acquire(&mut self) -> Option<usize> {
+        if let Some(i) = self.slots.iter().position(|s| !s.in_use) {
+            self.slots[i].in_use = true;
+            self.slots[i].len = 0;
+            return Some(i);
+        }
+        if self.slots.len() >= self.max_slots {
+            return None;
+        }
+        let c = &self.config;
+        let size = c.max_seq_len * c.n_kv_heads * c.head_dim();
+        self.slots.push(Slot {
+            k: vec![vec![0.0; size]; c.n_layers],
+            v: vec![vec![0.0; size]; c.n_layers],
+            len: 0,
+            in_use: true,
+        });
+        Some(self.slots.len() - 1)
+    }
+
+    pub fn release(&mut self, slot: usize) {
+        self.slots[slot].in_use = false;
+    }
+
+    /// Tokens in the slot's cache.
+    pub fn len(&self, slot: usize) -> usize {
+        self.slots[slot].len
+    }
+
+    /// Slots in use.
+    pub fn active(&self) -> usize {
+        self.slots.iter().filter(|s| s.in_use).count()
+    }
+
+    /// Feeds `rows` and returns the logits of the rows that asked for them,
+    /// in order, `[n, vocab]`. Panics if a slot is not in use or would pass
+    /// the context window (the scheduler stops before).
+    pub fn forward(&mut self, rows: &[Row]) -> &[f32] {
+        let c = self.config.clone();
+        let (d, hd, f) = (c.d_model, c.head_dim(), c.ffn_hidden);
+        let (heads, kv_heads) = (c.n_heads, c.n_kv_heads);
+        let kv = kv_heads * hd;
+        let group = heads / kv_heads;
+        let n = rows.len();
+        for buf in [&mut self.x, &mut self.xn, &mut self.q, &mut self.att] {
+            buf.resize(n * d, 0.0);
+        }
+        self.k.resize(n * kv, 0.0);
+        self.v.resize(n * kv, 0.0);
+        self.gate.resize(n * f, 0.0);
+        self.up.resize(n * f, 0.0);
+
+        // Each row's position: its slot's length plus the rows of that slot before it.
+        let mut positions = Vec::with_capacity(n);
+        let mut added = vec![0usize; self.slots.len()];
+        for r in rows {
+            let s = &self.slots[r.slot];
+            assert!(s.in_use, "slot {} is not in use", r.slot);
+            let pos = s.len + added[r.slot];
+            assert!(pos < c.max_seq_len, "slot {}: context full ({} tokens)", r.slot, c.max_seq_len);
+            positions.push(pos);
+            added[r.slot] += 1;
+        }
+
+        let p = self.params;
+        let w = |off: usize, len: usize| &p[off..off + len];
+        for (x, r) in self.x.chunks_exact_mut(d).zip(rows) {
+            x.copy_from_slice(w(self.layout.embed + r.token as usize * d, d));
+        }
+        let scale = 1.0 / (hd as f32).sqrt();
+        for l in 0..c.n_layers {
+            let o = self.layout.layers[l];
+            for (y, x) in self.xn.chunks_exact_mut(d).zip(self.x.chunks_exact(d)) {
+                rmsnorm_row(y, x, w(o.attn_norm, d), c.norm_eps);
+            }
+            linear(&mut self.q, &self.xn, w(o.wq, d * d), n, d, d);
+            linear(&mut self.k, &self.xn, w(o.wk, kv * d), n, d, kv);
+            linear(&mut self.v, &self.xn, w(o.wv, kv * d), n, d, kv);
+            for (i, &pos) in positions.iter().enumerate() {
+                for h in 0..heads {
+                    self.rope.rotate(&mut self.q[i * d + h * hd..i * d + (h + 1) * hd], pos, false);
+                }
+                for h in 0..kv_heads {
+                    self.rope.rotate(&mut self.k[i * kv + h * hd..i * kv + (h + 1) * hd], pos, false);
+                }
+                let slot = &mut self.slots[rows[i].slot];
+                slot.k[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.k[i * kv..(i + 1) * kv]);
+                slot.v[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.v[i * kv..(i + 1) * kv]);
+            }
+            // Attention: every row reads only its own slot's cache, so rows run in parallel.
+            let (slots, q) = (&self.slots, &self.q);
+            self.att.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
+                let pos = positions[i];
+                let (kc, vc) = (&slots[rows[i].slot].k[l], &slots[rows[i].slot].v[l]);
+                let mut scores = vec![0.0f32; pos + 1];
+                for h in 0..heads {
+                    let kvh = h / group;
+                    let qh = &q[i * d + h * hd..i * d + (h + 1) * hd];
+                    let mut max = f32::NEG_INFINITY;
+                    for (j, s) in scores.iter_mut().enumerate() {
+                        let k = &kc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
+                        *s = qh.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+                        max = max.max(*s);
+                    }
+                    let mut sum = 0.0;
+                    for s in scores.iter_mut() {
+                        *s = (*s - max).exp();
+                        sum += *s;
+                    }
+                    let oh = &mut out[h * hd..(h + 1) * hd];
+                    oh.fill(0.0);
+                    for (j, s) in scores.iter().enumerate() {
+                        let v = &vc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
+                        for (o, v) in oh.iter_mut().zip(v) {
+                            *o += s / sum * v;
+                        }
+                    }
+                }
+            });
+            linear(&mut self.xn, &self.att, w(o.wo, d * d), n, d, d);
+            for (x, a) in self.x.iter_mut().zip(&self.xn) {
+                *x += a;
+            }
+            for (y, x) in self.xn.chunks_exact_mut(d).zip(self.x.chunks_exact(d)) {
+                rmsnorm_row(y, x, w(o.ffn_norm, d), c.norm_eps);
+            }
+            linear(&mut self.gate, &self.xn, w(o.w_gate, f * d), n, d, f);
+            linear(&mut self.up, &self.xn, w(o.w_up, f * d), n, d, f);
+            swiglu_row(&mut self.gate, &self.up);
+            linear(&mut self.xn, &self.gate, w(o.w_down, d * f), n, f, d);
+            for (x, m) in self.x.iter_mut().zip(&self.xn) {
+                *x += m;
+            }
+        }
+        for (r, count) in added.iter().enumerate() {
+            self.slots[r].len += count;
+        }
+
+        // The final norm and the vocabulary projection only for rows that need logits.
+        let wanted: Vec<usize> = rows.iter().enumerate().filter(|(_, r)| r.logits).map(|(i, _)| i).collect();
+        self.last.resize(wanted.len() * d, 0.0);
+        for (y, &i) in self.last.chunks_exact_mut(d).zip(&wanted) {
+            rmsnorm_row(y, &self.x[i * d..(i + 1) * d], w(self.layout.final_norm, d), c.norm_eps);
+        }
+        let vocab = c.vocab_size;
+        self.logits.resize(wanted.len() * vocab, 0.0);
+        linear(&mut self.logits, &self.last, w(self.layout.lm_head, vocab * d), wanted.len(), d, vocab);
+        &self.logits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::Generator;
+    use crate::model::params::init_params;
+
+    /// Three sequences, interleaved in steps of different shapes (prompt
+    /// chunks beside single decoding rows, a slot released and reused), give
+    /// the logits of one-token-at-a-time generation on each alone.
+    #[test]
+    fn batched_logits_equal_one_sequence_at_a_time() {
+        let mut c = ModelConfig::preset("tiny", 97).unwrap();
+        c.n_kv_heads = 2;
+        let params = init_params(&c, &ParamLayout::new(&c), 5);
+        let seqs: Vec<Vec<u32>> = (0..3u32).map(|s| (0..20 + 3 * s).map(|i| (i * 31 + s * 7) % 97).collect()).collect();
+        let reference: Vec<Vec<Vec<f32>>> = seqs
+            .iter()
+            .map(|seq| {
+                let mut g = Generator::new(&c, &params);
+                seq.iter().map(|&t| g.step(t).to_vec()).collect()
+            })
+            .collect();
+        let mut b = BatchDecoder::new(&c, &params, 2);
+        // The third sequence must wait for a free slot.
+        let (s0, s1) = (b.acquire().unwrap(), b.acquire().unwrap());
+        assert!(b.acquire().is_none());
+        let mut fed = [0usize; 3];
+        let mut slot_of = [Some(s0), Some(s1), None];
+        let chunks = [5, 1, 3, 1, 1, 7, 2, 1, 1, 1, 4, 1, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        for (step, &chunk) in chunks.iter().cycle().take(200).enumerate() {
+            let mut rows = Vec::new();
+            let mut expect = Vec::new();
+            for s in 0..3 {
+                let Some(slot) = slot_of[s] else { continue };
+                // Alternate which sequence reads a chunk and which a single token.
+                let take = if (step + s) % 2 == 0 { chunk } else { 1 };
+                let end = (fed[s] + take).min(seqs[s].len());
+                for i in fed[s]..end {
+                    rows.push(Row { slot, token: seqs[s][i], logits: i + 1 == end });
+                }
+                if end > fed[s] {
+                    expect.push((s, end - 1));
+                }
+                fed[s] = end;
+            }
+            if rows.is_empty() {
+                break;
+            }
+            let logits = b.forward(&rows).to_vec();
+            assert_eq!(logits.len(), expect.len() * 97);
+            for (got, &(s, i)) in logits.chunks_exact(97).zip(&expect) {
+                let err = got.iter().zip(&reference[s][i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(err < 1e-4, "sequence {s} position {i}: logits differ by {err}");
+            }
+            for s in 0..2 {
+                if let Some(slot) = slot_of[s] {
+                    if fed[s] == seqs[s].len() {
+                        b.release(slot);
+                        slot_of[s] = None;
+                        if slot_of[2].is_none() && fed[2] == 0 {
+                            slot_of[2] = b.acquire();
+                            assert_eq!(b.len(slot_of[2].unwrap()), 0);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(fed, [20, 23, 26], "every sequence was fed to the end");
+    }
+}
