@@ -25,6 +25,7 @@ pub mod generate;
 pub mod model;
 pub mod progress;
 pub mod rag;
+pub mod serve;
 pub mod speedrun;
 pub mod tokenizer;
 pub mod train;

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod chat_cmd;
 mod rag_cmd;
+mod serve_cmd;
 
 use fledge::data::prepare::{self, Recipe, SourceSpec};
 use fledge::data::read::{self, Format, ReadOptions};
@@ -55,6 +56,8 @@ enum Command {
     Index(rag_cmd::IndexCommand),
     /// Answer a question from your indexed documents, citing the passages used.
     Ask(rag_cmd::AskArgs),
+    /// Serve a chat model: an OpenAI-compatible API at /v1 and a chat page at /.
+    Serve(serve_cmd::ServeArgs),
     /// Continue a prompt with a trained model, streaming tokens as they come.
     Generate(GenerateArgs),
     /// Draw a training run's loss curve (metrics.jsonl) as loss.png.
@@ -345,6 +348,8 @@ enum BenchCommand {
         #[arg(long, default_value_t = 500)]
         queries: usize,
     },
+    /// Load test of `fledge serve`: concurrent streaming clients on loopback (time to first token, tokens/s, errors, peak memory).
+    Serve(serve_cmd::BenchServeArgs),
     /// f32 matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
     Matmul {
         #[arg(long, default_value_t = 1024)]
@@ -387,6 +392,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
         Command::Index(cmd) => rag_cmd::run_index(cmd),
         Command::Ask(args) => rag_cmd::run_ask(args),
+        Command::Serve(args) => serve_cmd::run_serve(args),
+        Command::Bench(BenchCommand::Serve(args)) => serve_cmd::run_bench_serve(args),
         Command::Bench(BenchCommand::Retrieval { index, questions, embedder, queries }) => {
             rag_cmd::bench_retrieval(&index, embedder.as_deref(), &questions, queries)
         }

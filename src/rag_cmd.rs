@@ -11,14 +11,13 @@ use fledge::generate::{generate, FinishReason, Generator, SamplingOptions};
 use fledge::rag::chunk::ChunkConfig;
 use fledge::rag::embed::Embedder;
 use fledge::rag::eval::{evaluate, percentile, prepare_fairytaleqa, read_items, RetrievalScores};
-use fledge::rag::ground::{ground, source_label, sources_text};
+use fledge::rag::ground::{ground, source_label, sources_text, GROUNDED_SYSTEM};
 use fledge::rag::index::{EmbedderId, IndexSettings};
 use fledge::rag::{Index, Mode, RagError, Retriever};
 
 use crate::chat_cmd::load_model;
 
 /// The system message of grounded answers.
-pub const GROUNDED_SYSTEM: &str = "Answer the question from the numbered passages in the context.";
 
 #[derive(Subcommand)]
 pub enum IndexCommand {

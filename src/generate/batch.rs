@@ -289,8 +289,8 @@ mod tests {
                 // Alternate which sequence reads a chunk and which a single token.
                 let take = if (step + s) % 2 == 0 { chunk } else { 1 };
                 let end = (fed[s] + take).min(seqs[s].len());
-                for i in fed[s]..end {
-                    rows.push(Row { slot, token: seqs[s][i], logits: i + 1 == end });
+                for (i, &token) in seqs[s].iter().enumerate().take(end).skip(fed[s]) {
+                    rows.push(Row { slot, token, logits: i + 1 == end });
                 }
                 if end > fed[s] {
                     expect.push((s, end - 1));

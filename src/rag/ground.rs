@@ -14,6 +14,9 @@ use crate::tokenizer::Tokenizer;
 use super::retrieve::Passage;
 use super::RagError;
 
+/// The system message of a grounded answer when the user gave none.
+pub const GROUNDED_SYSTEM: &str = "Answer the question from the numbered passages in the context.";
+
 /// The messages to generate from, and the passages they cite, numbered from 1.
 pub struct Grounded {
     pub messages: Vec<Message>,

@@ -1,0 +1,455 @@
+//! The HTTP routes: the OpenAI endpoints, `/health`, and the chat page.
+//!
+//! A request is checked and turned into prompt tokens on a blocking thread
+//! (tokenizing a large body or embedding a query for retrieval would stall
+//! the async threads that keep every other stream flowing), queued for the
+//! engine, then answered whole or streamed as server-sent events.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
+
+use super::api::{self, ApiError, ChatRequest, CompletionRequest};
+use super::engine::{Engine, Event, Job, Model};
+use crate::chat::{fit_to_window, render_tokens, Message, Role};
+use crate::generate::SamplingOptions;
+use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
+use crate::rag::{Index, Mode, Passage, Retriever};
+
+/// The chat page: one file, no external resources, compiled into the binary.
+const PAGE: &str = include_str!("page.html");
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub model: Arc<Model>,
+    pub engine: Engine,
+    pub index: Option<Arc<Index>>,
+    /// Passages retrieved per grounded question.
+    pub rag_k: usize,
+    /// Clients must send `Authorization: Bearer <key>` when set.
+    pub api_key: Option<String>,
+    /// Sampling for fields a request leaves out.
+    pub defaults: SamplingOptions,
+    /// When the server started (the model's `created`).
+    pub started: u64,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/completions", post(completions))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model))
+        .layer(middleware::from_fn_with_state(state.clone(), require_key));
+    Router::new()
+        .route("/", get(page))
+        .route("/health", get(health))
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn request_id(prefix: &str) -> String {
+    format!("{prefix}-{:024x}", rand::random::<u128>() >> 32)
+}
+
+async fn page() -> Response {
+    let mut r = axum::response::Html(PAGE).into_response();
+    let h = r.headers_mut();
+    // The page loads nothing from elsewhere; say so, so a browser refuses anything injected.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r
+}
+
+async fn health(State(s): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"status": "ok", "model": s.model.name, "engine": s.engine.stats.snapshot()}))
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::status(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("unknown_url"),
+        format!(
+            "no route {} {}: the API is POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::status(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        Some("method_not_allowed"),
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Checks the bearer key (compared in constant time) when one is set.
+async fn require_key(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(key) = &s.api_key {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let same =
+            given.len() == key.len() && given.bytes().zip(key.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if !same {
+            return ApiError::status(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                Some("invalid_api_key"),
+                "missing or wrong API key: send the header `Authorization: Bearer <key>` with the server's key",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+fn model_json(s: &AppState) -> Value {
+    json!({
+        "id": s.model.name,
+        "object": "model",
+        "created": s.started,
+        "owned_by": "fledge",
+        "context_window": s.model.config.max_seq_len,
+        "retrieval": s.index.is_some(),
+    })
+}
+
+async fn models(State(s): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"object": "list", "data": [model_json(&s)]}))
+}
+
+async fn model(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    check_model(&s, &id)?;
+    Ok(Json(model_json(&s)))
+}
+
+fn check_model(s: &AppState, name: &str) -> Result<(), ApiError> {
+    if name == s.model.name {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: format!("the model `{name}` does not exist; this server has `{}`", s.model.name),
+        kind: "invalid_request_error",
+        param: Some("model".into()),
+        code: Some("model_not_found"),
+    })
+}
+
+/// The body, as JSON: a size-limit or read failure and a wrong content type
+/// become errors in OpenAI's shape. Requiring `application/json` also means a
+/// web page on another origin cannot post here without a CORS preflight.
+fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|e| {
+        let kind =
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "request_too_large" } else { "invalid_request_error" };
+        ApiError::status(e.status(), "invalid_request_error", Some(kind), format!("could not read the body: {e}"))
+    })?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !json {
+        return Err(ApiError::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            None,
+            "send the body as JSON with `Content-Type: application/json`",
+        ));
+    }
+    Ok(body)
+}
+
+/// A request turned into what the engine runs.
+struct Prepared {
+    prompt: Vec<u32>,
+    options: SamplingOptions,
+    sources: Vec<Passage>,
+    /// For `echo`: the prompt text to put before the completion.
+    echo: Option<String>,
+}
+
+/// Runs CPU work (tokenizing, retrieval) off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None, format!("request failed: {e}")))
+    })
+}
+
+fn context_exceeded(message: String) -> ApiError {
+    ApiError::invalid("messages".to_string(), message).with_code("context_length_exceeded")
+}
+
+/// Chat: retrieval (when the server has an index and the request allows it),
+/// then the oldest turns dropped until prompt plus reply fit the window.
+fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
+    req.check_unsupported()?;
+    let window = s.model.config.max_seq_len;
+    let (mut options, max_tokens) = api::sampling_options(&req.sampling(), &s.defaults, window)?;
+    let mut messages = req.conversation()?;
+    let tok = &s.model.tokenizer;
+    // Room kept for the answer when trimming: what was asked for, else a quarter of the window.
+    let reserve = max_tokens.unwrap_or(window / 4).min(window - 1);
+    let mut sources = Vec::new();
+    if let (Some(index), true) = (&s.index, req.retrieval.unwrap_or(true)) {
+        if let Some(question) = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()) {
+            let system = messages.iter().find(|m| m.role == Role::System).map(|m| m.content.clone());
+            let passages = index.retrieve(&question, s.rag_k, Mode::Hybrid).map_err(|e| {
+                ApiError::status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    None,
+                    format!("retrieval failed: {e}"),
+                )
+            })?;
+            let grounded =
+                ground(tok, Some(system.as_deref().unwrap_or(GROUNDED_SYSTEM)), &question, &passages, window, reserve)
+                    .map_err(|e| context_exceeded(e.to_string()))?;
+            sources = grounded.cited;
+            if !sources.is_empty() {
+                let at = messages.iter().take_while(|m| m.role == Role::System).count();
+                if at == 0 {
+                    messages.insert(0, Message::new(Role::System, GROUNDED_SYSTEM));
+                }
+                messages.insert(at.max(1), Message::new(Role::Context, context_text(&sources)));
+            }
+        }
+    }
+    fit_to_window(tok, &mut messages, window, reserve).map_err(|e| context_exceeded(e.to_string()))?;
+    let prompt = render_tokens(tok, &messages, true).ids;
+    options.max_new_tokens = options.max_new_tokens.min(window - prompt.len());
+    Ok(Prepared { prompt, options, sources, echo: None })
+}
+
+/// Completion: the prompt continued as a document (after `<|endoftext|>`,
+/// as every training document started); prompt plus `max_tokens` must fit.
+fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared, ApiError> {
+    req.check_unsupported()?;
+    let window = s.model.config.max_seq_len;
+    let (options, max_tokens) = api::sampling_options(&req.sampling(), &s.defaults, window)?;
+    let text = req.prompt_text()?;
+    let tok = &s.model.tokenizer;
+    let mut prompt = vec![tok.eot_id()];
+    prompt.extend(tok.encode(&text, false));
+    let wanted = max_tokens.unwrap_or(16);
+    if prompt.len() + wanted > window {
+        return Err(ApiError::invalid(
+            "prompt".to_string(),
+            format!(
+                "the model's context window is {window} tokens, but the prompt takes {} and max_tokens asks for {wanted}; \
+                 shorten the prompt or lower max_tokens",
+                prompt.len()
+            ),
+        )
+        .with_code("context_length_exceeded"));
+    }
+    Ok(Prepared { prompt, options, sources: Vec::new(), echo: req.echo.unwrap_or(false).then_some(text) })
+}
+
+fn submit(s: &AppState, p: &Prepared) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    s.engine.submit(Job { prompt: p.prompt.clone(), options: p.options.clone(), events: tx }).map_err(|busy| {
+        ApiError::status(StatusCode::SERVICE_UNAVAILABLE, "server_error", Some("server_busy"), busy.to_string())
+    })?;
+    Ok(rx)
+}
+
+/// How chat and completion responses differ.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Chat,
+    Completion,
+}
+
+async fn chat_completions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(&headers, body)?;
+    let req: ChatRequest = api::parse(&body)?;
+    check_model(&s, &req.model)?;
+    let stream = req.stream.unwrap_or(false);
+    let usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let st = s.clone();
+    let prepared = blocking(move || prepare_chat(&st, &req)).await?;
+    respond(&s, prepared, Kind::Chat, stream, usage).await
+}
+
+async fn completions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(&headers, body)?;
+    let req: CompletionRequest = api::parse(&body)?;
+    check_model(&s, &req.model)?;
+    let stream = req.stream.unwrap_or(false);
+    let usage = req.stream_options.as_ref().is_some_and(|o| o.include_usage);
+    let st = s.clone();
+    let prepared = blocking(move || prepare_completion(&st, &req)).await?;
+    respond(&s, prepared, Kind::Completion, stream, usage).await
+}
+
+/// What every response and chunk of one request shares.
+struct Envelope {
+    id: String,
+    created: u64,
+    model: String,
+    kind: Kind,
+}
+
+impl Envelope {
+    fn object(&self, chunk: bool) -> &'static str {
+        match (self.kind, chunk) {
+            (Kind::Chat, false) => "chat.completion",
+            (Kind::Chat, true) => "chat.completion.chunk",
+            (Kind::Completion, _) => "text_completion",
+        }
+    }
+
+    /// One choice with `text` (a delta when streaming).
+    fn choice(&self, text: Option<&str>, finish: Option<&str>, chunk: bool) -> Value {
+        match (self.kind, chunk) {
+            (Kind::Chat, false) => json!({
+                "index": 0, "message": {"role": "assistant", "content": text.unwrap_or("")},
+                "logprobs": null, "finish_reason": finish,
+            }),
+            (Kind::Chat, true) => {
+                let delta = match text {
+                    Some(t) => json!({"content": t}),
+                    None => json!({}),
+                };
+                json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
+            }
+            (Kind::Completion, _) => {
+                json!({"index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish})
+            }
+        }
+    }
+
+    fn message(&self, choices: Vec<Value>, chunk: bool) -> Value {
+        json!({
+            "id": self.id, "object": self.object(chunk), "created": self.created, "model": self.model,
+            "system_fingerprint": null, "choices": choices,
+        })
+    }
+}
+
+async fn respond(
+    s: &AppState,
+    p: Prepared,
+    kind: Kind,
+    stream: bool,
+    include_usage: bool,
+) -> Result<Response, ApiError> {
+    let mut events = submit(s, &p)?;
+    let env = Envelope {
+        id: request_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" }),
+        created: now(),
+        model: s.model.name.clone(),
+        kind,
+    };
+    let sources = (!p.sources.is_empty()).then(|| api::sources_json(&p.sources));
+    if !stream {
+        // Dropping `events` (the client left and this future was dropped) cancels generation.
+        let mut text = p.echo.unwrap_or_default();
+        loop {
+            match events.recv().await {
+                Some(Event::Text(t)) => text.push_str(&t),
+                Some(Event::Done { finish, prompt_tokens, completion_tokens }) => {
+                    let mut body =
+                        env.message(vec![env.choice(Some(&text), Some(api::finish_reason(finish)), false)], false);
+                    body["usage"] = api::usage(prompt_tokens, completion_tokens);
+                    if let Some(src) = sources {
+                        body["sources"] = src;
+                    }
+                    return Ok(Json(body).into_response());
+                }
+                None => {
+                    return Err(ApiError::status(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        None,
+                        "the generation engine stopped",
+                    ))
+                }
+            }
+        }
+    }
+    // Streaming: a task turns engine events into chunks. When the client goes
+    // away the SSE body is dropped, the task's send fails, it drops `events`,
+    // and the engine frees the slot at its next step.
+    let (tx, rx) = mpsc::channel::<SseEvent>(32);
+    tokio::spawn(async move {
+        let data = |v: Value| SseEvent::default().data(v.to_string());
+        if kind == Kind::Chat {
+            let first = json!({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null});
+            if tx.send(data(env.message(vec![first], true))).await.is_err() {
+                return;
+            }
+        }
+        if let Some(echo) = p.echo.filter(|e| !e.is_empty()) {
+            if tx.send(data(env.message(vec![env.choice(Some(&echo), None, true)], true))).await.is_err() {
+                return;
+            }
+        }
+        while let Some(event) = events.recv().await {
+            match event {
+                Event::Text(t) => {
+                    if tx.send(data(env.message(vec![env.choice(Some(&t), None, true)], true))).await.is_err() {
+                        return;
+                    }
+                }
+                Event::Done { finish, prompt_tokens, completion_tokens } => {
+                    let mut last = env.message(vec![env.choice(None, Some(api::finish_reason(finish)), true)], true);
+                    if let Some(src) = &sources {
+                        last["sources"] = src.clone();
+                    }
+                    let _ = tx.send(data(last)).await;
+                    if include_usage {
+                        let mut u = env.message(Vec::new(), true);
+                        u["usage"] = api::usage(prompt_tokens, completion_tokens);
+                        let _ = tx.send(data(u)).await;
+                    }
+                    let _ = tx.send(SseEvent::default().data("[DONE]")).await;
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>)).into_response())
+}
