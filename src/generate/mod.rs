@@ -233,14 +233,11 @@ impl Default for SamplingOptions {
 /// Picks the next token from logits (modified in place).
 pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mut impl Rng) -> u32 {
     if o.repetition_penalty != 1.0 {
-        let mut seen = vec![false; logits.len()];
-        for &t in history {
-            if let Some(s) = seen.get_mut(t as usize) {
-                *s = true;
-            }
-        }
-        for (l, s) in logits.iter_mut().zip(seen) {
-            if s {
+        let mut seen = history.to_vec();
+        seen.sort_unstable();
+        seen.dedup();
+        for t in seen {
+            if let Some(l) = logits.get_mut(t as usize) {
                 *l = if *l > 0.0 { *l / o.repetition_penalty } else { *l * o.repetition_penalty };
             }
         }
@@ -250,10 +247,13 @@ pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mu
     }
     let mut candidates: Vec<(u32, f32)> =
         logits.iter().enumerate().map(|(i, &l)| (i as u32, l / o.temperature)).collect();
-    candidates.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
-    if o.top_k > 0 {
+    let descending = |a: &(u32, f32), b: &(u32, f32)| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal);
+    // Only the top k need sorting: select them first (linear time), then sort those.
+    if o.top_k > 0 && o.top_k < candidates.len() {
+        candidates.select_nth_unstable_by(o.top_k - 1, descending);
         candidates.truncate(o.top_k);
     }
+    candidates.sort_by(descending);
     let max = candidates[0].1;
     let mut probs: Vec<f32> = candidates.iter().map(|c| (c.1 - max).exp()).collect();
     let total: f32 = probs.iter().sum();

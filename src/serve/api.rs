@@ -297,13 +297,15 @@ fn text_content(content: &Value, param: &str) -> Result<String, ApiError> {
             for (j, part) in parts.iter().enumerate() {
                 match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
                     (Some("text"), Some(t)) => text.push_str(t),
-                    (kind, _) => return Err(ApiError::invalid(
-                        format!("{param}[{j}]"),
-                        format!(
+                    (kind, _) => {
+                        return Err(ApiError::invalid(
+                            format!("{param}[{j}]"),
+                            format!(
                             "content part {j} is {}: only {{\"type\": \"text\", \"text\": ...}} parts are supported",
                             kind.map(|k| format!("of type `{k}`")).unwrap_or_else(|| "not a text part".into())
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             Ok(text)

@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use rayon::prelude::*;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -255,23 +256,37 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
         stats.steps.fetch_add(1, Ordering::Relaxed);
         stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
 
-        let mut finished = Vec::new();
+        // Sampling (top-k selection, detokenizing) costs about as much as the
+        // forward pass at these sizes; sequences sample in parallel.
+        let mut logit_row = vec![None; active.len()];
         for (k, &i) in owners.iter().enumerate() {
-            let a = &mut active[i];
-            let mut l = logits[k * vocab..(k + 1) * vocab].to_vec();
-            let step = if decoder.len(a.slot) >= window {
-                a.decoding.finish(FinishReason::ContextFull)
-            } else {
-                a.decoding.next(&mut l, tok)
-            };
+            logit_row[i] = Some(k);
+        }
+        let steps: Vec<Option<Step>> = active
+            .par_iter_mut()
+            .zip(logit_row)
+            .map(|(a, k)| {
+                let k = k?;
+                let mut l = logits[k * vocab..(k + 1) * vocab].to_vec();
+                Some(if decoder.len(a.slot) >= window {
+                    a.decoding.finish(FinishReason::ContextFull)
+                } else {
+                    a.decoding.next(&mut l, tok)
+                })
+            })
+            .collect();
+        let mut finished = Vec::new();
+        for (i, step) in steps.into_iter().enumerate() {
+            let a = &active[i];
             match step {
-                Step::Text(piece) => {
+                None => {}
+                Some(Step::Text(piece)) => {
                     stats.generated_tokens.fetch_add(1, Ordering::Relaxed);
                     if !piece.is_empty() {
                         let _ = a.events.send(Event::Text(piece));
                     }
                 }
-                Step::Finished(piece, reason) => {
+                Some(Step::Finished(piece, reason)) => {
                     if !piece.is_empty() {
                         let _ = a.events.send(Event::Text(piece));
                     }
