@@ -129,7 +129,8 @@ pub struct Engine {
 
 impl Engine {
     pub fn start(model: Arc<Model>, config: EngineConfig) -> Self {
-        let (queue, jobs) = mpsc::sync_channel(config.queue);
+        // Room for every job not yet picked up: the limit is enforced in `submit`.
+        let (queue, jobs) = mpsc::sync_channel(config.max_active + config.queue);
         let stats = Arc::new(Stats::default());
         let (s, c) = (stats.clone(), config.clone());
         let thread = std::thread::Builder::new()
@@ -139,16 +140,23 @@ impl Engine {
         Self { queue, stats, config, _thread: thread }
     }
 
-    /// Queues a job, or refuses it at once when the queue is full.
+    /// Queues a job, or refuses it at once when every slot is taken and the
+    /// queue is full. Jobs the engine has not picked up yet count as waiting
+    /// only beyond the free slots, so a burst into an idle server is not refused.
     pub fn submit(&self, job: Job) -> Result<(), Busy> {
-        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let waiting = self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let active = self.stats.active.load(Ordering::Relaxed);
+        let refuse = |stats: &Stats| {
+            stats.queued.fetch_sub(1, Ordering::Relaxed);
+            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            Busy { waiting: self.config.queue }
+        };
+        if waiting + active >= self.config.max_active + self.config.queue {
+            return Err(refuse(&self.stats));
+        }
         match self.queue.try_send(job) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                Err(Busy { waiting: self.config.queue })
-            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(refuse(&self.stats)),
         }
     }
 }

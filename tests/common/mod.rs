@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod server;
+
 /// `../shared/data` beside the repository, if it is there.
 #[allow(dead_code)] // not every test binary that includes this module uses it
 pub fn shared_data() -> Option<PathBuf> {
@@ -12,11 +14,13 @@ pub fn shared_data() -> Option<PathBuf> {
 /// Whether a test whose dependency is missing must fail instead of skipping.
 /// CI sets FLEDGE_REQUIRE_INTEROP=1 after installing what the tests need, so
 /// a missing install can never pass as a skip there.
+#[allow(dead_code)]
 pub fn must_run() -> bool {
     std::env::var("FLEDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1")
 }
 
 /// Skips (returns `None`) or, when required, panics with the reason.
+#[allow(dead_code)]
 pub fn skip_or_fail(reason: &str) -> Option<()> {
     if must_run() {
         panic!("required interop test cannot run: {reason}");

@@ -1,0 +1,292 @@
+//! `fledge serve` over real HTTP: the OpenAI endpoints, streaming, the page,
+//! the API key, a thousand malformed requests, clients that leave or never
+//! read, and a full queue.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::server::{random_model, Server};
+use serde_json::{json, Value};
+
+fn chat(content: &str, extra: Value) -> Value {
+    let mut body = json!({"model": "m", "messages": [{"role": "user", "content": content}]});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+/// The `data:` payloads of a server-sent event stream.
+fn events(body: &str) -> Vec<String> {
+    body.lines().filter_map(|l| l.strip_prefix("data: ")).map(String::from).collect()
+}
+
+#[test]
+fn chat_completions_streaming_models_page_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "m", false);
+    let server = Server::start(&model, &[]);
+
+    assert_eq!(server.health()["status"], "ok");
+    let (status, body) = server.request("GET", "/v1/models", &[], b"");
+    assert_eq!(status, 200);
+    let models: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(models["data"][0]["id"], "m");
+    assert_eq!(models["data"][0]["context_window"], 512);
+
+    // A whole answer, with usage; the same seed gives the same text.
+    let req = chat("the cat sat on", json!({"max_tokens": 20, "seed": 3, "temperature": 1.0}));
+    let (status, body) = server.post_json("/v1/chat/completions", &req);
+    assert_eq!(status, 200, "{body}");
+    let a: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(a["object"], "chat.completion");
+    assert_eq!(a["choices"][0]["message"]["role"], "assistant");
+    let usage = &a["usage"];
+    assert!(usage["completion_tokens"].as_u64().unwrap() <= 20);
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+    let finish = a["choices"][0]["finish_reason"].as_str().unwrap();
+    assert!(finish == "stop" || finish == "length", "{finish}");
+    let (_, again) = server.post_json("/v1/chat/completions", &req);
+    let again: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(a["choices"][0]["message"]["content"], again["choices"][0]["message"]["content"]);
+
+    // Streamed: a role chunk, content deltas, a finish chunk, usage, [DONE];
+    // the deltas add up to the whole answer of the same request.
+    let mut streamed = req.clone();
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let (status, body) = server.post_json("/v1/chat/completions", &streamed);
+    assert_eq!(status, 200);
+    let ev = events(&body);
+    assert_eq!(ev.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = ev[..ev.len() - 1].iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, a["choices"][0]["message"]["content"].as_str().unwrap());
+    assert_eq!(chunks[chunks.len() - 2]["choices"][0]["finish_reason"], finish);
+    assert_eq!(chunks.last().unwrap()["usage"], *usage);
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk" && c["id"] == chunks[0]["id"]));
+
+    // Completions, with echo.
+    let (status, body) = server.post_json(
+        "/v1/completions",
+        &json!({"model": "m", "prompt": "the dog ran", "max_tokens": 5, "echo": true, "seed": 1}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let c: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(c["object"], "text_completion");
+    assert!(c["choices"][0]["text"].as_str().unwrap().starts_with("the dog ran"));
+    assert!(c["usage"]["completion_tokens"].as_u64().unwrap() <= 5);
+
+    // The page: embedded, no external resources.
+    let (status, page) = server.request("GET", "/", &[], b"");
+    assert_eq!(status, 200);
+    assert!(page.contains("/v1/chat/completions") && page.contains("data-testid=\"send\""));
+    assert!(!page.contains("https://") && !page.contains("http://"), "the page loads nothing from elsewhere");
+    drop(server);
+
+    // With a key: the API refuses requests without it; /health and the page stay open.
+    let server = Server::start(&model, &["--api-key", "s3cret"]);
+    let (status, body) = server.request("GET", "/v1/models", &[], b"");
+    assert_eq!(status, 401);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "invalid_api_key");
+    let (status, _) = server.request("GET", "/v1/models", &[("Authorization", "Bearer wrong!")], b"");
+    assert_eq!(status, 401);
+    let (status, _) = server.request("GET", "/v1/models", &[("Authorization", "Bearer s3cret")], b"");
+    assert_eq!(status, 200);
+    assert_eq!(server.request("GET", "/", &[], b"").0, 200);
+    server.health();
+}
+
+/// The kinds of bad request a server meets, each with the status it must get.
+fn malformed() -> Vec<(&'static str, Vec<u8>, u16)> {
+    let ok_chat = |extra: Value| chat("hi", extra).to_string().into_bytes();
+    let post = |path: &str, ctype: &str, body: &[u8]| {
+        let mut r = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        r
+    };
+    let json_chat = |body: Vec<u8>| post("/v1/chat/completions", "application/json", &body);
+    let json_cmpl = |body: Value| post("/v1/completions", "application/json", body.to_string().as_bytes());
+    let huge_prompt = "the cat sat on the mat. ".repeat(45_000); // about 1.1 MB
+    let big_prompt = "the cat sat. ".repeat(20_000); // 260 KB: under the body limit, over the window
+    vec![
+        ("not JSON", json_chat(b"{".to_vec()), 400),
+        ("JSON array", json_chat(b"[]".to_vec()), 400),
+        ("JSON null", json_chat(b"null".to_vec()), 400),
+        ("trailing garbage", json_chat(b"{\"model\": \"m\", \"messages\": []} xx".to_vec()), 400),
+        ("empty body", json_chat(Vec::new()), 400),
+        ("invalid UTF-8", json_chat(b"{\"model\": \"m\xff\xfe\", \"messages\": []}".to_vec()), 400),
+        ("invalid UTF-8 in content", json_chat(b"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\xc3\x28\"}]}".to_vec()), 400),
+        ("missing model", json_chat(json!({"messages": []}).to_string().into_bytes()), 400),
+        ("missing messages", json_chat(json!({"model": "m"}).to_string().into_bytes()), 400),
+        ("messages not a list", json_chat(json!({"model": "m", "messages": "hi"}).to_string().into_bytes()), 400),
+        ("message not an object", json_chat(json!({"model": "m", "messages": [1]}).to_string().into_bytes()), 400),
+        ("empty messages", json_chat(json!({"model": "m", "messages": []}).to_string().into_bytes()), 400),
+        ("unknown field", json_chat(ok_chat(json!({"max_token": 5}))), 400),
+        ("temperature a string", json_chat(ok_chat(json!({"temperature": "hot"}))), 400),
+        ("temperature out of range", json_chat(ok_chat(json!({"temperature": 7}))), 400),
+        ("max_tokens a string", json_chat(ok_chat(json!({"max_tokens": "10"}))), 400),
+        ("negative max_tokens", json_chat(ok_chat(json!({"max_tokens": -5}))), 400),
+        ("zero max_tokens", json_chat(ok_chat(json!({"max_tokens": 0}))), 400),
+        ("enormous max_tokens", json_chat(ok_chat(json!({"max_tokens": 1_000_000_000_000i64}))), 400),
+        ("max_tokens past u64", json_chat(b"{\"model\":\"m\",\"messages\":[],\"max_tokens\":1e400}".to_vec()), 400),
+        ("stream not a bool", json_chat(ok_chat(json!({"stream": "yes"}))), 400),
+        ("stop a number", json_chat(ok_chat(json!({"stop": 5}))), 400),
+        ("n of 3", json_chat(ok_chat(json!({"n": 3}))), 400),
+        ("logprobs", json_chat(ok_chat(json!({"logprobs": true}))), 400),
+        ("tools", json_chat(ok_chat(json!({"tools": [{"type": "function"}]}))), 400),
+        ("unknown role", json_chat(json!({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}).to_string().into_bytes()), 400),
+        ("image part", json_chat(json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}).to_string().into_bytes()), 400),
+        ("unknown model", json_chat(json!({"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]}).to_string().into_bytes()), 404),
+        ("prompt over the window", json_chat(chat(&big_prompt, json!({})).to_string().into_bytes()), 400),
+        ("1 MB prompt", json_chat(chat(&huge_prompt, json!({})).to_string().into_bytes()), 413),
+        ("text/plain", post("/v1/chat/completions", "text/plain", &ok_chat(json!({}))), 415),
+        ("completion prompt list", json_cmpl(json!({"model": "m", "prompt": ["a", "b"]})), 400),
+        ("completion prompt number", json_cmpl(json!({"model": "m", "prompt": 5})), 400),
+        ("completion over the window", json_cmpl(json!({"model": "m", "prompt": "the cat", "max_tokens": 510})), 400),
+        ("completion suffix", json_cmpl(json!({"model": "m", "prompt": "a", "suffix": "b"})), 400),
+        ("GET on a POST route", b"GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), 405),
+        ("unknown path", b"GET /v1/embeddings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), 404),
+        ("path traversal", b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), 404),
+        ("bad chunked body", b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".to_vec(), 400),
+        ("garbage request line", b"HELLO\r\n\r\n".to_vec(), 400),
+    ]
+}
+
+#[test]
+fn a_thousand_malformed_requests_get_4xx_and_the_server_stays_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "m", false);
+    let server = Server::start(&model, &["--connection-timeout", "4"]);
+    let kinds = malformed();
+    server.health();
+    let (fds_before, rss_before) = server.resources();
+    // A client that opens a stream and never reads it, held for the whole run.
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    let body = chat("the cat", json!({"stream": true, "max_tokens": 400})).to_string();
+    write!(
+        silent,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let started = Instant::now();
+
+    let mut by_status = std::collections::BTreeMap::new();
+    let mut rss_warm = 0;
+    for i in 0..1000 {
+        if i == 500 {
+            // The allocator keeps freed memory for reuse; after 500 requests it has what it needs.
+            rss_warm = server.resources().1;
+        }
+        let (what, raw, expected) = &kinds[i % kinds.len()];
+        // The two large bodies are sent a few times each, not a hundred.
+        if raw.len() > 100_000 && i >= 10 * kinds.len() {
+            let (status, body) = server.raw(&kinds[0].1);
+            assert_eq!(status, 400, "{body}");
+            *by_status.entry(status).or_insert(0) += 1;
+            continue;
+        }
+        let (status, body) = server.raw(raw);
+        assert_eq!(status, *expected, "{what}: {body}");
+        if status != 400 || !what.contains("garbage request") {
+            let e: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}: {body:?}"));
+            assert!(e["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
+        }
+        *by_status.entry(status).or_insert(0) += 1;
+    }
+    eprintln!("1000 malformed requests: {by_status:?} in {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(by_status.values().sum::<i32>(), 1000);
+
+    // Still healthy: a good request is answered, nothing is left running.
+    let (status, body) = server.post_json("/v1/chat/completions", &chat("the cat", json!({"max_tokens": 8})));
+    assert_eq!(status, 200, "{body}");
+    // The silent client's connection is closed by the server at its lifetime.
+    silent.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut sink = Vec::new();
+    let _ = silent.read_to_end(&mut sink);
+    assert!(started.elapsed() < Duration::from_secs(60), "the silent connection was not cut off");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.health()["engine"]["active"] != 0 {
+        assert!(Instant::now() < deadline, "generation still running: {}", server.health());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Nothing leaked: no connection left open, and the second 500 requests
+    // left memory where the first 500 brought it.
+    let (fds_after, rss_after) = server.resources();
+    eprintln!(
+        "server: {fds_before} -> {fds_after} open files; {rss_before} KiB resident at start, \
+         {rss_warm} after 500 requests, {rss_after} after 1000"
+    );
+    assert!(fds_after <= fds_before + 2, "{fds_before} -> {fds_after} open files");
+    assert!(rss_after < rss_warm + 16 * 1024, "{rss_warm} -> {rss_after} KiB");
+}
+
+#[test]
+fn a_client_that_leaves_cancels_its_generation_and_a_full_queue_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "big", true);
+    let server = Server::start(&model, &["--max-active", "2", "--queue", "1"]);
+    let long = |seed: u64, stream: bool| {
+        chat("the cat sat", json!({"max_tokens": 480, "seed": seed, "stream": stream, "temperature": 1.0}))
+            .to_string()
+            .replace("\"m\"", "\"big\"")
+    };
+    let open = |body: String| {
+        let mut s = TcpStream::connect(server.addr).unwrap();
+        write!(
+            s,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        s
+    };
+    // Two streams (both slots): each reads its first bytes, then hangs up.
+    let streams: Vec<TcpStream> = (0..2).map(|seed| open(long(seed, true))).collect();
+    for mut s in streams {
+        let mut first = [0u8; 64];
+        s.read_exact(&mut first).unwrap();
+        assert!(first.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&first));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = server.health();
+        if h["engine"]["active"] == 0 && h["engine"]["queued"] == 0 {
+            assert!(h["engine"]["cancelled"].as_u64().unwrap() >= 1, "{h}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the generations of departed clients still run: {h}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Two slots and one place in the queue: of six long requests at once, some get 503.
+    let held: Vec<TcpStream> = (10..16).map(|seed| open(long(seed, false))).collect();
+    let mut statuses = Vec::new();
+    for mut s in held {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut response = Vec::new();
+        let _ = s.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status: u16 = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        if status == 503 {
+            assert!(text.to_lowercase().contains("retry-after: 1"), "{text}");
+            assert!(text.contains("server_busy"), "{text}");
+        }
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+}
