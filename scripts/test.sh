@@ -20,6 +20,20 @@ else
   echo "python3 not found: interop tests will be skipped" >&2
 fi
 
+# The browser test drives Debian's Chromium with playwright-core (Playwright's
+# driver, without the browser download that cannot work offline). In CI, as
+# root, Chromium is installed from Debian's packages (about a minute); on your
+# own machine the test says how to install it and skips.
+if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+node_modules="${XDG_CACHE_HOME:-$HOME/.cache}/fledge/browser-node"
+if command -v npm >/dev/null 2>&1 && [ ! -d "$node_modules/node_modules/playwright-core" ]; then
+  mkdir -p "$node_modules"
+  npm install --prefix "$node_modules" --silent --no-audit --no-fund playwright-core@1
+fi
+export FLEDGE_NODE_MODULES="$node_modules/node_modules"
+
 # In CI every interop test must run: a missing dependency fails instead of skipping.
 # CI builds in a fresh clone each time; its build folder is kept in the cache
 # beside the virtual environment so that unchanged dependencies (tantivy,

@@ -21,11 +21,7 @@ fn the_openai_python_client_drives_the_server() {
     let model = random_model(dir.path(), "tiny-chat", false);
     let server = Server::start(&model, &["--api-key", "test-key"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/openai_client.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .args([&server.url(""), "tiny-chat", "test-key"])
-        .output()
-        .unwrap();
+    let out = Command::new(&python).arg(&script).args([&server.url(""), "tiny-chat", "test-key"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "openai_client.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let seen: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
