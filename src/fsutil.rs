@@ -6,7 +6,7 @@
 //! sees either the previous file or the new one, never a torn mix.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// A file being written under a temporary name; [`AtomicFile::commit`] moves it
@@ -54,6 +54,13 @@ impl Write for AtomicFile {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.writer.as_mut().expect("writer present").flush()
+    }
+}
+
+/// Formats that write a header last (GGUF's tensor offsets) seek back.
+impl Seek for AtomicFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.writer.as_mut().expect("writer present").seek(pos)
     }
 }
 

@@ -20,6 +20,7 @@
 pub mod bench;
 pub mod chat;
 pub mod data;
+pub mod export;
 pub mod fsutil;
 pub mod generate;
 pub mod model;

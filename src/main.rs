@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod chat_cmd;
+mod export_cmd;
 mod rag_cmd;
 mod serve_cmd;
 
@@ -58,6 +59,10 @@ enum Command {
     Ask(rag_cmd::AskArgs),
     /// Serve a chat model: an OpenAI-compatible API at /v1 and a chat page at /.
     Serve(serve_cmd::ServeArgs),
+    /// Share a model: a Hugging Face folder (safetensors, tokenizer, chat template, model card) and GGUF files.
+    Export(export_cmd::ExportArgs),
+    /// Turn a Hugging Face LlamaForCausalLM folder into a fledge checkpoint.
+    Import(export_cmd::ImportArgs),
     /// Continue a prompt with a trained model, streaming tokens as they come.
     Generate(GenerateArgs),
     /// Draw a training run's loss curve (metrics.jsonl) as loss.png.
@@ -393,6 +398,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Index(cmd) => rag_cmd::run_index(cmd),
         Command::Ask(args) => rag_cmd::run_ask(args),
         Command::Serve(args) => serve_cmd::run_serve(args),
+        Command::Export(args) => export_cmd::run_export(args),
+        Command::Import(args) => export_cmd::run_import(args),
         Command::Bench(BenchCommand::Serve(args)) => serve_cmd::run_bench_serve(args),
         Command::Bench(BenchCommand::Retrieval { index, questions, embedder, queries }) => {
             rag_cmd::bench_retrieval(&index, embedder.as_deref(), &questions, queries)

@@ -271,6 +271,22 @@ fn a_client_that_leaves_cancels_its_generation_and_a_full_queue_answers_503() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // The same for a whole (non-streamed) answer: hanging up before it is ready stops it.
+    let cancelled = server.health()["engine"]["cancelled"].as_u64().unwrap();
+    let s = open(long(7, false));
+    std::thread::sleep(Duration::from_millis(100));
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = server.health();
+        if h["engine"]["active"] == 0 {
+            assert_eq!(h["engine"]["cancelled"].as_u64().unwrap(), cancelled + 1, "{h}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the generation of a departed client still runs: {h}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     // Two slots and one place in the queue: of six long requests at once, some get 503.
     let held: Vec<TcpStream> = (10..16).map(|seed| open(long(seed, false))).collect();
     let mut statuses = Vec::new();

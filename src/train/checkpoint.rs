@@ -78,6 +78,30 @@ pub fn save(
     tokenizer: &Tokenizer,
     state: &TrainState,
 ) -> Result<(), CheckpointError> {
+    write_folder(dir, config, layout, params, tokenizer, Some((m, v, state)))
+}
+
+/// Writes a checkpoint of weights only (no optimizer or training state):
+/// what `fledge import` makes. It loads, generates, fine-tunes and serves
+/// like any other; training from it starts the optimizer afresh.
+pub fn save_weights(
+    dir: &Path,
+    config: &ModelConfig,
+    layout: &ParamLayout,
+    params: &[f32],
+    tokenizer: &Tokenizer,
+) -> Result<(), CheckpointError> {
+    write_folder(dir, config, layout, params, tokenizer, None)
+}
+
+fn write_folder(
+    dir: &Path,
+    config: &ModelConfig,
+    layout: &ParamLayout,
+    params: &[f32],
+    tokenizer: &Tokenizer,
+    training: Option<(&[f32], &[f32], &TrainState)>,
+) -> Result<(), CheckpointError> {
     let tmp = dir.with_extension("tmp");
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
@@ -86,20 +110,22 @@ pub fn save(
     let weights: Vec<_> =
         layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), f32_bytes(&params[t.range()]))).collect();
     write_atomic(tmp.join("model.safetensors"), &serialize(weights, dir)?).map_err(|e| file_err(&tmp, e))?;
-    let mut moments = Vec::new();
-    for t in &layout.tensors {
-        moments.push((format!("m.{}", t.name), t.shape.clone(), f32_bytes(&m[t.range()])));
-        moments.push((format!("v.{}", t.name), t.shape.clone(), f32_bytes(&v[t.range()])));
+    if let Some((m, v, state)) = training {
+        let mut moments = Vec::new();
+        for t in &layout.tensors {
+            moments.push((format!("m.{}", t.name), t.shape.clone(), f32_bytes(&m[t.range()])));
+            moments.push((format!("v.{}", t.name), t.shape.clone(), f32_bytes(&v[t.range()])));
+        }
+        write_atomic(tmp.join("optimizer.safetensors"), &serialize(moments, dir)?).map_err(|e| file_err(&tmp, e))?;
+        write_atomic(tmp.join("state.json"), serde_json::to_string_pretty(state).expect("json").as_bytes())
+            .map_err(|e| file_err(&tmp, e))?;
     }
-    write_atomic(tmp.join("optimizer.safetensors"), &serialize(moments, dir)?).map_err(|e| file_err(&tmp, e))?;
     let hf = config.to_hf_json(tokenizer.eot_id(), tokenizer.eot_id());
     write_atomic(tmp.join("config.json"), serde_json::to_string_pretty(&hf).expect("json").as_bytes())
         .map_err(|e| file_err(&tmp, e))?;
     write_atomic(tmp.join("model.toml"), toml::to_string(config).expect("toml").as_bytes())
         .map_err(|e| file_err(&tmp, e))?;
     tokenizer.save(&tmp.join("tokenizer.json")).map_err(|e| file_err(&tmp, e))?;
-    write_atomic(tmp.join("state.json"), serde_json::to_string_pretty(state).expect("json").as_bytes())
-        .map_err(|e| file_err(&tmp, e))?;
     if dir.exists() {
         fs::remove_dir_all(dir).map_err(|e| file_err(dir, e))?;
     }

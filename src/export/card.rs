@@ -1,0 +1,134 @@
+//! The model card: the exported folder's `README.md`, with the Hugging Face
+//! front matter. It says what the model is, how it was trained (from the
+//! checkpoint's own record), samples generated at export time, its limits,
+//! and how to load it with transformers, llama.cpp, Ollama and fledge.
+
+use std::fmt::Write;
+
+use super::Source;
+
+/// What the card needs beyond the checkpoint.
+pub struct CardInputs<'a> {
+    pub name: &'a str,
+    /// (prompt, continuation) pairs generated from the exported weights.
+    pub samples: &'a [(String, String)],
+    /// GGUF files written beside the folder, by file name.
+    pub gguf_files: &'a [String],
+    /// Evaluation results to quote, as (what, figure) rows.
+    pub evals: &'a [(String, String)],
+}
+
+fn parameters(src: &Source) -> usize {
+    src.params.len()
+}
+
+pub fn render(src: &Source, inputs: &CardInputs) -> String {
+    let c = &src.config;
+    let name = inputs.name;
+    let millions = parameters(src) as f64 / 1e6;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "---\nlibrary_name: transformers\npipeline_tag: text-generation\ntags:\n- fledge\n- llama\n- gguf\n---\n"
+    );
+    let _ = writeln!(s, "# {name}\n");
+    let _ = writeln!(
+        s,
+        "A {millions:.1}M-parameter language model with the Llama architecture, trained from scratch on a CPU \
+         with fledge (tokenizer, pretraining and chat fine-tuning all by fledge). It is a \
+         small model for learning how language models work, not an assistant to rely on.\n"
+    );
+    let _ = writeln!(s, "## Model\n\n| | |\n|---|---|");
+    let rows = [
+        ("architecture", "LlamaForCausalLM (RMSNorm, rotary embeddings, SwiGLU, no biases)".to_string()),
+        ("parameters", format!("{} ({millions:.2}M)", parameters(src))),
+        ("layers", c.n_layers.to_string()),
+        ("hidden size", c.d_model.to_string()),
+        ("attention heads / key-value heads", format!("{} / {}", c.n_heads, c.n_kv_heads)),
+        ("feed-forward size", c.ffn_hidden.to_string()),
+        ("vocabulary", format!("{} (byte-level BPE, ChatML special tokens)", c.vocab_size)),
+        ("context window", format!("{} tokens", c.max_seq_len)),
+        ("tied embeddings", c.tie_embeddings.to_string()),
+        ("rope theta", c.rope_theta.to_string()),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(s, "| {k} | {v} |");
+    }
+
+    let _ = writeln!(s, "\n## Training\n");
+    match &src.state {
+        Some(state) => {
+            let _ = writeln!(
+                s,
+                "{} optimizer steps, {} tokens seen in the last stage (the checkpoint `{}`).",
+                state.step,
+                state.tokens_seen,
+                src.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            );
+            if let Some(loss) = state.best_val_loss {
+                let _ = writeln!(s, "Best validation loss: {loss:.4} nats per token.");
+            }
+            let _ = writeln!(s, "\nThe training settings, as the checkpoint records them:\n\n```json");
+            let _ = writeln!(s, "{}", serde_json::to_string_pretty(&state.settings).unwrap_or_default());
+            let _ = writeln!(s, "```");
+        }
+        None => {
+            let _ = writeln!(s, "The checkpoint carries no training record (it was imported or written without one).");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nData and licenses: the sources named in the settings above. This card does not yet list each \
+         source's license and required credits: fledge's data manifest, which carries them, is still to come. \
+         Until then, check the licenses of the training data before sharing these weights."
+    );
+
+    if !inputs.evals.is_empty() {
+        let _ = writeln!(s, "\n## Evaluation\n\n| what | result |\n|---|---|");
+        for (k, v) in inputs.evals {
+            let _ = writeln!(s, "| {k} | {v} |");
+        }
+    }
+
+    if !inputs.samples.is_empty() {
+        let _ = writeln!(s, "\n## Samples\n\nGenerated from these weights when they were exported (unedited):\n");
+        for (prompt, text) in inputs.samples {
+            let _ = writeln!(s, "> **{}**{}\n", prompt.trim(), text.replace('\n', "\n> "));
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "## Limitations\n\nTrained on a few million tokens of simple English on a CPU, the model writes short, \
+         simple text, loses the thread quickly, makes up facts, and often answers questions wrongly even when \
+         the answer is in its context. Its window is {} tokens. Do not use it for anything that matters.\n",
+        c.max_seq_len
+    );
+    let _ = writeln!(s, "## How to use it\n\nWith transformers:\n\n```python");
+    let _ = writeln!(
+        s,
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n\
+         tok = AutoTokenizer.from_pretrained(\"{name}\")\n\
+         model = AutoModelForCausalLM.from_pretrained(\"{name}\")\n\
+         ids = tok.apply_chat_template([{{\"role\": \"user\", \"content\": \"Tell me a story.\"}}],\n\
+         \x20                           add_generation_prompt=True, return_tensors=\"pt\")\n\
+         out = model.generate(ids, max_new_tokens=100, do_sample=True, temperature=0.7)\n\
+         print(tok.decode(out[0][ids.shape[1]:], skip_special_tokens=True))\n```\n"
+    );
+    if !inputs.gguf_files.is_empty() {
+        let first = &inputs.gguf_files[0];
+        let _ = writeln!(
+            s,
+            "With llama.cpp or Ollama (GGUF files: {}):\n\n```sh\nllama-cli -m {first} -cnv\n\
+             printf 'FROM ./{first}\\n' > Modelfile && ollama create {name} -f Modelfile && ollama run {name}\n```\n",
+            inputs.gguf_files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "With fledge:\n\n```sh\nfledge import {name} --out runs/{name}\nfledge chat --model runs/{name}\n```\n\n\
+         ## License\n\nfledge's code is MIT OR Apache-2.0. The weights are derived from their training data, \
+         whose licenses apply to them (see Training)."
+    );
+    s
+}
