@@ -97,10 +97,10 @@ pub struct StatsSnapshot {
 
 impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let l = |a: &AtomicU64| a.load(Ordering::SeqCst);
         StatsSnapshot {
-            queued: self.queued.load(Ordering::Relaxed),
-            active: self.active.load(Ordering::Relaxed),
+            queued: self.queued.load(Ordering::SeqCst),
+            active: self.active.load(Ordering::SeqCst),
             completed: l(&self.completed),
             cancelled: l(&self.cancelled),
             rejected: l(&self.rejected),
@@ -144,11 +144,11 @@ impl Engine {
     /// queue is full. Jobs the engine has not picked up yet count as waiting
     /// only beyond the free slots, so a burst into an idle server is not refused.
     pub fn submit(&self, job: Job) -> Result<(), Busy> {
-        let waiting = self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        let active = self.stats.active.load(Ordering::Relaxed);
+        let waiting = self.stats.queued.fetch_add(1, Ordering::SeqCst);
+        let active = self.stats.active.load(Ordering::SeqCst);
         let refuse = |stats: &Stats| {
-            stats.queued.fetch_sub(1, Ordering::Relaxed);
-            stats.rejected.fetch_add(1, Ordering::Relaxed);
+            stats.rejected.fetch_add(1, Ordering::SeqCst);
+            stats.queued.fetch_sub(1, Ordering::SeqCst);
             Busy { waiting: self.config.queue }
         };
         if waiting + active >= self.config.max_active + self.config.queue {
@@ -202,9 +202,12 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
                     Err(TryRecvError::Disconnected) => break,
                 }
             };
-            stats.queued.fetch_sub(1, Ordering::Relaxed);
+            // Each job moves from `queued` to another counter: the other one
+            // first, so that a reader never sees it in neither (and thinks
+            // the engine idle while it is about to start).
             if job.events.is_closed() {
-                stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                stats.cancelled.fetch_add(1, Ordering::SeqCst);
+                stats.queued.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
             if job.prompt.is_empty() || job.prompt.len() >= window {
@@ -214,24 +217,27 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
                     prompt_tokens: job.prompt.len(),
                     completion_tokens: 0,
                 });
-                stats.completed.fetch_add(1, Ordering::Relaxed);
+                stats.completed.fetch_add(1, Ordering::SeqCst);
+                stats.queued.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
             let slot = decoder.acquire().expect("a free slot while fewer than max_active are active");
             stats.prompt_tokens.fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
             let decoding = Decoding::new(tok, &job.prompt, &job.options);
             active.push(Active { slot, prompt: job.prompt, fed: 0, decoding, events: job.events });
+            stats.active.store(active.len(), Ordering::SeqCst);
+            stats.queued.fetch_sub(1, Ordering::SeqCst);
         }
         // A closed channel means the client went away: free its slot now.
         active.retain(|a| {
             let gone = a.events.is_closed();
             if gone {
                 decoder.release(a.slot);
-                stats.cancelled.fetch_add(1, Ordering::Relaxed);
+                stats.cancelled.fetch_add(1, Ordering::SeqCst);
             }
             !gone
         });
-        stats.active.store(active.len(), Ordering::Relaxed);
+        stats.active.store(active.len(), Ordering::SeqCst);
         if active.is_empty() {
             continue;
         }
@@ -306,9 +312,9 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
         for &i in finished.iter().rev() {
             let a = active.swap_remove(i);
             decoder.release(a.slot);
-            stats.completed.fetch_add(1, Ordering::Relaxed);
+            stats.completed.fetch_add(1, Ordering::SeqCst);
         }
-        stats.active.store(active.len(), Ordering::Relaxed);
+        stats.active.store(active.len(), Ordering::SeqCst);
     }
 }
 
