@@ -75,6 +75,19 @@ pub fn tokenize(tokenizer: &Tokenizer, texts: &[String], repeats: usize) -> Toke
     }
 }
 
+/// The processor's name (Linux `/proc/cpuinfo`), else the architecture.
+pub fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|n| n.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
 /// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -191,7 +191,7 @@ pub fn run_bench_serve(args: BenchServeArgs) -> Result<()> {
     if args.compare || args.model.unbatched {
         runs = if args.compare { vec![("batched", false), ("unbatched", true)] } else { vec![("unbatched", true)] };
     }
-    let rss_before = load::peak_rss_mib();
+    let rss_before = fledge::bench::peak_rss_mb();
     let mut reports: Vec<(String, LoadReport, Option<f64>)> = Vec::new();
     for (label, unbatched) in runs {
         let state = state(&args.model, None, unbatched)?;
@@ -228,7 +228,7 @@ pub fn run_bench_serve(args: BenchServeArgs) -> Result<()> {
             stats.cancelled,
             stats.rejected
         );
-        reports.push((label.to_string(), report, load::peak_rss_mib()));
+        reports.push((label.to_string(), report, fledge::bench::peak_rss_mb()));
     }
     println!(
         "{:<10} {:>8} {:>7} {:>10} {:>10} {:>11} {:>11} {:>9} {:>9}",

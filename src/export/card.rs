@@ -65,6 +65,14 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
                 state.tokens_seen,
                 src.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
             );
+            match (&state.hardware, state.train_seconds) {
+                (Some(hw), secs) if secs > 0.0 => {
+                    let _ = writeln!(s, "The last stage trained for {:.1} minutes on {hw}.", secs / 60.0);
+                }
+                _ => {
+                    let _ = writeln!(s, "Training time and hardware were not recorded by this checkpoint.");
+                }
+            }
             if let Some(loss) = state.best_val_loss {
                 let _ = writeln!(s, "Best validation loss: {loss:.4} nats per token.");
             }

@@ -49,6 +49,13 @@ pub struct TrainState {
     pub best_val_loss: Option<f64>,
     /// The training settings, for the record and for checks on resume.
     pub settings: serde_json::Value,
+    /// Wall-clock seconds of training so far, summed over resumed sessions
+    /// (0 in checkpoints written before it was recorded).
+    #[serde(default)]
+    pub train_seconds: f64,
+    /// The processor and thread count of the last session, for the model card.
+    #[serde(default)]
+    pub hardware: Option<String>,
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {

@@ -357,6 +357,8 @@ pub fn run_loop(
         adam_step: 0,
         best_val_loss: None,
         settings: run.record.clone(),
+        train_seconds: 0.0,
+        hardware: None,
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
         (true, Some(dir)) => {
@@ -409,10 +411,13 @@ pub fn run_loop(
     let mut last_val = (None, None);
     let mut interrupted = false;
 
+    let seconds_before = state.train_seconds;
     let save = |trainer: &Trainer, state: &TrainState| -> Result<PathBuf, TrainError> {
         let dir = settings.out.join(format!("step-{:06}", state.step));
         let mut state = state.clone();
         state.adam_step = trainer.optimizer.step;
+        state.train_seconds = seconds_before + start.elapsed().as_secs_f64();
+        state.hardware = Some(format!("{} ({} threads)", crate::bench::cpu_name(), rayon::current_num_threads()));
         checkpoint::save(
             &dir,
             config,

@@ -38,6 +38,8 @@ pub fn random_model(dir: &Path, name: &str, big: bool) -> PathBuf {
         adam_step: 0,
         best_val_loss: None,
         settings: serde_json::Value::Null,
+        train_seconds: 0.0,
+        hardware: None,
     };
     let out = dir.join(name);
     checkpoint::save(&out, &config, &layout, &params, &zeros, &zeros, &tok, &state).unwrap();
