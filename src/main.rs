@@ -151,6 +151,12 @@ struct TrainArgs {
     eval_batches: Option<usize>,
     #[arg(long)]
     checkpoint_every: Option<u64>,
+    /// Stop when the validation loss has not improved for this many evaluations (0: never).
+    #[arg(long)]
+    early_stop: Option<u64>,
+    /// Keep the lowest-validation-loss checkpoint in OUT/best (default true).
+    #[arg(long)]
+    keep_best: Option<bool>,
 }
 
 #[derive(Args)]
@@ -509,7 +515,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
         ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
     }
     set!(preset, data, tokenizer, out, batch, seq_len, grad_accum, steps, lr, min_lr_ratio, warmup_steps, schedule);
-    set!(weight_decay, seed, eval_every, eval_batches, checkpoint_every);
+    set!(weight_decay, seed, eval_every, eval_batches, checkpoint_every, early_stop, keep_best);
     if args.model_config.is_some() {
         s.model_config = args.model_config;
     }
@@ -528,6 +534,13 @@ fn run_train(args: TrainArgs) -> Result<()> {
         },
         summary.checkpoint.display()
     );
+    if let Some((step, loss)) = summary.best {
+        let kept = if s.keep_best { format!(", kept in {}", s.out.join("best").display()) } else { String::new() };
+        println!(
+            "Best validation loss {loss:.4} at step {step}{kept}{}",
+            if summary.stopped_early { "; stopped early: no improvement since" } else { "" }
+        );
+    }
     Ok(())
 }
 

@@ -56,6 +56,12 @@ pub struct TrainState {
     /// The processor and thread count of the last session, for the model card.
     #[serde(default)]
     pub hardware: Option<String>,
+    /// The step of the lowest validation loss so far.
+    #[serde(default)]
+    pub best_step: Option<u64>,
+    /// Evaluations since the validation loss last improved (for early stopping across resumes).
+    #[serde(default)]
+    pub evals_since_best: u64,
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {

@@ -65,6 +65,13 @@ pub struct TrainSettings {
     /// How many of the newest checkpoints to keep on disk.
     pub keep_checkpoints: usize,
     pub log_every: u64,
+    /// Keep the checkpoint with the lowest validation loss in `OUT/best`,
+    /// beside the latest: small models overfit this little text within
+    /// 5-20 epochs, and the best one is the one to use.
+    pub keep_best: bool,
+    /// Stop when the validation loss has not improved for this many
+    /// evaluations in a row (0: never).
+    pub early_stop: u64,
 }
 
 impl Default for TrainSettings {
@@ -93,6 +100,8 @@ impl Default for TrainSettings {
             sample_prompt: "Once upon a time".into(),
             keep_checkpoints: 2,
             log_every: 10,
+            keep_best: true,
+            early_stop: 0,
         }
     }
 }
@@ -240,6 +249,10 @@ pub struct RunSummary {
     pub val_bpb: Option<f64>,
     pub interrupted: bool,
     pub checkpoint: PathBuf,
+    /// The evaluation step with the lowest validation loss, and the loss.
+    pub best: Option<(u64, f64)>,
+    /// Stopped because validation stopped improving (`early_stop`).
+    pub stopped_early: bool,
 }
 
 /// Where a run's micro-batches and validation numbers come from: pretraining
@@ -359,6 +372,8 @@ pub fn run_loop(
         settings: run.record.clone(),
         train_seconds: 0.0,
         hardware: None,
+        best_step: None,
+        evals_since_best: 0,
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
         (true, Some(dir)) => {
@@ -434,7 +449,24 @@ pub fn run_loop(
         super::plot::loss_curve(&read_metrics(&metrics_path)?, &png).map_err(io_err(&png))?;
         Ok(dir)
     };
+    let save_best = |trainer: &Trainer, state: &TrainState| -> Result<(), TrainError> {
+        let mut state = state.clone();
+        state.adam_step = trainer.optimizer.step;
+        state.train_seconds = seconds_before + start.elapsed().as_secs_f64();
+        checkpoint::save(
+            &settings.out.join("best"),
+            config,
+            &trainer.engine.layout,
+            &trainer.params,
+            &trainer.optimizer.m,
+            &trainer.optimizer.v,
+            tokenizer,
+            &state,
+        )?;
+        Ok(())
+    };
     let mut last_checkpoint = checkpoint::latest(&settings.out)?.unwrap_or_default();
+    let mut stopped_early = false;
 
     while state.step < settings.steps {
         if stop.load(Ordering::Relaxed) {
@@ -488,7 +520,18 @@ pub fn run_loop(
             metric.val_loss = Some(val_loss);
             metric.val_bpb = bpb;
             last_val = (Some(val_loss), bpb);
-            state.best_val_loss = Some(state.best_val_loss.map_or(val_loss, |b: f64| b.min(val_loss)));
+            let improved = state.best_val_loss.map_or(true, |b| val_loss < b);
+            if improved {
+                state.best_val_loss = Some(val_loss);
+                state.best_step = Some(state.step);
+                state.evals_since_best = 0;
+                if settings.keep_best {
+                    save_best(&trainer, &state)?;
+                }
+            } else {
+                state.evals_since_best += 1;
+                stopped_early = settings.early_stop > 0 && state.evals_since_best >= settings.early_stop;
+            }
             bar.suspend(|| {
                 tracing::info!(
                     "step {:>6}  loss {:.4}  val loss {:.4}{}  lr {:.2e}",
@@ -507,10 +550,22 @@ pub fn run_loop(
         }
         writeln!(metrics, "{}", serde_json::to_string(&metric).expect("metric serializes"))
             .map_err(io_err(&metrics_path))?;
-        if state.step % settings.checkpoint_every == 0 || state.step == settings.steps {
+        if state.step % settings.checkpoint_every == 0 || state.step == settings.steps || stopped_early {
             metrics.flush().map_err(io_err(&metrics_path))?;
             last_checkpoint = save(&trainer, &state)?;
             window_start = Instant::now();
+        }
+        if stopped_early {
+            bar.suspend(|| {
+                tracing::info!(
+                    "stopping at step {}: validation loss has not improved for {} evaluations (best {:.4} at step {})",
+                    state.step,
+                    state.evals_since_best,
+                    state.best_val_loss.unwrap_or(f64::NAN),
+                    state.best_step.unwrap_or(0)
+                )
+            });
+            break;
         }
     }
     if interrupted {
@@ -528,6 +583,8 @@ pub fn run_loop(
         val_bpb: last_val.1,
         interrupted,
         checkpoint: last_checkpoint,
+        best: state.best_step.zip(state.best_val_loss),
+        stopped_early,
     })
 }
 
@@ -655,6 +712,30 @@ mod tests {
         let err = train(&b, true, stop).unwrap_err().to_string();
         assert!(err.contains("model.safetensors") && err.contains("truncated or corrupt"), "{err}");
         assert_eq!(losses(&b.out), la, "a failed resume leaves the metrics as they were");
+    }
+
+    #[test]
+    fn the_best_checkpoint_is_kept_and_early_stop_ends_a_run_that_stopped_improving() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tok, shards) = tiny_data(dir.path());
+        let mut s = settings(dir.path(), &tok, &shards, "e");
+        // A learning rate high enough that validation loss soon wobbles.
+        (s.steps, s.eval_every, s.checkpoint_every, s.lr, s.warmup_steps, s.early_stop) = (80, 1, 100, 0.05, 1, 2);
+        let summary = train(&s, false, Arc::new(AtomicBool::new(false))).unwrap();
+        let vals: Vec<(u64, f64)> = read_metrics(&s.out.join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .filter_map(|m| Some((m.step, m.val_loss?)))
+            .collect();
+        let best = vals.iter().cloned().reduce(|a, b| if b.1 < a.1 { b } else { a }).unwrap();
+        assert!(summary.stopped_early, "validation improved at every one of {} evaluations", vals.len());
+        assert!(summary.steps < 80 && summary.steps == vals.last().unwrap().0);
+        assert_eq!(summary.best, Some(best));
+        // The last two evaluations did not improve on the best.
+        assert!(vals[vals.len() - 2..].iter().all(|v| v.1 >= best.1), "{vals:?}");
+        let kept = checkpoint::load(&s.out.join("best")).unwrap();
+        assert_eq!(kept.state.unwrap().step, best.0);
+        assert_eq!(checkpoint::latest(&s.out).unwrap(), Some(s.out.join(format!("step-{:06}", summary.steps))));
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub fn random_model(dir: &Path, name: &str, big: bool) -> PathBuf {
         settings: serde_json::Value::Null,
         train_seconds: 0.0,
         hardware: None,
+        best_step: None,
+        evals_since_best: 0,
     };
     let out = dir.join(name);
     checkpoint::save(&out, &config, &layout, &params, &zeros, &zeros, &tok, &state).unwrap();
