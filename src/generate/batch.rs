@@ -16,7 +16,7 @@
 
 use rayon::prelude::*;
 
-use super::{matvec, swiglu_row};
+use super::{attend, matvec, swiglu_row};
 use crate::model::kernels::{linear_forward, rmsnorm_row, Rope};
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
@@ -143,7 +143,6 @@ impl<'a> BatchDecoder<'a> {
         let (d, hd, f) = (c.d_model, c.head_dim(), c.ffn_hidden);
         let (heads, kv_heads) = (c.n_heads, c.n_kv_heads);
         let kv = kv_heads * hd;
-        let group = heads / kv_heads;
         let n = rows.len();
         for buf in [&mut self.x, &mut self.xn, &mut self.q, &mut self.att] {
             buf.resize(n * d, 0.0);
@@ -170,7 +169,6 @@ impl<'a> BatchDecoder<'a> {
         for (x, r) in self.x.chunks_exact_mut(d).zip(rows) {
             x.copy_from_slice(w(self.layout.embed + r.token as usize * d, d));
         }
-        let scale = 1.0 / (hd as f32).sqrt();
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
             for (y, x) in self.xn.chunks_exact_mut(d).zip(self.x.chunks_exact(d)) {
@@ -193,32 +191,10 @@ impl<'a> BatchDecoder<'a> {
             // Attention: every row reads only its own slot's cache, so rows run in parallel.
             let (slots, q) = (&self.slots, &self.q);
             self.att.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
-                let pos = positions[i];
-                let (kc, vc) = (&slots[rows[i].slot].k[l], &slots[rows[i].slot].v[l]);
-                let mut scores = vec![0.0f32; pos + 1];
-                for h in 0..heads {
-                    let kvh = h / group;
-                    let qh = &q[i * d + h * hd..i * d + (h + 1) * hd];
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, s) in scores.iter_mut().enumerate() {
-                        let k = &kc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
-                        *s = qh.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                        max = max.max(*s);
-                    }
-                    let mut sum = 0.0;
-                    for s in scores.iter_mut() {
-                        *s = (*s - max).exp();
-                        sum += *s;
-                    }
-                    let oh = &mut out[h * hd..(h + 1) * hd];
-                    oh.fill(0.0);
-                    for (j, s) in scores.iter().enumerate() {
-                        let v = &vc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
-                        for (o, v) in oh.iter_mut().zip(v) {
-                            *o += s / sum * v;
-                        }
-                    }
-                }
+                let slot = &slots[rows[i].slot];
+                let mut scores = vec![0.0f32; positions[i] + 1];
+                let qi = &q[i * d..(i + 1) * d];
+                attend(out, qi, &slot.k[l], &slot.v[l], positions[i], hd, kv_heads, &mut scores);
             });
             linear(&mut self.xn, &self.att, w(o.wo, d * d), n, d, d);
             for (x, a) in self.x.iter_mut().zip(&self.xn) {

@@ -56,6 +56,52 @@ fn matvec(y: &mut [f32], w: &[f32], x: &[f32]) {
     }
 }
 
+/// Causal attention of one query row over a sequence's cached keys and
+/// values at positions `0..=pos`, every head: `out` and `q` are
+/// `[heads * head_dim]`, `kc` and `vc` `[positions, kv_heads * head_dim]`,
+/// `scores` holds `pos + 1` values. With fewer key-value heads than query
+/// heads (grouped-query attention), each serves `heads / kv_heads` of them.
+#[allow(clippy::too_many_arguments)]
+fn attend(
+    out: &mut [f32],
+    q: &[f32],
+    kc: &[f32],
+    vc: &[f32],
+    pos: usize,
+    head_dim: usize,
+    kv_heads: usize,
+    scores: &mut [f32],
+) {
+    let hd = head_dim;
+    let heads = q.len() / hd;
+    let (kv, group) = (kv_heads * hd, heads / kv_heads);
+    let scale = 1.0 / (hd as f32).sqrt();
+    let scores = &mut scores[..=pos];
+    for h in 0..heads {
+        let kvh = h / group;
+        let qh = &q[h * hd..(h + 1) * hd];
+        let mut max = f32::NEG_INFINITY;
+        for (j, s) in scores.iter_mut().enumerate() {
+            let k = &kc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
+            *s = qh.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+            max = max.max(*s);
+        }
+        let mut sum = 0.0;
+        for s in scores.iter_mut() {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+        let oh = &mut out[h * hd..(h + 1) * hd];
+        oh.fill(0.0);
+        for (j, s) in scores.iter().enumerate() {
+            let v = &vc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
+            for (o, v) in oh.iter_mut().zip(v) {
+                *o += s / sum * v;
+            }
+        }
+    }
+}
+
 /// SwiGLU in place: `gate = silu(gate) * up`.
 fn swiglu_row(gate: &mut [f32], up: &[f32]) {
     for (g, u) in gate.iter_mut().zip(up) {
@@ -127,14 +173,12 @@ impl<'a> Generator<'a> {
         let (d, hd, f) = (c.d_model, c.head_dim(), c.ffn_hidden);
         let (heads, kv_heads) = (c.n_heads, c.n_kv_heads);
         let kv = kv_heads * hd;
-        let group = heads / kv_heads;
         let pos = self.pos;
         assert!(pos < c.max_seq_len, "context full: {} tokens", c.max_seq_len);
         let p = self.params;
         let w = |off: usize, len: usize| &p[off..off + len];
         let e = self.layout.embed;
         self.x.copy_from_slice(w(e + token as usize * d, d));
-        let scale = 1.0 / (hd as f32).sqrt();
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
             rmsnorm_row(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
@@ -149,31 +193,7 @@ impl<'a> Generator<'a> {
             }
             self.k_cache[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.k);
             self.v_cache[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.v);
-            let (kc, vc) = (&self.k_cache[l], &self.v_cache[l]);
-            for h in 0..heads {
-                let kvh = h / group;
-                let q = &self.q[h * hd..(h + 1) * hd];
-                let scores = &mut self.scores[..=pos];
-                let mut max = f32::NEG_INFINITY;
-                for (j, s) in scores.iter_mut().enumerate() {
-                    let k = &kc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
-                    *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                    max = max.max(*s);
-                }
-                let mut sum = 0.0;
-                for s in scores.iter_mut() {
-                    *s = (*s - max).exp();
-                    sum += *s;
-                }
-                let out = &mut self.att[h * hd..(h + 1) * hd];
-                out.fill(0.0);
-                for (j, s) in scores.iter().enumerate() {
-                    let v = &vc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
-                    for (o, v) in out.iter_mut().zip(v) {
-                        *o += s / sum * v;
-                    }
-                }
-            }
+            attend(&mut self.att, &self.q, &self.k_cache[l], &self.v_cache[l], pos, hd, kv_heads, &mut self.scores);
             matvec(&mut self.xn, w(o.wo, d * d), &self.att);
             for (x, a) in self.x.iter_mut().zip(&self.xn) {
                 *x += a;

@@ -427,34 +427,13 @@ pub fn run_loop(
     let mut interrupted = false;
 
     let seconds_before = state.train_seconds;
-    let save = |trainer: &Trainer, state: &TrainState| -> Result<PathBuf, TrainError> {
-        let dir = settings.out.join(format!("step-{:06}", state.step));
+    let write = |dir: &Path, trainer: &Trainer, state: &TrainState| -> Result<(), TrainError> {
         let mut state = state.clone();
         state.adam_step = trainer.optimizer.step;
         state.train_seconds = seconds_before + start.elapsed().as_secs_f64();
         state.hardware = Some(format!("{} ({} threads)", crate::bench::cpu_name(), rayon::current_num_threads()));
         checkpoint::save(
-            &dir,
-            config,
-            &trainer.engine.layout,
-            &trainer.params,
-            &trainer.optimizer.m,
-            &trainer.optimizer.v,
-            tokenizer,
-            &state,
-        )?;
-        checkpoint::set_latest(&settings.out, &dir)?;
-        checkpoint::prune(&settings.out, settings.keep_checkpoints);
-        let png = settings.out.join("loss.png");
-        super::plot::loss_curve(&read_metrics(&metrics_path)?, &png).map_err(io_err(&png))?;
-        Ok(dir)
-    };
-    let save_best = |trainer: &Trainer, state: &TrainState| -> Result<(), TrainError> {
-        let mut state = state.clone();
-        state.adam_step = trainer.optimizer.step;
-        state.train_seconds = seconds_before + start.elapsed().as_secs_f64();
-        checkpoint::save(
-            &settings.out.join("best"),
+            dir,
             config,
             &trainer.engine.layout,
             &trainer.params,
@@ -465,6 +444,16 @@ pub fn run_loop(
         )?;
         Ok(())
     };
+    let save = |trainer: &Trainer, state: &TrainState| -> Result<PathBuf, TrainError> {
+        let dir = settings.out.join(format!("step-{:06}", state.step));
+        write(&dir, trainer, state)?;
+        checkpoint::set_latest(&settings.out, &dir)?;
+        checkpoint::prune(&settings.out, settings.keep_checkpoints);
+        let png = settings.out.join("loss.png");
+        super::plot::loss_curve(&read_metrics(&metrics_path)?, &png).map_err(io_err(&png))?;
+        Ok(dir)
+    };
+    let save_best = |trainer: &Trainer, state: &TrainState| write(&settings.out.join("best"), trainer, state);
     let mut last_checkpoint = checkpoint::latest(&settings.out)?.unwrap_or_default();
     let mut stopped_early = false;
 
