@@ -43,6 +43,66 @@ pub struct CleanStats {
     /// ("Produced by", "Transcriber's note", leftover Gutenberg notices).
     pub boilerplate_lines: u64,
     pub boilerplate_bytes: u64,
+    /// Mojibake sequences repaired (UTF-8 that was read as Windows-1252, like `â€”` for `—`).
+    #[serde(default)]
+    pub mojibake_repaired: u64,
+}
+
+/// The byte Windows-1252 (with Latin-1 for its five undefined codes) encodes `c` as, if any.
+fn cp1252_byte(c: char) -> Option<u8> {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘',
+        '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+    ];
+    match c as u32 {
+        0..=0x7f | 0xa0..=0xff => Some(c as u8),
+        _ => HIGH.iter().position(|&h| h == c).map(|i| 0x80 + i as u8),
+    }
+}
+
+/// Repairs mojibake: UTF-8 text that was once decoded as Windows-1252 (or
+/// Latin-1), such as `â€”` for `—`, `Ã©` for `é`, `â€™` for `’`. A run of
+/// characters is replaced only when its Windows-1252 bytes are one whole
+/// multi-byte UTF-8 character, so a real `Ã` or `â` followed by ordinary
+/// text stays as it is. Returns the text and how many characters were repaired.
+pub fn repair_mojibake(text: &str) -> (std::borrow::Cow<'_, str>, u64) {
+    // Every mojibake run starts with one of these (UTF-8 lead bytes 0xC2-0xF4 as Latin-1).
+    if !text.chars().any(|c| ('\u{c2}'..='\u{f4}').contains(&c)) {
+        return (std::borrow::Cow::Borrowed(text), 0);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut repaired = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let need = match cp1252_byte(c) {
+            Some(0xc2..=0xdf) => 2,
+            Some(0xe0..=0xef) => 3,
+            Some(0xf0..=0xf4) => 4,
+            _ => 0,
+        };
+        if need > 0 && i + need <= chars.len() {
+            let bytes: Option<Vec<u8>> = chars[i..i + need].iter().map(|&c| cp1252_byte(c)).collect();
+            if let Some(Ok(fixed)) = bytes.map(String::from_utf8) {
+                out.push_str(&fixed);
+                repaired += 1;
+                i += need;
+                continue;
+            }
+        }
+        // `”` is E2 80 9D, and 0x9D has no Windows-1252 character, so a
+        // conversion that dropped it left `â€` alone: that pair is `”`.
+        if c == 'â' && chars.get(i + 1) == Some(&'€') {
+            out.push('\u{201d}');
+            repaired += 1;
+            i += 2;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    (std::borrow::Cow::Owned(out), repaired)
 }
 
 fn gutenberg_start() -> &'static Regex {
@@ -99,8 +159,9 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// Cleans raw text into blocks of lines.
 pub fn clean(raw: &str, stats: &mut CleanStats) -> Document {
-    let text = raw.trim_start_matches('\u{feff}');
-    let (body, gutenberg) = strip_gutenberg(text);
+    let (text, repaired) = repair_mojibake(raw.trim_start_matches('\u{feff}'));
+    stats.mojibake_repaired += repaired;
+    let (body, gutenberg) = strip_gutenberg(&text);
     stats.gutenberg_bytes += gutenberg;
 
     let mut blocks = Vec::new();
@@ -262,5 +323,40 @@ mod tests {
         assert!(sections.iter().all(|s| s.byte_len() <= 300));
         let rejoined: Vec<_> = sections.into_iter().flat_map(|s| s.blocks).collect();
         assert_eq!(rejoined, doc.blocks);
+    }
+
+    #[test]
+    fn mojibake_is_repaired_and_real_accents_stay() {
+        let (fixed, n) = repair_mojibake("She said â€œhelloâ€\u{9d} â€” and Ã©tÃ© cafÃ© itâ€™s, â€œyesâ€ ok");
+        assert_eq!(fixed, "She said \u{201c}hello\u{201d} \u{2014} and été café it\u{2019}s, \u{201c}yes\u{201d} ok");
+        assert_eq!(n, 9);
+        // Real Latin-1 text: a lead-byte letter not followed by continuation characters stays.
+        let (same, n) = repair_mojibake("Ã la carte, â bientôt, café, naïve");
+        assert_eq!((same.as_ref(), n), ("Ã la carte, â bientôt, café, naïve", 0));
+        assert!(matches!(repair_mojibake("plain text").0, std::borrow::Cow::Borrowed(_)));
+        let mut stats = CleanStats::default();
+        let doc = clean("The end â€” or not.", &mut stats);
+        assert_eq!(doc.render().trim(), "The end \u{2014} or not.");
+        assert_eq!(stats.mojibake_repaired, 1);
+    }
+
+    /// The lower-cased TinyStories slice has mojibake on about 1,100 lines,
+    /// all of it Windows-1252 readings of `’ “ ” —`: every sequence is repaired.
+    #[test]
+    fn mojibake_in_the_lower_cased_tinystories_slice() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/pretrain/tinystories-v1-train-lowercase");
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let mut total = 0;
+        for e in entries.flatten() {
+            if let Ok(text) = std::fs::read_to_string(e.path()) {
+                let (fixed, n) = repair_mojibake(&text);
+                assert_eq!(n as usize, text.matches("â€").count(), "{}", e.path().display());
+                assert!(!fixed.contains("â€"), "a mojibake sequence was left in {}", e.path().display());
+                total += n;
+            }
+        }
+        eprintln!("repaired {total} mojibake sequences in {}", dir.display());
+        assert!(total > 2_000, "{total}");
     }
 }

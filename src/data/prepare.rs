@@ -248,6 +248,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
             report.clean.gutenberg_bytes += stats.gutenberg_bytes;
             report.clean.boilerplate_lines += stats.boilerplate_lines;
             report.clean.boilerplate_bytes += stats.boilerplate_bytes;
+            report.clean.mojibake_repaired += stats.mojibake_repaired;
             for doc in sections {
                 report.sections += 1;
                 if doc.byte_len() < settings.min_document_bytes {
@@ -412,17 +413,18 @@ pub fn render_report(r: &PrepareReport) -> String {
         if r.eval_sets.is_empty() { "no evaluation set".to_string() } else { r.eval_sets.join(", ") },
         r.eval_lines
     ));
-    s.push_str("| source | files | docs in | MB in | Gutenberg MB | boilerplate lines | near-empty docs | exact dup lines (MB) | near dup lines (MB) | contaminated lines (MB) | train docs | train MB | val docs | val MB | weight | mixed MB |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| source | files | docs in | MB in | Gutenberg MB | boilerplate lines | mojibake fixed | near-empty docs | exact dup lines (MB) | near dup lines (MB) | contaminated lines (MB) | train docs | train MB | val docs | val MB | weight | mixed MB |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for x in &r.sources {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
             x.name,
             x.read.files,
             x.read.documents,
             mb(x.read.bytes),
             mb(x.clean.gutenberg_bytes),
             x.clean.boilerplate_lines,
+            x.clean.mojibake_repaired,
             x.empty_documents + x.emptied_documents,
             x.exact_duplicate_lines,
             mb(x.exact_duplicate_bytes),
