@@ -47,16 +47,6 @@ pub struct ImportArgs {
     out: PathBuf,
 }
 
-fn default_name(path: &Path) -> String {
-    let own = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "fledge-model".into());
-    if own.starts_with("step-") {
-        if let Some(run) = path.parent().and_then(|p| p.file_name()) {
-            return run.to_string_lossy().into_owned();
-        }
-    }
-    own
-}
-
 /// Samples for the card, generated from the weights being exported: two
 /// story openings continued, and one chat answer.
 fn samples(src: &Source) -> Vec<(String, String)> {
@@ -103,7 +93,7 @@ fn eval_rows(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
 
 pub fn run_export(args: ExportArgs) -> Result<()> {
     let src = Source::load(&args.model)?;
-    let name = args.name.clone().unwrap_or_else(|| default_name(&args.model));
+    let name = args.name.clone().unwrap_or_else(|| fledge::train::checkpoint::model_name(&args.model));
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("exports").join(&name));
     let dtype = match args.dtype.as_str() {
         "f32" => HfDtype::F32,

@@ -2,7 +2,7 @@
 //! printing; the server itself is `fledge::serve`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -106,7 +106,7 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
     let (config, params, tokenizer) = load_model(&args.model)?;
     let name = match &args.name {
         Some(n) => n.clone(),
-        None => model_name(&args.model),
+        None => fledge::train::checkpoint::model_name(&args.model),
     };
     let index = match &args.index {
         Some(dir) => Some(Arc::new(open_index(dir, args.embedder.as_deref())?)),
@@ -129,18 +129,6 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
     };
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, started }))
-}
-
-/// `runs/sft` → `sft`; a checkpoint folder inside a run → the run's name.
-fn model_name(path: &Path) -> String {
-    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-    let own = name(path).unwrap_or_else(|| "fledge".into());
-    if own.starts_with("step-") {
-        if let Some(run) = path.parent().and_then(name) {
-            return run;
-        }
-    }
-    own
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -218,6 +218,19 @@ fn read_tensors(path: &Path, layout: &ParamLayout, prefix: &str) -> Result<Vec<f
     Ok(out)
 }
 
+/// A name for the model at `path`, for people and clients: the folder's
+/// name, or the run's name for a `step-NNNNNN` checkpoint inside a run.
+pub fn model_name(path: &Path) -> String {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let own = name(path).unwrap_or_else(|| "fledge-model".into());
+    if own.starts_with("step-") {
+        if let Some(run) = path.parent().and_then(name) {
+            return run;
+        }
+    }
+    own
+}
+
 /// A checkpoint folder, or the latest checkpoint of a run folder.
 pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
     if path.join("model.safetensors").exists() {
