@@ -93,7 +93,20 @@ fn eval_rows(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
 
 pub fn run_export(args: ExportArgs) -> Result<()> {
     let src = Source::load(&args.model)?;
-    let name = args.name.clone().unwrap_or_else(|| fledge::train::checkpoint::model_name(&args.model));
+    let asked = args.name.clone().unwrap_or_else(|| fledge::train::checkpoint::model_name(&args.model));
+    // A data license can ask for the shared model's name (Llama 3.1 output:
+    // "Llama" first) and a notice, which the card carries.
+    let obligations = card::obligations(&src);
+    let name = obligations.apply_name(&asked);
+    if name != asked {
+        println!(
+            "Named {name}, not {asked}: the license of its training data asks that the name start with \"{}\"",
+            obligations.name_prefix.as_deref().unwrap_or_default()
+        );
+    }
+    for notice in &obligations.notices {
+        println!("The card carries the notice \"{notice}\", as the license of its training data asks");
+    }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("exports").join(&name));
     let dtype = match args.dtype.as_str() {
         "f32" => HfDtype::F32,

@@ -157,6 +157,9 @@ struct TrainArgs {
     /// Keep the lowest-validation-loss checkpoint in OUT/best (default true).
     #[arg(long)]
     keep_best: Option<bool>,
+    /// The validation set (a recipe's `val_set`, e.g. tinystories) that picks the best checkpoint.
+    #[arg(long)]
+    best_on: Option<String>,
 }
 
 #[derive(Args)]
@@ -216,6 +219,10 @@ struct PrepareArgs {
     /// Replace invalid UTF-8 instead of refusing the file.
     #[arg(long)]
     lossy: bool,
+    /// License id of the --source folders that fledge's manifest does not know
+    /// (`own` for your own text; an unknown id is refused with the list of known ones).
+    #[arg(long)]
+    license: Option<String>,
     /// Output folder.
     #[arg(long, default_value = "runs/data")]
     out: PathBuf,
@@ -519,6 +526,9 @@ fn run_train(args: TrainArgs) -> Result<()> {
     if args.model_config.is_some() {
         s.model_config = args.model_config;
     }
+    if args.best_on.is_some() {
+        s.best_on = args.best_on;
+    }
     let stop = ctrl_c_flag()?;
     let summary = fledge::train::run::train(&s, args.resume, stop)?;
     println!(
@@ -645,25 +655,21 @@ fn run_prepare(args: PrepareArgs) -> Result<()> {
     for s in &args.sources {
         let (name, path, weight) = parse_source(s, true)?;
         recipe.sources.push(SourceSpec {
-            name,
-            path,
             format: args.format,
             field: args.field.clone(),
-            include: vec![],
             weight,
             lossy: args.lossy,
+            license: args.license.clone(),
+            ..SourceSpec::new(name, path)
         });
     }
     for s in &args.evals {
         let (name, path, _) = parse_source(s, false)?;
         recipe.eval_sets.push(SourceSpec {
-            name,
-            path,
-            format: Format::Auto,
             field: args.field.clone(),
             include: args.eval_include.clone(),
-            weight: 1.0,
             lossy: args.lossy,
+            ..SourceSpec::new(name, path)
         });
     }
     if let Some(seed) = args.seed {

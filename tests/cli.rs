@@ -83,10 +83,25 @@ fn non_utf8_input_names_file_and_offset_and_lossy_works() {
     let mut bytes = text.into_bytes();
     bytes.extend_from_slice(b"caf\xe9 au lait\n");
     std::fs::write(dir.path().join("latin1.txt"), &bytes).unwrap();
-    let o = fledge(&["data", "prepare", "--source", "l=latin1.txt", "--out", "o", "--val-fraction", "0"], dir.path());
+    let o = fledge(
+        &["data", "prepare", "--source", "l=latin1.txt", "--license", "own", "--out", "o", "--val-fraction", "0"],
+        dir.path(),
+    );
     assert_clean_error(&o, &["latin1.txt", &bad_byte, "line 6", "--lossy"]);
     let o = fledge(
-        &["data", "prepare", "--source", "l=latin1.txt", "--out", "o", "--val-fraction", "0", "--lossy"],
+        &[
+            "data",
+            "prepare",
+            "--source",
+            "l=latin1.txt",
+            "--license",
+            "own",
+            "--out",
+            "o",
+            "--val-fraction",
+            "0",
+            "--lossy",
+        ],
         dir.path(),
     );
     assert!(o.status.success(), "{}", stderr(&o));

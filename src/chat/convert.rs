@@ -74,6 +74,22 @@ pub fn default_folder(source: &str) -> Option<&'static str> {
     })
 }
 
+/// The license of a converted set (written into its report.json, where
+/// fine-tuning finds it): the manifest's entry for the source's folder.
+pub fn license(source: &str) -> Option<crate::data::license::SourceLicense> {
+    let manifest = crate::data::license::Manifest::builtin();
+    let (folder, declared) = match (default_folder(source), source) {
+        (Some(f), _) => (Path::new(f).to_path_buf(), None),
+        (None, "identity") => (PathBuf::from(source), Some("own")),
+        (None, _) => return None,
+    };
+    let mut l = manifest.resolve(source, &folder, declared, Path::new("fledge data chat")).ok()?;
+    if source == "identity" {
+        l.credit = "fledge's generated identity conversations".into();
+    }
+    Some(l)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Split {
     Train,
@@ -189,6 +205,7 @@ pub fn write(converted: &Converted, out_dir: &Path) -> Result<Vec<PathBuf>, Conv
         "skipped": converted.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count}))
             .collect::<Vec<_>>(),
         "notes": converted.notes,
+        "license": license(converted.source.split("-task").next().unwrap_or(&converted.source)),
     });
     let path = dir.join("report.json");
     let mut text = serde_json::to_string_pretty(&report).expect("a JSON value serializes");
@@ -513,7 +530,7 @@ mod tests {
         assert_eq!(
             report,
             serde_json::json!({"source": "demo", "conversations": {"train": 1, "val": 0, "test": 0},
-                "skipped": [{"reason": "bad", "count": 1}], "notes": ["no val file"]})
+                "skipped": [{"reason": "bad", "count": 1}], "notes": ["no val file"], "license": null})
         );
     }
 }

@@ -41,7 +41,7 @@ use crate::model::{Engine, ModelConfig};
 use crate::tokenizer::Tokenizer;
 use crate::train::checkpoint;
 use crate::train::run::Schedule;
-use crate::train::run::{run_loop, BatchSource, Run, RunSummary, TrainError, TrainSettings};
+use crate::train::run::{run_loop, BatchSource, Evaluation, Run, RunSummary, TrainError, TrainSettings};
 
 /// One conversation source of the mix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -471,9 +471,9 @@ impl BatchSource for SftBatches<'_> {
     }
 
     /// Mean loss over the assistant tokens of the held-out conversations.
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<(f64, Option<f64>), TrainError> {
+    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError> {
         if self.val_plan.is_empty() {
-            return Ok((0.0, None));
+            return Ok(Evaluation::default());
         }
         let (mut nats, mut counted) = (0.0f64, 0usize);
         let empty = Window::Chat(Vec::new());
@@ -488,7 +488,7 @@ impl BatchSource for SftBatches<'_> {
             counted += b.targets.iter().filter(|&&t| t != IGNORE).count();
         }
         engine.set_segments(None);
-        Ok((nats / counted.max(1) as f64, None))
+        Ok(Evaluation { loss: nats / counted.max(1) as f64, ..Default::default() })
     }
 }
 
@@ -553,7 +553,18 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
     };
     let mut record = serde_json::to_value(settings).expect("settings serialize");
     record["base_checkpoint"] = serde_json::Value::String(base_dir.display().to_string());
-    let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record };
+    // The chat model answers to the licenses of its base model's data and of
+    // the conversations (each converted set records its own beside it).
+    let mut licenses = base.state.as_ref().map(|s| s.data_licenses.clone()).unwrap_or_default();
+    for src in &settings.sources {
+        if let Some(l) = crate::data::license::of_chat_file(&src.path) {
+            licenses = crate::data::license::merge(&licenses, &[l]);
+        }
+    }
+    if let Some(s) = &shards {
+        licenses = crate::data::license::merge(&licenses, &s.header.licenses);
+    }
+    let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record, licenses };
     run_loop(&run, &source, Some(base.params), resume, stop, &sample)
 }
 

@@ -8,8 +8,10 @@
 //! - [`shards`]: the prepared corpus tokenized into flat u16/u32 files, and a
 //!   memory-mapped loader of random windows reproducible from a seed and step.
 
+pub mod case;
 pub mod clean;
 pub mod dedup;
+pub mod license;
 pub mod prepare;
 pub mod read;
 pub mod shards;

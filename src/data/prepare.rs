@@ -18,8 +18,10 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::case::{self, CaseCounts, CaseStats};
 use super::clean::{self, CleanStats, Document};
 use super::dedup::{fnv1a, mix64, Contamination, Deduplicator, Verdict};
+use super::license::{Manifest, SourceLicense};
 use super::read::{self, Format, ReadOptions, ReadStats};
 use super::DataError;
 use crate::fsutil::AtomicFile;
@@ -41,6 +43,25 @@ pub struct SourceSpec {
     pub weight: f64,
     #[serde(default)]
     pub lossy: bool,
+    /// The text was lower-cased: restore its case (see [`super::case`]).
+    #[serde(default)]
+    pub restore_case: bool,
+    /// Sources (listed earlier, cased) to learn the case map from; empty
+    /// means every earlier source that is not itself lower-cased.
+    #[serde(default)]
+    pub case_from: Vec<String>,
+    /// Share of this source's documents held out for validation, instead of
+    /// `prepare.val_fraction`.
+    #[serde(default)]
+    pub val_fraction: Option<f64>,
+    /// The validation set this source's held-out documents are scored in
+    /// (several sources can share one); the source's own name by default.
+    #[serde(default)]
+    pub val_set: Option<String>,
+    /// The source's license, when the manifest has no entry for its folder
+    /// (an id from `fledge data licenses`).
+    #[serde(default)]
+    pub license: Option<String>,
 }
 
 fn one() -> f64 {
@@ -48,6 +69,29 @@ fn one() -> f64 {
 }
 
 impl SourceSpec {
+    /// The validation set the source's held-out documents are scored in.
+    pub fn val_set(&self) -> &str {
+        self.val_set.as_deref().unwrap_or(&self.name)
+    }
+
+    /// A source read from `path` with every option at its default.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            path: path.into(),
+            format: Format::Auto,
+            field: None,
+            include: vec![],
+            weight: 1.0,
+            lossy: false,
+            restore_case: false,
+            case_from: vec![],
+            val_fraction: None,
+            val_set: None,
+            license: None,
+        }
+    }
+
     fn read_options(&self) -> ReadOptions {
         ReadOptions { format: self.format, field: self.field.clone(), include: self.include.clone(), lossy: self.lossy }
     }
@@ -91,6 +135,10 @@ impl Default for PrepareSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
+    /// A license manifest of the user's own, added to fledge's (see
+    /// [`super::license`]); relative to the recipe.
+    #[serde(default)]
+    pub manifest: Option<PathBuf>,
     #[serde(default)]
     pub prepare: PrepareSettings,
     #[serde(default, rename = "source")]
@@ -98,6 +146,9 @@ pub struct Recipe {
     /// Evaluation sets whose text must not appear in training.
     #[serde(default, rename = "eval")]
     pub eval_sets: Vec<SourceSpec>,
+    /// The file the recipe was loaded from, for error messages.
+    #[serde(skip)]
+    pub origin: Option<PathBuf>,
 }
 
 impl Recipe {
@@ -112,6 +163,10 @@ impl Recipe {
                 s.path = base.join(&s.path);
             }
         }
+        if let Some(m) = recipe.manifest.as_mut().filter(|m| m.is_relative()) {
+            *m = base.join(&*m);
+        }
+        recipe.origin = Some(path.to_path_buf());
         recipe.validate(path)?;
         Ok(recipe)
     }
@@ -129,6 +184,42 @@ impl Recipe {
             }
             if !(s.weight.is_finite() && s.weight >= 0.0) {
                 return Err(err(format!("source \"{}\": weight must be a number >= 0, got {}", s.name, s.weight)));
+            }
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            if let Some(f) = s.val_fraction {
+                if !(0.0..1.0).contains(&f) {
+                    return Err(err(format!("source \"{}\": val_fraction must be in [0, 1), got {f}", s.name)));
+                }
+            }
+            if !s.case_from.is_empty() && !s.restore_case {
+                return Err(err(format!(
+                    "source \"{}\": case_from is set but restore_case is not; add `restore_case = true`",
+                    s.name
+                )));
+            }
+            for from in &s.case_from {
+                match self.sources[..i].iter().find(|e| &e.name == from) {
+                    Some(e) if e.restore_case => {
+                        return Err(err(format!(
+                            "source \"{}\": case_from names \"{from}\", which is lower-cased itself; learn case from cased text",
+                            s.name
+                        )))
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(err(format!(
+                            "source \"{}\": case_from names \"{from}\", which is not a [[source]] listed before it",
+                            s.name
+                        )))
+                    }
+                }
+            }
+            if s.restore_case && s.case_from.is_empty() && self.sources[..i].iter().all(|e| e.restore_case) {
+                return Err(err(format!(
+                    "source \"{}\": restore_case needs cased text to learn from; list a cased source before it",
+                    s.name
+                )));
             }
         }
         if self.sources.iter().all(|s| s.weight == 0.0) {
@@ -149,6 +240,17 @@ impl Recipe {
         }
         Ok(())
     }
+
+    /// Every source's license, from the manifest or the recipe, or an error
+    /// naming the source that has none.
+    pub fn licenses(&self) -> Result<Vec<SourceLicense>, DataError> {
+        let origin = self.origin.clone().unwrap_or_else(|| PathBuf::from("the recipe"));
+        let mut manifest = Manifest::builtin();
+        if let Some(m) = &self.manifest {
+            manifest.extend_from(m)?;
+        }
+        self.sources.iter().map(|s| manifest.resolve(&s.name, &s.path, s.license.as_deref(), &origin)).collect()
+    }
 }
 
 /// Counts for one source, from files in to documents out.
@@ -157,8 +259,14 @@ pub struct SourceReport {
     pub name: String,
     pub path: String,
     pub weight: f64,
+    /// The source's license and what it asks of a shared model.
+    #[serde(default)]
+    pub license: Option<SourceLicense>,
     pub read: ReadStats,
     pub clean: CleanStats,
+    /// Case restoration, for a source marked `restore_case`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseStats>,
     /// Documents after long ones were split into sections.
     pub sections: usize,
     pub empty_documents: usize,
@@ -202,6 +310,25 @@ struct Prepared {
 pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataError> {
     let start = std::time::Instant::now();
     let settings = &recipe.prepare;
+    for s in recipe.sources.iter().chain(&recipe.eval_sets) {
+        std::fs::metadata(&s.path).map_err(|e| DataError::io(&s.path, e))?;
+    }
+    let licenses = recipe.licenses()?;
+    for l in licenses.iter().filter(|l| l.terms.binds_model()) {
+        let asks: Vec<String> = [
+            l.terms.name_prefix.as_ref().map(|p| format!("have a name that starts with \"{p}\"")),
+            l.terms.notice.as_ref().map(|n| format!("show the notice \"{n}\"")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        tracing::warn!(
+            "source \"{}\" is under the {}: a model trained on it and shared must {}. `fledge export` does this; leave the source out of models you share otherwise",
+            l.source,
+            l.terms.name,
+            asks.join(" and ")
+        );
+    }
 
     let mut contamination = Contamination::new(settings.decontaminate_ngram);
     for eval in &recipe.eval_sets {
@@ -222,11 +349,27 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     let mut reports = Vec::new();
     let mut kept: Vec<Prepared> = Vec::new();
 
+    // Case restoration: which sources teach each lower-cased source its case map.
+    let case_teachers: Vec<Vec<usize>> = recipe
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match (s.restore_case, s.case_from.is_empty()) {
+            (false, _) => vec![],
+            (true, true) => (0..i).filter(|&j| !recipe.sources[j].restore_case).collect(),
+            (true, false) => {
+                s.case_from.iter().filter_map(|name| recipe.sources.iter().position(|e| &e.name == name)).collect()
+            }
+        })
+        .collect();
+    let mut case_learned: Vec<Option<(CaseCounts, Vec<String>)>> = vec![None; recipe.sources.len()];
+
     for (index, spec) in recipe.sources.iter().enumerate() {
         let mut report = SourceReport {
             name: spec.name.clone(),
             path: spec.path.display().to_string(),
             weight: spec.weight,
+            license: Some(licenses[index].clone()),
             ..Default::default()
         };
         let mut raws = Vec::new();
@@ -257,6 +400,17 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
                     documents.push(doc);
                 }
             }
+        }
+
+        if case_teachers.iter().any(|t| t.contains(&index)) {
+            case_learned[index] = Some(learn_case(&documents, settings.seed));
+        }
+        if spec.restore_case {
+            let teachers: Vec<(&str, &(CaseCounts, Vec<String>))> = case_teachers[index]
+                .iter()
+                .filter_map(|&j| Some((recipe.sources[j].name.as_str(), case_learned[j].as_ref()?)))
+                .collect();
+            report.case = Some(restore_case(&mut documents, &teachers));
         }
 
         // De-duplication and decontamination, line by line, in recipe order.
@@ -304,8 +458,9 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     // Split and mix.
     let mut train = Vec::new();
     let mut val = Vec::new();
-    let threshold = (settings.val_fraction * 1_000_000.0) as u64;
     for doc in &kept {
+        let fraction = recipe.sources[doc.source].val_fraction.unwrap_or(settings.val_fraction);
+        let threshold = (fraction * 1_000_000.0) as u64;
         let h = mix64(fnv1a(doc.text.as_bytes()) ^ settings.seed);
         let report = &mut reports[doc.source];
         let bytes = doc.text.len() as u64;
@@ -335,6 +490,17 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
             )));
         }
     }
+    for (r, spec) in reports.iter().zip(&recipe.sources) {
+        if let (Some(f), 0) = (spec.val_fraction, r.val_documents) {
+            if f > 0.0 {
+                return Err(DataError::EmptyCorpus(format!(
+                    "source \"{}\": val_fraction {f} selects none of its {} documents; raise it, or remove it to use prepare.val_fraction",
+                    r.name,
+                    r.train_documents
+                )));
+            }
+        }
+    }
     if train.is_empty() {
         return Err(DataError::EmptyCorpus("the training split is empty: raise the weights or add text".into()));
     }
@@ -346,9 +512,8 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         )));
     }
 
-    let names: Vec<&str> = recipe.sources.iter().map(|s| s.name.as_str()).collect();
-    write_jsonl(&out_dir.join("train.jsonl"), &train, &names)?;
-    write_jsonl(&out_dir.join("val.jsonl"), &val, &names)?;
+    write_jsonl(&out_dir.join("train.jsonl"), &train, &recipe.sources, false)?;
+    write_jsonl(&out_dir.join("val.jsonl"), &val, &recipe.sources, true)?;
 
     let report = PrepareReport {
         settings: settings.clone(),
@@ -368,15 +533,82 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     Ok(report)
 }
 
-fn write_jsonl(path: &Path, docs: &[&Prepared], names: &[&str]) -> Result<(), DataError> {
+/// Learns case counts from a cased source's documents, holding one in
+/// twenty out (chosen by hash) to measure restoration on text the map never saw.
+fn learn_case(documents: &[Document], seed: u64) -> (CaseCounts, Vec<String>) {
+    documents
+        .par_iter()
+        .fold(
+            || (CaseCounts::default(), Vec::new()),
+            |(mut counts, mut held_out), doc| {
+                let text = doc.render();
+                if mix64(fnv1a(text.as_bytes()) ^ seed ^ 0xca5e) % 20 == 0 {
+                    held_out.push(text);
+                } else {
+                    counts.learn(&text);
+                }
+                (counts, held_out)
+            },
+        )
+        .reduce(
+            || (CaseCounts::default(), Vec::new()),
+            |mut a, b| {
+                a.0.merge(&b.0);
+                a.1.extend(b.1);
+                a
+            },
+        )
+}
+
+/// Restores the case of `documents`, line by line, with a map learned from
+/// `teachers`, and measures the word error rate on their held-out text.
+fn restore_case(documents: &mut [Document], teachers: &[(&str, &(CaseCounts, Vec<String>))]) -> CaseStats {
+    let mut counts = CaseCounts::default();
+    for (_, (c, _)) in teachers {
+        counts.merge(c);
+    }
+    let map = counts.map();
+    let (check_errors, check_words) = teachers
+        .par_iter()
+        .flat_map(|(_, (_, held_out))| held_out.par_iter())
+        .map(|text| case::word_errors(&map, text))
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let words_changed = documents
+        .par_iter_mut()
+        .map(|doc| {
+            let mut changed = 0;
+            for line in doc.blocks.iter_mut().flatten() {
+                let (restored, n) = map.restore(line);
+                *line = restored;
+                changed += n;
+            }
+            changed
+        })
+        .sum();
+    CaseStats {
+        learned_from: teachers.iter().map(|(name, _)| name.to_string()).collect(),
+        map_words: map.len() as u64,
+        words_changed,
+        check_words,
+        check_errors,
+    }
+}
+
+/// Writes one `{"text", "source"}` object per document, with the validation
+/// set (`"set"`) in the validation split.
+fn write_jsonl(path: &Path, docs: &[&Prepared], sources: &[SourceSpec], with_set: bool) -> Result<(), DataError> {
     #[derive(Serialize)]
     struct Line<'a> {
         text: &'a str,
         source: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        set: Option<&'a str>,
     }
     let mut f = AtomicFile::create(path).map_err(|e| DataError::io(path, e))?;
     for doc in docs {
-        let line = serde_json::to_string(&Line { text: &doc.text, source: names[doc.source] }).expect("serializes");
+        let spec = &sources[doc.source];
+        let set = with_set.then(|| spec.val_set());
+        let line = serde_json::to_string(&Line { text: &doc.text, source: &spec.name, set }).expect("serializes");
         writeln!(f, "{line}").map_err(|e| DataError::io(path, e))?;
     }
     f.commit().map_err(|e| DataError::io(path, e))
@@ -440,6 +672,21 @@ pub fn render_report(r: &PrepareReport) -> String {
             mb(x.mixed_bytes),
         ));
     }
+    for x in &r.sources {
+        if let Some(c) = &x.case {
+            s.push_str(&format!(
+                "\nCase restored in {}: {} words changed, with a map of {} capitalised words learned from {}. \
+                 Word error rate {:.2}% ({} of {} words), measured by lower-casing and restoring held-out text of those sources.\n",
+                x.name,
+                c.words_changed,
+                c.map_words,
+                c.learned_from.join(", "),
+                100.0 * c.word_error_rate(),
+                c.check_errors,
+                c.check_words
+            ));
+        }
+    }
     s.push_str(&format!(
         "\nOut: {} training documents ({} MB after weights), {} validation documents ({} MB), in {:.1} s.\n",
         r.train_documents,
@@ -494,34 +741,11 @@ mod tests {
         let recipe = Recipe {
             prepare: PrepareSettings { val_fraction: 0.1, ..Default::default() },
             sources: vec![
-                SourceSpec {
-                    name: "a".into(),
-                    path: a,
-                    format: Format::Auto,
-                    field: None,
-                    include: vec![],
-                    weight: 2.0,
-                    lossy: false,
-                },
-                SourceSpec {
-                    name: "b".into(),
-                    path: b,
-                    format: Format::Auto,
-                    field: None,
-                    include: vec![],
-                    weight: 1.0,
-                    lossy: false,
-                },
+                SourceSpec { weight: 2.0, license: Some("own".into()), ..SourceSpec::new("a", a) },
+                SourceSpec { license: Some("CC-BY-4.0".into()), ..SourceSpec::new("b", b) },
             ],
-            eval_sets: vec![SourceSpec {
-                name: "e".into(),
-                path: e,
-                format: Format::Auto,
-                field: None,
-                include: vec![],
-                weight: 1.0,
-                lossy: false,
-            }],
+            eval_sets: vec![SourceSpec { weight: 1.0, ..SourceSpec::new("e", e) }],
+            ..Default::default()
         };
         let out = dir.path().join("out");
         let report = prepare(&recipe, &out).unwrap_or_else(|e| panic!("{e}"));
@@ -570,16 +794,8 @@ mod tests {
         fs::write(&a, "tiny").unwrap();
         let recipe = Recipe {
             prepare: PrepareSettings::default(),
-            sources: vec![SourceSpec {
-                name: "a".into(),
-                path: a,
-                format: Format::Auto,
-                field: None,
-                include: vec![],
-                weight: 1.0,
-                lossy: false,
-            }],
-            eval_sets: vec![],
+            sources: vec![SourceSpec { license: Some("own".into()), ..SourceSpec::new("a", a) }],
+            ..Default::default()
         };
         let out = dir.path().join("out");
         let err = prepare(&recipe, &out).unwrap_err().to_string();

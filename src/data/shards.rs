@@ -25,6 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::dedup::mix64;
+use super::license::SourceLicense;
 use super::DataError;
 use crate::fsutil::{write_atomic, AtomicFile};
 use crate::progress;
@@ -63,6 +64,14 @@ pub struct SplitHeader {
     pub tokens: u64,
     pub shards: Vec<ShardFile>,
     pub sources: BTreeMap<String, SourceCounts>,
+    /// Validation sets: the token spans `[start, end)` of the split that each
+    /// set's documents occupy (documents of one source are written together).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sets: BTreeMap<String, Vec<[u64; 2]>>,
+    /// The sources' licenses, from the prepared corpus's report (see
+    /// [`super::license`]); empty for a corpus made without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<SourceLicense>,
 }
 
 impl SplitHeader {
@@ -79,6 +88,13 @@ pub fn tokenize_corpus(
     shard_tokens: u64,
 ) -> Result<Vec<SplitHeader>, DataError> {
     let mut headers = Vec::new();
+    let licenses = super::license::of_corpus(corpus);
+    if licenses.is_empty() {
+        tracing::warn!(
+            "{}: no licenses recorded (no report.json from `fledge data prepare`); model cards will not list the data's licenses",
+            corpus.display()
+        );
+    }
     for split in ["train", "val"] {
         let input = corpus.join(format!("{split}.jsonl"));
         if !input.exists() {
@@ -87,7 +103,9 @@ pub fn tokenize_corpus(
                 why: "missing; make it with `fledge data prepare`".into(),
             });
         }
-        headers.push(tokenize_split(&input, split, tokenizer, out_dir, shard_tokens)?);
+        let mut header = tokenize_split(&input, split, tokenizer, out_dir, shard_tokens, &licenses)?;
+        header.licenses.retain(|l| header.sources.contains_key(&l.source));
+        headers.push(header);
     }
     Ok(headers)
 }
@@ -101,6 +119,7 @@ fn tokenize_split(
     tokenizer: &Tokenizer,
     out_dir: &Path,
     shard_tokens: u64,
+    licenses: &[SourceLicense],
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
     let id_bytes = if tokenizer.vocab_size() <= 1 << 16 { 2 } else { 4 };
@@ -126,6 +145,8 @@ fn tokenize_split(
         tokens: 0,
         shards: Vec::new(),
         sources: BTreeMap::new(),
+        sets: BTreeMap::new(),
+        licenses: licenses.to_vec(),
     };
     let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
     let bar = progress::bytes_bar(total, split);
@@ -139,6 +160,9 @@ fn tokenize_split(
         text: String,
         #[serde(default)]
         source: String,
+        /// The validation set (prepare writes it in `val.jsonl`).
+        #[serde(default)]
+        set: Option<String>,
     }
 
     loop {
@@ -169,6 +193,14 @@ fn tokenize_split(
             counts.documents += 1;
             counts.bytes += doc.text.len() as u64;
             counts.tokens += ids.len() as u64 + 1;
+            if let Some(set) = &doc.set {
+                let spans = header.sets.entry(set.clone()).or_default();
+                let end = header.tokens + ids.len() as u64 + 1;
+                match spans.last_mut() {
+                    Some(last) if last[1] == header.tokens => last[1] = end,
+                    _ => spans.push([header.tokens, end]),
+                }
+            }
             header.documents += 1;
             header.bytes += doc.text.len() as u64;
             if writer.is_none() {
@@ -321,6 +353,22 @@ impl TokenShards {
                 *o = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             }
         }
+    }
+
+    /// The tokens of `[start, end)` of the split, across shard boundaries.
+    pub fn span(&self, start: u64, end: u64) -> Vec<u32> {
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let mut offset = 0u64;
+        for (i, shard) in self.header.shards.iter().enumerate() {
+            let (lo, hi) = (start.max(offset), end.min(offset + shard.tokens));
+            if lo < hi {
+                let mut buf = vec![0u32; (hi - lo) as usize];
+                self.read(i, (lo - offset) as usize, &mut buf);
+                out.extend(buf);
+            }
+            offset += shard.tokens;
+        }
+        out
     }
 
     /// All tokens of the split in order (for evaluation over the whole split).

@@ -6,6 +6,17 @@
 use std::fmt::Write;
 
 use super::Source;
+use crate::data::license::{Obligations, SourceLicense};
+
+/// The licenses of the data behind the checkpoint, as it recorded them.
+pub fn licenses(src: &Source) -> &[SourceLicense] {
+    src.state.as_ref().map(|s| s.data_licenses.as_slice()).unwrap_or_default()
+}
+
+/// What the training data's licenses ask of the shared model.
+pub fn obligations(src: &Source) -> Obligations {
+    Obligations::of(licenses(src))
+}
 
 /// What the card needs beyond the checkpoint.
 pub struct CardInputs<'a> {
@@ -32,6 +43,10 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
         "---\nlibrary_name: transformers\npipeline_tag: text-generation\ntags:\n- fledge\n- llama\n- gguf\n---\n"
     );
     let _ = writeln!(s, "# {name}\n");
+    let obligations = obligations(src);
+    for notice in &obligations.notices {
+        let _ = writeln!(s, "**{notice}**\n");
+    }
     let _ = writeln!(
         s,
         "A {millions:.1}M-parameter language model with the Llama architecture, trained from scratch on a CPU \
@@ -84,12 +99,7 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
             let _ = writeln!(s, "The checkpoint carries no training record (it was imported or written without one).");
         }
     }
-    let _ = writeln!(
-        s,
-        "\nData and licenses: the sources named in the settings above. This card does not yet list each \
-         source's license and required credits: fledge's data manifest, which carries them, is still to come. \
-         Until then, check the licenses of the training data before sharing these weights."
-    );
+    render_data(&mut s, licenses(src), &obligations);
 
     if !inputs.evals.is_empty() {
         let _ = writeln!(s, "\n## Evaluation\n\n| what | result |\n|---|---|");
@@ -136,7 +146,50 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
         s,
         "With fledge:\n\n```sh\nfledge import {name} --out runs/{name}\nfledge chat --model runs/{name}\n```\n\n\
          ## License\n\nfledge's code is MIT OR Apache-2.0. The weights are derived from their training data, \
-         whose licenses apply to them (see Training)."
+         whose licenses apply to them (see Data and licenses)."
     );
+    for notice in &obligations.notices {
+        let _ = writeln!(s, "\n{notice}.");
+    }
     s
+}
+
+/// The "Data and licenses" section: every source with its license and
+/// credit, and what the licenses ask of this model.
+fn render_data(s: &mut String, licenses: &[SourceLicense], obligations: &Obligations) {
+    let _ = writeln!(s, "\n## Data and licenses\n");
+    if licenses.is_empty() {
+        let _ = writeln!(
+            s,
+            "This checkpoint did not record the licenses of its training data (it was trained before fledge \
+             kept them, or on a corpus prepared by hand). Check them before sharing these weights."
+        );
+        return;
+    }
+    let _ = writeln!(s, "Trained on these sources (pretraining and fine-tuning):\n");
+    let _ = writeln!(s, "| source | license | credit |\n|---|---|---|");
+    for l in licenses {
+        let license = if l.terms.url.is_empty() {
+            format!("{} ({})", l.license, l.terms.name)
+        } else {
+            format!("[{}]({})", l.license, l.terms.url)
+        };
+        let _ = writeln!(s, "| {} | {license} | {} |", l.source, l.credit.replace('|', "/"));
+    }
+    if !obligations.share_alike.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nShare-alike data: {}. Its license asks that the data, and adaptations of it, be shared under the \
+             same terms; these weights credit it here.",
+            obligations.share_alike.join(", ")
+        );
+    }
+    if let Some(prefix) = &obligations.name_prefix {
+        let _ = writeln!(s, "\nThe license of some of this data asks that the model's name start with \"{prefix}\".");
+    }
+    for notice in &obligations.notices {
+        let by: Vec<&str> =
+            licenses.iter().filter(|l| l.terms.notice.as_ref() == Some(notice)).map(|l| l.source.as_str()).collect();
+        let _ = writeln!(s, "\nRequired notice ({}): **{notice}**.", by.join(", "));
+    }
 }

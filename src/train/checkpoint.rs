@@ -38,7 +38,7 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {
 }
 
 /// Where training stands; saved in `state.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TrainState {
     pub step: u64,
     pub tokens_seen: u64,
@@ -62,6 +62,10 @@ pub struct TrainState {
     /// Evaluations since the validation loss last improved (for early stopping across resumes).
     #[serde(default)]
     pub evals_since_best: u64,
+    /// The licenses of every source the weights were trained on, base model
+    /// included (see [`crate::data::license`]), for the model card and export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_licenses: Vec<crate::data::license::SourceLicense>,
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {

@@ -190,6 +190,7 @@ mod tests {
                 tokens_per_s: None,
                 val_loss: (s % 10 == 0).then(|| 8.2 / (s as f64).sqrt()),
                 val_bpb: None,
+                val_sets: Default::default(),
             })
             .collect();
         let p = dir.path().join("loss.png");

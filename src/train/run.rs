@@ -7,6 +7,7 @@
 //! moments and the data position, so the run continues bit for bit as if it
 //! had never stopped (at the same thread count).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +73,10 @@ pub struct TrainSettings {
     /// Stop when the validation loss has not improved for this many
     /// evaluations in a row (0: never).
     pub early_stop: u64,
+    /// The validation set (from the data recipe's `val_set`) whose loss picks
+    /// the best checkpoint and drives early stopping; all validation text
+    /// when unset.
+    pub best_on: Option<String>,
 }
 
 impl Default for TrainSettings {
@@ -102,6 +107,7 @@ impl Default for TrainSettings {
             log_every: 10,
             keep_best: true,
             early_stop: 0,
+            best_on: None,
         }
     }
 }
@@ -206,6 +212,66 @@ pub struct Metric {
     pub val_loss: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_bpb: Option<f64>,
+    /// Bits per byte of each validation set, when the data has sets.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub val_sets: BTreeMap<String, f64>,
+}
+
+/// One evaluation of the current weights.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// Nats per counted token over all validation text.
+    pub loss: f64,
+    /// Bits per byte over all validation text, where that means something.
+    pub bpb: Option<f64>,
+    /// Per validation set: (loss, bits per byte).
+    pub sets: BTreeMap<String, (f64, f64)>,
+}
+
+/// One validation set cut into consecutive windows, so that an evaluation
+/// scores every one of its tokens (up to a cap) exactly once.
+struct ValSet {
+    name: String,
+    /// `seq_len` inputs per window, padded with token 0.
+    inputs: Vec<u32>,
+    /// Next-token targets, padded with [`IGNORE`].
+    targets: Vec<u32>,
+}
+
+impl ValSet {
+    fn new(name: &str, tokens: &[u32], seq_len: usize, max_windows: usize) -> Self {
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        let usable = tokens.len().saturating_sub(1);
+        for w in 0..usable.div_ceil(seq_len).min(max_windows) {
+            let start = w * seq_len;
+            let len = seq_len.min(usable - start);
+            inputs.extend_from_slice(&tokens[start..start + len]);
+            targets.extend_from_slice(&tokens[start + 1..start + 1 + len]);
+            inputs.resize(inputs.len() + seq_len - len, 0);
+            targets.resize(targets.len() + seq_len - len, IGNORE);
+        }
+        Self { name: name.to_string(), inputs, targets }
+    }
+
+    /// Total nats, counted tokens and their bytes.
+    fn score(&self, engine: &mut Engine, params: &[f32], byte_lengths: &[u32]) -> (f64, u64, u64) {
+        let rows = engine.batch * engine.seq_len;
+        let (mut nats, mut tokens, mut bytes) = (0.0f64, 0u64, 0u64);
+        for (inputs, targets) in self.inputs.chunks(rows).zip(self.targets.chunks(rows)) {
+            // The engine's shape is fixed: a short last batch is padded with
+            // windows that count no loss.
+            let (mut inputs, mut targets) = (inputs.to_vec(), targets.to_vec());
+            inputs.resize(rows, 0);
+            targets.resize(rows, IGNORE);
+            engine.forward(params, &inputs);
+            nats += engine.eval_losses(&targets).iter().sum::<f64>();
+            for &t in targets.iter().filter(|&&t| t != IGNORE) {
+                tokens += 1;
+                bytes += byte_lengths[t as usize] as u64;
+            }
+        }
+        (nats, tokens, bytes)
+    }
 }
 
 /// Validation loss (nats per token) and bits per byte over a fixed set of windows.
@@ -263,17 +329,55 @@ pub trait BatchSource {
     /// what makes resuming exact.
     fn batch(&self, index: u64) -> Batch;
     /// Validation loss (nats per counted token) and, where it means something,
-    /// bits per byte.
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<(f64, Option<f64>), TrainError>;
+    /// bits per byte, overall and per validation set.
+    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError>;
 }
 
-/// Random windows of the training shards; validation on fixed windows of the
-/// validation shards.
+/// Random windows of the training shards. Validation scores each validation
+/// set of the shards whole (up to `eval_batches` batches of windows per set);
+/// shards made before sets existed are scored on fixed random windows.
 pub struct PretrainBatches<'a> {
     loader: BatchLoader<'a>,
     val: &'a TokenShards,
+    sets: Vec<ValSet>,
     byte_lengths: Vec<u32>,
     eval_batches: usize,
+}
+
+impl<'a> PretrainBatches<'a> {
+    fn new(
+        train: &'a TokenShards,
+        val: &'a TokenShards,
+        tokenizer: &Tokenizer,
+        settings: &TrainSettings,
+    ) -> Result<Self, TrainError> {
+        let max_windows = settings.eval_batches.max(1) * settings.batch;
+        let sets = val
+            .header
+            .sets
+            .iter()
+            .map(|(name, spans)| {
+                let tokens: Vec<u32> = spans.iter().flat_map(|&[a, b]| val.span(a, b)).collect();
+                ValSet::new(name, &tokens, settings.seq_len, max_windows)
+            })
+            .collect::<Vec<_>>();
+        if let Some(best_on) = &settings.best_on {
+            if !sets.iter().any(|s| &s.name == best_on) {
+                let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+                return Err(TrainError::Settings(format!(
+                    "best_on = \"{best_on}\" is not a validation set of {}; its sets are {names:?} (set them with `val_set` in the data recipe)",
+                    settings.data.display()
+                )));
+            }
+        }
+        Ok(Self {
+            loader: BatchLoader::new(train, settings.seq_len, settings.batch, settings.seed)?,
+            val,
+            sets,
+            byte_lengths: tokenizer.token_byte_lengths(),
+            eval_batches: settings.eval_batches,
+        })
+    }
 }
 
 impl BatchSource for PretrainBatches<'_> {
@@ -281,9 +385,20 @@ impl BatchSource for PretrainBatches<'_> {
         self.loader.batch(index)
     }
 
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<(f64, Option<f64>), TrainError> {
-        let (loss, bpb) = evaluate(engine, params, self.val, &self.byte_lengths, self.eval_batches)?;
-        Ok((loss, Some(bpb)))
+    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError> {
+        if self.sets.is_empty() {
+            let (loss, bpb) = evaluate(engine, params, self.val, &self.byte_lengths, self.eval_batches)?;
+            return Ok(Evaluation { loss, bpb: Some(bpb), sets: BTreeMap::new() });
+        }
+        let (mut nats, mut tokens, mut bytes) = (0.0, 0, 0);
+        let mut sets = BTreeMap::new();
+        for set in &self.sets {
+            let (n, t, b) = set.score(engine, params, &self.byte_lengths);
+            sets.insert(set.name.clone(), (n / t.max(1) as f64, n / std::f64::consts::LN_2 / b.max(1) as f64));
+            (nats, tokens, bytes) = (nats + n, tokens + t, bytes + b);
+        }
+        let bpb = nats / std::f64::consts::LN_2 / bytes.max(1) as f64;
+        Ok(Evaluation { loss: nats / tokens.max(1) as f64, bpb: Some(bpb), sets })
     }
 }
 
@@ -297,12 +412,7 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
     train_shards.check_tokenizer(&tokenizer)?;
     let val_shards = TokenShards::open(&settings.data, "val")?;
     val_shards.check_tokenizer(&tokenizer)?;
-    let source = PretrainBatches {
-        loader: BatchLoader::new(&train_shards, settings.seq_len, settings.batch, settings.seed)?,
-        val: &val_shards,
-        byte_lengths: tokenizer.token_byte_lengths(),
-        eval_batches: settings.eval_batches,
-    };
+    let source = PretrainBatches::new(&train_shards, &val_shards, &tokenizer, settings)?;
     tracing::info!(
         params = config.num_params(),
         train_tokens = train_shards.num_tokens(),
@@ -322,6 +432,7 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         config: &config,
         tokenizer: &tokenizer,
         record: serde_json::to_value(settings).expect("settings serialize"),
+        licenses: train_shards.header.licenses.clone(),
     };
     run_loop(&run, &source, None, resume, stop, &sample)
 }
@@ -338,6 +449,8 @@ pub struct Run<'a> {
     pub tokenizer: &'a Tokenizer,
     /// Saved in every checkpoint's state.json: how the run was configured.
     pub record: serde_json::Value,
+    /// The licenses of the data the weights learn from, saved in every checkpoint.
+    pub licenses: Vec<crate::data::license::SourceLicense>,
 }
 
 /// The training loop shared by pretraining and fine-tuning: steps, learning
@@ -374,6 +487,7 @@ pub fn run_loop(
         hardware: None,
         best_step: None,
         evals_since_best: 0,
+        data_licenses: run.licenses.clone(),
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
         (true, Some(dir)) => {
@@ -397,7 +511,7 @@ pub fn run_loop(
             }
             t.optimizer.step = saved.adam_step;
             tracing::info!(checkpoint = %dir.display(), step = saved.step, "resuming");
-            state = TrainState { settings: state.settings, ..saved };
+            state = TrainState { settings: state.settings, data_licenses: state.data_licenses, ..saved };
             t
         }
         (true, None) => {
@@ -492,6 +606,7 @@ pub fn run_loop(
             tokens_per_s: None,
             val_loss: None,
             val_bpb: None,
+            val_sets: BTreeMap::new(),
         };
         if state.step % settings.log_every == 0 || state.step == settings.steps {
             let tps = window_tokens as f64 / window_start.elapsed().as_secs_f64();
@@ -501,17 +616,21 @@ pub fn run_loop(
             window_tokens = 0;
         }
         if state.step % settings.eval_every == 0 || state.step == settings.steps {
-            let (val_loss, bpb) = source.evaluate(&mut trainer.engine, &trainer.params)?;
+            let eval = source.evaluate(&mut trainer.engine, &trainer.params)?;
+            let (val_loss, bpb) = (eval.loss, eval.bpb);
             if !val_loss.is_finite() {
                 bar.abandon();
                 return Err(TrainError::Diverged { step: state.step, loss: val_loss as f32, out: last_checkpoint });
             }
             metric.val_loss = Some(val_loss);
             metric.val_bpb = bpb;
+            metric.val_sets = eval.sets.iter().map(|(name, &(_, bpb))| (name.clone(), bpb)).collect();
             last_val = (Some(val_loss), bpb);
-            let improved = state.best_val_loss.map_or(true, |b| val_loss < b);
+            // The loss that picks the best checkpoint: one set's, or all of it.
+            let selected = settings.best_on.as_ref().and_then(|s| eval.sets.get(s)).map_or(val_loss, |&(loss, _)| loss);
+            let improved = state.best_val_loss.map_or(true, |b| selected < b);
             if improved {
-                state.best_val_loss = Some(val_loss);
+                state.best_val_loss = Some(selected);
                 state.best_step = Some(state.step);
                 state.evals_since_best = 0;
                 if settings.keep_best {
@@ -523,11 +642,12 @@ pub fn run_loop(
             }
             bar.suspend(|| {
                 tracing::info!(
-                    "step {:>6}  loss {:.4}  val loss {:.4}{}  lr {:.2e}",
+                    "step {:>6}  loss {:.4}  val loss {:.4}{}{}  lr {:.2e}",
                     state.step,
                     stats.loss,
                     val_loss,
                     bpb.map(|b| format!("  val bpb {b:.4}")).unwrap_or_default(),
+                    eval.sets.iter().map(|(name, (_, b))| format!("  {name} {b:.4}")).collect::<String>(),
                     lr
                 )
             });

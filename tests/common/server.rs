@@ -30,19 +30,7 @@ pub fn random_model(dir: &Path, name: &str, big: bool) -> PathBuf {
     let layout = ParamLayout::new(&config);
     let params = init_params(&config, &layout, 11);
     let zeros = vec![0.0; params.len()];
-    let state = TrainState {
-        step: 0,
-        tokens_seen: 0,
-        micro_batches: 0,
-        data_seed: 0,
-        adam_step: 0,
-        best_val_loss: None,
-        settings: serde_json::Value::Null,
-        train_seconds: 0.0,
-        hardware: None,
-        best_step: None,
-        evals_since_best: 0,
-    };
+    let state = TrainState::default();
     let out = dir.join(name);
     checkpoint::save(&out, &config, &layout, &params, &zeros, &zeros, &tok, &state).unwrap();
     out
