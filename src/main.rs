@@ -719,6 +719,16 @@ fn render_shard_table(headers: &[shards::SplitHeader]) -> String {
             h.bytes_per_token()
         ));
     }
+    if let Some(val) = headers.iter().find(|h| h.split == "val" && !h.sets.is_empty()) {
+        s.push_str("\nValidation sets (each scored whole at every evaluation): ");
+        let sets: Vec<String> = val
+            .sets
+            .iter()
+            .map(|(name, spans)| format!("{name} {} tokens", spans.iter().map(|[a, b]| b - a).sum::<u64>()))
+            .collect();
+        s.push_str(&sets.join(", "));
+        s.push('\n');
+    }
     s
 }
 

@@ -88,7 +88,7 @@ pub struct SourceLicense {
     pub credit: String,
 }
 
-const BUILTIN: &str = include_str!("manifest.toml");
+pub(crate) const BUILTIN: &str = include_str!("manifest.toml");
 
 impl Manifest {
     /// fledge's own manifest: every folder of ../shared/data.

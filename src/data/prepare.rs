@@ -299,6 +299,10 @@ pub struct PrepareReport {
     pub val_documents: usize,
     pub val_bytes: u64,
     pub seconds: f64,
+    /// What the outputs were made from (see [`fingerprint`]): a re-run with
+    /// the same fingerprint reuses them.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 struct Prepared {
@@ -306,14 +310,55 @@ struct Prepared {
     text: String,
 }
 
-/// Runs a recipe and writes its outputs into `out_dir`.
+/// Bumped whenever preparation would write different outputs from the same
+/// inputs, so that earlier outputs are not reused.
+const PREPARE_LOGIC: u32 = 2;
+
+/// A digest of everything a preparation's outputs depend on: fledge's
+/// version and preparation logic, the recipe, the license manifests, and
+/// every input file's path, size and modification time.
+pub fn fingerprint(recipe: &Recipe) -> Result<String, DataError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!("{} {PREPARE_LOGIC}\n", env!("CARGO_PKG_VERSION")));
+    h.update(serde_json::to_string(recipe).expect("a recipe serializes"));
+    h.update(super::license::BUILTIN);
+    if let Some(m) = &recipe.manifest {
+        h.update(std::fs::read(m).map_err(|e| DataError::io(m, e))?);
+    }
+    for spec in recipe.sources.iter().chain(&recipe.eval_sets) {
+        for file in read::list_files(&spec.path, &spec.read_options(), &mut ReadStats::default())? {
+            let meta = std::fs::metadata(&file).map_err(|e| DataError::io(&file, e))?;
+            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            h.update(format!("{} {} {:?}\n", file.display(), meta.len(), modified));
+        }
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// The report of an earlier preparation in `out_dir` with this fingerprint,
+/// if its outputs are all there.
+fn reusable(out_dir: &Path, fingerprint: &str) -> Option<PrepareReport> {
+    let report: PrepareReport =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).ok()?).ok()?;
+    let complete = ["train.jsonl", "val.jsonl", "report.md"].iter().all(|f| out_dir.join(f).is_file());
+    (report.fingerprint == fingerprint && complete).then_some(report)
+}
+
+/// Runs a recipe and writes its outputs into `out_dir`, unless `out_dir`
+/// already holds the outputs of the same recipe on the same inputs.
 pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataError> {
-    let start = std::time::Instant::now();
-    let settings = &recipe.prepare;
     for s in recipe.sources.iter().chain(&recipe.eval_sets) {
         std::fs::metadata(&s.path).map_err(|e| DataError::io(&s.path, e))?;
     }
     let licenses = recipe.licenses()?;
+    let fingerprint = fingerprint(recipe)?;
+    if let Some(report) = reusable(out_dir, &fingerprint) {
+        tracing::info!("{}: same recipe and inputs as before; reusing its outputs", out_dir.display());
+        return Ok(report);
+    }
+    let start = std::time::Instant::now();
+    let settings = &recipe.prepare;
     for l in licenses.iter().filter(|l| l.terms.binds_model()) {
         let asks: Vec<String> = [
             l.terms.name_prefix.as_ref().map(|p| format!("have a name that starts with \"{p}\"")),
@@ -525,6 +570,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         val_bytes: val.iter().map(|d| d.text.len() as u64).sum(),
         sources: reports,
         seconds: start.elapsed().as_secs_f64(),
+        fingerprint,
     };
     let json = serde_json::to_string_pretty(&report).expect("report serializes");
     crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes()).map_err(|e| DataError::io(out_dir, e))?;
@@ -687,6 +733,23 @@ pub fn render_report(r: &PrepareReport) -> String {
             ));
         }
     }
+    if r.sources.iter().any(|x| x.license.is_some()) {
+        s.push_str("\n| source | license | what it asks of a shared model | credit |\n|---|---|---|---|\n");
+        for x in &r.sources {
+            let Some(l) = &x.license else { continue };
+            let asks: Vec<String> = [
+                l.terms.credit.then(|| "credit".to_string()),
+                l.terms.share_alike.then(|| "share-alike (the data)".to_string()),
+                l.terms.name_prefix.as_ref().map(|p| format!("a name starting \"{p}\"")),
+                l.terms.notice.as_ref().map(|n| format!("the notice \"{n}\"")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let asks = if asks.is_empty() { "nothing".to_string() } else { asks.join(", ") };
+            s.push_str(&format!("| {} | {} | {asks} | {} |\n", x.name, l.license, l.credit));
+        }
+    }
     s.push_str(&format!(
         "\nOut: {} training documents ({} MB after weights), {} validation documents ({} MB), in {:.1} s.\n",
         r.train_documents,
@@ -770,6 +833,15 @@ mod tests {
         prepare(&recipe, &out2).unwrap();
         assert_eq!(fs::read(out.join("val.jsonl")).unwrap(), fs::read(out2.join("val.jsonl")).unwrap());
         assert_eq!(fs::read(out.join("train.jsonl")).unwrap(), fs::read(out2.join("train.jsonl")).unwrap());
+
+        // A second run on unchanged inputs reuses the outputs; a changed input does not.
+        let written = fs::metadata(out2.join("train.jsonl")).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        prepare(&recipe, &out2).unwrap();
+        assert_eq!(fs::metadata(out2.join("train.jsonl")).unwrap().modified().unwrap(), written);
+        fs::write(dir.path().join("b/extra.txt"), story(999)).unwrap();
+        let again = prepare(&recipe, &out2).unwrap();
+        assert_eq!(again.sources[1].read.files, 2);
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub struct SplitHeader {
     /// [`super::license`]); empty for a corpus made without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licenses: Vec<SourceLicense>,
+    /// What the shards were made from: the corpus files (size and time), the
+    /// tokenizer and the shard size. Tokenizing the same again reuses them.
+    #[serde(default)]
+    pub input: String,
 }
 
 impl SplitHeader {
@@ -87,6 +91,15 @@ pub fn tokenize_corpus(
     out_dir: &Path,
     shard_tokens: u64,
 ) -> Result<Vec<SplitHeader>, DataError> {
+    let input = input_fingerprint(corpus, tokenizer, shard_tokens);
+    let earlier: Option<Vec<SplitHeader>> = ["train", "val"]
+        .iter()
+        .map(|split| TokenShards::open(out_dir, split).ok().filter(|t| t.header.input == input).map(|t| t.header))
+        .collect();
+    if let Some(headers) = earlier {
+        tracing::info!("{}: same corpus and tokenizer as before; reusing its shards", out_dir.display());
+        return Ok(headers);
+    }
     let mut headers = Vec::new();
     let licenses = super::license::of_corpus(corpus);
     if licenses.is_empty() {
@@ -96,18 +109,30 @@ pub fn tokenize_corpus(
         );
     }
     for split in ["train", "val"] {
-        let input = corpus.join(format!("{split}.jsonl"));
-        if !input.exists() {
-            return Err(DataError::EmptySource {
-                path: input,
-                why: "missing; make it with `fledge data prepare`".into(),
-            });
+        let path = corpus.join(format!("{split}.jsonl"));
+        if !path.exists() {
+            return Err(DataError::EmptySource { path, why: "missing; make it with `fledge data prepare`".into() });
         }
-        let mut header = tokenize_split(&input, split, tokenizer, out_dir, shard_tokens, &licenses)?;
+        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, &licenses, &input)?;
         header.licenses.retain(|l| header.sources.contains_key(&l.source));
         headers.push(header);
     }
     Ok(headers)
+}
+
+/// What shards of `corpus` depend on; see [`SplitHeader::input`].
+fn input_fingerprint(corpus: &Path, tokenizer: &Tokenizer, shard_tokens: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!("{SHARD_VERSION} {} {shard_tokens}\n", tokenizer.hash()));
+    for file in ["train.jsonl", "val.jsonl", "report.json"] {
+        let path = corpus.join(file);
+        if let Ok(meta) = fs::metadata(&path) {
+            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            h.update(format!("{file} {} {modified:?}\n", meta.len()));
+        }
+    }
+    format!("{:x}", h.finalize())
 }
 
 /// Documents are read in chunks and encoded in parallel within a chunk.
@@ -120,6 +145,7 @@ fn tokenize_split(
     out_dir: &Path,
     shard_tokens: u64,
     licenses: &[SourceLicense],
+    fingerprint: &str,
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
     let id_bytes = if tokenizer.vocab_size() <= 1 << 16 { 2 } else { 4 };
@@ -147,6 +173,7 @@ fn tokenize_split(
         sources: BTreeMap::new(),
         sets: BTreeMap::new(),
         licenses: licenses.to_vec(),
+        input: fingerprint.to_string(),
     };
     let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
     let bar = progress::bytes_bar(total, split);
@@ -509,6 +536,38 @@ mod tests {
             fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "bin").count();
         assert_eq!(bins, headers[0].shards.len() + headers[1].shards.len());
         TokenShards::open(&out, "train").unwrap().check_tokenizer(&tok2).unwrap();
+        // The same corpus and tokenizer again: the shards are reused, not rewritten.
+        let again = tokenize_corpus(&c, &tok2, &out, 1_000_000).unwrap();
+        assert_eq!(again[0].shards, headers[0].shards);
+        assert_eq!(again[0].input, headers[0].input);
+    }
+
+    #[test]
+    fn validation_sets_are_spans_of_the_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("corpus");
+        fs::create_dir_all(&c).unwrap();
+        let line =
+            |i: usize, set: &str| serde_json::json!({"text": format!("Doc {i} of {set}."), "source": set, "set": set});
+        let val: Vec<String> = (0..6).map(|i| line(i, if i < 4 { "tales" } else { "news" }).to_string()).collect();
+        fs::write(c.join("val.jsonl"), val.join("\n")).unwrap();
+        fs::write(c.join("train.jsonl"), line(9, "tales").to_string()).unwrap();
+        let out = dir.path().join("shards");
+        let tok = tokenizer(300);
+        let headers = tokenize_corpus(&c, &tok, &out, 7).unwrap();
+        let sets = &headers[1].sets;
+        assert_eq!(sets.len(), 2);
+        let [a, b] = sets["tales"][0];
+        assert_eq!(a, 0);
+        assert_eq!(sets["news"][0][0], b, "the sets are adjacent");
+        let shards = TokenShards::open(&out, "val").unwrap();
+        assert!(shards.header.shards.len() > 1, "the spans cross shard files");
+        let text = tok.decode(&shards.span(a, b)).unwrap();
+        assert!(
+            text.starts_with("Doc 0 of tales.") && text.contains("Doc 3 of tales.") && !text.contains("news"),
+            "{text}"
+        );
+        assert_eq!(sets["news"][0][1], shards.num_tokens());
     }
 
     #[test]

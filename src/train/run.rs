@@ -722,6 +722,23 @@ pub fn read_metrics(path: &Path) -> Result<Vec<Metric>, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validation_windows_score_every_token_once() {
+        let tokens: Vec<u32> = (0..100).collect();
+        let set = ValSet::new("s", &tokens, 16, 100);
+        // 99 targets (every token but the first) in ceil(99 / 16) = 7 windows.
+        assert_eq!(set.inputs.len(), 7 * 16);
+        let targets: Vec<u32> = set.targets.iter().copied().filter(|&t| t != IGNORE).collect();
+        assert_eq!(targets, (1..100).collect::<Vec<u32>>());
+        for (i, t) in set.inputs.iter().zip(&set.targets) {
+            if *t != IGNORE {
+                assert_eq!(i + 1, *t, "each target follows its input");
+            }
+        }
+        assert_eq!(ValSet::new("s", &tokens, 16, 3).inputs.len(), 3 * 16, "capped");
+        assert!(ValSet::new("s", &tokens[..1], 16, 3).inputs.is_empty());
+    }
     use crate::data::shards::tokenize_corpus;
 
     /// A tokenizer and shards from text the test writes.
