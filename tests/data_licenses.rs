@@ -35,7 +35,13 @@ fn train_and_export(d: &Path, names: &[&str]) -> (String, String, String) {
     for (i, name) in names.iter().enumerate() {
         let folder = d.join("data").join(name);
         std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("text.txt"), stories(i, 60)).unwrap();
+        let text = if name.starts_with("snakes") {
+            // Llama's records: `prompt<start>story<end>`.
+            stories(i, 60).split("\n<|endoftext|>\n").map(|s| format!("Tell the tale called `{}`.<start>{s}<end>\n", &s[..9])).collect()
+        } else {
+            stories(i, 60)
+        };
+        std::fs::write(folder.join("text.txt"), text).unwrap();
         recipe.push_str(&format!("\n[[source]]\nname = \"{name}\"\npath = \"data/{name}\"\n"));
     }
     std::fs::write(d.join("recipe.toml"), recipe).unwrap();
@@ -91,6 +97,15 @@ fn the_card_lists_every_source_and_llama_output_brings_its_name_and_notice() {
         "warned once: {warnings}"
     );
     assert!(!out.contains("Named"), "{out}");
+    // The records' prompts are kept for the chat stage, with their license.
+    let instructions = dir.path().join("corpus/instructions/snakes-llama31-stories");
+    let first = std::fs::read_to_string(instructions.join("train.jsonl")).unwrap();
+    let expected = "{\"messages\":[{\"role\":\"user\",\"content\":\"Tell the tale called `Story 1-0`.\"},\
+                    {\"role\":\"assistant\",\"content\":\"Story 1-0. The ";
+    assert!(first.starts_with(expected), "{first}");
+    assert!(!first.contains("<start>") && !first.contains("<end>"));
+    let report = std::fs::read_to_string(instructions.join("report.json")).unwrap();
+    assert!(report.contains("\"license\": \"Llama-3.1\""), "{report}");
     // The loading instructions use the name the license asks for.
     assert!(card.contains("from_pretrained(\"Llama-fledge-tiny\")"), "{card}");
 }

@@ -190,6 +190,17 @@ pub fn convert(source: &str, input: &Path) -> Result<Vec<Converted>, ConvertErro
 /// split gives an empty file, so no stale file from an earlier run survives)
 /// and `out_dir/{source}/report.json`. Returns the paths written.
 pub fn write(converted: &Converted, out_dir: &Path) -> Result<Vec<PathBuf>, ConvertError> {
+    let source = converted.source.split("-task").next().unwrap_or(&converted.source);
+    write_with_license(converted, out_dir, license(source))
+}
+
+/// [`write`], recording `license` in the report (fine-tuning carries it into
+/// the chat model's card).
+pub fn write_with_license(
+    converted: &Converted,
+    out_dir: &Path,
+    license: Option<crate::data::license::SourceLicense>,
+) -> Result<Vec<PathBuf>, ConvertError> {
     let dir = out_dir.join(&converted.source);
     let write_err = |path: &Path, source| ConvertError::Write { path: path.display().to_string(), source };
     let mut written = Vec::new();
@@ -205,7 +216,7 @@ pub fn write(converted: &Converted, out_dir: &Path) -> Result<Vec<PathBuf>, Conv
         "skipped": converted.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count}))
             .collect::<Vec<_>>(),
         "notes": converted.notes,
-        "license": license(converted.source.split("-task").next().unwrap_or(&converted.source)),
+        "license": license,
     });
     let path = dir.join("report.json");
     let mut text = serde_json::to_string_pretty(&report).expect("a JSON value serializes");

@@ -267,6 +267,10 @@ pub struct SourceReport {
     /// Case restoration, for a source marked `restore_case`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<CaseStats>,
+    /// Prompt/response records (`prompt<start>story<end>`) kept as
+    /// instructions for the chat stage, in `instructions/{source}/`.
+    #[serde(default)]
+    pub instructions: usize,
     /// Documents after long ones were split into sections.
     pub sections: usize,
     pub empty_documents: usize,
@@ -422,17 +426,23 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         bar.inc(report.read.bytes);
 
         // Cleaning is independent per document: spread it over the cores.
-        let cleaned: Vec<(Vec<Document>, CleanStats)> = raws
+        let cleaned: Vec<(Vec<Document>, CleanStats, Option<(String, String)>)> = raws
             .par_iter()
             .map(|raw| {
                 let mut stats = CleanStats::default();
                 let doc = clean::clean(&raw.text, &mut stats);
-                (clean::split_sections(doc, settings.max_document_bytes), stats)
+                let instruction = raw.instruction.as_ref().map(|i| (clean::repair_mojibake(i).0.into_owned(), doc.render()));
+                (clean::split_sections(doc, settings.max_document_bytes), stats, instruction)
             })
             .collect();
         drop(raws);
+        let instructions: Vec<(String, String)> = cleaned.iter().filter_map(|c| c.2.clone()).collect();
+        if !instructions.is_empty() {
+            report.instructions = instructions.len();
+            write_instructions(out_dir, spec, &licenses[index], instructions, settings.seed)?;
+        }
         let mut documents = Vec::new();
-        for (sections, stats) in cleaned {
+        for (sections, stats, _) in cleaned {
             report.clean.gutenberg_bytes += stats.gutenberg_bytes;
             report.clean.boilerplate_lines += stats.boilerplate_lines;
             report.clean.boilerplate_bytes += stats.boilerplate_bytes;
@@ -579,6 +589,39 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     Ok(report)
 }
 
+/// Writes a source's prompt/response records as conversations for the chat
+/// stage (`instructions/{source}/{train,val,test}.jsonl` and `report.json`,
+/// the layout of `fledge data chat`), with 1% held out for validation.
+fn write_instructions(
+    out_dir: &Path,
+    spec: &SourceSpec,
+    license: &SourceLicense,
+    pairs: Vec<(String, String)>,
+    seed: u64,
+) -> Result<(), DataError> {
+    use crate::chat::convert::{self, Converted, Split};
+    use crate::chat::template::{Conversation, Message, Role};
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for (prompt, response) in pairs {
+        if response.trim().is_empty() {
+            continue;
+        }
+        let held_out = mix64(fnv1a(prompt.as_bytes()) ^ seed) % 100 == 0;
+        let conv = Conversation::new(vec![Message::new(Role::User, prompt), Message::new(Role::Assistant, response)]);
+        if held_out { &mut val } else { &mut train }.push(conv);
+    }
+    let converted = Converted {
+        source: spec.name.clone(),
+        splits: vec![(Split::Train, train), (Split::Val, val), (Split::Test, Vec::new())],
+        skipped: vec![],
+        notes: vec![format!("prompt/response records of {}", spec.path.display())],
+    };
+    let dir = out_dir.join("instructions");
+    convert::write_with_license(&converted, &dir, Some(license.clone()))
+        .map_err(|e| DataError::io(&dir, std::io::Error::other(e.to_string())))?;
+    Ok(())
+}
+
 /// Learns case counts from a cased source's documents, holding one in
 /// twenty out (chosen by hash) to measure restoration on text the map never saw.
 fn learn_case(documents: &[Document], seed: u64) -> (CaseCounts, Vec<String>) {
@@ -716,6 +759,13 @@ pub fn render_report(r: &PrepareReport) -> String {
             mb(x.val_bytes),
             x.weight,
             mb(x.mixed_bytes),
+        ));
+    }
+    for x in r.sources.iter().filter(|x| x.instructions > 0) {
+        s.push_str(&format!(
+            "\nKept {} prompt/response records of {} as instructions for the chat stage: `instructions/{}/` \
+             (`fledge sft --source instructions/{}/train.jsonl`).\n",
+            x.instructions, x.name, x.name, x.name
         ));
     }
     for x in &r.sources {

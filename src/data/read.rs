@@ -55,6 +55,9 @@ pub struct RawDocument {
     /// Where it came from: a path, with a line or record number when useful.
     pub origin: String,
     pub text: String,
+    /// The prompt a record's text answers (`prompt<start>text<end>`), kept
+    /// for the chat stage as an instruction.
+    pub instruction: Option<String>,
 }
 
 /// What reading one source saw.
@@ -238,7 +241,12 @@ pub fn split_text(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) 
             let body = &rest[start + "<start>".len()..];
             let end = body.find("<end>").unwrap_or(body.len());
             n += 1;
-            emit(RawDocument { origin: format!("{origin} record {n}"), text: body[..end].to_string() });
+            let prompt = rest[..start].trim();
+            emit(RawDocument {
+                origin: format!("{origin} record {n}"),
+                text: body[..end].to_string(),
+                instruction: (!prompt.is_empty()).then(|| prompt.to_string()),
+            });
             rest = &body[(end + "<end>".len()).min(body.len())..];
             scaffolding += "<end>".len() as u64;
         }
@@ -250,18 +258,18 @@ pub fn split_text(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) 
         for line in text.split_inclusive('\n') {
             if line.trim() == "<|endoftext|>" {
                 n += 1;
-                emit(RawDocument { origin: format!("{origin} document {n}"), text: std::mem::take(&mut current) });
+                emit(RawDocument { origin: format!("{origin} document {n}"), text: std::mem::take(&mut current), instruction: None });
             } else {
                 current.push_str(line);
             }
         }
         if !current.trim().is_empty() {
             n += 1;
-            emit(RawDocument { origin: format!("{origin} document {n}"), text: current });
+            emit(RawDocument { origin: format!("{origin} document {n}"), text: current, instruction: None });
         }
         return 0;
     }
-    emit(RawDocument { origin: origin.to_string(), text: text.to_string() });
+    emit(RawDocument { origin: origin.to_string(), text: text.to_string(), instruction: None });
     0
 }
 
@@ -350,7 +358,7 @@ fn read_jsonl(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocum
             message: format!("not valid JSON: {e}"),
         })?;
         if let Some(text) = text_field(&value, options.field.as_deref(), path, Some(line_no))? {
-            emit(RawDocument { origin: format!("{}:{line_no}", path.display()), text });
+            emit(RawDocument { origin: format!("{}:{line_no}", path.display()), text, instruction: None });
         }
     }
     Ok(())
@@ -370,7 +378,7 @@ fn read_json(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocume
     };
     for (i, item) in items.iter().enumerate() {
         if let Some(text) = text_field(item, options.field.as_deref(), path, None)? {
-            emit(RawDocument { origin: format!("{} item {}", path.display(), i + 1), text });
+            emit(RawDocument { origin: format!("{} item {}", path.display(), i + 1), text, instruction: None });
         }
     }
     Ok(())
@@ -404,7 +412,7 @@ fn read_csv(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocumen
         })?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         if let Some(text) = record.get(column) {
-            emit(RawDocument { origin: format!("{}:{line}", path.display()), text: text.to_string() });
+            emit(RawDocument { origin: format!("{}:{line}", path.display()), text: text.to_string(), instruction: None });
         }
     }
     Ok(())
@@ -444,7 +452,7 @@ fn read_parquet(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDoc
             }
             match field {
                 Field::Str(s) => {
-                    emit(RawDocument { origin: format!("{} row {}", path.display(), i + 1), text: s.clone() })
+                    emit(RawDocument { origin: format!("{} row {}", path.display(), i + 1), text: s.clone(), instruction: None })
                 }
                 Field::Null => {}
                 other => {
