@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod ablate_cmd;
 mod chat_cmd;
 mod export_cmd;
 mod rag_cmd;
@@ -38,6 +39,8 @@ struct Cli {
 enum Command {
     /// Run the pipeline end to end: prepare the corpus, train the tokenizer, tokenize.
     Speedrun(SpeedrunArgs),
+    /// Train the same model on several data recipes and compare their validation bits per byte.
+    Ablate(ablate_cmd::AblateArgs),
     /// Corpus preparation and token shards.
     #[command(subcommand)]
     Data(DataCommand),
@@ -402,6 +405,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Speedrun(args) => run_speedrun(args),
+        Command::Ablate(args) => ablate_cmd::run_ablate(args),
         Command::Train(args) => run_train(args),
         Command::Generate(args) => run_generate(args),
         Command::Sft(args) => chat_cmd::run_sft(args),
@@ -556,7 +560,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
 
 /// A flag the first Ctrl-C sets (the training loop then saves and stops);
 /// a second Ctrl-C exits at once.
-fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+pub(crate) fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || {

@@ -96,15 +96,28 @@ pub fn run(config: &SpeedrunConfig) -> Result<String, SpeedrunError> {
     summary.push_str(&prepare::render_report(&report));
 
     let t = Instant::now();
-    let mut texts = Vec::new();
-    read::read_source(&data_dir.join("train.jsonl"), &ReadOptions::default(), |d| texts.push(d.text))?;
-    let tokenizer = Tokenizer::train(texts.iter(), config.vocab_size, true)?;
-    drop(texts);
     let tokenizer_path = config.out.join("tokenizer/tokenizer.json");
-    tokenizer.save(&tokenizer_path)?;
+    // The corpus is the one the tokenizer was trained on: keep it.
+    let earlier = report
+        .reused
+        .then(|| Tokenizer::load(&tokenizer_path).ok())
+        .flatten()
+        .filter(|t| t.vocab_size() == config.vocab_size);
+    let reused = earlier.is_some();
+    let tokenizer = match earlier {
+        Some(t) => t,
+        None => {
+            let mut texts = Vec::new();
+            read::read_source(&data_dir.join("train.jsonl"), &ReadOptions::default(), |d| texts.push(d.text))?;
+            let tokenizer = Tokenizer::train(texts.iter(), config.vocab_size, true)?;
+            tokenizer.save(&tokenizer_path)?;
+            tokenizer
+        }
+    };
     summary.push_str(&format!(
-        "\n## 2. Tokenizer ({:.1} s)\n\nByte-level BPE, {} tokens, hash `{}`, saved to `{}`.\n",
+        "\n## 2. Tokenizer ({:.1} s{})\n\nByte-level BPE, {} tokens, hash `{}`, saved to `{}`.\n",
         t.elapsed().as_secs_f64(),
+        if reused { ", reused: same corpus" } else { "" },
         tokenizer.vocab_size(),
         &tokenizer.hash()[..12],
         tokenizer_path.display()

@@ -37,7 +37,10 @@ fn train_and_export(d: &Path, names: &[&str]) -> (String, String, String) {
         std::fs::create_dir_all(&folder).unwrap();
         let text = if name.starts_with("snakes") {
             // Llama's records: `prompt<start>story<end>`.
-            stories(i, 60).split("\n<|endoftext|>\n").map(|s| format!("Tell the tale called `{}`.<start>{s}<end>\n", &s[..9])).collect()
+            stories(i, 60)
+                .split("\n<|endoftext|>\n")
+                .map(|s| format!("Tell the tale called `{}`.<start>{s}<end>\n", &s[..9]))
+                .collect()
         } else {
             stories(i, 60)
         };

@@ -307,6 +307,9 @@ pub struct PrepareReport {
     /// the same fingerprint reuses them.
     #[serde(default)]
     pub fingerprint: String,
+    /// This call reused an earlier preparation's outputs.
+    #[serde(skip)]
+    pub reused: bool,
 }
 
 struct Prepared {
@@ -346,7 +349,7 @@ fn reusable(out_dir: &Path, fingerprint: &str) -> Option<PrepareReport> {
     let report: PrepareReport =
         serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).ok()?).ok()?;
     let complete = ["train.jsonl", "val.jsonl", "report.md"].iter().all(|f| out_dir.join(f).is_file());
-    (report.fingerprint == fingerprint && complete).then_some(report)
+    (report.fingerprint == fingerprint && complete).then_some(PrepareReport { reused: true, ..report })
 }
 
 /// Runs a recipe and writes its outputs into `out_dir`, unless `out_dir`
@@ -431,7 +434,8 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
             .map(|raw| {
                 let mut stats = CleanStats::default();
                 let doc = clean::clean(&raw.text, &mut stats);
-                let instruction = raw.instruction.as_ref().map(|i| (clean::repair_mojibake(i).0.into_owned(), doc.render()));
+                let instruction =
+                    raw.instruction.as_ref().map(|i| (clean::repair_mojibake(i).0.into_owned(), doc.render()));
                 (clean::split_sections(doc, settings.max_document_bytes), stats, instruction)
             })
             .collect();
@@ -581,6 +585,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         sources: reports,
         seconds: start.elapsed().as_secs_f64(),
         fingerprint,
+        reused: false,
     };
     let json = serde_json::to_string_pretty(&report).expect("report serializes");
     crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes()).map_err(|e| DataError::io(out_dir, e))?;

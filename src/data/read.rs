@@ -258,7 +258,11 @@ pub fn split_text(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) 
         for line in text.split_inclusive('\n') {
             if line.trim() == "<|endoftext|>" {
                 n += 1;
-                emit(RawDocument { origin: format!("{origin} document {n}"), text: std::mem::take(&mut current), instruction: None });
+                emit(RawDocument {
+                    origin: format!("{origin} document {n}"),
+                    text: std::mem::take(&mut current),
+                    instruction: None,
+                });
             } else {
                 current.push_str(line);
             }
@@ -412,7 +416,11 @@ fn read_csv(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDocumen
         })?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         if let Some(text) = record.get(column) {
-            emit(RawDocument { origin: format!("{}:{line}", path.display()), text: text.to_string(), instruction: None });
+            emit(RawDocument {
+                origin: format!("{}:{line}", path.display()),
+                text: text.to_string(),
+                instruction: None,
+            });
         }
     }
     Ok(())
@@ -451,9 +459,11 @@ fn read_parquet(path: &Path, options: &ReadOptions, emit: &mut impl FnMut(RawDoc
                 continue;
             }
             match field {
-                Field::Str(s) => {
-                    emit(RawDocument { origin: format!("{} row {}", path.display(), i + 1), text: s.clone(), instruction: None })
-                }
+                Field::Str(s) => emit(RawDocument {
+                    origin: format!("{} row {}", path.display(), i + 1),
+                    text: s.clone(),
+                    instruction: None,
+                }),
                 Field::Null => {}
                 other => {
                     return Err(DataError::Format {
