@@ -429,7 +429,10 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         bar.inc(report.read.bytes);
 
         // Cleaning is independent per document: spread it over the cores.
-        let cleaned: Vec<(Vec<Document>, CleanStats, Option<(String, String)>)> = raws
+        // Per raw document: its cleaned sections, what cleaning did, and a
+        // (prompt, response) pair for records that carry a prompt.
+        type Cleaned = (Vec<Document>, CleanStats, Option<(String, String)>);
+        let cleaned: Vec<Cleaned> = raws
             .par_iter()
             .map(|raw| {
                 let mut stats = CleanStats::default();
