@@ -54,6 +54,11 @@ pub struct SourceSpec {
     /// `prepare.val_fraction`.
     #[serde(default)]
     pub val_fraction: Option<f64>,
+    /// The most passes over this source's text a training run may make: the
+    /// trainer stops drawing from it after that many (see
+    /// [`super::shards::BatchLoader`]). Unlimited when unset.
+    #[serde(default)]
+    pub max_epochs: Option<f64>,
     /// The validation set this source's held-out documents are scored in
     /// (several sources can share one); the source's own name by default.
     #[serde(default)]
@@ -87,6 +92,7 @@ impl SourceSpec {
             restore_case: false,
             case_from: vec![],
             val_fraction: None,
+            max_epochs: None,
             val_set: None,
             license: None,
         }
@@ -187,6 +193,11 @@ impl Recipe {
             }
         }
         for (i, s) in self.sources.iter().enumerate() {
+            if let Some(e) = s.max_epochs {
+                if !(e.is_finite() && e > 0.0) {
+                    return Err(err(format!("source \"{}\": max_epochs must be a number > 0, got {e}", s.name)));
+                }
+            }
             if let Some(f) = s.val_fraction {
                 if !(0.0..1.0).contains(&f) {
                     return Err(err(format!("source \"{}\": val_fraction must be in [0, 1), got {f}", s.name)));
@@ -259,6 +270,9 @@ pub struct SourceReport {
     pub name: String,
     pub path: String,
     pub weight: f64,
+    /// The recipe's cap on passes over this source's text, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_epochs: Option<f64>,
     /// The source's license and what it asks of a shared model.
     #[serde(default)]
     pub license: Option<SourceLicense>,
@@ -421,6 +435,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
             name: spec.name.clone(),
             path: spec.path.display().to_string(),
             weight: spec.weight,
+            max_epochs: spec.max_epochs,
             license: Some(licenses[index].clone()),
             ..Default::default()
         };

@@ -48,6 +48,13 @@ pub struct ShardFile {
     pub tokens: u64,
 }
 
+/// A source's epoch cap, as a recipe's `max_epochs` sets it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct EpochLimit {
+    pub max_epochs: f64,
+    pub weight: f64,
+}
+
 /// The JSON header of one split.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SplitHeader {
@@ -72,6 +79,14 @@ pub struct SplitHeader {
     /// [`super::license`]); empty for a corpus made without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub licenses: Vec<SourceLicense>,
+    /// Per source: the token spans `[start, end)` its documents occupy (the
+    /// training split; documents of one source are written together).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub spans: BTreeMap<String, Vec<[u64; 2]>>,
+    /// Per source with a `max_epochs` in its recipe: the cap, and the
+    /// source's weight (copies of its text in the split).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, EpochLimit>,
     /// What the shards were made from: the corpus files (size and time), the
     /// tokenizer and the shard size. Tokenizing the same again reuses them.
     #[serde(default)]
@@ -102,6 +117,7 @@ pub fn tokenize_corpus(
     }
     let mut headers = Vec::new();
     let licenses = super::license::of_corpus(corpus);
+    let limits = limits_of_corpus(corpus);
     if licenses.is_empty() {
         tracing::warn!(
             "{}: no licenses recorded (no report.json from `fledge data prepare`); model cards will not list the data's licenses",
@@ -113,11 +129,45 @@ pub fn tokenize_corpus(
         if !path.exists() {
             return Err(DataError::EmptySource { path, why: "missing; make it with `fledge data prepare`".into() });
         }
-        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, &licenses, &input)?;
+        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, &licenses, &limits, &input)?;
         header.licenses.retain(|l| header.sources.contains_key(&l.source));
         headers.push(header);
     }
     Ok(headers)
+}
+
+/// Adds `[start, end)` to `spans`, joining it to the last span it follows.
+fn extend_spans(spans: &mut Vec<[u64; 2]>, start: u64, end: u64) {
+    match spans.last_mut() {
+        Some(last) if last[1] == start => last[1] = end,
+        _ => spans.push([start, end]),
+    }
+}
+
+/// The epoch caps a prepared corpus's report records (`max_epochs`).
+fn limits_of_corpus(corpus: &Path) -> BTreeMap<String, EpochLimit> {
+    #[derive(Deserialize)]
+    struct Report {
+        #[serde(default)]
+        sources: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        name: String,
+        weight: f64,
+        #[serde(default)]
+        max_epochs: Option<f64>,
+    }
+    fs::read_to_string(corpus.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Report>(&t).ok())
+        .map(|r| {
+            r.sources
+                .into_iter()
+                .filter_map(|e| Some((e.name, EpochLimit { max_epochs: e.max_epochs?, weight: e.weight })))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What shards of `corpus` depend on; see [`SplitHeader::input`].
@@ -145,6 +195,7 @@ fn tokenize_split(
     out_dir: &Path,
     shard_tokens: u64,
     licenses: &[SourceLicense],
+    limits: &BTreeMap<String, EpochLimit>,
     fingerprint: &str,
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
@@ -173,6 +224,8 @@ fn tokenize_split(
         sources: BTreeMap::new(),
         sets: BTreeMap::new(),
         licenses: licenses.to_vec(),
+        spans: BTreeMap::new(),
+        limits: if split == "train" { limits.clone() } else { BTreeMap::new() },
         input: fingerprint.to_string(),
     };
     let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
@@ -220,13 +273,12 @@ fn tokenize_split(
             counts.documents += 1;
             counts.bytes += doc.text.len() as u64;
             counts.tokens += ids.len() as u64 + 1;
+            let end = header.tokens + ids.len() as u64 + 1;
             if let Some(set) = &doc.set {
-                let spans = header.sets.entry(set.clone()).or_default();
-                let end = header.tokens + ids.len() as u64 + 1;
-                match spans.last_mut() {
-                    Some(last) if last[1] == header.tokens => last[1] = end,
-                    _ => spans.push([header.tokens, end]),
-                }
+                extend_spans(header.sets.entry(set.clone()).or_default(), header.tokens, end);
+            }
+            if split == "train" {
+                extend_spans(header.spans.entry(doc.source.clone()).or_default(), header.tokens, end);
             }
             header.documents += 1;
             header.bytes += doc.text.len() as u64;
@@ -384,18 +436,22 @@ impl TokenShards {
 
     /// The tokens of `[start, end)` of the split, across shard boundaries.
     pub fn span(&self, start: u64, end: u64) -> Vec<u32> {
-        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let mut out = vec![0u32; end.saturating_sub(start) as usize];
+        self.read_at(start, &mut out);
+        out
+    }
+
+    /// Fills `out` from split position `start` on, across shard boundaries.
+    fn read_at(&self, start: u64, out: &mut [u32]) {
+        let end = start + out.len() as u64;
         let mut offset = 0u64;
         for (i, shard) in self.header.shards.iter().enumerate() {
             let (lo, hi) = (start.max(offset), end.min(offset + shard.tokens));
             if lo < hi {
-                let mut buf = vec![0u32; (hi - lo) as usize];
-                self.read(i, (lo - offset) as usize, &mut buf);
-                out.extend(buf);
+                self.read(i, (lo - offset) as usize, &mut out[(lo - start) as usize..(hi - start) as usize]);
             }
             offset += shard.tokens;
         }
-        out
     }
 
     /// All tokens of the split in order (for evaluation over the whole split).
@@ -429,6 +485,92 @@ pub struct BatchLoader<'a> {
     pub seed: u64,
     /// Cumulative count of window starts per shard, to pick starts uniformly.
     starts: Vec<u64>,
+    /// When some source has an epoch cap: windows are drawn per source.
+    schedule: Option<EpochSchedule>,
+}
+
+/// Sampling for a split whose sources have epoch caps (`max_epochs`).
+///
+/// Windows are drawn uniformly over the window starts of the sources still
+/// in play, which is what uniform sampling over the whole split does while
+/// all are. A capped source leaves at the micro-batch by which it has been
+/// drawn `max_epochs` times its text, in expectation: a pure function of the
+/// batch index, so a resumed run draws what an uninterrupted one would.
+#[derive(Debug, Clone)]
+struct EpochSchedule {
+    pools: Vec<SourcePool>,
+    /// The micro-batch from which no source is left, if every one is capped.
+    exhausted_at: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct SourcePool {
+    name: String,
+    spans: Vec<[u64; 2]>,
+    /// Cumulative window starts over `spans`.
+    starts: Vec<u64>,
+    /// Drawn from micro-batches `0..until`.
+    until: u64,
+}
+
+impl SourcePool {
+    fn total(&self) -> u64 {
+        self.starts.last().copied().unwrap_or(0)
+    }
+}
+
+impl EpochSchedule {
+    fn new(header: &SplitHeader, seq_len: usize, batch: usize) -> Self {
+        let mut pools: Vec<SourcePool> = header
+            .spans
+            .iter()
+            .map(|(name, spans)| {
+                let mut total = 0;
+                let starts = spans
+                    .iter()
+                    .map(|[a, b]| {
+                        total += (b - a).saturating_sub(seq_len as u64);
+                        total
+                    })
+                    .collect();
+                SourcePool { name: name.clone(), spans: spans.clone(), starts, until: u64::MAX }
+            })
+            .filter(|p| p.total() > 0)
+            .collect();
+        // Tokens each capped source may give, and what it has given so far.
+        let caps: Vec<Option<f64>> = pools
+            .iter()
+            .map(|p| {
+                let limit = header.limits.get(&p.name)?;
+                let tokens: u64 = p.spans.iter().map(|[a, b]| b - a).sum();
+                Some(limit.max_epochs * tokens as f64 / limit.weight.max(1e-9))
+            })
+            .collect();
+        let mut drawn = vec![0.0f64; pools.len()];
+        let mut time = 0.0f64;
+        let per_batch = (batch * seq_len) as f64;
+        let mut exhausted_at = None;
+        loop {
+            let active: Vec<usize> = (0..pools.len()).filter(|&i| pools[i].until == u64::MAX).collect();
+            if active.is_empty() {
+                exhausted_at = Some(time.ceil() as u64);
+                break;
+            }
+            let total: f64 = active.iter().map(|&i| pools[i].total() as f64).sum();
+            let rate = |i: usize| per_batch * pools[i].total() as f64 / total;
+            let next = active
+                .iter()
+                .filter_map(|&i| Some((i, (caps[i]? - drawn[i]).max(0.0) / rate(i))))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            let Some((leaving, dt)) = next else { break };
+            for &i in &active {
+                drawn[i] += rate(i) * dt;
+            }
+            time += dt;
+            pools[leaving].until = time.ceil() as u64;
+        }
+        Self { pools, exhausted_at }
+    }
 }
 
 impl<'a> BatchLoader<'a> {
@@ -446,7 +588,20 @@ impl<'a> BatchLoader<'a> {
                 seq_len + 1
             )));
         }
-        Ok(Self { shards, seq_len, batch, seed, starts })
+        let schedule = (!shards.header.limits.is_empty()).then(|| EpochSchedule::new(&shards.header, seq_len, batch));
+        Ok(Self { shards, seq_len, batch, seed, starts, schedule })
+    }
+
+    /// The micro-batch from which every source has reached its `max_epochs`
+    /// (only when every source has one).
+    pub fn exhausted_at(&self) -> Option<u64> {
+        self.schedule.as_ref().and_then(|s| s.exhausted_at)
+    }
+
+    /// The micro-batch from which each capped source is no longer drawn.
+    pub fn source_ends(&self) -> Vec<(String, u64)> {
+        let Some(schedule) = &self.schedule else { return Vec::new() };
+        schedule.pools.iter().filter(|p| p.until != u64::MAX).map(|p| (p.name.clone(), p.until)).collect()
     }
 
     /// Batch number `step`: the same for the same seed, whatever came before.
@@ -457,11 +612,33 @@ impl<'a> BatchLoader<'a> {
         let mut targets = Vec::with_capacity(self.batch * t);
         let mut window = vec![0u32; t + 1];
         for _ in 0..self.batch {
-            self.random_window(&mut rng, &mut window);
+            match &self.schedule {
+                Some(schedule) => self.scheduled_window(schedule, step, &mut rng, &mut window),
+                None => self.random_window(&mut rng, &mut window),
+            }
             inputs.extend_from_slice(&window[..t]);
             targets.extend_from_slice(&window[1..]);
         }
         Batch { inputs, targets, segment_starts: None }
+    }
+
+    /// Fills `window` from a start drawn uniformly over the sources still in
+    /// play at micro-batch `step`.
+    fn scheduled_window(&self, schedule: &EpochSchedule, step: u64, rng: &mut impl Rng, window: &mut [u32]) {
+        let active: Vec<&SourcePool> = schedule.pools.iter().filter(|p| p.until > step).collect();
+        // Past the end of every source (the trainer refuses such runs), keep drawing from all.
+        let active = if active.is_empty() { schedule.pools.iter().collect() } else { active };
+        let total: u64 = active.iter().map(|p| p.total()).sum();
+        let mut pick = rng.gen_range(0..total);
+        for pool in active {
+            if pick < pool.total() {
+                let span = pool.starts.partition_point(|&c| c <= pick);
+                let before = if span == 0 { 0 } else { pool.starts[span - 1] };
+                self.shards.read_at(pool.spans[span][0] + pick - before, window);
+                return;
+            }
+            pick -= pool.total();
+        }
     }
 
     /// Fills `window` (`seq_len + 1` tokens) from a uniformly drawn start.
@@ -540,6 +717,66 @@ mod tests {
         let again = tokenize_corpus(&c, &tok2, &out, 1_000_000).unwrap();
         assert_eq!(again[0].shards, headers[0].shards);
         assert_eq!(again[0].input, headers[0].input);
+    }
+
+    #[test]
+    fn a_source_with_max_epochs_stops_being_drawn_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("corpus");
+        fs::create_dir_all(&c).unwrap();
+        let doc = |src: &str, i: usize| {
+            let word = if src == "a" { "alpha" } else { "beta" };
+            serde_json::json!({"text": format!("{} {i}.", [word; 12].join(" ")), "source": src}).to_string()
+        };
+        let train: Vec<String> = (0..200).map(|i| doc(if i < 100 { "a" } else { "b" }, i)).collect();
+        fs::write(c.join("train.jsonl"), train.join("\n")).unwrap();
+        fs::write(c.join("val.jsonl"), doc("a", 0)).unwrap();
+        let report = |b_epochs: f64, a_epochs: Option<f64>| {
+            serde_json::json!({"sources": [
+                {"name": "a", "weight": 1.0, "max_epochs": a_epochs},
+                {"name": "b", "weight": 1.0, "max_epochs": b_epochs}]})
+            .to_string()
+        };
+        fs::write(c.join("report.json"), report(2.0, None)).unwrap();
+        let tok = {
+            let texts = (0..50).map(|i| format!("alpha beta {i}."));
+            Tokenizer::train(texts, 280, false).unwrap()
+        };
+        let out = dir.path().join("shards");
+        let headers = tokenize_corpus(&c, &tok, &out, 1000).unwrap();
+        assert_eq!(headers[0].spans.len(), 2);
+        let shards = TokenShards::open(&out, "train").unwrap();
+        let (seq, batch) = (8, 4);
+        let loader = BatchLoader::new(&shards, seq, batch, 3).unwrap();
+        let ends = loader.source_ends();
+        assert_eq!(ends.len(), 1);
+        let (name, until) = &ends[0];
+        assert_eq!(name, "b");
+        // b holds a share of the windows: two passes over its tokens take
+        // about 2 × tokens_b / (batch × seq × share) micro-batches.
+        let b_tokens = headers[0].sources["b"].tokens as f64;
+        let share = b_tokens / headers[0].tokens as f64;
+        let expected = 2.0 * b_tokens / (batch * seq) as f64 / share;
+        assert!((*until as f64 - expected).abs() / expected < 0.1, "{until} vs {expected}");
+        let draws_b = |step: u64| {
+            let b = loader.batch(step);
+            b.inputs.chunks(seq).filter(|w| tok.decode(w).unwrap().contains("beta")).count()
+        };
+        let before: usize = (0..20).map(draws_b).sum();
+        assert!(before > 20 && before < 60, "b is drawn about half the time: {before} of 80");
+        let after: usize = (*until..until + 20).map(draws_b).sum();
+        assert_eq!(after, 0, "b is not drawn after its epochs");
+        assert_eq!(loader.batch(until + 3), BatchLoader::new(&shards, seq, batch, 3).unwrap().batch(until + 3));
+        assert_eq!(loader.exhausted_at(), None, "a has no cap");
+
+        // Every source capped: the loader says when the text runs out.
+        fs::write(c.join("report.json"), report(1.0, Some(1.0))).unwrap();
+        tokenize_corpus(&c, &tok, &out, 1000).unwrap();
+        let shards = TokenShards::open(&out, "train").unwrap();
+        let loader = BatchLoader::new(&shards, seq, batch, 3).unwrap();
+        let end = loader.exhausted_at().expect("all capped");
+        let all = shards.num_tokens() as f64 / (batch * seq) as f64;
+        assert!((end as f64 - all).abs() / all < 0.1, "{end} vs {all}");
     }
 
     #[test]

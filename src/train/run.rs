@@ -370,8 +370,26 @@ impl<'a> PretrainBatches<'a> {
                 )));
             }
         }
+        let loader = BatchLoader::new(train, settings.seq_len, settings.batch, settings.seed)?;
+        let micro_batches = settings.steps * settings.grad_accum as u64;
+        if let Some(end) = loader.exhausted_at().filter(|&end| end < micro_batches) {
+            return Err(TrainError::Settings(format!(
+                "every source of {} reaches its max_epochs after {} steps, before the {} asked for: lower --steps or raise max_epochs in the recipe",
+                settings.data.display(),
+                end / settings.grad_accum as u64,
+                settings.steps
+            )));
+        }
+        for (source, end) in loader.source_ends() {
+            if end < micro_batches {
+                tracing::info!(
+                    "{source} reaches its max_epochs at step {} and is not drawn after it",
+                    end / settings.grad_accum as u64
+                );
+            }
+        }
         Ok(Self {
-            loader: BatchLoader::new(train, settings.seq_len, settings.batch, settings.seed)?,
+            loader,
             val,
             sets,
             byte_lengths: tokenizer.token_byte_lengths(),
