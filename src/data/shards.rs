@@ -116,9 +116,8 @@ pub fn tokenize_corpus(
         return Ok(headers);
     }
     let mut headers = Vec::new();
-    let licenses = super::license::of_corpus(corpus);
-    let limits = limits_of_corpus(corpus);
-    if licenses.is_empty() {
+    let record = CorpusRecord { licenses: super::license::of_corpus(corpus), limits: limits_of_corpus(corpus), input };
+    if record.licenses.is_empty() {
         tracing::warn!(
             "{}: no licenses recorded (no report.json from `fledge data prepare`); model cards will not list the data's licenses",
             corpus.display()
@@ -129,11 +128,19 @@ pub fn tokenize_corpus(
         if !path.exists() {
             return Err(DataError::EmptySource { path, why: "missing; make it with `fledge data prepare`".into() });
         }
-        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, &licenses, &limits, &input)?;
+        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, &record)?;
         header.licenses.retain(|l| header.sources.contains_key(&l.source));
         headers.push(header);
     }
     Ok(headers)
+}
+
+/// What the shard headers carry over from the prepared corpus.
+struct CorpusRecord {
+    licenses: Vec<SourceLicense>,
+    limits: BTreeMap<String, EpochLimit>,
+    /// The corpus fingerprint ([`SplitHeader::input`]).
+    input: String,
 }
 
 /// Adds `[start, end)` to `spans`, joining it to the last span it follows.
@@ -194,9 +201,7 @@ fn tokenize_split(
     tokenizer: &Tokenizer,
     out_dir: &Path,
     shard_tokens: u64,
-    licenses: &[SourceLicense],
-    limits: &BTreeMap<String, EpochLimit>,
-    fingerprint: &str,
+    record: &CorpusRecord,
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
     let id_bytes = if tokenizer.vocab_size() <= 1 << 16 { 2 } else { 4 };
@@ -223,10 +228,10 @@ fn tokenize_split(
         shards: Vec::new(),
         sources: BTreeMap::new(),
         sets: BTreeMap::new(),
-        licenses: licenses.to_vec(),
+        licenses: record.licenses.clone(),
         spans: BTreeMap::new(),
-        limits: if split == "train" { limits.clone() } else { BTreeMap::new() },
-        input: fingerprint.to_string(),
+        limits: if split == "train" { record.limits.clone() } else { BTreeMap::new() },
+        input: record.input.clone(),
     };
     let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
     let bar = progress::bytes_bar(total, split);
