@@ -17,7 +17,7 @@
 //!    license asks for ([`Obligations`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -241,27 +241,6 @@ pub fn merge(a: &[SourceLicense], b: &[SourceLicense]) -> Vec<SourceLicense> {
         }
     }
     out
-}
-
-/// Reads the licenses a prepared corpus recorded (its `report.json`); empty
-/// when it has none (a corpus made by hand, or before licenses were kept).
-pub fn of_corpus(corpus: &Path) -> Vec<SourceLicense> {
-    let path: PathBuf = corpus.join("report.json");
-    #[derive(Deserialize)]
-    struct Report {
-        #[serde(default)]
-        sources: Vec<Entry>,
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        #[serde(default)]
-        license: Option<SourceLicense>,
-    }
-    std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Report>(&t).ok())
-        .map(|r| r.sources.into_iter().filter_map(|e| e.license).collect())
-        .unwrap_or_default()
 }
 
 /// The license a converted conversation set recorded in the `report.json`

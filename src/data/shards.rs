@@ -116,7 +116,7 @@ pub fn tokenize_corpus(
         return Ok(headers);
     }
     let mut headers = Vec::new();
-    let record = CorpusRecord { licenses: super::license::of_corpus(corpus), limits: limits_of_corpus(corpus), input };
+    let record = CorpusRecord::read(corpus, input);
     if record.licenses.is_empty() {
         tracing::warn!(
             "{}: no licenses recorded (no report.json from `fledge data prepare`); model cards will not list the data's licenses",
@@ -151,30 +151,37 @@ fn extend_spans(spans: &mut Vec<[u64; 2]>, start: u64, end: u64) {
     }
 }
 
-/// The epoch caps a prepared corpus's report records (`max_epochs`).
-fn limits_of_corpus(corpus: &Path) -> BTreeMap<String, EpochLimit> {
-    #[derive(Deserialize)]
-    struct Report {
-        #[serde(default)]
-        sources: Vec<Entry>,
+impl CorpusRecord {
+    /// Reads what the corpus's `report.json` (from `fledge data prepare`)
+    /// records of its sources: their licenses and epoch caps. Empty for a
+    /// corpus made by hand, or before these were kept.
+    fn read(corpus: &Path, input: String) -> Self {
+        #[derive(Deserialize)]
+        struct Report {
+            #[serde(default)]
+            sources: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        struct Entry {
+            name: String,
+            weight: f64,
+            #[serde(default)]
+            max_epochs: Option<f64>,
+            #[serde(default)]
+            license: Option<SourceLicense>,
+        }
+        let sources = fs::read_to_string(corpus.join("report.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Report>(&t).ok())
+            .map(|r| r.sources)
+            .unwrap_or_default();
+        let limits = sources
+            .iter()
+            .filter_map(|e| Some((e.name.clone(), EpochLimit { max_epochs: e.max_epochs?, weight: e.weight })))
+            .collect();
+        let licenses = sources.into_iter().filter_map(|e| e.license).collect();
+        Self { licenses, limits, input }
     }
-    #[derive(Deserialize)]
-    struct Entry {
-        name: String,
-        weight: f64,
-        #[serde(default)]
-        max_epochs: Option<f64>,
-    }
-    fs::read_to_string(corpus.join("report.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Report>(&t).ok())
-        .map(|r| {
-            r.sources
-                .into_iter()
-                .filter_map(|e| Some((e.name, EpochLimit { max_epochs: e.max_epochs?, weight: e.weight })))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// What shards of `corpus` depend on; see [`SplitHeader::input`].
