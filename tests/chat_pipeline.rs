@@ -74,6 +74,12 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     let src = &report["sources"][0];
     assert!(src["conversations"].as_u64().unwrap() > 0);
     assert!(src["conversations"].as_u64().unwrap() + src["dropped"].as_u64().unwrap() > 100, "{src}");
+    // The chat model answers to its base model's data licenses and its conversations'.
+    let state = std::fs::read_to_string(d.join("sft/step-000002/state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let sources: Vec<&str> =
+        state["data_licenses"].as_array().unwrap().iter().map(|l| l["source"].as_str().unwrap()).collect();
+    assert_eq!(sources, ["fledge-sample", "identity"], "{state}");
     // The chat model's window is at least the fine-tuning length.
     let config = fledge::model::ModelConfig::load(&d.join("sft/step-000002/model.toml")).unwrap();
     assert!(config.max_seq_len >= 96);

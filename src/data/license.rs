@@ -243,10 +243,12 @@ pub fn merge(a: &[SourceLicense], b: &[SourceLicense]) -> Vec<SourceLicense> {
     out
 }
 
-/// The license a converted conversation set recorded in the `report.json`
-/// beside `file` (`fledge data chat` writes it), if any.
-pub fn of_chat_file(file: &Path) -> Option<SourceLicense> {
-    let report = file.parent()?.join("report.json");
+/// The license a converted conversation set recorded in its `report.json`
+/// (`fledge data chat` writes it): in the folder `source`, or beside the
+/// file `source`.
+pub fn of_chat_file(source: &Path) -> Option<SourceLicense> {
+    let folder = if source.is_dir() { source } else { source.parent()? };
+    let report = folder.join("report.json");
     let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).ok()?).ok()?;
     serde_json::from_value(value.get("license")?.clone()).ok()
 }
