@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use fledge::speedrun::{self, SpeedrunConfig};
-use fledge::train::run::{Metric, TrainSettings};
+use fledge::train::run::Metric;
 
 #[derive(Args)]
 pub struct AblateArgs {
@@ -87,13 +87,19 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         let name = recipe.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recipe".into());
         let dir = args.out.join(&name);
         if !args.report && !stop.load(Ordering::Relaxed) {
-            let config = SpeedrunConfig {
-                recipe: Some(recipe.clone()),
-                out: dir.clone(),
-                vocab_size: args.vocab_size,
-                ..SpeedrunConfig::default()
-            };
-            speedrun::run(&config).with_context(|| format!("preparing the data of {}", recipe.display()))?;
+            let mut config = SpeedrunConfig::preset("reference").expect("a preset");
+            config.recipe = Some(recipe.clone());
+            config.out = dir.clone();
+            config.vocab_size = args.vocab_size;
+            config.pretrain.model = args.preset.clone();
+            config.pretrain.tokens = args.tokens;
+            config.pretrain.batch = args.batch;
+            config.pretrain.seq_len = args.seq_len;
+            config.pretrain.lr = args.lr;
+            config.pretrain.eval_every = args.eval_every;
+            config.pretrain.best_on = Some(args.on.clone());
+            speedrun::data_stages(&config, &mut |_| {})
+                .with_context(|| format!("preparing the data of {}", recipe.display()))?;
             let val = fledge::data::shards::TokenShards::open(&dir.join("shards"), "val")?;
             if !val.header.sets.contains_key(&args.on) {
                 bail!(
@@ -104,20 +110,9 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
                     args.on
                 );
             }
-            let settings = TrainSettings {
-                preset: args.preset.clone(),
-                data: dir.join("shards"),
-                tokenizer: dir.join("tokenizer/tokenizer.json"),
-                out: dir.join("train"),
-                batch: args.batch,
-                seq_len: args.seq_len,
-                steps,
-                lr: args.lr,
-                eval_every: args.eval_every,
-                checkpoint_every: args.eval_every,
-                best_on: Some(args.on.clone()),
-                ..TrainSettings::default()
-            };
+            // The speedrun's own settings, so that a speedrun over this
+            // folder finds its pretraining done.
+            let settings = config.pretrain_settings(true);
             println!("== {name}: {steps} steps of {} tokens ==", args.batch * args.seq_len);
             fledge::train::run::train(&settings, true, stop.clone())?;
         }

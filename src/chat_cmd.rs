@@ -137,8 +137,12 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
     Ok(())
 }
 
-/// A checkpoint (or a run's latest) with its tokenizer, checked to agree.
+/// A checkpoint (or a run's latest, or a Hugging Face folder such as the
+/// shipped model) with its tokenizer, checked to agree.
 pub fn load_model(path: &Path) -> Result<(fledge::model::ModelConfig, Vec<f32>, Tokenizer)> {
+    if fledge::export::import::is_hf_folder(path) {
+        return Ok(fledge::export::import::read_hf(path)?);
+    }
     let dir = checkpoint::resolve(path)?;
     let loaded = checkpoint::load(&dir)?;
     let tokenizer = Tokenizer::load(&dir.join("tokenizer.json"))?;
@@ -151,6 +155,19 @@ pub fn load_model(path: &Path) -> Result<(fledge::model::ModelConfig, Vec<f32>, 
         );
     }
     Ok((loaded.config, loaded.params, tokenizer))
+}
+
+/// The model named, or the one shipped in `models/` when none is.
+pub fn model_or_shipped(model: Option<&Path>) -> Result<PathBuf> {
+    match model {
+        Some(m) => Ok(m.to_path_buf()),
+        None => fledge::shipped_model().with_context(|| {
+            format!(
+                "no --model given and the shipped model ({}) is not here; name a model with --model, or train one with `fledge speedrun`",
+                fledge::SHIPPED_MODEL
+            )
+        }),
+    }
 }
 
 #[derive(Args)]
@@ -250,9 +267,10 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct ChatArgs {
-    /// The chat model: a checkpoint, or a run folder (its latest checkpoint).
+    /// The chat model: a checkpoint, a run folder (its latest checkpoint) or an exported HF folder
+    /// (default: the model shipped in models/).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// A system message to start with.
     #[arg(long)]
     system: Option<String>,
@@ -320,7 +338,8 @@ fn read_context(path: &Path) -> Result<(String, String)> {
 }
 
 pub fn run_chat(args: ChatArgs) -> Result<()> {
-    let (config, params, tok) = load_model(&args.model)?;
+    let model = model_or_shipped(args.model.as_deref())?;
+    let (config, params, tok) = load_model(&model)?;
     let mut session = Session {
         system: args.system.clone(),
         context: args.context.as_deref().map(read_context).transpose()?,
@@ -331,7 +350,8 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
     let stdout = std::io::stdout();
     if interactive {
         eprintln!(
-            "fledge chat: {} parameters, context window {} tokens. {HELP}",
+            "fledge chat: {}, {} parameters, context window {} tokens. {HELP}",
+            model.display(),
             config.num_params(),
             config.max_seq_len
         );

@@ -30,3 +30,15 @@ pub mod serve;
 pub mod speedrun;
 pub mod tokenizer;
 pub mod train;
+
+/// The chat model shipped with the repository (an exported Hugging Face
+/// folder), which `fledge chat` and `fledge serve` use when no model is named.
+pub const SHIPPED_MODEL: &str = "models/fledge-6m-chat";
+
+/// The shipped model's folder: under the current directory, else beside this
+/// build's sources; `None` when neither holds it.
+pub fn shipped_model() -> Option<std::path::PathBuf> {
+    let here = std::path::PathBuf::from(SHIPPED_MODEL);
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SHIPPED_MODEL);
+    [here, beside].into_iter().find(|p| p.join("config.json").is_file())
+}

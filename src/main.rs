@@ -37,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the pipeline end to end: prepare the corpus, train the tokenizer, tokenize.
+    /// The whole pipeline in one command: corpus, tokenizer, pretraining, chat, retrieval, evaluation, export, report.
     Speedrun(SpeedrunArgs),
     /// Train the same model on several data recipes and compare their validation bits per byte.
     Ablate(ablate_cmd::AblateArgs),
@@ -167,9 +167,15 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct SpeedrunArgs {
-    /// A TOML config (see configs/speedrun.toml); flags below override it.
+    /// tiny (minutes; what CI runs), reference (hours on 2 cores: the shipped model) or small (a bigger machine).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(speedrun::PRESETS))]
+    preset: Option<String>,
+    /// A TOML config over a preset (see configs/speedrun.toml); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Stop after this stage (later stages run when the same command is given without it).
+    #[arg(long, value_enum)]
+    until: Option<speedrun::Stage>,
     /// Data recipe. Default: recipes/default.toml when ../shared/data exists, else the shipped sample.
     #[arg(long)]
     recipe: Option<PathBuf>,
@@ -179,6 +185,9 @@ struct SpeedrunArgs {
     /// Tokenizer vocabulary size, special tokens included.
     #[arg(long)]
     vocab_size: Option<usize>,
+    /// The folder of the chat and QA sets (default ../shared/data).
+    #[arg(long)]
+    shared: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -615,9 +624,11 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
 }
 
 fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
-    let mut config = match &args.config {
-        Some(path) => SpeedrunConfig::load(path)?,
-        None => SpeedrunConfig::default(),
+    let mut config = match (&args.config, &args.preset) {
+        (Some(path), None) => SpeedrunConfig::load(path)?,
+        (Some(_), Some(_)) => bail!("give --preset or --config (whose `preset` key names one), not both"),
+        (None, Some(p)) => SpeedrunConfig::preset(p).with_context(|| format!("no preset {p:?}"))?,
+        (None, None) => SpeedrunConfig::default(),
     };
     if let Some(r) = args.recipe {
         config.recipe = Some(r);
@@ -628,8 +639,18 @@ fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
     if let Some(v) = args.vocab_size {
         config.vocab_size = v;
     }
-    let summary = speedrun::run(&config)?;
-    println!("{summary}");
+    if let Some(d) = args.shared {
+        config.shared = d;
+    }
+    config.check().map_err(|e| anyhow::anyhow!("speedrun settings: {e}"))?;
+    let stop = ctrl_c_flag()?;
+    let report = speedrun::run(&config, args.until, stop.clone())?;
+    println!("{}", speedrun::render_report(&report));
+    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        println!("Stopped; the same command resumes where this one left off.");
+    } else {
+        println!("Wrote {}/report.md and report.json", config.out.display());
+    }
     Ok(())
 }
 

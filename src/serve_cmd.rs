@@ -19,9 +19,10 @@ use crate::rag_cmd::open_index;
 /// What the model and the engine need; shared by `serve` and `bench serve`.
 #[derive(Args, Clone)]
 pub struct ModelArgs {
-    /// The chat model: a checkpoint, or a run folder (its latest checkpoint).
+    /// The chat model: a checkpoint, a run folder (its latest checkpoint) or an exported HF folder
+    /// (default: the model shipped in models/).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// The model id clients send as `model` (default: the model folder's name).
     #[arg(long)]
     name: Option<String>,
@@ -103,10 +104,11 @@ pub struct BenchServeArgs {
 }
 
 fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<Arc<AppState>> {
-    let (config, params, tokenizer) = load_model(&args.model)?;
+    let model = crate::chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let (config, params, tokenizer) = load_model(&model)?;
     let name = match &args.name {
         Some(n) => n.clone(),
-        None => fledge::train::checkpoint::model_name(&args.model),
+        None => fledge::train::checkpoint::model_name(&model),
     };
     let index = match &args.index {
         Some(dir) => Some(Arc::new(open_index(dir, args.embedder.as_deref())?)),

@@ -34,7 +34,10 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
-    ok(&fledge(&["speedrun", "--recipe", sample.to_str().unwrap(), "--out", "sr", "--vocab-size", "300"], d));
+    ok(&fledge(
+        &["speedrun", "--recipe", sample.to_str().unwrap(), "--out", "sr", "--vocab-size", "300", "--until", "shards"],
+        d,
+    ));
     ok(&fledge(
         &["train", "--data", "sr/shards", "--tokenizer", "sr/tokenizer/tokenizer.json", "--out", "base"]
             .into_iter()

@@ -28,7 +28,17 @@ fn speedrun_on_the_shipped_sample_makes_tokenizer_and_shards() {
     let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
     let out = dir.path().join("run");
     let o = fledge(
-        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--vocab-size", "512"],
+        &[
+            "speedrun",
+            "--recipe",
+            recipe.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--vocab-size",
+            "512",
+            "--until",
+            "shards",
+        ],
         dir.path(),
     );
     assert!(o.status.success(), "{}", stderr(&o));
@@ -39,7 +49,8 @@ fn speedrun_on_the_shipped_sample_makes_tokenizer_and_shards() {
         "tokenizer/tokenizer.json",
         "shards/train.json",
         "shards/val.json",
-        "summary.md",
+        "report.md",
+        "report.json",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
@@ -146,11 +157,17 @@ fn speedrun_config_file_is_read_and_checked() {
         format!("recipe = {:?}\nout = \"out\"\nvocab_size = 300\n", recipe.to_str().unwrap()),
     )
     .unwrap();
-    let o = fledge(&["speedrun", "--config", "run.toml"], dir.path());
+    let o = fledge(&["speedrun", "--config", "run.toml", "--until", "shards"], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
     let tok = fledge::tokenizer::Tokenizer::load(&dir.path().join("out/tokenizer/tokenizer.json")).unwrap();
     assert_eq!(tok.vocab_size(), 300);
     std::fs::write(dir.path().join("bad.toml"), "vocab_sise = 300\n").unwrap();
     let o = fledge(&["speedrun", "--config", "bad.toml"], dir.path());
     assert_clean_error(&o, &["bad.toml", "vocab_sise"]);
+    std::fs::write(dir.path().join("bad.toml"), "preset = \"tiny\"\n[pretrain]\nmodel = \"huge\"\n").unwrap();
+    let o = fledge(&["speedrun", "--config", "bad.toml"], dir.path());
+    assert_clean_error(&o, &["bad.toml", "pretrain.model", "huge"]);
+    std::fs::write(dir.path().join("bad.toml"), "preset = \"enormous\"\n").unwrap();
+    let o = fledge(&["speedrun", "--config", "bad.toml"], dir.path());
+    assert_clean_error(&o, &["bad.toml", "enormous", "tiny"]);
 }

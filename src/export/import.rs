@@ -111,6 +111,19 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 /// Reads the HF folder `dir` and writes a fledge checkpoint to `out`.
 /// Returns the config it imported.
 pub fn import(dir: &Path, out: &Path) -> Result<ModelConfig, ExportError> {
+    let (config, params, tokenizer) = read_hf(dir)?;
+    checkpoint::save_weights(out, &config, &ParamLayout::new(&config), &params, &tokenizer)?;
+    Ok(config)
+}
+
+/// Whether `dir` looks like a Hugging Face model folder (not a fledge checkpoint).
+pub fn is_hf_folder(dir: &Path) -> bool {
+    dir.join("config.json").is_file() && !dir.join("model.toml").is_file()
+}
+
+/// Reads an HF LlamaForCausalLM folder (config.json, safetensors weights in
+/// F32, F16 or BF16, tokenizer.json) into fledge's config, weights and tokenizer.
+pub fn read_hf(dir: &Path) -> Result<(ModelConfig, Vec<f32>, Tokenizer), ExportError> {
     let config = config_from_hf(&dir.join("config.json"))?;
     let tok_path = dir.join("tokenizer.json");
     let tokenizer = Tokenizer::load(&tok_path).map_err(|e| file_err(&tok_path, e))?;
@@ -159,6 +172,5 @@ pub fn import(dir: &Path, out: &Path) -> Result<ModelConfig, ExportError> {
             ),
         });
     }
-    checkpoint::save_weights(out, &config, &layout, &params, &tokenizer)?;
-    Ok(config)
+    Ok((config, params, tokenizer))
 }

@@ -10,6 +10,7 @@
 //! - [`card`]: the model card (`README.md` of the HF folder).
 //! - [`import`]: an HF `LlamaForCausalLM` folder into a fledge checkpoint.
 
+pub mod bundle;
 pub mod card;
 pub mod gguf;
 pub mod hf;

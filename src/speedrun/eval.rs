@@ -1,0 +1,439 @@
+//! The speedrun's stages after pretraining: what the runs measured, the chat
+//! sets, retrieval, evaluation with samples, and the export. Each returns a
+//! [`StageRecord`] whose figures the report prints.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::report::Report;
+use super::{io_err, SpeedrunConfig, SpeedrunError, Stage, StageRecord};
+use crate::chat::convert;
+use crate::chat::eval::{chat_loss, score_qa, QaScore};
+use crate::chat::template::{read_jsonl, Conversation, Message, Role};
+use crate::export::bundle::{export_model, ExportOptions};
+use crate::export::gguf::GgufType;
+use crate::export::hf::HfDtype;
+use crate::export::Source;
+use crate::generate::{generate, Generator, SamplingOptions};
+use crate::model::ModelConfig;
+use crate::rag::ground::{ground, GROUNDED_SYSTEM};
+use crate::rag::index::{EmbedderId, IndexSettings};
+use crate::rag::{Index, Mode, Retriever};
+use crate::tokenizer::Tokenizer;
+use crate::train::checkpoint;
+use crate::train::run::{read_metrics, Metric};
+
+fn stage_err(stage: Stage, message: impl Into<String>) -> SpeedrunError {
+    SpeedrunError::Stage { stage, message: message.into() }
+}
+
+/// What a training run did, from its checkpoint and `metrics.jsonl`: time
+/// over all sessions, tokens, throughput, losses, and the best validation.
+/// Also draws its loss curve as `{OUT}/{stage}-loss.png`.
+pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> Result<StageRecord, SpeedrunError> {
+    let latest = checkpoint::resolve(run)?;
+    let loaded = checkpoint::load(&latest)?;
+    let state = loaded.state.unwrap_or_default();
+    let metrics = read_metrics(&run.join("metrics.jsonl"))?;
+    let plot = format!("{stage}-loss.png");
+    let out = run.parent().unwrap_or(Path::new("."));
+    crate::train::plot::loss_curve(&metrics, &out.join(&plot)).map_err(io_err(&out.join(&plot)))?;
+    let final_loss = metrics.iter().rev().find_map(|m| m.loss);
+    let evals: Vec<&Metric> = metrics.iter().filter(|m| m.val_loss.is_some()).collect();
+    let best = state.best_step.and_then(|s| evals.iter().find(|m| m.step == s)).or(evals.last()).copied();
+    let last = evals.last().copied();
+    let train_seconds = if state.train_seconds > 0.0 { state.train_seconds } else { seconds };
+    // Tokens the model processed (whole windows); fine-tuning counts loss
+    // only on the assistant's tokens, which `tokens` holds there.
+    let setting = |k: &str| state.settings[k].as_u64().unwrap_or(1);
+    let processed = state.step * setting("batch") * setting("seq_len") * setting("grad_accum");
+    let tokens_per_s = processed as f64 / train_seconds.max(1e-9);
+    let params = loaded.config.num_params();
+    let mut summary = format!(
+        "{:.2}M params, {} steps, {:.1}M tokens, {:.0} tokens/s",
+        params as f64 / 1e6,
+        state.step,
+        processed as f64 / 1e6,
+        tokens_per_s
+    );
+    if let Some(b) = best {
+        match (stage, b.val_sets.get("tinystories"), b.val_bpb) {
+            (Stage::Pretrain, Some(ts), _) => summary.push_str(&format!(", best TinyStories val {ts:.4} bpb")),
+            (Stage::Pretrain, None, Some(bpb)) => summary.push_str(&format!(", best val {bpb:.4} bpb")),
+            _ => summary.push_str(&format!(", val loss {:.3}", b.val_loss.unwrap_or(f64::NAN))),
+        }
+    }
+    Ok(StageRecord {
+        stage,
+        seconds: train_seconds,
+        reused,
+        summary,
+        figures: json!({
+            "run": run,
+            "checkpoint": latest,
+            "params": params,
+            "config": loaded.config,
+            "steps": state.step,
+            "tokens": processed,
+            "loss_tokens": state.tokens_seen,
+            "seconds": train_seconds,
+            "tokens_per_s": tokens_per_s,
+            "final_loss": final_loss,
+            "best": best,
+            "last_eval": last,
+            "hardware": state.hardware,
+            "plot": plot,
+            "settings": state.settings,
+            "licenses": state.data_licenses,
+        }),
+    })
+}
+
+/// Converts the chat and QA sets the fine-tuning mix and the evaluation
+/// name, into `{OUT}/chat`; a set already converted there is kept.
+pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> {
+    let started = std::time::Instant::now();
+    let out = config.out.join("chat");
+    let mut wanted: Vec<&str> = config.sft.sets.iter().map(|s| s.name.as_str()).collect();
+    wanted.extend(config.eval.qa_sets.iter().map(String::as_str));
+    wanted.push("fairytaleqa");
+    wanted.sort();
+    wanted.dedup();
+    let mut sources: Vec<&str> = Vec::new();
+    for set in &wanted {
+        let source = if set.starts_with("babi-task") { "babi" } else { set };
+        if !convert::SOURCES.contains(&source) {
+            return Err(stage_err(
+                Stage::ChatData,
+                format!("set {set:?} is not a `fledge data chat` source; sources: {}", convert::SOURCES.join(", ")),
+            ));
+        }
+        if !out.join(set).join("report.json").exists() && !sources.contains(&source) {
+            sources.push(source);
+        }
+    }
+    let mut converted = 0;
+    for source in &sources {
+        let input = match convert::default_folder(source) {
+            Some(folder) => {
+                let path = config.shared.join(folder);
+                if !path.is_dir() {
+                    return Err(stage_err(
+                        Stage::ChatData,
+                        format!(
+                            "{} not found: the stages after the token shards need the chat and QA sets of \
+                             ../shared/data (give `shared = \"DIR\"` in the config), or stop before them with \
+                             --until shards",
+                            path.display()
+                        ),
+                    ));
+                }
+                path
+            }
+            None => PathBuf::new(),
+        };
+        for c in convert::convert(source, &input)? {
+            convert::write(&c, &out)?;
+            converted += 1;
+        }
+    }
+    let mut sets = Vec::new();
+    for set in &wanted {
+        let count = |split: &str| {
+            std::fs::read_to_string(out.join(set).join(format!("{split}.jsonl")))
+                .map(|t| t.lines().filter(|l| !l.trim().is_empty()).count())
+                .unwrap_or(0)
+        };
+        sets.push(json!({ "name": set, "train": count("train"), "val": count("val"), "test": count("test") }));
+    }
+    Ok(StageRecord {
+        stage: Stage::ChatData,
+        seconds: started.elapsed().as_secs_f64(),
+        reused: converted == 0,
+        summary: format!("{} sets ({} converted now)", wanted.len(), converted),
+        figures: json!({ "out": out, "sets": sets }),
+    })
+}
+
+/// The two models the later stages use.
+pub struct Models {
+    /// The pretrained checkpoint the chat model was tuned from.
+    pub base: PathBuf,
+    pub chat: PathBuf,
+}
+
+impl Models {
+    /// What identifies them for the stage keys: folders and training steps.
+    pub fn key(&self) -> Result<serde_json::Value, SpeedrunError> {
+        let id = |p: &Path| -> Result<serde_json::Value, SpeedrunError> {
+            let state = checkpoint::load(p)?.state;
+            Ok(json!({ "path": p, "step": state.as_ref().map(|s| s.step), "tokens": state.map(|s| s.tokens_seen) }))
+        };
+        Ok(json!({ "base": id(&self.base)?, "chat": id(&self.chat)? }))
+    }
+}
+
+fn load(path: &Path) -> Result<(ModelConfig, Vec<f32>, Tokenizer), SpeedrunError> {
+    let loaded = checkpoint::load(path)?;
+    let tok = Tokenizer::load(&path.join("tokenizer.json"))?;
+    Ok((loaded.config, loaded.params, tok))
+}
+
+/// The document collection: FairytaleQA's test stories, one file per
+/// section, and their questions.
+fn collection(config: &SpeedrunConfig) -> Result<(PathBuf, PathBuf), SpeedrunError> {
+    let dir = config.out.join("rag");
+    let questions = dir.join("questions.jsonl");
+    if !questions.exists() {
+        let src = config.shared.join("qa/fairytaleqa");
+        if !src.is_dir() {
+            return Err(stage_err(Stage::Retrieval, format!("{} not found (the retrieval documents)", src.display())));
+        }
+        crate::rag::eval::prepare_fairytaleqa(&src, &dir)?;
+    }
+    Ok((dir.join("docs"), questions))
+}
+
+fn test_questions(path: &Path, limit: usize) -> Result<Vec<crate::rag::eval::QaItem>, SpeedrunError> {
+    let mut items = crate::rag::eval::read_items(path)?;
+    items.retain(|i| i.split == "test");
+    if limit > 0 {
+        items.truncate(limit);
+    }
+    Ok(items)
+}
+
+/// Opens (building it the first time) the index over the test stories.
+fn index(config: &SpeedrunConfig, docs: &Path) -> Result<(Index, crate::rag::index::AddReport), SpeedrunError> {
+    let dir = config.out.join("rag/index");
+    let embedder = if config.retrieval.embeddings {
+        let path = crate::rag::embed::Embedder::locate(None)?;
+        Some(crate::rag::embed::Embedder::load(&path)?)
+    } else {
+        None
+    };
+    let mut index = if Index::exists(&dir) {
+        Index::open(&dir)?
+    } else {
+        let settings = IndexSettings { embedder: embedder.as_ref().map(EmbedderId::of), chunking: Default::default() };
+        Index::create(&dir, settings)?
+    };
+    let added = index.add(&[docs.join("test")], embedder.as_ref(), 10_000_000)?;
+    if let Some(e) = embedder {
+        index.set_embedder(e)?;
+    }
+    Ok((index, added))
+}
+
+/// Retrieval over the test stories: recall of the answering section.
+pub fn retrieval(config: &SpeedrunConfig, _models: &Models) -> Result<StageRecord, SpeedrunError> {
+    let (docs, questions) = collection(config)?;
+    let (index, added) = index(config, &docs)?;
+    let items = test_questions(&questions, config.retrieval.questions)?;
+    if items.is_empty() {
+        return Err(stage_err(Stage::Retrieval, format!("{}: no test questions", questions.display())));
+    }
+    let modes = if index.settings().embedder.is_some() {
+        vec![Mode::Bm25, Mode::Dense, Mode::Hybrid]
+    } else {
+        vec![Mode::Bm25]
+    };
+    let mut scores = Vec::new();
+    for mode in modes {
+        scores.push(crate::rag::eval::evaluate(&index, &items, &docs, mode)?);
+    }
+    let stats = index.stats();
+    let best = scores.last().expect("one mode at least");
+    Ok(StageRecord {
+        stage: Stage::Retrieval,
+        seconds: 0.0,
+        reused: false,
+        summary: format!(
+            "{} sections, {} questions: recall@5 {:.3} ({})",
+            stats.documents,
+            items.len(),
+            best.recall_at_5,
+            best.mode
+        ),
+        figures: json!({ "documents": stats.documents, "chunks": stats.chunks, "questions": items.len(),
+            "index_seconds": added.seconds, "scores": scores }),
+    })
+}
+
+/// Story openings the base model continues for the report.
+const STORY_PROMPTS: [&str; 10] = [
+    "Once upon a time",
+    "The little dog",
+    "One day, Lily found a",
+    "Tom and his mom went to the park.",
+    "There was a big red ball",
+    "The sun was hot, so",
+    "Sam wanted to fly.",
+    "In a small house by the sea,",
+    "The cat looked at the bird and",
+    "Mia was sad because",
+];
+
+/// Chat turns for the transcripts: who it is, a story, and answers from a context.
+fn chat_prompts() -> Vec<(Option<&'static str>, &'static str)> {
+    vec![
+        (None, "Hello! Who are you?"),
+        (None, "Tell me a story about a cat."),
+        (None, "What can you do?"),
+        (Some("Mary went to the kitchen. John went back to the garden."), "Where is Mary?"),
+        (Some("Daniel picked up the apple. Daniel went to the office."), "Where is the apple?"),
+        (None, "Who made you?"),
+        (None, "Can you write a short story about a brave mouse?"),
+        (
+            Some("The fox lived in a hole under the old oak tree. Every morning she ran to the river to drink."),
+            "Where did the fox live?",
+        ),
+        (None, "What is your favorite color?"),
+        (None, "Tell me about the sea."),
+    ]
+}
+
+/// Scores the models: validation from pretraining, QA exact match with the
+/// gold context and with retrieved passages, the chat loss on held-out
+/// conversations, and unedited samples (fixed prompts and seeds).
+pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord, SpeedrunError> {
+    let (chat_config, chat_params, tok) = load(&models.chat)?;
+    let chat_dir = config.out.join("chat");
+    let e = &config.eval;
+    let mut qa: Vec<QaScore> = Vec::new();
+    for set in &e.qa_sets {
+        let path = chat_dir.join(set).join("test.jsonl");
+        let (mut convs, _) = read_jsonl(&path, false).map_err(|err| stage_err(Stage::Eval, err.to_string()))?;
+        if e.qa_limit > 0 {
+            convs.truncate(e.qa_limit);
+        }
+        qa.push(score_qa(set, path, &chat_config, &chat_params, &tok, &convs, e.max_tokens));
+    }
+
+    // The same questions as retrieval, answered from the passages it finds.
+    let (docs, questions) = collection(config)?;
+    let (index, _) = index(config, &docs)?;
+    let items = test_questions(&questions, e.qa_limit)?;
+    let mode = if index.settings().embedder.is_some() { Mode::Hybrid } else { Mode::Bm25 };
+    let mut convs = Vec::with_capacity(items.len());
+    for item in &items {
+        let passages = index.retrieve(&item.question, config.retrieval.k, mode)?;
+        let grounded =
+            ground(&tok, Some(GROUNDED_SYSTEM), &item.question, &passages, chat_config.max_seq_len, e.max_tokens)?;
+        let mut messages = grounded.messages;
+        messages.push(Message::new(Role::Assistant, item.answers[0].clone()));
+        convs.push(Conversation::new(messages));
+    }
+    let rag_path = questions.clone();
+    let mut grounded =
+        score_qa("fairytaleqa-retrieved", rag_path, &chat_config, &chat_params, &tok, &convs, e.max_tokens);
+    grounded.name = format!("fairytaleqa, {} passages retrieved ({mode})", config.retrieval.k);
+
+    let mut chat_losses = Vec::new();
+    for set in config.sft.sets.iter().map(|s| &s.name) {
+        let path = chat_dir.join(set).join("val.jsonl");
+        let Ok((mut convs, _)) = read_jsonl(&path, false) else { continue };
+        convs.truncate(100);
+        let (loss, tokens) = chat_loss(&chat_config, &chat_params, &tok, &convs);
+        chat_losses.push(json!({ "set": set, "conversations": convs.len(), "assistant_tokens": tokens, "loss": loss }));
+    }
+
+    // Unedited samples: fixed prompts, fixed seeds, sampled as `fledge generate` and `fledge chat` do.
+    let (base_config, base_params, base_tok) = load(&models.base)?;
+    let mut generator = Generator::new(&base_config, &base_params);
+    let mut stories = Vec::new();
+    for (i, prompt) in STORY_PROMPTS.iter().cycle().take(e.samples).enumerate() {
+        let mut ids = vec![base_tok.eot_id()];
+        ids.extend(base_tok.encode(prompt, false));
+        let options = SamplingOptions { max_new_tokens: 100, seed: i as u64, ..Default::default() };
+        let g = generate(&mut generator, &base_tok, &ids, &options, |_| {});
+        stories.push(json!({ "prompt": prompt, "continuation": g.text }));
+    }
+    let mut generator = Generator::new(&chat_config, &chat_params);
+    let mut transcripts = Vec::new();
+    for (i, (context, question)) in chat_prompts().into_iter().cycle().take(e.samples).enumerate() {
+        let mut messages = Vec::new();
+        if let Some(c) = context {
+            messages.push(Message::new(Role::Context, c));
+        }
+        messages.push(Message::new(Role::User, question));
+        let ids = crate::chat::render_tokens(&tok, &messages, true).ids;
+        let options = SamplingOptions {
+            max_new_tokens: 120,
+            seed: i as u64,
+            stop_tokens: vec![tok.im_end_id(), tok.eot_id()],
+            ..Default::default()
+        };
+        let g = generate(&mut generator, &tok, &ids, &options, |_| {});
+        transcripts.push(json!({ "context": context, "user": question, "assistant": g.text.trim(),
+            "finish": format!("{:?}", g.finish) }));
+    }
+
+    let first = qa.first();
+    Ok(StageRecord {
+        stage: Stage::Eval,
+        seconds: 0.0,
+        reused: false,
+        summary: format!(
+            "{}; retrieved-passage EM {:.3} ({} questions)",
+            first.map(|q| format!("{} EM {:.3}", q.name, q.exact_match)).unwrap_or_default(),
+            grounded.exact_match,
+            grounded.scored
+        ),
+        figures: json!({
+            "qa": qa,
+            "grounded": grounded,
+            "answers": qa.iter().chain([&grounded]).map(|q| json!({ "set": q.name, "answers": q.answers.iter().take(5).collect::<Vec<_>>() })).collect::<Vec<_>>(),
+            "chat_loss": chat_losses,
+            "stories": stories,
+            "transcripts": transcripts,
+            "sampling": SamplingOptions::default(),
+        }),
+    })
+}
+
+/// The chat model as a Hugging Face folder with its GGUF files, its card
+/// quoting the evaluation.
+pub fn export(config: &SpeedrunConfig, models: &Models, report: &Report) -> Result<StageRecord, SpeedrunError> {
+    let src = Source::load(&models.chat)?;
+    let mut evals = Vec::new();
+    if let Some(r) = report.record(Stage::Pretrain) {
+        if let Some(b) = r.figures["best"]["val_sets"]["tinystories"].as_f64() {
+            evals.push(("base model: TinyStories validation bits per byte".to_string(), format!("{b:.4}")));
+        }
+    }
+    if let Some(r) = report.record(Stage::Eval) {
+        for q in r.figures["qa"].as_array().into_iter().flatten().chain([&r.figures["grounded"]]) {
+            evals.push((
+                format!("{} exact match / F1 ({} questions)", q["name"].as_str().unwrap_or("?"), q["scored"]),
+                format!(
+                    "{:.3} / {:.3}",
+                    q["exact_match"].as_f64().unwrap_or(f64::NAN),
+                    q["f1"].as_f64().unwrap_or(f64::NAN)
+                ),
+            ));
+        }
+    }
+    let options = ExportOptions {
+        name: config.model_name(),
+        hf: true,
+        dtype: if config.export.dtype == "bf16" { HfDtype::Bf16 } else { HfDtype::F32 },
+        gguf_types: config.export.gguf_types.iter().filter_map(|t| GgufType::parse(t)).collect(),
+        evals,
+    };
+    let out = config.out.join("export").join(config.model_name());
+    let r = export_model(&src, &out, &options)?;
+    Ok(StageRecord {
+        stage: Stage::Export,
+        seconds: 0.0,
+        reused: false,
+        summary: format!(
+            "`{}`: HF folder + {} GGUF, {:.1} MB",
+            out.display(),
+            r.gguf_files.len(),
+            r.bytes as f64 / 1e6
+        ),
+        figures: serde_json::to_value(&r).expect("report serializes"),
+    })
+}
