@@ -215,10 +215,17 @@ pub struct GenerateBench {
 }
 
 pub fn generate(config: &crate::model::ModelConfig, gen_tokens: usize) -> GenerateBench {
-    use crate::generate::{sample, Generator, SamplingOptions};
     let layout = crate::model::ParamLayout::new(config);
     let params = crate::model::params::init_params(config, &layout, 0);
-    let mut g = Generator::new(config, &params);
+    generate_with(config, &params, gen_tokens)
+}
+
+/// [`generate`] with given weights (a trained model): prompt ids 1..=8,
+/// then `gen_tokens` greedy tokens whatever they are (end-of-text included),
+/// so that every engine measured does the same work.
+pub fn generate_with(config: &crate::model::ModelConfig, params: &[f32], gen_tokens: usize) -> GenerateBench {
+    use crate::generate::{sample, Generator, SamplingOptions};
+    let mut g = Generator::new(config, params);
     let greedy = SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, ..Default::default() };
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
     let mut run = || {

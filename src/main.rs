@@ -357,7 +357,8 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         warmup: usize,
     },
-    /// Generation tokens/s at batch 1 (random weights, greedy, KV cache), as torch_reference.py infer measures.
+    /// Generation tokens/s at batch 1 (greedy, KV cache), as torch_reference.py infer measures; random
+    /// weights of a preset, or a model; with --llama-cpp, llama.cpp on the same model side by side.
     Generate {
         #[arg(long, default_value = "reference")]
         preset: String,
@@ -365,6 +366,16 @@ enum BenchCommand {
         vocab_size: usize,
         #[arg(long, default_value_t = 200)]
         gen: usize,
+        /// A model to load instead of random weights (checkpoint, run or exported HF folder).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The same model as a GGUF file: also time llama.cpp (through llama-cpp-python, see
+        /// scripts/llama-cpp-check.sh) on it, alternating with fledge.
+        #[arg(long)]
+        llama_cpp: Option<PathBuf>,
+        /// Rounds of the side-by-side comparison.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Retrieval latency (p50/p95 per mode) over an index, asking the questions of a question set.
     Retrieval {
@@ -450,15 +461,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Train { preset, vocab_size, batch, seq_len, steps, warmup }) => {
             run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup)
         }
-        Command::Bench(BenchCommand::Generate { preset, vocab_size, gen }) => {
-            let config = fledge::model::ModelConfig::preset(&preset, vocab_size)?;
-            let r = fledge::bench::generate(&config, gen);
-            eprintln!(
-                "generate {preset}: {} params, {} tokens at batch 1 in {:.3} s: {:.0} tokens/s",
-                r.params, r.gen_tokens, r.median_s, r.tokens_per_s
-            );
-            println!("{}", serde_json::to_string(&r)?);
-            Ok(())
+        Command::Bench(BenchCommand::Generate { preset, vocab_size, gen, model, llama_cpp, rounds }) => {
+            run_bench_generate(&preset, vocab_size, gen, model.as_deref(), llama_cpp.as_deref(), rounds)
         }
         Command::Bench(BenchCommand::Matmul { n, repeats }) => {
             println!("{}", serde_json::to_string(&fledge::bench::matmul(n, n, n, repeats))?);
@@ -504,6 +508,75 @@ fn run_bench_train(
     json["matmul_peak_gflops"] = serde_json::json!(peak.gflops_best);
     json["mfu"] = serde_json::json!(r.achieved_gflops / peak.gflops_best);
     println!("{json}");
+    Ok(())
+}
+
+/// fledge's generation speed, and llama.cpp's on the same model when a GGUF
+/// is given: rounds alternate between the two so that the machine's noise
+/// falls on both alike.
+fn run_bench_generate(
+    preset: &str,
+    vocab_size: usize,
+    gen: usize,
+    model: Option<&Path>,
+    gguf: Option<&Path>,
+    rounds: usize,
+) -> Result<()> {
+    let (config, params, label) = match model {
+        Some(m) => {
+            let (config, params, _) = chat_cmd::load_model(m)?;
+            (config, params, m.display().to_string())
+        }
+        None => {
+            let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
+            let layout = fledge::model::ParamLayout::new(&config);
+            let params = fledge::model::params::init_params(&config, &layout, 0);
+            (config, params, format!("{preset} (random weights)"))
+        }
+    };
+    let python = std::env::var("FLEDGE_LLAMA_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/fledge/llama-venv/bin/python")
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_llama_cpp.py");
+    let threads = rayon::current_num_threads();
+    let mut rows = Vec::new();
+    for round in 0..rounds.max(1) {
+        let r = fledge::bench::generate_with(&config, &params, gen);
+        eprintln!(
+            "round {}: fledge {label}: {} params, {} tokens at batch 1 in {:.3} s: {:.0} tokens/s",
+            round + 1,
+            r.params,
+            r.gen_tokens,
+            r.median_s,
+            r.tokens_per_s
+        );
+        let mut row = serde_json::json!({ "fledge": r });
+        if let Some(gguf) = gguf {
+            let out = std::process::Command::new(&python)
+                .arg(&script)
+                .arg(gguf)
+                .args(["--gen", &r.gen_tokens.to_string(), "--threads", &threads.to_string()])
+                .output()
+                .with_context(|| {
+                    format!("running {python} (set FLEDGE_LLAMA_PYTHON, or run scripts/llama-cpp-check.sh once)")
+                })?;
+            if !out.status.success() {
+                bail!("llama.cpp benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let l: serde_json::Value = serde_json::from_slice(&out.stdout).context("llama.cpp benchmark output")?;
+            let tps = l["tokens_per_s"].as_f64().unwrap_or(f64::NAN);
+            eprintln!(
+                "round {}: llama.cpp {}: {tps:.0} tokens/s (fledge/llama.cpp {:.2}x)",
+                round + 1,
+                gguf.display(),
+                r.tokens_per_s / tps
+            );
+            row["llama_cpp"] = l;
+        }
+        rows.push(row);
+    }
+    println!("{}", serde_json::to_string(&rows)?);
     Ok(())
 }
 

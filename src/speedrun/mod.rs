@@ -255,7 +255,13 @@ impl SpeedrunConfig {
                 retrieval: RetrievalStage { questions: 0, ..tiny.retrieval },
                 eval: EvalStage { qa_limit: 200, ..tiny.eval },
                 // The name of the model shipped in models/ (see `crate::SHIPPED_MODEL`).
-                export: ExportStage { name: Some("fledge-6m-chat".into()), ..tiny.export },
+                // f32 weights for fledge and transformers, Q8_0 for llama.cpp:
+                // about 30 MB in git.
+                export: ExportStage {
+                    name: Some("fledge-6m-chat".into()),
+                    gguf_types: vec!["q8_0".into()],
+                    ..tiny.export
+                },
                 ..tiny
             },
             "small" => SpeedrunConfig {
