@@ -67,6 +67,15 @@ fn tiny_speedrun_runs_every_stage_then_skips_them_all() {
     let card = std::fs::read_to_string(export.join("README.md")).unwrap();
     assert!(card.contains("TinyStories validation bits per byte"), "{card:.2000}");
 
+    // FLEDGE_SPEEDRUN_REPORT=DIR keeps this run's report and curves (the
+    // run itself lives in a temporary folder).
+    if let Some(keep) = std::env::var_os("FLEDGE_SPEEDRUN_REPORT") {
+        let keep = Path::new(&keep);
+        std::fs::create_dir_all(keep).unwrap();
+        for f in ["report.md", "report.json", "pretrain-loss.png", "sft-loss.png"] {
+            std::fs::copy(out.join(f), keep.join(f)).unwrap();
+        }
+    }
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in
         ["| 4 | pretrain |", "tokens/s", "![pretrain loss](pretrain-loss.png)", "recall@5", "The chat model answers"]
