@@ -56,16 +56,7 @@ fn eval_rows(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
         let qa = j["qa"]
             .as_array()
             .with_context(|| format!("{}: no `qa` list (write it with fledge eval --out)", p.display()))?;
-        for q in qa {
-            rows.push((
-                format!("{} exact match / F1 ({} questions)", q["name"].as_str().unwrap_or("?"), q["scored"]),
-                format!(
-                    "{:.3} / {:.3}",
-                    q["exact_match"].as_f64().unwrap_or(f64::NAN),
-                    q["f1"].as_f64().unwrap_or(f64::NAN)
-                ),
-            ));
-        }
+        rows.extend(card::qa_rows(qa));
     }
     Ok(rows)
 }

@@ -29,6 +29,24 @@ pub struct CardInputs<'a> {
     pub evals: &'a [(String, String)],
 }
 
+/// Card rows from QA scores as `fledge eval` writes them (`name`, `scored`,
+/// `exact_match`, `f1`).
+pub fn qa_rows<'a>(scores: impl IntoIterator<Item = &'a serde_json::Value>) -> Vec<(String, String)> {
+    scores
+        .into_iter()
+        .map(|q| {
+            (
+                format!("{} exact match / F1 ({} questions)", q["name"].as_str().unwrap_or("?"), q["scored"]),
+                format!(
+                    "{:.3} / {:.3}",
+                    q["exact_match"].as_f64().unwrap_or(f64::NAN),
+                    q["f1"].as_f64().unwrap_or(f64::NAN)
+                ),
+            )
+        })
+        .collect()
+}
+
 fn parameters(src: &Source) -> usize {
     src.params.len()
 }

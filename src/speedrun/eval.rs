@@ -33,8 +33,10 @@ fn stage_err(stage: Stage, message: impl Into<String>) -> SpeedrunError {
 /// Also draws its loss curve as `{OUT}/{stage}-loss.png`.
 pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> Result<StageRecord, SpeedrunError> {
     let latest = checkpoint::resolve(run)?;
-    let loaded = checkpoint::load(&latest)?;
-    let state = loaded.state.unwrap_or_default();
+    let config_path = latest.join("model.toml");
+    let config = ModelConfig::load(&config_path)
+        .map_err(|e| SpeedrunError::Stage { stage, message: format!("{}: {e}", config_path.display()) })?;
+    let state = checkpoint::load_state(&latest)?.unwrap_or_default();
     let metrics = read_metrics(&run.join("metrics.jsonl"))?;
     let plot = format!("{stage}-loss.png");
     let out = run.parent().unwrap_or(Path::new("."));
@@ -49,7 +51,7 @@ pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> 
     let setting = |k: &str| state.settings[k].as_u64().unwrap_or(1);
     let processed = state.step * setting("batch") * setting("seq_len") * setting("grad_accum");
     let tokens_per_s = processed as f64 / train_seconds.max(1e-9);
-    let params = loaded.config.num_params();
+    let params = config.num_params();
     let mut summary = format!(
         "{:.2}M params, {} steps, {:.1}M tokens, {:.0} tokens/s",
         params as f64 / 1e6,
@@ -73,7 +75,7 @@ pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> 
             "run": run,
             "checkpoint": latest,
             "params": params,
-            "config": loaded.config,
+            "config": config,
             "steps": state.step,
             "tokens": processed,
             "loss_tokens": state.tokens_seen,
@@ -167,7 +169,7 @@ impl Models {
     /// What identifies them for the stage keys: folders and training steps.
     pub fn key(&self) -> Result<serde_json::Value, SpeedrunError> {
         let id = |p: &Path| -> Result<serde_json::Value, SpeedrunError> {
-            let state = checkpoint::load(p)?.state;
+            let state = checkpoint::load_state(p)?;
             Ok(json!({ "path": p, "step": state.as_ref().map(|s| s.step), "tokens": state.map(|s| s.tokens_seen) }))
         };
         Ok(json!({ "base": id(&self.base)?, "chat": id(&self.chat)? }))
@@ -404,16 +406,9 @@ pub fn export(config: &SpeedrunConfig, models: &Models, report: &Report) -> Resu
         }
     }
     if let Some(r) = report.record(Stage::Eval) {
-        for q in r.figures["qa"].as_array().into_iter().flatten().chain([&r.figures["grounded"]]) {
-            evals.push((
-                format!("{} exact match / F1 ({} questions)", q["name"].as_str().unwrap_or("?"), q["scored"]),
-                format!(
-                    "{:.3} / {:.3}",
-                    q["exact_match"].as_f64().unwrap_or(f64::NAN),
-                    q["f1"].as_f64().unwrap_or(f64::NAN)
-                ),
-            ));
-        }
+        evals.extend(crate::export::card::qa_rows(
+            r.figures["qa"].as_array().into_iter().flatten().chain([&r.figures["grounded"]]),
+        ));
     }
     let options = ExportOptions {
         name: config.model_name(),

@@ -652,7 +652,7 @@ fn run_state<T: Serialize + serde::de::DeserializeOwned>(
     strip: &[&str],
 ) -> Result<RunState, SpeedrunError> {
     let Some(latest) = checkpoint::latest(dir)? else { return Ok(RunState::Resume) };
-    let state = checkpoint::load(&latest)?.state;
+    let state = checkpoint::load_state(&latest)?;
     let wanted = serde_json::to_value(settings).expect("settings serialize");
     let same = state.as_ref().is_some_and(|s| {
         let mut saved = s.settings.clone();

@@ -258,12 +258,17 @@ pub fn load(dir: &Path) -> Result<Loaded, CheckpointError> {
     } else {
         (None, None)
     };
-    let state_path = dir.join("state.json");
-    let state = if state_path.exists() {
-        let text = fs::read_to_string(&state_path).map_err(|e| file_err(&state_path, e))?;
-        Some(serde_json::from_str(&text).map_err(|e| file_err(&state_path, e))?)
-    } else {
-        None
-    };
+    let state = load_state(dir)?;
     Ok(Loaded { config, params, m, v, state })
+}
+
+/// A checkpoint's training state alone (`None` for weights-only checkpoints),
+/// without reading its weights.
+pub fn load_state(dir: &Path) -> Result<Option<TrainState>, CheckpointError> {
+    let state_path = dir.join("state.json");
+    if !state_path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&state_path).map_err(|e| file_err(&state_path, e))?;
+    Ok(Some(serde_json::from_str(&text).map_err(|e| file_err(&state_path, e))?))
 }
