@@ -206,15 +206,23 @@ fn test_questions(path: &Path, limit: usize) -> Result<Vec<crate::rag::eval::QaI
     Ok(items)
 }
 
-/// Opens (building it the first time) the index over the test stories.
+fn index_dir(config: &SpeedrunConfig) -> std::path::PathBuf {
+    config.out.join("rag/index")
+}
+
+fn load_embedder(config: &SpeedrunConfig) -> Result<Option<crate::rag::embed::Embedder>, SpeedrunError> {
+    if !config.retrieval.embeddings {
+        return Ok(None);
+    }
+    let path = crate::rag::embed::Embedder::locate(None)?;
+    Ok(Some(crate::rag::embed::Embedder::load(&path)?))
+}
+
+/// Opens (building it the first time) the index over the test stories and
+/// brings it up to date with them.
 fn index(config: &SpeedrunConfig, docs: &Path) -> Result<(Index, crate::rag::index::AddReport), SpeedrunError> {
-    let dir = config.out.join("rag/index");
-    let embedder = if config.retrieval.embeddings {
-        let path = crate::rag::embed::Embedder::locate(None)?;
-        Some(crate::rag::embed::Embedder::load(&path)?)
-    } else {
-        None
-    };
+    let dir = index_dir(config);
+    let embedder = load_embedder(config)?;
     let mut index = if Index::exists(&dir) {
         Index::open(&dir)?
     } else {
@@ -315,7 +323,17 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
 
     // The same questions as retrieval, answered from the passages it finds.
     let (docs, questions) = collection(config)?;
-    let (index, _) = index(config, &docs)?;
+    // The retrieval stage built the index over these same stories; re-adding
+    // them would only re-read every file to find nothing changed.
+    let index = if Index::exists(&index_dir(config)) {
+        let mut index = Index::open(&index_dir(config))?;
+        if let Some(embedder) = load_embedder(config)? {
+            index.set_embedder(embedder)?;
+        }
+        index
+    } else {
+        index(config, &docs)?.0
+    };
     let items = test_questions(&questions, e.qa_limit)?;
     let mode = if index.settings().embedder.is_some() { Mode::Hybrid } else { Mode::Bm25 };
     let mut convs = Vec::with_capacity(items.len());
