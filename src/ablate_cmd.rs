@@ -76,7 +76,24 @@ struct Row {
     last: Option<f64>,
     best: Option<(u64, f64)>,
     at_tokens: Option<f64>,
+    /// Bits per byte at each of [`CURVE_POINTS`] of the token budget.
+    curve: Vec<Option<f64>>,
     seconds: f64,
+}
+
+/// Where along the token budget the side-by-side curve is read.
+const CURVE_POINTS: [f64; 6] = [0.05, 0.1, 0.25, 0.5, 0.75, 1.0];
+
+/// The first evaluation at or past `tokens`, as a bits-per-byte figure.
+fn bpb_at(evals: &[(u64, u64, f64)], tokens: u64) -> Option<f64> {
+    evals.iter().filter(|e| e.1 >= tokens).min_by_key(|e| e.1).map(|e| e.2)
+}
+
+/// 20000000 -> "20M", 5527883 -> "5.53M": the table is read, not parsed.
+fn millions(tokens: u64) -> String {
+    let m = tokens as f64 / 1e6;
+    let text = if m >= 10.0 { format!("{m:.1}") } else { format!("{m:.2}") };
+    format!("{}M", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 pub fn run_ablate(args: AblateArgs) -> Result<()> {
@@ -150,29 +167,28 @@ fn measure(name: &str, dir: &Path, set: &str, tokens: u64) -> Result<Row> {
         tokens: metrics.last().map(|m| m.tokens).unwrap_or(0),
         last: evals.last().map(|e| e.2),
         best: evals.iter().map(|e| (e.0, e.2)).min_by(|a, b| a.1.total_cmp(&b.1)),
-        at_tokens: evals.iter().rev().find(|e| e.1 >= tokens).map(|e| e.2),
+        at_tokens: bpb_at(&evals, tokens),
+        curve: CURVE_POINTS.iter().map(|p| bpb_at(&evals, (tokens as f64 * p) as u64)).collect(),
         seconds,
     })
 }
 
 fn table(rows: &[Row], args: &AblateArgs) -> String {
+    let budget = millions(args.tokens);
     let mut s = format!(
-        "\n{} preset, {} tokens per recipe, bits per byte on the \"{}\" validation set:\n\n\
-         | recipe | unique train tokens | epochs | trained tokens | bpb at {} | best bpb (step) | last bpb | train time |\n\
+        "\n{} preset, {budget} tokens per recipe, bits per byte on the \"{}\" validation set:\n\n\
+         | recipe | unique train tokens | epochs | trained tokens | bpb at {budget} | best bpb (step) | last bpb | train time |\n\
          |---|---|---|---|---|---|---|---|\n",
-        args.preset,
-        args.tokens,
-        args.on,
-        args.tokens
+        args.preset, args.on,
     );
     let f = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into());
     for r in rows {
         s.push_str(&format!(
             "| {} | {} | {:.1} | {} ({} steps) | {} | {} | {} | {:.1} h |\n",
             r.recipe,
-            r.unique_tokens,
+            millions(r.unique_tokens),
             r.tokens as f64 / r.unique_tokens.max(1) as f64,
-            r.tokens,
+            millions(r.tokens),
             r.steps,
             f(r.at_tokens),
             r.best.map(|(step, b)| format!("{b:.4} ({step})")).unwrap_or_else(|| "-".into()),
@@ -180,12 +196,41 @@ fn table(rows: &[Row], args: &AblateArgs) -> String {
             r.seconds / 3600.0
         ));
     }
+    // The curves side by side: where one recipe pulls ahead, and whether it
+    // was still improving when the budget ran out.
+    let points: Vec<String> = CURVE_POINTS.iter().map(|p| millions((args.tokens as f64 * p) as u64)).collect();
+    s.push_str(&format!(
+        "\nbits per byte along the run (first evaluation at or past each count):\n\n| recipe | {} |\n|---|{}\n",
+        points.join(" | "),
+        "---|".repeat(points.len())
+    ));
+    for r in rows {
+        let cells: Vec<String> = r.curve.iter().map(|v| f(*v)).collect();
+        s.push_str(&format!("| {} | {} |\n", r.recipe, cells.join(" | ")));
+    }
     s
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_tokens;
+    use super::{bpb_at, millions, parse_tokens};
+
+    #[test]
+    fn token_counts_print_in_millions() {
+        assert_eq!(millions(20_000_000), "20M");
+        assert_eq!(millions(20_000_768), "20M");
+        assert_eq!(millions(5_527_883), "5.53M");
+        assert_eq!(millions(1_000_000), "1M");
+        assert_eq!(millions(12_345_678), "12.3M");
+    }
+
+    #[test]
+    fn the_curve_reads_the_first_evaluation_past_a_count() {
+        let evals = [(250, 1_024_000, 1.5), (500, 2_048_000, 1.3), (750, 3_072_000, 1.2)];
+        assert_eq!(bpb_at(&evals, 1_000_000), Some(1.5));
+        assert_eq!(bpb_at(&evals, 2_048_000), Some(1.3));
+        assert_eq!(bpb_at(&evals, 3_100_000), None);
+    }
 
     #[test]
     fn token_counts_parse() {
