@@ -16,7 +16,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use fledge::speedrun::{self, SpeedrunConfig};
+use fledge::train::plot::{line_chart, Series, PALETTE};
 use fledge::train::run::Metric;
+
+/// The names of [`PALETTE`]'s colors, for the legend printed beside the chart.
+const PALETTE_NAMES: [&str; 6] = ["red", "blue", "green", "purple", "orange", "grey"];
 
 #[derive(Args)]
 pub struct AblateArgs {
@@ -78,6 +82,8 @@ struct Row {
     at_tokens: Option<f64>,
     /// Bits per byte at each of [`CURVE_POINTS`] of the token budget.
     curve: Vec<Option<f64>>,
+    /// Every evaluation: (millions of tokens, bits per byte), for the chart.
+    points: Vec<(f64, f64)>,
     seconds: f64,
 }
 
@@ -136,6 +142,25 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         rows.push(measure(&name, &dir, &args.on, args.tokens)?);
     }
     print!("{}", table(&rows, &args));
+    let chart = args.out.join("ablation.png");
+    let series: Vec<Series> = rows
+        .iter()
+        .zip(PALETTE.iter().cycle())
+        .map(|(r, &color)| Series { points: r.points.clone(), color, marked: true })
+        .collect();
+    let legend: Vec<String> =
+        rows.iter().zip(PALETTE_NAMES.iter().cycle()).map(|(r, c)| format!("{} ({c})", r.recipe)).collect();
+    line_chart(
+        &series,
+        &format!(
+            "fledge ablate: {} validation bits per byte against millions of training tokens; {}",
+            args.on,
+            legend.join(", ")
+        ),
+        &chart,
+    )
+    .with_context(|| format!("writing {}", chart.display()))?;
+    println!("\nThe curves: {} ({}).", chart.display(), legend.join(", "));
     if stop.load(Ordering::Relaxed) {
         println!("\nStopped; run the same command again to resume.");
     }
@@ -169,6 +194,7 @@ fn measure(name: &str, dir: &Path, set: &str, tokens: u64) -> Result<Row> {
         best: evals.iter().map(|e| (e.0, e.2)).min_by(|a, b| a.1.total_cmp(&b.1)),
         at_tokens: bpb_at(&evals, tokens),
         curve: CURVE_POINTS.iter().map(|p| bpb_at(&evals, (tokens as f64 * p) as u64)).collect(),
+        points: evals.iter().map(|e| (e.1 as f64 / 1e6, e.2)).collect(),
         seconds,
     })
 }

@@ -1,5 +1,5 @@
-//! The loss curve as a PNG: training loss (light) and validation loss (dark)
-//! against the step, with labelled axes.
+//! Line charts as PNG: the loss curve (training loss light, validation loss
+//! dark, against the step) and the ablation's validation curves side by side.
 //!
 //! Drawn by hand on an RGB buffer (lines, a 3×5 pixel digit font) and saved
 //! with the `png` crate: a plotting library would pull in font loading for
@@ -91,71 +91,93 @@ fn glyph(c: char) -> [u8; 5] {
     }
 }
 
-fn step_label(step: f64) -> String {
-    if step >= 1000.0 && step % 1000.0 == 0.0 {
-        format!("{}k", step as u64 / 1000)
+/// An axis label: "2k" for round thousands, "2.5" where the tick is fractional.
+fn tick_label(v: f64, tick: f64) -> String {
+    if v >= 1000.0 && v % 1000.0 == 0.0 {
+        format!("{}k", v as u64 / 1000)
+    } else if tick < 1.0 {
+        let decimals = (-tick.log10()).ceil() as usize;
+        format!("{v:.decimals$}")
     } else {
-        format!("{}", step as u64)
+        format!("{}", v as u64)
     }
 }
 
-/// Writes the loss curve of `metrics` to `path` (atomically).
-pub fn loss_curve(metrics: &[Metric], path: &Path) -> std::io::Result<()> {
-    let train: Vec<(f64, f64)> = metrics.iter().filter_map(|m| m.loss.map(|l| (m.step as f64, l as f64))).collect();
-    let val: Vec<(f64, f64)> = metrics.iter().filter_map(|m| m.val_loss.map(|l| (m.step as f64, l))).collect();
+/// A round tick spacing (1, 2 or 5 times a power of ten) giving about `n`
+/// intervals over `span`.
+fn nice_tick(span: f64, n: f64) -> f64 {
+    let raw = span / n;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|t| *t >= raw).unwrap_or(raw)
+}
+
+/// One line of a chart.
+pub struct Series {
+    pub points: Vec<(f64, f64)>,
+    pub color: [u8; 3],
+    /// Drawn two pixels thick with a dot at each point (the measured values).
+    pub marked: bool,
+}
+
+/// Draws `series` on shared axes (x from 0, y fitted to round ticks) and
+/// writes the PNG to `path` atomically; `title` goes into its text chunk.
+pub fn line_chart(series: &[Series], title: &str, path: &Path) -> std::io::Result<()> {
     let mut canvas = Canvas::new();
-    let all = train.iter().chain(&val);
-    let max_step = all.clone().map(|p| p.0).fold(1.0, f64::max);
-    let (mut lo, mut hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let max_x = all().map(|p| p.0).fold(0.0, f64::max);
+    let max_x = if max_x > 0.0 { max_x } else { 1.0 };
+    let (mut lo, mut hi) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
-    lo = (lo * 2.0).floor() / 2.0;
-    hi = (hi * 2.0).ceil() / 2.0;
-    if hi - lo < 0.5 {
-        hi = lo + 0.5;
+    let step_y = nice_tick((hi - lo).max(1e-3), 6.0);
+    lo = (lo / step_y).floor() * step_y;
+    hi = (hi / step_y).ceil() * step_y;
+    if hi - lo < step_y {
+        hi = lo + step_y;
     }
     let (pw, ph) = ((W - LEFT - RIGHT) as f64, (H - TOP - BOTTOM) as f64);
-    let to_px = |(s, l): (f64, f64)| -> (i64, i64) {
-        (LEFT as i64 + (s / max_step * pw) as i64, TOP as i64 + ((hi - l) / (hi - lo) * ph) as i64)
+    let to_px = |(x, y): (f64, f64)| -> (i64, i64) {
+        (LEFT as i64 + (x / max_x * pw) as i64, TOP as i64 + ((hi - y) / (hi - lo) * ph) as i64)
     };
     let grid = [225, 225, 225];
     let ink = [60, 60, 60];
-    // Horizontal grid lines with loss labels, every 0.5 (or 1.0 when crowded).
-    let step_y = if hi - lo > 6.0 { 1.0 } else { 0.5 };
     let mut y = lo;
     while y <= hi + 1e-9 {
         let (_, py) = to_px((0.0, y));
         canvas.line((LEFT as i64, py), ((W - RIGHT) as i64, py), grid);
-        canvas.text(8, py - 5, &format!("{y:.1}"), ink);
+        canvas.text(8, py - 5, &tick_label(y, step_y.min(0.1)), ink);
         y += step_y;
     }
-    // Vertical grid lines with step labels at round numbers.
-    let raw = max_step / 6.0;
-    let magnitude = 10f64.powf(raw.log10().floor());
-    let tick = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|t| *t >= raw).unwrap_or(raw);
-    let mut s = 0.0;
-    while s <= max_step + 1e-9 {
-        let (px, _) = to_px((s, lo));
+    let tick = nice_tick(max_x, 6.0);
+    let mut x = 0.0;
+    while x <= max_x + 1e-9 {
+        let (px, _) = to_px((x, lo));
         canvas.line((px, TOP as i64), (px, (H - BOTTOM) as i64), grid);
-        canvas.text(px - 8, (H - BOTTOM + 12) as i64, &step_label(s), ink);
-        s += tick;
+        canvas.text(px - 8, (H - BOTTOM + 12) as i64, &tick_label(x, tick), ink);
+        x += tick;
     }
     canvas.line((LEFT as i64, TOP as i64), (LEFT as i64, (H - BOTTOM) as i64), ink);
     canvas.line((LEFT as i64, (H - BOTTOM) as i64), ((W - RIGHT) as i64, (H - BOTTOM) as i64), ink);
-    for pair in train.windows(2) {
-        canvas.line(to_px(pair[0]), to_px(pair[1]), [140, 180, 230]);
-    }
-    for pair in val.windows(2) {
-        let (a, b) = (to_px(pair[0]), to_px(pair[1]));
-        canvas.line(a, b, [200, 60, 40]);
-        canvas.line((a.0, a.1 + 1), (b.0, b.1 + 1), [200, 60, 40]);
-    }
-    for &p in &val {
-        let (x, y) = to_px(p);
-        for dx in -2..=2 {
-            for dy in -2..=2 {
-                canvas.set(x + dx, y + dy, [200, 60, 40]);
+    // Unmarked lines first, so measured points stay on top.
+    let mut order: Vec<&Series> = series.iter().collect();
+    order.sort_by_key(|s| s.marked);
+    for s in order {
+        for pair in s.points.windows(2) {
+            let (a, b) = (to_px(pair[0]), to_px(pair[1]));
+            canvas.line(a, b, s.color);
+            if s.marked {
+                canvas.line((a.0, a.1 + 1), (b.0, b.1 + 1), s.color);
+            }
+        }
+        if s.marked {
+            for &p in &s.points {
+                let (x, y) = to_px(p);
+                for dx in -2..=2 {
+                    for dy in -2..=2 {
+                        canvas.set(x + dx, y + dy, s.color);
+                    }
+                }
             }
         }
     }
@@ -164,13 +186,31 @@ pub fn loss_curve(metrics: &[Metric], path: &Path) -> std::io::Result<()> {
         let mut encoder = png::Encoder::new(&mut bytes, W as u32, H as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        encoder
-            .add_text_chunk("Title".into(), "fledge loss curve: training loss (blue), validation loss (red)".into())
-            .map_err(std::io::Error::other)?;
+        encoder.add_text_chunk("Title".into(), title.into()).map_err(std::io::Error::other)?;
         let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
         writer.write_image_data(&canvas.pixels).map_err(std::io::Error::other)?;
     }
     crate::fsutil::write_atomic(path, &bytes)
+}
+
+/// Colors for several series on one chart, told apart at a glance.
+pub const PALETTE: [[u8; 3]; 6] =
+    [[200, 60, 40], [40, 100, 200], [40, 150, 60], [150, 60, 170], [220, 140, 20], [90, 90, 90]];
+
+/// Writes the loss curve of `metrics` to `path` (atomically): training loss
+/// in light blue, validation loss in red with a dot per evaluation, against
+/// the step.
+pub fn loss_curve(metrics: &[Metric], path: &Path) -> std::io::Result<()> {
+    let train = metrics.iter().filter_map(|m| m.loss.map(|l| (m.step as f64, l as f64))).collect();
+    let val = metrics.iter().filter_map(|m| m.val_loss.map(|l| (m.step as f64, l))).collect();
+    line_chart(
+        &[
+            Series { points: train, color: [140, 180, 230], marked: false },
+            Series { points: val, color: PALETTE[0], marked: true },
+        ],
+        "fledge loss curve: training loss (blue), validation loss (red)",
+        path,
+    )
 }
 
 #[cfg(test)]
@@ -198,5 +238,16 @@ mod tests {
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         loss_curve(&[], &p).unwrap();
+    }
+
+    #[test]
+    fn ticks_are_round_and_labelled_with_the_decimals_they_need() {
+        assert_eq!(nice_tick(20.0, 6.0), 5.0);
+        assert_eq!(nice_tick(0.7, 6.0), 0.2);
+        assert_eq!(nice_tick(4883.0, 6.0), 1000.0);
+        assert_eq!(tick_label(2000.0, 1000.0), "2k");
+        assert_eq!(tick_label(15.0, 5.0), "15");
+        assert_eq!(tick_label(0.9, 0.1), "0.9");
+        assert_eq!(tick_label(1.25, 0.05), "1.25");
     }
 }
