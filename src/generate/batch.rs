@@ -139,6 +139,12 @@ impl<'a> BatchDecoder<'a> {
     /// in order, `[n, vocab]`. Panics if a slot is not in use or would pass
     /// the context window (the scheduler stops before).
     pub fn forward(&mut self, rows: &[Row]) -> &[f32] {
+        // On a rayon worker, as `Generator::step` does and for its reason.
+        rayon::scope(|_| self.forward_rows(rows));
+        &self.logits
+    }
+
+    fn forward_rows(&mut self, rows: &[Row]) {
         let c = self.config.clone();
         let (d, hd, f) = (c.d_model, c.head_dim(), c.ffn_hidden);
         let (heads, kv_heads) = (c.n_heads, c.n_kv_heads);
@@ -192,7 +198,7 @@ impl<'a> BatchDecoder<'a> {
             let (slots, q) = (&self.slots, &self.q);
             self.att.par_chunks_mut(d).enumerate().for_each(|(i, out)| {
                 let slot = &slots[rows[i].slot];
-                let mut scores = vec![0.0f32; positions[i] + 1];
+                let mut scores = vec![0.0f32; heads * (positions[i] + 1)];
                 let qi = &q[i * d..(i + 1) * d];
                 attend(out, qi, &slot.k[l], &slot.v[l], positions[i], hd, kv_heads, &mut scores);
             });
@@ -224,7 +230,6 @@ impl<'a> BatchDecoder<'a> {
         let vocab = c.vocab_size;
         self.logits.resize(wanted.len() * vocab, 0.0);
         linear(&mut self.logits, &self.last, w(self.layout.lm_head, vocab * d), wanted.len(), d, vocab);
-        &self.logits
     }
 }
 

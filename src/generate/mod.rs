@@ -45,22 +45,69 @@ pub struct Generator<'a> {
     logits: Vec<f32>,
 }
 
+/// Rows of a weight matrix per parallel task: 64 rows of 256 inputs is 64 KB
+/// of weights, enough work to outweigh handing the task to another thread.
+const ROWS_PER_TASK: usize = 64;
+
+/// Below this many multiply-adds a matrix-vector product runs on the calling
+/// thread: waking the others would cost more than it saves.
+const PARALLEL_MACS: usize = 1 << 16;
+
 /// `y = W x` for `W` `[out, in]` row-major; rows split across threads when large.
 fn matvec(y: &mut [f32], w: &[f32], x: &[f32]) {
+    matvecs(&mut [(y, w)], x);
+}
+
+/// Several products of the same input, `y_i = W_i x` (the query, key and
+/// value projections), in one parallel region: at batch 1 a token's work is
+/// a few dozen small products, and each region costs a hand-off to the
+/// other threads and a wait for the slowest, so fewer regions is faster.
+fn matvecs(products: &mut [(&mut [f32], &[f32])], x: &[f32]) {
     let d_in = x.len();
-    if y.len() * d_in >= 1 << 16 {
-        let rows = 64;
-        y.par_chunks_mut(rows).zip(w.par_chunks(rows * d_in)).for_each(|(y, w)| matvec_rows(y, w, x));
+    let macs: usize = products.iter().map(|(y, _)| y.len() * d_in).sum();
+    if macs < PARALLEL_MACS {
+        for (y, w) in products.iter_mut() {
+            matvec_rows(y, w, x);
+        }
+        return;
+    }
+    let tasks: Vec<(&mut [f32], &[f32])> = products
+        .iter_mut()
+        .flat_map(|(y, w)| y.chunks_mut(ROWS_PER_TASK).zip(w.chunks(ROWS_PER_TASK * d_in)))
+        .collect();
+    tasks.into_par_iter().for_each(|(y, w)| matvec_rows(y, w, x));
+}
+
+/// The feed-forward block's first half in one parallel region:
+/// `gate = silu(W_gate x) * (W_up x)`, each task computing the same rows of
+/// both products and combining them while they are in cache.
+fn swiglu_matvec(gate: &mut [f32], up: &mut [f32], w_gate: &[f32], w_up: &[f32], x: &[f32]) {
+    let d_in = x.len();
+    let serial = 2 * gate.len() * d_in < PARALLEL_MACS;
+    type Outputs<'a> = (&'a mut [f32], &'a mut [f32]);
+    type Weights<'a> = (&'a [f32], &'a [f32]);
+    let task = |((g, u), (wg, wu)): (Outputs, Weights)| {
+        matvec_rows(g, wg, x);
+        matvec_rows(u, wu, x);
+        swiglu_row(g, u);
+    };
+    let chunks = gate
+        .chunks_mut(ROWS_PER_TASK)
+        .zip(up.chunks_mut(ROWS_PER_TASK))
+        .zip(w_gate.chunks(ROWS_PER_TASK * d_in).zip(w_up.chunks(ROWS_PER_TASK * d_in)));
+    if serial {
+        chunks.for_each(task);
     } else {
-        matvec_rows(y, w, x);
+        chunks.collect::<Vec<_>>().into_par_iter().for_each(task);
     }
 }
 
 /// Causal attention of one query row over a sequence's cached keys and
 /// values at positions `0..=pos`, every head: `out` and `q` are
 /// `[heads * head_dim]`, `kc` and `vc` `[positions, kv_heads * head_dim]`,
-/// `scores` holds `pos + 1` values. With fewer key-value heads than query
-/// heads (grouped-query attention), each serves `heads / kv_heads` of them.
+/// `scores` holds `heads * (pos + 1)` values. With fewer key-value heads than
+/// query heads (grouped-query attention), each serves `heads / kv_heads` of
+/// them. Heads run in parallel once the context is long enough to pay for it.
 #[allow(clippy::too_many_arguments)]
 fn attend(
     out: &mut [f32],
@@ -75,29 +122,53 @@ fn attend(
     let hd = head_dim;
     let heads = q.len() / hd;
     let (kv, group) = (kv_heads * hd, heads / kv_heads);
+    let n = pos + 1;
+    let head = |(h, (oh, sh)): (usize, (&mut [f32], &mut [f32]))| {
+        attend_head(oh, &q[h * hd..(h + 1) * hd], kc, vc, kv, (h / group) * hd, sh);
+    };
+    let work = out.chunks_mut(hd).zip(scores[..heads * n].chunks_mut(n)).enumerate();
+    // Two multiply-adds per cached value: scores, then the weighted sum.
+    if 2 * heads * n * hd < PARALLEL_MACS {
+        work.for_each(head);
+    } else {
+        work.collect::<Vec<_>>().into_par_iter().for_each(head);
+    }
+}
+
+/// One head of [`attend`]: its keys and values are `head_dim` values at
+/// `offset` in each `stride`-long cache row; `scores` has one slot per
+/// position. Compiled like [`matvec_rows`] for the SIMD the CPU has, with
+/// eight partial sums per dot product so that they vectorize.
+#[multiversion(targets = "simd")]
+fn attend_head(out: &mut [f32], q: &[f32], kc: &[f32], vc: &[f32], stride: usize, offset: usize, scores: &mut [f32]) {
+    let hd = q.len();
     let scale = 1.0 / (hd as f32).sqrt();
-    let scores = &mut scores[..=pos];
-    for h in 0..heads {
-        let kvh = h / group;
-        let qh = &q[h * hd..(h + 1) * hd];
-        let mut max = f32::NEG_INFINITY;
-        for (j, s) in scores.iter_mut().enumerate() {
-            let k = &kc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
-            *s = qh.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-            max = max.max(*s);
-        }
-        let mut sum = 0.0;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
-        let oh = &mut out[h * hd..(h + 1) * hd];
-        oh.fill(0.0);
-        for (j, s) in scores.iter().enumerate() {
-            let v = &vc[j * kv + kvh * hd..j * kv + (kvh + 1) * hd];
-            for (o, v) in oh.iter_mut().zip(v) {
-                *o += s / sum * v;
+    let mut max = f32::NEG_INFINITY;
+    for (j, s) in scores.iter_mut().enumerate() {
+        let k = &kc[j * stride + offset..j * stride + offset + hd];
+        let mut acc = [0.0f32; 8];
+        let (qc, kch) = (q.chunks_exact(8), k.chunks_exact(8));
+        let tail: f32 = qc.remainder().iter().zip(kch.remainder()).map(|(a, b)| a * b).sum();
+        for (a, b) in qc.zip(kch) {
+            for i in 0..8 {
+                acc[i] += a[i] * b[i];
             }
+        }
+        *s = (acc.iter().sum::<f32>() + tail) * scale;
+        max = max.max(*s);
+    }
+    let mut sum = 0.0;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    let inv = 1.0 / sum;
+    out.fill(0.0);
+    for (j, &s) in scores.iter().enumerate() {
+        let v = &vc[j * stride + offset..j * stride + offset + hd];
+        let p = s * inv;
+        for (o, v) in out.iter_mut().zip(v) {
+            *o += p * v;
         }
     }
 }
@@ -149,7 +220,7 @@ impl<'a> Generator<'a> {
             att: vec![0.0; d],
             gate: vec![0.0; config.ffn_hidden],
             up: vec![0.0; config.ffn_hidden],
-            scores: vec![0.0; config.max_seq_len],
+            scores: vec![0.0; config.n_heads * config.max_seq_len],
             logits: vec![0.0; config.vocab_size],
             layout,
             params,
@@ -169,6 +240,16 @@ impl<'a> Generator<'a> {
     /// Feeds one token; returns the logits for the next one. Panics past
     /// `max_seq_len` (callers stop before; see [`generate`]).
     pub fn step(&mut self, token: u32) -> &[f32] {
+        // The token's whole forward pass runs on one of rayon's worker
+        // threads: its few dozen parallel products then split with
+        // work-stealing among the workers, where from any other thread each
+        // one would be queued to the pool and the caller put to sleep until
+        // it finished.
+        rayon::scope(|_| self.forward(token));
+        &self.logits
+    }
+
+    fn forward(&mut self, token: u32) {
         let c = &self.config;
         let (d, hd, f) = (c.d_model, c.head_dim(), c.ffn_hidden);
         let (heads, kv_heads) = (c.n_heads, c.n_kv_heads);
@@ -182,9 +263,10 @@ impl<'a> Generator<'a> {
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
             rmsnorm_row(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
-            matvec(&mut self.q, w(o.wq, d * d), &self.xn);
-            matvec(&mut self.k, w(o.wk, kv * d), &self.xn);
-            matvec(&mut self.v, w(o.wv, kv * d), &self.xn);
+            matvecs(
+                &mut [(&mut self.q, w(o.wq, d * d)), (&mut self.k, w(o.wk, kv * d)), (&mut self.v, w(o.wv, kv * d))],
+                &self.xn,
+            );
             for h in 0..heads {
                 self.rope.rotate(&mut self.q[h * hd..(h + 1) * hd], pos, false);
             }
@@ -199,9 +281,7 @@ impl<'a> Generator<'a> {
                 *x += a;
             }
             rmsnorm_row(&mut self.xn, &self.x, w(o.ffn_norm, d), c.norm_eps);
-            matvec(&mut self.gate, w(o.w_gate, f * d), &self.xn);
-            matvec(&mut self.up, w(o.w_up, f * d), &self.xn);
-            swiglu_row(&mut self.gate, &self.up);
+            swiglu_matvec(&mut self.gate, &mut self.up, w(o.w_gate, f * d), w(o.w_up, f * d), &self.xn);
             matvec(&mut self.xn, w(o.w_down, d * f), &self.gate);
             for (x, m) in self.x.iter_mut().zip(&self.xn) {
                 *x += m;
@@ -211,7 +291,6 @@ impl<'a> Generator<'a> {
         rmsnorm_row(&mut xf, &self.x, w(self.layout.final_norm, d), c.norm_eps);
         matvec(&mut self.logits, w(self.layout.lm_head, c.vocab_size * d), &xf);
         self.pos += 1;
-        &self.logits
     }
 }
 
@@ -516,9 +595,21 @@ mod tests {
     fn cached_logits_equal_the_training_engine() {
         let mut c = ModelConfig::preset("tiny", 97).unwrap();
         c.n_kv_heads = 2;
+        cached_logits_match(&c, 24);
+        // Wide enough that every product takes the parallel path too, and
+        // long enough that attention's heads do.
+        let mut c = ModelConfig::preset("reference", 97).unwrap();
+        (c.n_layers, c.n_kv_heads) = (2, 2);
+        assert!((c.d_model + 2 * c.n_kv_heads * c.head_dim()) * c.d_model >= PARALLEL_MACS);
+        assert!(2 * c.n_heads * 160 * c.head_dim() >= PARALLEL_MACS);
+        cached_logits_match(&c, 160);
+    }
+
+    fn cached_logits_match(c: &ModelConfig, len: usize) {
+        let c = c.clone();
         let layout = ParamLayout::new(&c);
         let params = init_params(&c, &layout, 3);
-        let tokens: Vec<u32> = (0..24).map(|i| (i * 37 % 97) as u32).collect();
+        let tokens: Vec<u32> = (0..len).map(|i| (i * 37 % 97) as u32).collect();
         let mut engine = Engine::new(&c, 1, tokens.len());
         engine.forward(&params, &tokens);
         let full = engine.logits().to_vec();
