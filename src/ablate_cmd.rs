@@ -16,11 +16,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use fledge::speedrun::{self, SpeedrunConfig};
-use fledge::train::plot::{line_chart, Series, PALETTE};
+use fledge::train::plot::{line_chart, Series, PALETTE, PALETTE_NAMES};
 use fledge::train::run::Metric;
-
-/// The names of [`PALETTE`]'s colors, for the legend printed beside the chart.
-const PALETTE_NAMES: [&str; 6] = ["red", "blue", "green", "purple", "orange", "grey"];
 
 #[derive(Args)]
 pub struct AblateArgs {
@@ -148,19 +145,19 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         .zip(PALETTE.iter().cycle())
         .map(|(r, &color)| Series { points: r.points.clone(), color, marked: true })
         .collect();
-    let legend: Vec<String> =
-        rows.iter().zip(PALETTE_NAMES.iter().cycle()).map(|(r, c)| format!("{} ({c})", r.recipe)).collect();
+    let legend = rows
+        .iter()
+        .zip(PALETTE_NAMES.iter().cycle())
+        .map(|(r, c)| format!("{} ({c})", r.recipe))
+        .collect::<Vec<_>>()
+        .join(", ");
     line_chart(
         &series,
-        &format!(
-            "fledge ablate: {} validation bits per byte against millions of training tokens; {}",
-            args.on,
-            legend.join(", ")
-        ),
+        &format!("fledge ablate: {} validation bits per byte against millions of training tokens; {legend}", args.on),
         &chart,
     )
     .with_context(|| format!("writing {}", chart.display()))?;
-    println!("\nThe curves: {} ({}).", chart.display(), legend.join(", "));
+    println!("\nThe curves: {} ({legend}).", chart.display());
     if stop.load(Ordering::Relaxed) {
         println!("\nStopped; run the same command again to resume.");
     }

@@ -197,6 +197,10 @@ pub fn line_chart(series: &[Series], title: &str, path: &Path) -> std::io::Resul
 pub const PALETTE: [[u8; 3]; 6] =
     [[200, 60, 40], [40, 100, 200], [40, 150, 60], [150, 60, 170], [220, 140, 20], [90, 90, 90]];
 
+/// What [`PALETTE`]'s colors are called, in order, for a legend in words
+/// (the chart's font has digits only).
+pub const PALETTE_NAMES: [&str; 6] = ["red", "blue", "green", "purple", "orange", "grey"];
+
 /// Writes the loss curve of `metrics` to `path` (atomically): training loss
 /// in light blue, validation loss in red with a dot per evaluation, against
 /// the step.
