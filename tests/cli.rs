@@ -174,11 +174,11 @@ fn speedrun_config_file_is_read_and_checked() {
 
 /// A small checkpoint written through the library, for export and import.
 fn tiny_checkpoint(dir: &Path) {
-    let mut config = fledge::model::ModelConfig::preset("tiny", 300).unwrap();
+    let text = "a small text to learn from, a small text";
+    let tok = fledge::tokenizer::Tokenizer::train([text].into_iter(), 300, false).unwrap();
+    let mut config = fledge::model::ModelConfig::preset("tiny", tok.vocab_size()).unwrap();
     (config.d_model, config.n_heads, config.n_kv_heads, config.n_layers, config.ffn_hidden) = (32, 2, 2, 1, 64);
     let layout = fledge::model::params::ParamLayout::new(&config);
-    let tok = fledge::tokenizer::Tokenizer::train(["a small text to learn from, a small text"].into_iter(), 300, false)
-        .unwrap();
     let params: Vec<f32> = (0..layout.total).map(|i| ((i % 17) as f32 - 8.0) * 0.01).collect();
     fledge::train::checkpoint::save_weights(dir, &config, &layout, &params, &tok, false).unwrap();
 }
