@@ -336,6 +336,8 @@ impl FolderWriter {
 /// Refuses a destination that is a file, or (without `force`) that holds
 /// files fledge did not write.
 fn check(dest: &Path, survey: &Survey, force: bool) -> Result<(), FolderError> {
+    // `--out .` is named as the folder it is.
+    let dest = &if dest.file_name().is_none() { dest.canonicalize().unwrap_or(dest.into()) } else { dest.into() };
     match survey {
         Survey::NotAFolder => Err(FolderError::NotAFolder(dest.to_path_buf())),
         Survey::Folder { other_kind: Some(kind), .. } if !force => {

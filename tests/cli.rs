@@ -249,7 +249,7 @@ fn export_and_import_never_remove_files_fledge_did_not_write() {
     std::fs::write(here.join("notes.txt"), "mine").unwrap();
     let ckpt = d.join("ckpt");
     let o = fledge(&["export", "--model", ckpt.to_str().unwrap(), "--out", ".", "--format", "hf"], &here);
-    assert_clean_error(&o, &["notes.txt", "--force"]);
+    assert_clean_error(&o, &["here", "notes.txt", "--force"]);
     assert_eq!(names(&here), ["notes.txt"]);
     let o = fledge(&["export", "--model", ckpt.to_str().unwrap(), "--out", ".", "--format", "hf", "--force"], &here);
     assert!(o.status.success(), "{}", stderr(&o));
