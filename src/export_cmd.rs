@@ -35,15 +35,23 @@ pub struct ExportArgs {
     /// `fledge eval --out` results to quote in the card (repeatable).
     #[arg(long = "eval")]
     evals: Vec<PathBuf>,
+    /// Write into an --out folder that holds files fledge did not write: fledge's files go in
+    /// beside them and they are kept (default: off, such a folder is refused).
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Args)]
 pub struct ImportArgs {
     /// A Hugging Face folder: config.json (LlamaForCausalLM), model.safetensors (or shards), tokenizer.json.
     path: PathBuf,
-    /// The checkpoint folder to write.
+    /// The checkpoint folder to write (a previous checkpoint there is replaced).
     #[arg(long)]
     out: PathBuf,
+    /// Write into an --out folder that holds files fledge did not write: the checkpoint's files go in
+    /// beside them and they are kept (default: off, such a folder is refused).
+    #[arg(long)]
+    force: bool,
 }
 
 /// Grounded-QA rows from `fledge eval --out` results.
@@ -83,7 +91,14 @@ pub fn run_export(args: ExportArgs) -> Result<()> {
     // "Llama" first) and a notice, which the card carries.
     let name = card::obligations(&src).apply_name(&asked);
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("exports").join(&name));
-    let options = ExportOptions { name: asked.clone(), hf: want_hf, dtype, gguf_types, evals: eval_rows(&args.evals)? };
+    let options = ExportOptions {
+        name: asked.clone(),
+        hf: want_hf,
+        dtype,
+        gguf_types,
+        evals: eval_rows(&args.evals)?,
+        force: args.force,
+    };
     let report = export_model(&src, &out, &options)?;
     if report.name != asked {
         let prefix = card::obligations(&src).name_prefix.unwrap_or_default();
@@ -109,7 +124,7 @@ pub fn run_export(args: ExportArgs) -> Result<()> {
 }
 
 pub fn run_import(args: ImportArgs) -> Result<()> {
-    let config = import::import(&args.path, &args.out)?;
+    let config = import::import(&args.path, &args.out, args.force)?;
     println!(
         "Imported {}: {} layers, d_model {}, {} heads ({} key-value), vocabulary {}, window {} -> {}",
         args.path.display(),

@@ -171,3 +171,90 @@ fn speedrun_config_file_is_read_and_checked() {
     let o = fledge(&["speedrun", "--config", "bad.toml"], dir.path());
     assert_clean_error(&o, &["bad.toml", "enormous", "tiny"]);
 }
+
+/// A small checkpoint written through the library, for export and import.
+fn tiny_checkpoint(dir: &Path) {
+    let text = "a small text to learn from, a small text";
+    let tok = fledge::tokenizer::Tokenizer::train([text].into_iter(), 300, false).unwrap();
+    let mut config = fledge::model::ModelConfig::preset("tiny", tok.vocab_size()).unwrap();
+    (config.d_model, config.n_heads, config.n_kv_heads, config.n_layers, config.ffn_hidden) = (32, 2, 2, 1, 64);
+    let layout = fledge::model::params::ParamLayout::new(&config);
+    let params: Vec<f32> = (0..layout.total).map(|i| ((i % 17) as f32 - 8.0) * 0.01).collect();
+    fledge::train::checkpoint::save_weights(dir, &config, &layout, &params, &tok, false).unwrap();
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn export_and_import_never_remove_files_fledge_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tiny_checkpoint(&d.join("ckpt"));
+    let thesis = d.join("mydocs/thesis.txt");
+    std::fs::create_dir_all(thesis.parent().unwrap()).unwrap();
+    std::fs::write(&thesis, "years of work").unwrap();
+
+    // Export into the user's folder: refused, the file stays.
+    let export = |out: &str, extra: &[&str]| {
+        let mut args = vec!["export", "--model", "ckpt", "--out", out, "--gguf-type", "f32"];
+        args.extend_from_slice(extra);
+        fledge(&args, d)
+    };
+    assert_clean_error(&export("mydocs", &[]), &["mydocs", "thesis.txt", "--force"]);
+    assert_eq!(std::fs::read_to_string(&thesis).unwrap(), "years of work");
+    // With --force fledge's files go in beside it.
+    let o = export("mydocs", &["--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&thesis).unwrap(), "years of work");
+    assert!(d.join("mydocs/model.safetensors").is_file() && d.join("mydocs/ckpt-f32.gguf").is_file());
+
+    // Nor over the checkpoint being exported: that would destroy its weights.
+    assert_clean_error(&export("ckpt", &[]), &["ckpt", "checkpoint", "--force"]);
+    assert!(d.join("ckpt/model.toml").is_file() && !d.join("ckpt/README.md").exists());
+
+    // Exporting again over its own previous output replaces it.
+    for format in ["hf,gguf", "hf"] {
+        let o = export("exp", &["--format", format]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(d.join("exp/model.safetensors").is_file());
+    assert!(!d.join("exp/ckpt-f32.gguf").exists(), "the earlier export's GGUF was fledge's own: replaced");
+
+    // Import into a training run's folder: refused, the run stays.
+    let run = d.join("runs/base");
+    std::fs::create_dir_all(run.join("step-000100")).unwrap();
+    std::fs::write(run.join("metrics.jsonl"), "{}\n").unwrap();
+    let o = fledge(&["import", "exp", "--out", "runs/base"], d);
+    assert_clean_error(&o, &["runs/base", "metrics.jsonl", "--force"]);
+    assert_eq!(names(&run), ["metrics.jsonl", "step-000100"]);
+    let o = fledge(&["import", "exp", "--out", "runs/base", "--force"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("metrics.jsonl").is_file() && run.join("step-000100").is_dir());
+    assert!(run.join("model.safetensors").is_file());
+    // Importing again over its own previous output replaces it.
+    for _ in 0..2 {
+        let o = fledge(&["import", "exp", "--out", "imported"], d);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(d.join("imported/model.toml").is_file());
+
+    // `--out .`: the current folder is the user's too.
+    let here = d.join("here");
+    std::fs::create_dir(&here).unwrap();
+    std::fs::write(here.join("notes.txt"), "mine").unwrap();
+    let ckpt = d.join("ckpt");
+    let o = fledge(&["export", "--model", ckpt.to_str().unwrap(), "--out", ".", "--format", "hf"], &here);
+    assert_clean_error(&o, &["here", "notes.txt", "--force"]);
+    assert_eq!(names(&here), ["notes.txt"]);
+    let o = fledge(&["export", "--model", ckpt.to_str().unwrap(), "--out", ".", "--format", "hf", "--force"], &here);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(here.join("notes.txt")).unwrap(), "mine");
+    assert!(here.join("config.json").is_file());
+    // No temporary folder is left beside any of them.
+    assert!(names(d).iter().all(|n| !n.starts_with('.')), "{:?}", names(d));
+}

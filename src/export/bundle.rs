@@ -9,7 +9,11 @@ use super::gguf::{self, GgufType};
 use super::hf::{self, HfDtype};
 use super::{file_err, ExportError, Source};
 use crate::chat::{render_tokens, Message, Role};
+use crate::fsutil::{FolderKind, FolderWriter};
 use crate::generate::{generate, Generator, SamplingOptions};
+
+/// An export folder (HF files, GGUF files, the card).
+pub const FOLDER: FolderKind = FolderKind { name: "export", legacy: &[] };
 
 /// What to write.
 pub struct ExportOptions {
@@ -22,6 +26,9 @@ pub struct ExportOptions {
     pub gguf_types: Vec<GgufType>,
     /// Evaluation rows quoted in the card, as (what, figure).
     pub evals: Vec<(String, String)>,
+    /// Write into an `out` that holds files fledge did not write (they are
+    /// kept); otherwise such a folder is refused.
+    pub force: bool,
 }
 
 /// What was written.
@@ -74,42 +81,32 @@ pub fn card_samples(src: &Source) -> Vec<(String, String)> {
 
 /// Writes `out` (replaced as a whole, never left half-written): the HF folder
 /// and the GGUF files, with a card that carries what the data's licenses ask.
+/// A previous export there is replaced; files fledge did not write are never
+/// removed (without `force`, a folder holding any is refused).
 pub fn export_model(src: &Source, out: &Path, options: &ExportOptions) -> Result<ExportReport, ExportError> {
     let obligations = card::obligations(src);
     let name = obligations.apply_name(&options.name);
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| file_err(parent, e))?;
-
-    // The GGUF files are written first to a staging folder, since the HF
-    // export replaces the folder as a whole.
-    let staging = out.with_extension("gguf-staging");
+    // Everything is written into a fresh hidden folder beside `out`, put in place at the end.
+    let folder = FolderWriter::create(out, &FOLDER, options.force)?;
+    let tmp = folder.path();
     let mut gguf_files = Vec::new();
     let mut gguf_fallbacks = Vec::new();
-    if !options.gguf_types.is_empty() {
-        std::fs::create_dir_all(&staging).map_err(|e| file_err(&staging, e))?;
-        for ty in &options.gguf_types {
-            let file = format!("{name}-{}.gguf", ty.name());
-            let report = gguf::export(src, &staging.join(&file), *ty, &name)?;
-            gguf_fallbacks.extend(report.fallbacks.iter().map(|f| format!("{file}: {f}")));
-            gguf_files.push((file, report.bytes));
-        }
+    for ty in &options.gguf_types {
+        let file = format!("{name}-{}.gguf", ty.name());
+        let report = gguf::export(src, &tmp.join(&file), *ty, &name)?;
+        gguf_fallbacks.extend(report.fallbacks.iter().map(|f| format!("{file}: {f}")));
+        gguf_files.push((file, report.bytes));
     }
     let samples = card_samples(src);
     let names: Vec<String> = gguf_files.iter().map(|(f, _)| f.clone()).collect();
     let card =
         card::render(src, &CardInputs { name: &name, samples: &samples, gguf_files: &names, evals: &options.evals });
     if options.hf {
-        hf::export(src, out, options.dtype, &card)?;
+        hf::export(src, tmp, options.dtype, &card)?;
     } else {
-        std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
-        crate::fsutil::write_atomic(out.join("README.md"), card.as_bytes()).map_err(|e| file_err(out, e))?;
+        crate::fsutil::write_atomic(tmp.join("README.md"), card.as_bytes()).map_err(|e| file_err(tmp, e))?;
     }
-    for (f, _) in &gguf_files {
-        std::fs::rename(staging.join(f), out.join(f)).map_err(|e| file_err(&out.join(f), e))?;
-    }
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| file_err(&staging, e))?;
-    }
+    folder.commit()?;
     let bytes = folder_bytes(out);
     Ok(ExportReport { out: out.to_path_buf(), name, notices: obligations.notices, gguf_files, gguf_fallbacks, bytes })
 }

@@ -71,13 +71,10 @@ pub fn safetensors_bytes(src: &Source, dtype: HfDtype) -> Result<Vec<u8>, Export
     safetensors::serialize(views, &Some(metadata)).map_err(|e| ExportError::Unsupported(e.to_string()))
 }
 
-/// Writes the folder `out` (through `out.tmp`, renamed when complete).
-pub fn export(src: &Source, out: &Path, dtype: HfDtype, card: &str) -> Result<(), ExportError> {
-    let tmp = out.with_extension("tmp");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
-    }
-    fs::create_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
+/// Writes the Hugging Face files into the folder `tmp`, which
+/// [`super::bundle::export_model`] then puts in place whole.
+pub fn export(src: &Source, tmp: &Path, dtype: HfDtype, card: &str) -> Result<(), ExportError> {
+    fs::create_dir_all(tmp).map_err(|e| file_err(tmp, e))?;
     let tok = &src.tokenizer;
     let (eot, im_end) = (tok.eot_id(), tok.im_end_id());
     let write =
@@ -127,10 +124,6 @@ pub fn export(src: &Source, out: &Path, dtype: HfDtype, card: &str) -> Result<()
         .as_bytes(),
     )?;
     write("README.md", card.as_bytes())?;
-    if out.exists() {
-        fs::remove_dir_all(out).map_err(|e| file_err(out, e))?;
-    }
-    fs::rename(&tmp, out).map_err(|e| file_err(out, e))?;
     Ok(())
 }
 

@@ -108,11 +108,12 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     })
 }
 
-/// Reads the HF folder `dir` and writes a fledge checkpoint to `out`.
-/// Returns the config it imported.
-pub fn import(dir: &Path, out: &Path) -> Result<ModelConfig, ExportError> {
+/// Reads the HF folder `dir` and writes a fledge checkpoint to `out`
+/// (refused if `out` holds files fledge did not write, unless `force`: then
+/// they are kept beside it). Returns the config it imported.
+pub fn import(dir: &Path, out: &Path, force: bool) -> Result<ModelConfig, ExportError> {
     let (config, params, tokenizer) = read_hf(dir)?;
-    checkpoint::save_weights(out, &config, &ParamLayout::new(&config), &params, &tokenizer)?;
+    checkpoint::save_weights(out, &config, &ParamLayout::new(&config), &params, &tokenizer, force)?;
     Ok(config)
 }
 

@@ -27,6 +27,8 @@ use crate::train::checkpoint::{self, CheckpointError, TrainState};
 pub enum ExportError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Folder(#[from] crate::fsutil::FolderError),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("{path}: {message}")]

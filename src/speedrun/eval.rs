@@ -434,6 +434,8 @@ pub fn export(config: &SpeedrunConfig, models: &Models, report: &Report) -> Resu
         dtype: if config.export.dtype == "bf16" { HfDtype::Bf16 } else { HfDtype::F32 },
         gguf_types: config.export.gguf_types.iter().filter_map(|t| GgufType::parse(t)).collect(),
         evals,
+        // The speedrun's own folder: files found there are kept beside the export.
+        force: true,
     };
     let out = config.out.join("export").join(config.model_name());
     let r = export_model(&src, &out, &options)?;

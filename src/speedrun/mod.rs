@@ -830,7 +830,7 @@ mod tests {
         let tok = Tokenizer::train(["a small text to learn from, a small text"].into_iter(), 300, false).unwrap();
         let save = |step: u64, settings: &TrainSettings| {
             let dir = run.join(format!("step-{step:06}"));
-            checkpoint::save_weights(&dir, &config, &layout, &params, &tok).unwrap();
+            checkpoint::save_weights(&dir, &config, &layout, &params, &tok, false).unwrap();
             let state = checkpoint::TrainState {
                 step,
                 settings: serde_json::to_value(settings).unwrap(),

@@ -9,9 +9,12 @@
 //! - `state.json`: step, tokens seen, the data position, seeds, and the
 //!   training settings, so `--resume` continues where it stopped.
 //!
-//! It is written into `NAME.tmp` and renamed to `NAME` only when complete,
-//! then `latest.json` (written atomically) points at it: a kill at any moment
-//! leaves the previous checkpoint whole and `latest.json` naming it.
+//! It is written into a fresh hidden sibling folder and put in place as
+//! `NAME` only when complete (swapped in one step with a previous `NAME`, see
+//! [`crate::fsutil::FolderWriter`]), then `latest.json` (written atomically)
+//! points at it: a kill at any moment leaves the previous checkpoint whole and
+//! `latest.json` naming it. Files in the folder that fledge did not write are
+//! never removed.
 
 use std::collections::HashMap;
 use std::fs;
@@ -20,7 +23,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::{write_atomic, FolderError, FolderKind, FolderWriter};
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
@@ -31,7 +34,22 @@ pub enum CheckpointError {
     File { path: PathBuf, message: String },
     #[error("checkpoint {path} is for a different model: {message}. Resume with the config it was trained with, or start a new run in another --out folder")]
     Mismatch { path: PathBuf, message: String },
+    #[error(transparent)]
+    Folder(#[from] FolderError),
 }
+
+/// A checkpoint folder; before fledge listed its files there, they had these names.
+pub const FOLDER: FolderKind = FolderKind {
+    name: "checkpoint",
+    legacy: &[
+        "model.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+        "config.json",
+        "model.toml",
+        "tokenizer.json",
+    ],
+};
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> CheckpointError {
     CheckpointError::File { path: path.to_path_buf(), message: e.to_string() }
@@ -83,7 +101,8 @@ fn serialize(tensors: Vec<(String, Vec<usize>, Vec<u8>)>, path: &Path) -> Result
     safetensors::serialize(views, &Some(metadata)).map_err(|e| file_err(path, e))
 }
 
-/// Writes a checkpoint folder `dir` (atomically, via `dir.tmp`).
+/// Writes a checkpoint folder `dir` whole, replacing a previous checkpoint
+/// there in one step. Files in `dir` that fledge did not write are kept.
 #[allow(clippy::too_many_arguments)]
 pub fn save(
     dir: &Path,
@@ -95,20 +114,24 @@ pub fn save(
     tokenizer: &Tokenizer,
     state: &TrainState,
 ) -> Result<(), CheckpointError> {
-    write_folder(dir, config, layout, params, tokenizer, Some((m, v, state)))
+    // A run's own checkpoint folder: anything else found there is kept beside it.
+    write_folder(dir, config, layout, params, tokenizer, Some((m, v, state)), true)
 }
 
 /// Writes a checkpoint of weights only (no optimizer or training state):
 /// what `fledge import` makes. It loads, generates, fine-tunes and serves
-/// like any other; training from it starts the optimizer afresh.
+/// like any other; training from it starts the optimizer afresh. A `dir`
+/// holding files fledge did not write is refused unless `force` (then they
+/// are kept beside the checkpoint).
 pub fn save_weights(
     dir: &Path,
     config: &ModelConfig,
     layout: &ParamLayout,
     params: &[f32],
     tokenizer: &Tokenizer,
+    force: bool,
 ) -> Result<(), CheckpointError> {
-    write_folder(dir, config, layout, params, tokenizer, None)
+    write_folder(dir, config, layout, params, tokenizer, None, force)
 }
 
 fn write_folder(
@@ -118,35 +141,30 @@ fn write_folder(
     params: &[f32],
     tokenizer: &Tokenizer,
     training: Option<(&[f32], &[f32], &TrainState)>,
+    force: bool,
 ) -> Result<(), CheckpointError> {
-    let tmp = dir.with_extension("tmp");
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
-    }
-    fs::create_dir_all(&tmp).map_err(|e| file_err(&tmp, e))?;
+    let folder = FolderWriter::create(dir, &FOLDER, force)?;
+    let tmp = folder.path();
     let weights: Vec<_> =
         layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), f32_bytes(&params[t.range()]))).collect();
-    write_atomic(tmp.join("model.safetensors"), &serialize(weights, dir)?).map_err(|e| file_err(&tmp, e))?;
+    write_atomic(tmp.join("model.safetensors"), &serialize(weights, dir)?).map_err(|e| file_err(tmp, e))?;
     if let Some((m, v, state)) = training {
         let mut moments = Vec::new();
         for t in &layout.tensors {
             moments.push((format!("m.{}", t.name), t.shape.clone(), f32_bytes(&m[t.range()])));
             moments.push((format!("v.{}", t.name), t.shape.clone(), f32_bytes(&v[t.range()])));
         }
-        write_atomic(tmp.join("optimizer.safetensors"), &serialize(moments, dir)?).map_err(|e| file_err(&tmp, e))?;
+        write_atomic(tmp.join("optimizer.safetensors"), &serialize(moments, dir)?).map_err(|e| file_err(tmp, e))?;
         write_atomic(tmp.join("state.json"), serde_json::to_string_pretty(state).expect("json").as_bytes())
-            .map_err(|e| file_err(&tmp, e))?;
+            .map_err(|e| file_err(tmp, e))?;
     }
     let hf = config.to_hf_json(tokenizer.eot_id(), tokenizer.eot_id());
     write_atomic(tmp.join("config.json"), serde_json::to_string_pretty(&hf).expect("json").as_bytes())
-        .map_err(|e| file_err(&tmp, e))?;
+        .map_err(|e| file_err(tmp, e))?;
     write_atomic(tmp.join("model.toml"), toml::to_string(config).expect("toml").as_bytes())
-        .map_err(|e| file_err(&tmp, e))?;
-    tokenizer.save(&tmp.join("tokenizer.json")).map_err(|e| file_err(&tmp, e))?;
-    if dir.exists() {
-        fs::remove_dir_all(dir).map_err(|e| file_err(dir, e))?;
-    }
-    fs::rename(&tmp, dir).map_err(|e| file_err(dir, e))?;
+        .map_err(|e| file_err(tmp, e))?;
+    tokenizer.save(&tmp.join("tokenizer.json")).map_err(|e| file_err(tmp, e))?;
+    folder.commit()?;
     Ok(())
 }
 
@@ -158,7 +176,7 @@ pub fn set_latest(run_dir: &Path, dir: &Path) -> Result<(), CheckpointError> {
 }
 
 /// Deletes all but the newest `keep` `step-*` checkpoint folders of a run
-/// (never the one `latest.json` names).
+/// (never the one `latest.json` names, nor files in them fledge did not write).
 pub fn prune(run_dir: &Path, keep: usize) {
     let latest = latest(run_dir).ok().flatten();
     let Ok(entries) = fs::read_dir(run_dir) else { return };
@@ -172,7 +190,9 @@ pub fn prune(run_dir: &Path, keep: usize) {
     let excess = dirs.len().saturating_sub(keep.max(1));
     for d in dirs.into_iter().take(excess) {
         if Some(&d) != latest.as_ref() {
-            let _ = fs::remove_dir_all(&d);
+            if let Err(e) = crate::fsutil::remove_folder(&d, &FOLDER) {
+                tracing::warn!("could not remove the old checkpoint {}: {e}", d.display());
+            }
         }
     }
 }
@@ -220,6 +240,60 @@ fn read_tensors(path: &Path, layout: &ParamLayout, prefix: &str) -> Result<Vec<f
         }
     }
     Ok(out)
+}
+
+/// A checkpoint `--resume` can continue from: weights, optimizer moments and
+/// training state all read back whole.
+pub struct Resumable {
+    pub dir: PathBuf,
+    pub loaded: Loaded,
+    pub state: TrainState,
+    /// What was wrong with each newer checkpoint passed over, newest first.
+    pub damaged: Vec<CheckpointError>,
+}
+
+/// The number of a `step-NNNNNN` checkpoint folder.
+fn step_number(dir: &Path) -> Option<u64> {
+    dir.file_name()?.to_str()?.strip_prefix("step-")?.parse().ok()
+}
+
+/// The checkpoint `--resume` continues in `run_dir`: `latest` (the one
+/// `latest.json` names) or, when one of its files is damaged (truncated by a
+/// kill or a full disk), the newest intact `step-*` checkpoint before it.
+/// A checkpoint of another model is an error, not something to pass over.
+pub fn load_resumable(run_dir: &Path, latest: &Path) -> Result<Resumable, CheckpointError> {
+    let newest = step_number(latest).unwrap_or(u64::MAX);
+    let mut earlier: Vec<(u64, PathBuf)> = fs::read_dir(run_dir)
+        .map_err(|e| file_err(run_dir, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some((step_number(&p)?, p)))
+        .filter(|(n, _)| *n < newest)
+        .collect();
+    earlier.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
+    let mut damaged = Vec::new();
+    for dir in std::iter::once(latest.to_path_buf()).chain(earlier.into_iter().map(|(_, p)| p)) {
+        match load(&dir) {
+            Ok(mut loaded) => match loaded.state.take() {
+                Some(state) => return Ok(Resumable { dir, loaded, state, damaged }),
+                None => damaged.push(CheckpointError::File {
+                    path: dir.join("state.json"),
+                    message: "missing: this checkpoint cannot be resumed, only loaded".into(),
+                }),
+            },
+            Err(e @ CheckpointError::Mismatch { .. }) => return Err(e),
+            Err(e) => damaged.push(e),
+        }
+    }
+    let reasons: Vec<String> = damaged.iter().map(|e| e.to_string()).collect();
+    Err(CheckpointError::File {
+        path: run_dir.to_path_buf(),
+        message: format!(
+            "no checkpoint here can be resumed ({}); start a new run without --resume, in another --out",
+            reasons.join("; ")
+        ),
+    })
 }
 
 /// A name for the model at `path`, for people and clients: the folder's
@@ -271,4 +345,78 @@ pub fn load_state(dir: &Path) -> Result<Option<TrainState>, CheckpointError> {
     }
     let text = fs::read_to_string(&state_path).map_err(|e| file_err(&state_path, e))?;
     Ok(Some(serde_json::from_str(&text).map_err(|e| file_err(&state_path, e))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run folder with `step-*` checkpoints of a small model at `steps`, the last one latest.
+    fn run_with_checkpoints(run: &Path, steps: &[u64]) {
+        let mut config = ModelConfig::preset("tiny", 300).unwrap();
+        (config.d_model, config.n_heads, config.n_kv_heads, config.n_layers, config.ffn_hidden) = (32, 2, 2, 1, 64);
+        let layout = ParamLayout::new(&config);
+        let tok = Tokenizer::train(["a small text to learn from, a small text"].into_iter(), 300, false).unwrap();
+        let zeros = vec![0.0; layout.total];
+        for &step in steps {
+            let dir = run.join(format!("step-{step:06}"));
+            let state = TrainState { step, ..Default::default() };
+            save(&dir, &config, &layout, &zeros, &zeros, &zeros, &tok, &state).unwrap();
+            set_latest(run, &dir).unwrap();
+        }
+    }
+
+    fn truncate(path: &Path) {
+        let len = fs::metadata(path).unwrap().len();
+        fs::OpenOptions::new().write(true).open(path).unwrap().set_len(len / 2).unwrap();
+    }
+
+    #[test]
+    fn a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one_and_says_which_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        run_with_checkpoints(&run, &[3, 6, 8]);
+        let latest = latest(&run).unwrap().unwrap();
+        truncate(&run.join("step-000008/model.safetensors"));
+        truncate(&run.join("step-000006/state.json"));
+        let r = load_resumable(&run, &latest).unwrap();
+        assert_eq!(r.dir, run.join("step-000003"));
+        assert_eq!(r.state.step, 3);
+        let said: Vec<String> = r.damaged.iter().map(|e| e.to_string()).collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(said[0].contains("step-000008/model.safetensors") && said[0].contains("truncated"), "{said:?}");
+        assert!(said[1].contains("step-000006/state.json"), "{said:?}");
+        // None intact: a clear error naming each damaged file.
+        truncate(&run.join("step-000003/optimizer.safetensors"));
+        let err = load_resumable(&run, &latest).err().unwrap().to_string();
+        assert!(err.contains("step-000003/optimizer.safetensors") && err.contains("without --resume"), "{err}");
+    }
+
+    #[test]
+    fn replacing_a_checkpoint_keeps_a_users_folder_of_the_old_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        // `best.tmp` was the fixed temporary name fledge used to remove first.
+        fs::create_dir_all(run.join("best.tmp")).unwrap();
+        fs::write(run.join("best.tmp/notes.txt"), "mine").unwrap();
+        run_with_checkpoints(&run, &[1]);
+        let src = run.join("step-000001");
+        for _ in 0..2 {
+            let loaded = load(&src).unwrap();
+            let layout = ParamLayout::new(&loaded.config);
+            let tok = Tokenizer::load(&src.join("tokenizer.json")).unwrap();
+            let (m, v) = (loaded.m.unwrap(), loaded.v.unwrap());
+            let state = loaded.state.unwrap();
+            save(&run.join("best"), &loaded.config, &layout, &loaded.params, &m, &v, &tok, &state).unwrap();
+            assert_eq!(load(&run.join("best")).unwrap().state.unwrap().step, 1);
+        }
+        assert_eq!(fs::read_to_string(run.join("best.tmp/notes.txt")).unwrap(), "mine");
+        // Pruning removes fledge's checkpoint, not a file the user put in it.
+        run_with_checkpoints(&run, &[2, 3]);
+        fs::write(run.join("step-000001/notes.txt"), "mine").unwrap();
+        prune(&run, 1);
+        assert!(!run.join("step-000002").exists());
+        assert_eq!(fs::read_to_string(run.join("step-000001/notes.txt")).unwrap(), "mine");
+        assert!(!run.join("step-000001/model.safetensors").exists());
+    }
 }

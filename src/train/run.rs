@@ -508,8 +508,15 @@ pub fn run_loop(
         data_licenses: run.licenses.clone(),
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
-        (true, Some(dir)) => {
-            let loaded = checkpoint::load(&dir)?;
+        (true, Some(latest)) => {
+            let checkpoint::Resumable { dir, loaded, state: saved, damaged } =
+                checkpoint::load_resumable(&settings.out, &latest)?;
+            for e in &damaged {
+                tracing::warn!("{e}");
+            }
+            if !damaged.is_empty() {
+                tracing::warn!("resuming from {} instead, the newest intact checkpoint", dir.display());
+            }
             if loaded.config != *config {
                 return Err(CheckpointError::Mismatch {
                     path: dir,
@@ -519,10 +526,6 @@ pub fn run_loop(
             }
             let mut t =
                 Trainer::from_params(config, settings.batch, settings.seq_len, loaded.params, adamw, settings.clip);
-            let saved = loaded.state.ok_or_else(|| CheckpointError::File {
-                path: dir.clone(),
-                message: "no state.json: this checkpoint cannot be resumed, only loaded".into(),
-            })?;
             if let (Some(m), Some(v)) = (loaded.m, loaded.v) {
                 t.optimizer.m = m;
                 t.optimizer.v = v;
@@ -848,13 +851,26 @@ mod tests {
         let err = train(&other, true, stop.clone()).unwrap_err().to_string();
         assert!(err.contains("different model"), "{err}");
 
-        // A truncated checkpoint is refused with the file named, and resuming
-        // from it fails without touching the run.
+        // A truncated latest checkpoint (killed while written, or a full
+        // disk): resuming continues from the newest intact one, step 6, and
+        // still ends where the uninterrupted run did.
         let ckpt = b.out.join("step-000008/model.safetensors");
         let len = std::fs::metadata(&ckpt).unwrap().len();
         std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap().set_len(len / 2).unwrap();
+        let summary = train(&b, true, stop.clone()).unwrap();
+        assert_eq!(summary.steps, 8);
+        assert_eq!(losses(&b.out), la, "resumed from step 6, the losses are the uninterrupted run's");
+        assert!(checkpoint::load(&b.out.join("step-000008")).is_ok(), "step 8 is written whole again");
+
+        // With no intact checkpoint, resuming fails with the files named and
+        // leaves the run as it was.
+        for step in [3, 6, 8] {
+            let ckpt = b.out.join(format!("step-{step:06}/optimizer.safetensors"));
+            let len = std::fs::metadata(&ckpt).unwrap().len();
+            std::fs::OpenOptions::new().write(true).open(&ckpt).unwrap().set_len(len / 2).unwrap();
+        }
         let err = train(&b, true, stop).unwrap_err().to_string();
-        assert!(err.contains("model.safetensors") && err.contains("truncated or corrupt"), "{err}");
+        assert!(err.contains("step-000008/optimizer.safetensors") && err.contains("truncated or corrupt"), "{err}");
         assert_eq!(losses(&b.out), la, "a failed resume leaves the metrics as they were");
     }
 
