@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::card::{self, CardInputs};
 use super::gguf::{self, GgufType};
 use super::hf::{self, HfDtype};
+use super::record::ModelRecord;
 use super::{file_err, ExportError, Source};
 use crate::chat::{render_tokens, Message, Role};
 use crate::generate::{generate, Generator, SamplingOptions};
@@ -104,6 +105,9 @@ pub fn export_model(src: &Source, out: &Path, options: &ExportOptions) -> Result
         std::fs::create_dir_all(out).map_err(|e| file_err(out, e))?;
         crate::fsutil::write_atomic(out.join("README.md"), card.as_bytes()).map_err(|e| file_err(out, e))?;
     }
+    // What the card says, in a form import reads back exactly.
+    let record = ModelRecord { name: Some(name.clone()), licenses: src.licenses.clone(), training: src.state.clone() };
+    super::record::write(out, &record)?;
     for (f, _) in &gguf_files {
         std::fs::rename(staging.join(f), out.join(f)).map_err(|e| file_err(&out.join(f), e))?;
     }

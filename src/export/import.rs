@@ -110,9 +110,15 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 
 /// Reads the HF folder `dir` and writes a fledge checkpoint to `out`.
 /// Returns the config it imported.
+/// The folder's record (`fledge.json`, or its fledge model card) comes along,
+/// so that exporting the checkpoint again keeps the name and licenses.
 pub fn import(dir: &Path, out: &Path) -> Result<ModelConfig, ExportError> {
     let (config, params, tokenizer) = read_hf(dir)?;
+    let record = super::record::read(dir)?;
     checkpoint::save_weights(out, &config, &ParamLayout::new(&config), &params, &tokenizer)?;
+    if let Some(record) = record {
+        super::record::write(out, &record)?;
+    }
     Ok(config)
 }
 
