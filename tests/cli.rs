@@ -353,7 +353,11 @@ fn eval_takes_the_chat_sets_from_the_models_record() {
 #[test]
 fn logs_written_to_a_file_carry_no_colour_codes() {
     // The test's stderr is a pipe, as a redirected log is.
-    let o = fledge(&["generate", "--max-tokens", "4", "--temperature", "0"], checkout());
+    let model = checkout().join(fledge::SHIPPED_MODEL);
+    let o = fledge(
+        &["generate", "--model", model.to_str().unwrap(), "--max-tokens", "4", "--temperature", "0"],
+        checkout(),
+    );
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("generated"), "no log line to check: {err}");
