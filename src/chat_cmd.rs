@@ -68,7 +68,8 @@ pub struct SftArgs {
     /// A TOML recipe (see recipes/sft.toml; default: none).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The base checkpoint, or a run folder (its latest checkpoint) (default: runs/train).
+    /// The base model: a checkpoint, a run folder (its latest checkpoint) or a Hugging Face folder
+    /// (default: runs/train).
     #[arg(long)]
     base: Option<PathBuf>,
     /// A conversation source as PATH or PATH:WEIGHT (repeatable; added to the recipe's; default: none).

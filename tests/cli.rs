@@ -363,3 +363,41 @@ fn logs_written_to_a_file_carry_no_colour_codes() {
     assert!(err.contains("generated"), "no log line to check: {err}");
     assert!(!o.stderr.contains(&0x1b), "escape codes in a redirected log: {err:?}");
 }
+
+#[test]
+fn sft_starts_from_the_shipped_hf_folder_and_keeps_its_licenses() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("chat/pets");
+    std::fs::create_dir_all(&set).unwrap();
+    let conv = r#"{"messages": [{"role": "user", "content": "What is the cat called?"}, {"role": "assistant", "content": "Pip."}]}"#;
+    std::fs::write(set.join("train.jsonl"), format!("{conv}\n").repeat(8)).unwrap();
+    std::fs::write(set.join("val.jsonl"), format!("{conv}\n")).unwrap();
+    let base = checkout().join(fledge::SHIPPED_MODEL);
+    let out = dir.path().join("sft");
+    let o = fledge(
+        &[
+            "sft",
+            "--base",
+            base.to_str().unwrap(),
+            "--source",
+            set.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--steps",
+            "1",
+            "--batch",
+            "1",
+            "--seq-len",
+            "64",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let checkpoint = fledge::train::checkpoint::latest(&out).unwrap().unwrap();
+    let state = fledge::train::checkpoint::load_state(&checkpoint).unwrap().unwrap();
+    let sources: Vec<&str> = state.data_licenses.iter().map(|l| l.source.as_str()).collect();
+    assert!(
+        sources.contains(&"tinystories-v1") && sources.contains(&"babi"),
+        "the base's licenses were lost: {sources:?}"
+    );
+}
