@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use fledge::speedrun::{self, SpeedrunConfig};
-use fledge::train::plot::{line_chart, Series, PALETTE, PALETTE_NAMES};
+use fledge::train::plot::{line_chart, AxisLabels, Series, PALETTE, PALETTE_NAMES};
 use fledge::train::run::Metric;
 
 #[derive(Args)]
@@ -118,7 +118,7 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
             config.pretrain.lr = args.lr;
             config.pretrain.eval_every = args.eval_every;
             config.pretrain.best_on = Some(args.on.clone());
-            speedrun::data_stages(&config, &mut |_| {})
+            speedrun::data_stages(&config, speedrun::Stage::Shards, &mut |_| {})
                 .with_context(|| format!("preparing the data of {}", recipe.display()))?;
             let val = fledge::data::shards::TokenShards::open(&dir.join("shards"), "val")?;
             if !val.header.sets.contains_key(&args.on) {
@@ -151,8 +151,10 @@ pub fn run_ablate(args: AblateArgs) -> Result<()> {
         .map(|(r, c)| format!("{} ({c})", r.recipe))
         .collect::<Vec<_>>()
         .join(", ");
+    let axes = AxisLabels { x: "millions of training tokens", y: "validation bits per byte" };
     line_chart(
         &series,
+        axes,
         &format!("fledge ablate: {} validation bits per byte against millions of training tokens; {legend}", args.on),
         &chart,
     )

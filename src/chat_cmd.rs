@@ -16,7 +16,6 @@ use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
 use fledge::rag::{Index, Mode, Retriever};
 use fledge::tokenizer::Tokenizer;
-use fledge::train::checkpoint;
 
 #[derive(Args)]
 pub struct DataChatArgs {
@@ -62,42 +61,54 @@ pub fn run_data_chat(args: DataChatArgs) -> Result<()> {
     Ok(())
 }
 
+/// Every setting is optional: a flag wins over --config, which wins over
+/// the default each help line states (those of `SftSettings::default()`).
 #[derive(Args)]
 pub struct SftArgs {
-    /// A TOML recipe (see recipes/sft.toml).
+    /// A TOML recipe (see recipes/sft.toml; default: none).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The base checkpoint, or a run folder (its latest checkpoint).
+    /// The base model: a checkpoint, a run folder (its latest checkpoint) or a Hugging Face folder
+    /// (default: runs/train).
     #[arg(long)]
     base: Option<PathBuf>,
-    /// A conversation source as PATH or PATH:WEIGHT (repeatable; added to the recipe's).
+    /// A conversation source as PATH or PATH:WEIGHT (repeatable; added to the recipe's; default: none).
     #[arg(long = "source", value_name = "PATH[:WEIGHT]")]
     sources: Vec<String>,
+    /// Run folder: checkpoints, metrics.jsonl, loss curve (default: runs/sft).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Optimizer steps to train (default: 1000).
     #[arg(long)]
     steps: Option<u64>,
+    /// Peak learning rate (default: 0.0005).
     #[arg(long)]
     lr: Option<f32>,
+    /// Token windows per optimizer step (default: 8).
     #[arg(long)]
     batch: Option<usize>,
+    /// Tokens per window, at most the model's window (default: 512).
     #[arg(long)]
     seq_len: Option<usize>,
+    /// Pack several conversations into one window (default: true).
     #[arg(long)]
     pack: Option<bool>,
-    /// Token shards of pretraining text to mix in.
+    /// Token shards of pretraining text to mix in (default: none).
     #[arg(long)]
     pretrain: Option<PathBuf>,
+    /// Share of windows taken from --pretrain (default: 0.1).
     #[arg(long)]
     pretrain_fraction: Option<f32>,
+    /// Steps between validation evaluations (default: 100).
     #[arg(long)]
     eval_every: Option<u64>,
+    /// Steps between checkpoints (default: 100).
     #[arg(long)]
     checkpoint_every: Option<u64>,
-    /// Skip malformed JSONL lines (and count them) instead of stopping.
+    /// Skip malformed JSONL lines (and count them) instead of stopping (default: off, stop).
     #[arg(long)]
     skip_bad: bool,
-    /// Continue the run in --out from its latest checkpoint.
+    /// Continue the run in --out from its latest checkpoint (default: off).
     #[arg(long)]
     resume: bool,
 }
@@ -138,23 +149,12 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
 }
 
 /// A checkpoint (or a run's latest, or a Hugging Face folder such as the
-/// shipped model) with its tokenizer, checked to agree.
+/// shipped model) with its tokenizer, checked to agree: what
+/// [`fledge::export::Source::load`] reads, for the commands that need only
+/// the weights.
 pub fn load_model(path: &Path) -> Result<(fledge::model::ModelConfig, Vec<f32>, Tokenizer)> {
-    if fledge::export::import::is_hf_folder(path) {
-        return Ok(fledge::export::import::read_hf(path)?);
-    }
-    let dir = checkpoint::resolve(path)?;
-    let loaded = checkpoint::load(&dir)?;
-    let tokenizer = Tokenizer::load(&dir.join("tokenizer.json"))?;
-    if tokenizer.vocab_size() != loaded.config.vocab_size {
-        bail!(
-            "{}: the tokenizer has {} tokens but the model {}",
-            dir.display(),
-            tokenizer.vocab_size(),
-            loaded.config.vocab_size
-        );
-    }
-    Ok((loaded.config, loaded.params, tokenizer))
+    let src = fledge::export::Source::load(path)?;
+    Ok((src.config, src.params, src.tokenizer))
 }
 
 /// The model named, or the one shipped in `models/` when none is.
@@ -163,7 +163,9 @@ pub fn model_or_shipped(model: Option<&Path>) -> Result<PathBuf> {
         Some(m) => Ok(m.to_path_buf()),
         None => fledge::shipped_model().with_context(|| {
             format!(
-                "no --model given and the shipped model ({}) is not here; name a model with --model, or train one with `fledge speedrun`",
+                "no --model given, and the shipped model ({}) is neither under the current folder nor in a fledge \
+                 checkout holding this binary; run from the checkout, name a model with --model, or train one with \
+                 `fledge speedrun`",
                 fledge::SHIPPED_MODEL
             )
         }),
@@ -172,12 +174,14 @@ pub fn model_or_shipped(model: Option<&Path>) -> Result<PathBuf> {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// The chat model: a checkpoint, or a run folder (its latest checkpoint).
+    /// The chat model: a checkpoint, a run folder (its latest checkpoint) or a Hugging Face folder
+    /// (default: the model shipped in models/).
     #[arg(long)]
-    model: PathBuf,
-    /// Folder of converted sets (`fledge data chat`).
-    #[arg(long, default_value = "runs/chat")]
-    data: PathBuf,
+    model: Option<PathBuf>,
+    /// Folder of converted sets (`fledge data chat --out`). Default: the folder the model was
+    /// fine-tuned from, as its training record names it, else runs/chat.
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Grounded QA sets, as folders under --data with a test.jsonl, or JSONL files.
     #[arg(long = "qa", default_values_t = ["babi-task1", "babi-task2", "babi-task6", "babi-task11", "fairytaleqa"].map(String::from))]
     qa: Vec<String>,
@@ -190,7 +194,7 @@ pub struct EvalArgs {
     /// Longest answer, in tokens.
     #[arg(long, default_value_t = 48)]
     max_tokens: usize,
-    /// Write results (JSON) and every answer (JSONL) here.
+    /// Write results (eval.json) and every answer (answers.jsonl) here (default: none, print only).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -205,12 +209,32 @@ fn set_path(data: &Path, name: &str, split: &str) -> PathBuf {
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<()> {
-    let (config, params, tok) = load_model(&args.model)?;
+    let model = model_or_shipped(args.model.as_deref())?;
+    let src = fledge::export::Source::load(&model)?;
+    // The sets the model was fine-tuned from hold its held-out splits
+    // (`speedrun` writes them to OUT/chat, not runs/chat).
+    let recorded = src.state.as_ref().and_then(|s| fledge::chat::eval::chat_data_of(&s.settings));
+    let data = match (&args.data, recorded) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => {
+            tracing::info!(data = %d.display(), "chat sets from the model's training record");
+            d
+        }
+        (None, None) => PathBuf::from("runs/chat"),
+    };
+    let (config, params, tok) = (src.config, src.params, src.tokenizer);
+    let missing = |kind: &str, name: &str| {
+        format!(
+            "{kind} {name} is not in {}: run `fledge data chat --out {}` first, or point --data at the folder \
+             `fledge data chat --out` wrote (a speedrun's is OUT/chat)",
+            data.display(),
+            data.display()
+        )
+    };
     let mut scores: Vec<QaScore> = Vec::new();
     for name in &args.qa {
-        let path = set_path(&args.data, name, "test");
-        let (mut convs, _) =
-            read_jsonl(&path, false).with_context(|| format!("QA set {name}: run `fledge data chat` first"))?;
+        let path = set_path(&data, name, "test");
+        let (mut convs, _) = read_jsonl(&path, false).with_context(|| missing("QA set", name))?;
         if args.limit > 0 {
             convs.truncate(args.limit);
         }
@@ -223,8 +247,8 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     }
     let mut chat = Vec::new();
     for name in &args.chat {
-        let path = set_path(&args.data, name, "val");
-        let (mut convs, _) = read_jsonl(&path, false).with_context(|| format!("chat set {name}"))?;
+        let path = set_path(&data, name, "val");
+        let (mut convs, _) = read_jsonl(&path, false).with_context(|| missing("chat set", name))?;
         convs.truncate(200);
         let (loss, tokens) = chat_loss(&config, &params, &tok, &convs);
         chat.push(serde_json::json!({"name": name, "path": path, "conversations": convs.len(), "assistant_tokens": tokens, "loss": loss}));
@@ -250,7 +274,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         );
     }
     if let Some(out) = &args.out {
-        let json = serde_json::json!({"model": args.model, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit});
+        let json = serde_json::json!({"model": model, "data": data, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit});
         fledge::fsutil::write_atomic(out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
         let mut lines = String::new();
         for s in &scores {
@@ -271,13 +295,14 @@ pub struct ChatArgs {
     /// (default: the model shipped in models/).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// A system message to start with.
+    /// A system message to start with (default: none).
     #[arg(long)]
     system: Option<String>,
-    /// A document to answer from (a `context` message).
+    /// A document to answer from, as a `context` message (default: none).
     #[arg(long)]
     context: Option<PathBuf>,
-    /// An index to answer from (`fledge index add`): retrieval is on from the start; `/rag off` stops it.
+    /// An index to answer from (`fledge index add`): retrieval is on from the start; `/rag off` stops it
+    /// (default: none, retrieval off).
     #[arg(long)]
     index: Option<PathBuf>,
     /// The sentence-embedding model of the index (default: found as `fledge index` finds it).
@@ -289,15 +314,19 @@ pub struct ChatArgs {
     /// Longest reply, in tokens.
     #[arg(long, default_value_t = 200)]
     max_tokens: usize,
-    /// 0 for greedy decoding.
+    /// Sampling temperature; 0 for greedy decoding.
     #[arg(long, default_value_t = 0.7)]
     temperature: f32,
+    /// Sample only from this many most likely tokens (0: all).
     #[arg(long, default_value_t = 40)]
     top_k: usize,
+    /// Sample only from the most likely tokens that together hold this probability.
     #[arg(long, default_value_t = 0.95)]
     top_p: f32,
+    /// Make tokens already in the conversation less likely: their scores shrink by this factor (1: off).
     #[arg(long, default_value_t = 1.1)]
     repetition_penalty: f32,
+    /// Seed of the first reply's sampling (each reply uses the next).
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }

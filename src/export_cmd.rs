@@ -14,13 +14,15 @@ use fledge::export::{import, Source};
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// The model: a checkpoint, or a run folder (its latest checkpoint).
+    /// The model: a checkpoint, a run folder (its latest checkpoint) or a Hugging Face folder
+    /// (default: the model shipped in models/).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// The folder to write (default: exports/NAME).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// The model's name in the card, the GGUF metadata and file names (default: the model folder's name).
+    /// The model's name in the card, the GGUF metadata and file names (default: the name it was
+    /// exported under before, else the model folder's name).
     #[arg(long)]
     name: Option<String>,
     /// What to write: hf, gguf, or both (comma-separated).
@@ -32,7 +34,7 @@ pub struct ExportArgs {
     /// GGUF files to write, one per type: f32, f16, q8_0 (comma-separated).
     #[arg(long = "gguf-type", value_delimiter = ',', default_value = "f32,q8_0")]
     gguf_types: Vec<String>,
-    /// `fledge eval --out` results to quote in the card (repeatable).
+    /// `fledge eval --out` results to quote in the card (repeatable; default: none).
     #[arg(long = "eval")]
     evals: Vec<PathBuf>,
     /// Write into an --out folder that holds files fledge did not write: fledge's files go in
@@ -70,8 +72,10 @@ fn eval_rows(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
 }
 
 pub fn run_export(args: ExportArgs) -> Result<()> {
-    let src = Source::load(&args.model)?;
-    let asked = args.name.clone().unwrap_or_else(|| fledge::train::checkpoint::model_name(&args.model));
+    let model = crate::chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let src = Source::load(&model)?;
+    let asked =
+        args.name.clone().or_else(|| src.name.clone()).unwrap_or_else(|| fledge::train::checkpoint::model_name(&model));
     let dtype = match args.dtype.as_str() {
         "f32" => HfDtype::F32,
         "bf16" => HfDtype::Bf16,

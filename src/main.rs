@@ -3,7 +3,7 @@
 //! This file only parses arguments, calls the library, and prints results;
 //! every stage's logic lives in its module (see `lib.rs`).
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -80,25 +80,32 @@ enum Command {
 
 #[derive(Args)]
 struct GenerateArgs {
-    /// A checkpoint folder, or a training run folder (its latest checkpoint).
+    /// The model: a checkpoint, a run folder (its latest checkpoint) or a Hugging Face folder
+    /// (default: the model shipped in models/).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
+    /// The text to continue.
     #[arg(long, default_value = "Once upon a time")]
     prompt: String,
+    /// Longest continuation, in tokens.
     #[arg(long, default_value_t = 200)]
     max_tokens: usize,
-    /// 0 for greedy decoding.
+    /// Sampling temperature; 0 for greedy decoding.
     #[arg(long, default_value_t = 0.8)]
     temperature: f32,
+    /// Sample only from this many most likely tokens (0: all).
     #[arg(long, default_value_t = 50)]
     top_k: usize,
+    /// Sample only from the most likely tokens that together hold this probability.
     #[arg(long, default_value_t = 0.95)]
     top_p: f32,
+    /// Make tokens already in the text less likely: their scores shrink by this factor (1: off).
     #[arg(long, default_value_t = 1.1)]
     repetition_penalty: f32,
+    /// Seed of the first sample's sampling.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Stop when the output contains this text (repeatable).
+    /// Stop when the output contains this text (repeatable; default: none).
     #[arg(long = "stop")]
     stop: Vec<String>,
     /// Generate this many samples (seeds seed, seed+1, ...).
@@ -106,86 +113,106 @@ struct GenerateArgs {
     samples: usize,
 }
 
+/// Every setting is optional: a flag wins over --config, which wins over
+/// the default each help line states (those of `TrainSettings::default()`).
 #[derive(Args)]
 struct TrainArgs {
-    /// A TOML file of training settings (keys as the flags below, with underscores).
+    /// A TOML file of training settings (keys as the flags below, with underscores; default: none).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Continue the run in --out from its latest checkpoint.
+    /// Continue the run in --out from its latest checkpoint (default: off; a run already in --out is refused).
     #[arg(long)]
     resume: bool,
-    /// Model preset: tiny (~1M), reference (~6M), small (~20M parameters).
+    /// Model preset: tiny (~1M), reference (~6M), small (~20M parameters) (default: tiny).
     #[arg(long)]
     preset: Option<String>,
-    /// Model config TOML instead of a preset.
+    /// Model config TOML instead of a preset (default: none, the preset).
     #[arg(long)]
     model_config: Option<PathBuf>,
-    /// Token shard folder.
+    /// Token shard folder (default: runs/speedrun/shards).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The tokenizer.json the shards were made with (default: runs/speedrun/tokenizer/tokenizer.json).
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Run folder: checkpoints, metrics.jsonl, loss curve.
+    /// Run folder: checkpoints, metrics.jsonl, loss curve (default: runs/train).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Sequences per micro-batch (default: 16).
     #[arg(long)]
     batch: Option<usize>,
+    /// Tokens per sequence, at most the model's window (default: 256).
     #[arg(long)]
     seq_len: Option<usize>,
+    /// Micro-batches summed into one optimizer step (default: 1).
     #[arg(long)]
     grad_accum: Option<usize>,
+    /// Optimizer steps to train (default: 1000).
     #[arg(long)]
     steps: Option<u64>,
+    /// Peak learning rate (default: 0.001).
     #[arg(long)]
     lr: Option<f32>,
+    /// The lowest learning rate, as a fraction of --lr (default: 0.1).
     #[arg(long)]
     min_lr_ratio: Option<f32>,
+    /// Steps of linear warm-up to --lr (default: 50).
     #[arg(long)]
     warmup_steps: Option<u64>,
+    /// Learning-rate schedule after the warm-up (default: cosine).
     #[arg(long, value_enum)]
     schedule: Option<fledge::train::run::Schedule>,
+    /// AdamW weight decay (default: 0.1).
     #[arg(long)]
     weight_decay: Option<f32>,
+    /// Seed of the initial weights and of the batch order (default: 1234).
     #[arg(long)]
     seed: Option<u64>,
+    /// Steps between validation evaluations (default: 100).
     #[arg(long)]
     eval_every: Option<u64>,
+    /// Validation batches per evaluation (default: 16).
     #[arg(long)]
     eval_batches: Option<usize>,
+    /// Steps between checkpoints (default: 200).
     #[arg(long)]
     checkpoint_every: Option<u64>,
-    /// Stop when the validation loss has not improved for this many evaluations (0: never).
+    /// Stop when the validation loss has not improved for this many evaluations (default: 0, never).
     #[arg(long)]
     early_stop: Option<u64>,
-    /// Keep the lowest-validation-loss checkpoint in OUT/best (default true).
+    /// Keep the lowest-validation-loss checkpoint in OUT/best (default: true).
     #[arg(long)]
     keep_best: Option<bool>,
-    /// The validation set (a recipe's `val_set`, e.g. tinystories) that picks the best checkpoint.
+    /// The validation set (a recipe's `val_set`, e.g. tinystories) that picks the best checkpoint
+    /// (default: none, all validation text).
     #[arg(long)]
     best_on: Option<String>,
 }
 
 #[derive(Args)]
 struct SpeedrunArgs {
-    /// tiny (minutes; what CI runs), reference (hours on 2 cores: the shipped model) or small (a bigger machine).
+    /// tiny (minutes; what CI runs), reference (hours on 2 cores: the shipped model) or small (a bigger
+    /// machine) (default: tiny, or the --config file's `preset`).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(speedrun::PRESETS))]
     preset: Option<String>,
-    /// A TOML config over a preset (see configs/speedrun.toml); flags override it.
+    /// A TOML config over a preset (see configs/speedrun.toml); flags override it (default: none).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Stop after this stage (later stages run when the same command is given without it).
+    /// Stop after this stage (default: none, every stage; later stages run when the same command is
+    /// given without it).
     #[arg(long, value_enum)]
     until: Option<speedrun::Stage>,
-    /// Data recipe. Default: recipes/default.toml when ../shared/data exists, else the shipped sample.
+    /// Data recipe. Default: the checkout's recipes/default.toml when ../shared/data is beside it, else
+    /// recipes/sample.toml (the checkout in the current folder, else the one holding this binary).
     #[arg(long)]
     recipe: Option<PathBuf>,
-    /// Output folder for every stage.
+    /// Output folder for every stage (default: runs/speedrun).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Tokenizer vocabulary size, special tokens included.
+    /// Tokenizer vocabulary size, special tokens included (default: 4096).
     #[arg(long)]
     vocab_size: Option<usize>,
-    /// The folder of the chat and QA sets (default ../shared/data).
+    /// The folder of the chat and QA sets (default: ../shared/data).
     #[arg(long)]
     shared: Option<PathBuf>,
 }
@@ -268,22 +295,24 @@ enum TokenizerCommand {
     Encode(EncodeArgs),
     /// Decode token ids to text.
     Decode {
+        /// The tokenizer.json to decode with (required).
         #[arg(long)]
         tokenizer: PathBuf,
-        /// Ids; read from stdin (whitespace or JSON array) when none are given.
+        /// Ids; read from stdin (whitespace or JSON array) when none are given (default: stdin).
         ids: Vec<u32>,
     },
     /// Train tokenizers of several sizes and compare bytes per token on held-out text.
     Sweep {
-        /// Training text (file or folder; a prepared train.jsonl works).
+        /// Training text (file or folder; a prepared train.jsonl works; required).
         #[arg(long)]
         input: PathBuf,
-        /// Held-out text to measure on (e.g. a prepared val.jsonl).
+        /// Held-out text to measure on (e.g. a prepared val.jsonl; required).
         #[arg(long)]
         val: PathBuf,
+        /// Vocabulary sizes to train, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "2048,4096,8192")]
         sizes: Vec<usize>,
-        /// Where to save each tokenizer (tokenizer-SIZE.json) and sweep.json.
+        /// Where to save each tokenizer (tokenizer-SIZE.json) and sweep.json (required).
         #[arg(long)]
         out: PathBuf,
     },
@@ -291,7 +320,7 @@ enum TokenizerCommand {
 
 #[derive(Args)]
 struct TrainTokenizerArgs {
-    /// Text to train on: files or folders (a prepared train.jsonl works).
+    /// Text to train on: files or folders (a prepared train.jsonl works; required, repeatable).
     #[arg(long, required = true)]
     input: Vec<PathBuf>,
     /// Vocabulary size, special tokens included.
@@ -300,31 +329,35 @@ struct TrainTokenizerArgs {
     /// Where to write tokenizer.json.
     #[arg(long, default_value = "runs/tokenizer/tokenizer.json")]
     out: PathBuf,
+    /// Format of the --input files (auto: by extension).
     #[arg(long, value_enum, default_value_t = Format::Auto)]
     format: Format,
+    /// JSON field / CSV or parquet column with the text (default: text, body, content, story).
     #[arg(long)]
     field: Option<String>,
+    /// Replace invalid UTF-8 instead of refusing the file (default: off, refuse).
     #[arg(long)]
     lossy: bool,
 }
 
 #[derive(Args)]
 struct EncodeArgs {
+    /// The tokenizer.json to encode with (required).
     #[arg(long)]
     tokenizer: PathBuf,
-    /// Text to encode; otherwise --input or stdin.
+    /// Text to encode (default: none, then --input, else stdin).
     #[arg(long)]
     text: Option<String>,
-    /// File to encode (whole, or per line with --lines / --jsonl).
+    /// File to encode, whole or per line with --lines / --jsonl (default: none, then stdin).
     #[arg(long)]
     input: Option<PathBuf>,
-    /// Encode each input line separately; print one line of ids per input line.
+    /// Encode each input line separately; print one line of ids per input line (default: off, the whole text).
     #[arg(long)]
     lines: bool,
-    /// Input is JSONL with a "text" field; print one JSON array of ids per line.
+    /// Input is JSONL with a "text" field; print one JSON array of ids per line (default: off).
     #[arg(long)]
     jsonl: bool,
-    /// Turn special-token strings like <|im_start|> into their ids (default: plain text).
+    /// Turn special-token strings like <|im_start|> into their ids (default: off, plain text).
     #[arg(long)]
     allow_special: bool,
 }
@@ -414,6 +447,9 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},tantivy=warn"))),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only where a terminal draws them: a log redirected
+        // to a file or piped to another program stays plain text.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false)
         .init();
     if let Err(e) = run(cli) {
@@ -538,7 +574,8 @@ fn run_bench_generate(
         let home = std::env::var("HOME").unwrap_or_default();
         format!("{home}/.cache/fledge/llama-venv/bin/python")
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_llama_cpp.py");
+    let script_in_checkout = Path::new("scripts/bench_llama_cpp.py");
+    let script = fledge::project_file(script_in_checkout).unwrap_or_else(|| script_in_checkout.to_path_buf());
     let threads = rayon::current_num_threads();
     let mut rows = Vec::new();
     for round in 0..rounds.max(1) {
@@ -657,7 +694,8 @@ pub(crate) fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBo
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
-    let (config, params, tokenizer) = chat_cmd::load_model(&args.model)?;
+    let model = chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let (config, params, tokenizer) = chat_cmd::load_model(&model)?;
     let mut generator = fledge::generate::Generator::new(&config, &params);
     // A document starts after an <|endoftext|>, as every training document did.
     let mut prompt = vec![tokenizer.eot_id()];
@@ -990,4 +1028,58 @@ fn run_bench_tokenize(tokenizer: &Path, input: &Path, repeats: usize) -> Result<
     );
     println!("{}", serde_json::to_string(&r)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument of the commands people start with says what it does,
+    /// and its default: clap prints a default it knows (`[default: 4096]`);
+    /// any other argument's help must state it, or that it is required.
+    #[test]
+    fn every_flag_of_the_main_commands_says_what_it_does_and_its_default() {
+        let cli = Cli::command();
+        let mut problems = Vec::new();
+        let mut check = |path: &str, cmd: &clap::Command| {
+            for arg in cmd.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version" | "verbose")) {
+                let name = format!("{path} --{}", arg.get_long().unwrap_or(arg.get_id().as_str()));
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if help.trim().is_empty() {
+                    problems.push(format!("{name}: no help"));
+                    continue;
+                }
+                let clap_shows_default = arg.get_action().takes_values()
+                    && !arg.get_default_values().is_empty()
+                    && !arg.is_hide_default_value_set();
+                let lower = help.to_lowercase();
+                if !clap_shows_default && !lower.contains("default") && !lower.contains("required") {
+                    problems.push(format!("{name}: help does not state the default: {help:?}"));
+                }
+            }
+        };
+        for path in [
+            "train",
+            "sft",
+            "chat",
+            "speedrun",
+            "tokenizer train",
+            "tokenizer encode",
+            "tokenizer decode",
+            "tokenizer sweep",
+            "index search",
+            "generate",
+            "eval",
+            "ask",
+            "export",
+        ] {
+            let mut cmd = &cli;
+            for part in path.split(' ') {
+                cmd = cmd.find_subcommand(part).unwrap_or_else(|| panic!("no subcommand {path}"));
+            }
+            check(path, cmd);
+        }
+        assert!(problems.is_empty(), "{} arguments lack help or a default:\n{}", problems.len(), problems.join("\n"));
+    }
 }

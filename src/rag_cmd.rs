@@ -118,6 +118,7 @@ impl QueryArgs {
 
 #[derive(Args)]
 pub struct SearchArgs {
+    /// The text to search for (required).
     query: String,
     #[command(flatten)]
     retrieval: QueryArgs,
@@ -166,22 +167,24 @@ pub struct EvalArgs {
 
 #[derive(Args)]
 pub struct AskArgs {
-    /// The question.
+    /// The question (required).
     question: String,
-    /// The chat model: a checkpoint, or a run folder (its latest checkpoint).
+    /// The chat model: a checkpoint, a run folder (its latest checkpoint) or a Hugging Face folder
+    /// (default: the model shipped in models/).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     #[command(flatten)]
     retrieval: QueryArgs,
     /// Longest answer, in tokens.
     #[arg(long, default_value_t = 64)]
     max_tokens: usize,
-    /// 0 for greedy decoding.
+    /// Sampling temperature; 0 for greedy decoding.
     #[arg(long, default_value_t = 0.0)]
     temperature: f32,
+    /// Seed of the sampling (when the temperature is above 0).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Also print the passages given to the model.
+    /// Also print the passages given to the model (default: off).
     #[arg(long)]
     show_context: bool,
 }
@@ -474,7 +477,8 @@ fn answer_eval(
 }
 
 pub fn run_ask(args: AskArgs) -> Result<()> {
-    let (config, params, tok) = load_model(&args.model)?;
+    let model = crate::chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let (config, params, tok) = load_model(&model)?;
     let index = args.retrieval.open()?;
     let t0 = Instant::now();
     let passages = index.retrieve(&args.question, args.retrieval.k, args.retrieval.mode)?;

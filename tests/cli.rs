@@ -180,7 +180,7 @@ fn tiny_checkpoint(dir: &Path) {
     (config.d_model, config.n_heads, config.n_kv_heads, config.n_layers, config.ffn_hidden) = (32, 2, 2, 1, 64);
     let layout = fledge::model::params::ParamLayout::new(&config);
     let params: Vec<f32> = (0..layout.total).map(|i| ((i % 17) as f32 - 8.0) * 0.01).collect();
-    fledge::train::checkpoint::save_weights(dir, &config, &layout, &params, &tok, false).unwrap();
+    fledge::train::checkpoint::save_weights(dir, &config, &layout, &params, &tok, false, &[]).unwrap();
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -257,4 +257,234 @@ fn export_and_import_never_remove_files_fledge_did_not_write() {
     assert!(here.join("config.json").is_file());
     // No temporary folder is left beside any of them.
     assert!(names(d).iter().all(|n| !n.starts_with('.')), "{:?}", names(d));
+}
+
+/// The checkout: commands run there find the shipped model and recipes.
+fn checkout() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn generate_and_ask_without_a_model_use_the_shipped_one() {
+    let o = fledge(&["generate", "--max-tokens", "8", "--temperature", "0"], checkout());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("Once upon a time"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("pets.txt"), "Mia has a small grey cat called Pip. Pip likes to sleep in the sun.\n")
+        .unwrap();
+    let index = dir.path().join("index");
+    let o = fledge(
+        &["index", "add", docs.to_str().unwrap(), "--index", index.to_str().unwrap(), "--no-embeddings"],
+        checkout(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fledge(
+        &["ask", "What is the cat called?", "--index", index.to_str().unwrap(), "--mode", "bm25", "--max-tokens", "8"],
+        checkout(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!o.stdout.is_empty());
+}
+
+/// The card's name and its "Data and licenses" rows.
+fn card_of(folder: &Path) -> String {
+    std::fs::read_to_string(folder.join("README.md")).unwrap()
+}
+
+fn assert_card_keeps_name_and_licenses(folder: &Path) {
+    let card = card_of(folder);
+    assert!(card.contains("\n# fledge-6m-chat\n"), "the card is titled after another name:\n{card:.600}");
+    assert!(!card.contains("did not record the licenses"), "the licenses were lost:\n{card}");
+    for needle in ["tinystories-v1", "CDLA-Sharing-1.0", "babi", "CC-BY-3.0", "FairytaleQA", "Share-alike data"] {
+        assert!(card.contains(needle), "the card lost {needle:?}:\n{card}");
+    }
+}
+
+#[test]
+fn the_shipped_model_exports_directly_and_its_name_and_licenses_survive_import_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    // No --model: the shipped model (an HF folder, not a checkpoint).
+    let o = fledge(&["export", "--out", first.to_str().unwrap(), "--format", "hf"], checkout());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_card_keeps_name_and_licenses(&first);
+    assert!(first.join("fledge.json").is_file(), "the export records name and licenses for import");
+
+    // The README's way: import, then export the checkpoint (under a temporary folder's name).
+    let imported = dir.path().join("tmp-import-1234");
+    let o = fledge(&["import", first.to_str().unwrap(), "--out", imported.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let second = dir.path().join("second");
+    let o = fledge(
+        &["export", "--model", imported.to_str().unwrap(), "--out", second.to_str().unwrap(), "--format", "hf"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_card_keeps_name_and_licenses(&second);
+    let training = |card: &str| card.split("## Training").nth(1).unwrap().split("## Data").next().unwrap().to_string();
+    assert_eq!(training(&card_of(&second)), training(&card_of(&first)), "the training record survives too");
+}
+
+#[test]
+fn speedrun_until_corpus_runs_only_the_corpus_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = checkout().join("recipes/sample.toml");
+    let out = dir.path().join("run");
+    let o = fledge(
+        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "corpus"],
+        dir.path(),
+    );
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.join("data/train.jsonl").is_file());
+    assert!(!out.join("tokenizer").exists() && !out.join("shards").exists(), "later stages ran: {err}");
+    assert!(err.contains("[1/1] corpus") && !err.contains("[2/1]"), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let stages: Vec<&str> =
+        report["records"].as_array().unwrap().iter().map(|r| r["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["corpus"]);
+
+    let o = fledge(
+        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "tokenizer"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("tokenizer/tokenizer.json").is_file() && !out.join("shards").exists());
+}
+
+#[test]
+fn a_binary_outside_any_checkout_does_not_read_the_build_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    // The binary copied elsewhere, run from an empty folder.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let copied = bin.join("fledge");
+    std::fs::copy(env!("CARGO_BIN_EXE_fledge"), &copied).unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = |exe: &Path, out: &Path| {
+        Command::new(exe)
+            .args(["speedrun", "--until", "corpus", "--out", out.to_str().unwrap()])
+            .current_dir(&empty)
+            .output()
+            .unwrap()
+    };
+    let out = dir.path().join("run");
+    let o = run(&copied, &out);
+    assert_clean_error(&o, &["--recipe"]);
+    assert!(!out.join("data").exists(), "the corpus was made from the build tree's recipe");
+
+    // Installed inside a checkout (as target/release/fledge is), the checkout's sample recipe.
+    let other = dir.path().join("checkout");
+    std::fs::create_dir_all(other.join("recipes")).unwrap();
+    std::fs::create_dir_all(other.join("assets/sample")).unwrap();
+    std::fs::create_dir_all(other.join("target/release")).unwrap();
+    std::fs::copy(checkout().join("recipes/sample.toml"), other.join("recipes/sample.toml")).unwrap();
+    for f in std::fs::read_dir(checkout().join("assets/sample")).unwrap().flatten() {
+        std::fs::copy(f.path(), other.join("assets/sample").join(f.file_name())).unwrap();
+    }
+    let inside = other.join("target/release/fledge");
+    std::fs::copy(env!("CARGO_BIN_EXE_fledge"), &inside).unwrap();
+    let o = run(&inside, &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let recipe = report["records"][0]["figures"]["recipe"].as_str().unwrap().to_string();
+    assert_eq!(Path::new(&recipe), other.join("recipes/sample.toml"), "not the recipe of the binary's checkout");
+    assert!(out.join("data/train.jsonl").is_file());
+}
+
+#[test]
+fn eval_takes_the_chat_sets_from_the_models_record() {
+    let dir = tempfile::tempdir().unwrap();
+    // A chat model whose training record names OUT/chat/babi-task1, as a speedrun's does.
+    let model = dir.path().join("run/sft/step-000010");
+    let o = fledge(
+        &["import", checkout().join(fledge::SHIPPED_MODEL).to_str().unwrap(), "--out", model.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let sets = dir.path().join("run/chat");
+    let set = sets.join("babi-task1");
+    std::fs::create_dir_all(&set).unwrap();
+    let conv = r#"{"messages": [{"role": "context", "content": "Mary went to the kitchen."}, {"role": "user", "content": "Where is Mary?"}, {"role": "assistant", "content": "kitchen"}]}"#;
+    for split in ["test", "val"] {
+        std::fs::write(set.join(format!("{split}.jsonl")), format!("{conv}\n{conv}\n")).unwrap();
+    }
+    let state = serde_json::json!({
+        "step": 10, "tokens_seen": 1000, "micro_batches": 10, "data_seed": 1, "adam_step": 10, "best_val_loss": null,
+        "settings": {"source": [{"path": set, "weight": 1.0}]}
+    });
+    std::fs::write(model.join("state.json"), state.to_string()).unwrap();
+    let args =
+        ["eval", "--model", model.to_str().unwrap(), "--qa", "babi-task1", "--chat", "babi-task1", "--max-tokens", "4"];
+    // Run from a folder without runs/chat.
+    let o = fledge(&args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("| babi-task1 | 2 |"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // Without a record, the error says where to point it.
+    std::fs::remove_file(model.join("state.json")).unwrap();
+    let o = fledge(&args, dir.path());
+    assert_clean_error(&o, &["runs/chat", "--data"]);
+}
+
+#[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    // The test's stderr is a pipe, as a redirected log is.
+    let model = checkout().join(fledge::SHIPPED_MODEL);
+    let o = fledge(
+        &["generate", "--model", model.to_str().unwrap(), "--max-tokens", "4", "--temperature", "0"],
+        checkout(),
+    );
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("generated"), "no log line to check: {err}");
+    assert!(!o.stderr.contains(&0x1b), "escape codes in a redirected log: {err:?}");
+}
+
+#[test]
+fn sft_starts_from_the_shipped_hf_folder_and_keeps_its_licenses() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("chat/pets");
+    std::fs::create_dir_all(&set).unwrap();
+    let conv = r#"{"messages": [{"role": "user", "content": "What is the cat called?"}, {"role": "assistant", "content": "Pip."}]}"#;
+    std::fs::write(set.join("train.jsonl"), format!("{conv}\n").repeat(8)).unwrap();
+    std::fs::write(set.join("val.jsonl"), format!("{conv}\n")).unwrap();
+    let base = checkout().join(fledge::SHIPPED_MODEL);
+    let out = dir.path().join("sft");
+    let o = fledge(
+        &[
+            "sft",
+            "--base",
+            base.to_str().unwrap(),
+            "--source",
+            set.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--steps",
+            "1",
+            "--batch",
+            "1",
+            "--seq-len",
+            "64",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let checkpoint = fledge::train::checkpoint::latest(&out).unwrap().unwrap();
+    let state = fledge::train::checkpoint::load_state(&checkpoint).unwrap().unwrap();
+    let sources: Vec<&str> = state.data_licenses.iter().map(|l| l.source.as_str()).collect();
+    assert!(
+        sources.contains(&"tinystories-v1") && sources.contains(&"babi"),
+        "the base's licenses were lost: {sources:?}"
+    );
 }

@@ -11,7 +11,7 @@
 //! Items whose prompt does not fit the context window are not scored; they
 //! are counted in `too_long`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -21,6 +21,19 @@ use crate::generate::FinishReason;
 use crate::model::kernels::IGNORE;
 use crate::model::{Engine, ModelConfig};
 use crate::tokenizer::Tokenizer;
+
+/// The folder of converted sets (`fledge data chat --out`) a chat model was
+/// fine-tuned on, as its training record (`settings.source`) names them:
+/// `runs/speedrun/chat/babi-task1` (a set's folder) or
+/// `runs/speedrun/chat/babi-task1/train.jsonl` gives `runs/speedrun/chat`.
+/// `None` when the record names no source folder that is still there.
+pub fn chat_data_of(settings: &serde_json::Value) -> Option<PathBuf> {
+    settings["source"].as_array()?.iter().filter_map(|s| s["path"].as_str()).find_map(|p| {
+        let p = Path::new(p);
+        let set = if p.extension().is_some_and(|e| e == "jsonl") { p.parent()? } else { p };
+        set.parent().filter(|d| d.is_dir()).map(Path::to_path_buf)
+    })
+}
 
 /// SQuAD-style normalization.
 pub fn normalize(s: &str) -> String {
@@ -146,6 +159,21 @@ pub fn chat_loss(config: &ModelConfig, params: &[f32], tok: &Tokenizer, convs: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chat_data_folder_comes_from_the_models_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let chat = dir.path().join("runs/speedrun/chat");
+        std::fs::create_dir_all(chat.join("babi-task1")).unwrap();
+        let folder = chat.join("babi-task1");
+        let settings = serde_json::json!({"source": [{"path": folder, "weight": 1.0}]});
+        assert_eq!(chat_data_of(&settings), Some(chat.clone()));
+        let file = serde_json::json!({"source": [{"path": folder.join("train.jsonl"), "weight": 1.0}]});
+        assert_eq!(chat_data_of(&file), Some(chat));
+        let gone = serde_json::json!({"source": [{"path": dir.path().join("gone/x"), "weight": 1.0}]});
+        assert_eq!(chat_data_of(&gone), None);
+        assert_eq!(chat_data_of(&serde_json::json!({})), None);
+    }
 
     #[test]
     fn normalization_and_f1_follow_squad() {

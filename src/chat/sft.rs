@@ -39,7 +39,6 @@ use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::model::kernels::IGNORE;
 use crate::model::{Engine, ModelConfig};
 use crate::tokenizer::Tokenizer;
-use crate::train::checkpoint;
 use crate::train::run::Schedule;
 use crate::train::run::{run_loop, BatchSource, Evaluation, Run, RunSummary, TrainError, TrainSettings};
 
@@ -500,10 +499,15 @@ pub fn chat_config(base: &ModelConfig, seq_len: usize) -> ModelConfig {
 
 /// Runs (or resumes) fine-tuning.
 pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Result<RunSummary, TrainError> {
-    let base_dir = checkpoint::resolve(&settings.base)?;
-    let base = checkpoint::load(&base_dir)?;
-    let tokenizer = Tokenizer::load(&base_dir.join("tokenizer.json"))?;
-    let config = chat_config(&base.config, settings.seq_len);
+    // Any model fledge loads: a checkpoint, a run, or a Hugging Face folder.
+    let base = crate::export::Source::load(&settings.base).map_err(|e| match e {
+        crate::export::ExportError::Checkpoint(e) => TrainError::Checkpoint(e),
+        other => TrainError::Settings(format!("base model: {other}")),
+    })?;
+    let crate::export::Source {
+        dir: base_dir, config: base_config, params: base_params, tokenizer, mut licenses, ..
+    } = base;
+    let config = chat_config(&base_config, settings.seq_len);
     let train = settings.train_settings();
     train.validate()?;
     let shards = match &settings.pretrain {
@@ -555,7 +559,8 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
     record["base_checkpoint"] = serde_json::Value::String(base_dir.display().to_string());
     // The chat model answers to the licenses of its base model's data and of
     // the conversations (each converted set records its own beside it).
-    let mut licenses = base.state.as_ref().map(|s| s.data_licenses.clone()).unwrap_or_default();
+    // `licenses` starts as the base's: its training state's, or for an
+    // imported or exported base those its fledge.json (or card) recorded.
     for src in &settings.sources {
         if let Some(l) = crate::data::license::of_chat_file(&src.path) {
             licenses = crate::data::license::merge(&licenses, &[l]);
@@ -565,7 +570,7 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
         licenses = crate::data::license::merge(&licenses, &s.header.licenses);
     }
     let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record, licenses };
-    run_loop(&run, &source, Some(base.params), resume, stop, &sample)
+    run_loop(&run, &source, Some(base_params), resume, stop, &sample)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::data::license::{Obligations, SourceLicense};
 
 /// The licenses of the data behind the checkpoint, as it recorded them.
 pub fn licenses(src: &Source) -> &[SourceLicense] {
-    src.state.as_ref().map(|s| s.data_licenses.as_slice()).unwrap_or_default()
+    &src.licenses
 }
 
 /// What the training data's licenses ask of the shared model.

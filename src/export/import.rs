@@ -111,9 +111,13 @@ fn to_f32(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
 /// Reads the HF folder `dir` and writes a fledge checkpoint to `out`
 /// (refused if `out` holds files fledge did not write, unless `force`: then
 /// they are kept beside it). Returns the config it imported.
+/// The folder's record (`fledge.json`, or its fledge model card) comes along,
+/// so that exporting the checkpoint again keeps the name and licenses.
 pub fn import(dir: &Path, out: &Path, force: bool) -> Result<ModelConfig, ExportError> {
     let (config, params, tokenizer) = read_hf(dir)?;
-    checkpoint::save_weights(out, &config, &ParamLayout::new(&config), &params, &tokenizer, force)?;
+    let record = super::record::read(dir)?.map(|r| super::record::to_json(&r));
+    let extra: Vec<(&str, &[u8])> = record.iter().map(|json| (super::record::RECORD_FILE, json.as_bytes())).collect();
+    checkpoint::save_weights(out, &config, &ParamLayout::new(&config), &params, &tokenizer, force, &extra)?;
     Ok(config)
 }
 

@@ -9,15 +9,19 @@
 //!   not seen before; see ../shared/DESIGN.md), in f32, f16 or Q8_0.
 //! - [`card`]: the model card (`README.md` of the HF folder).
 //! - [`import`]: an HF `LlamaForCausalLM` folder into a fledge checkpoint.
+//! - [`record`]: `fledge.json`, the name, licenses and training record that
+//!   travel with an exported model and come back with an import.
 
 pub mod bundle;
 pub mod card;
 pub mod gguf;
 pub mod hf;
 pub mod import;
+pub mod record;
 
 use std::path::{Path, PathBuf};
 
+use crate::data::license::SourceLicense;
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 use crate::train::checkpoint::{self, CheckpointError, TrainState};
@@ -41,19 +45,42 @@ pub(crate) fn file_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
     ExportError::File { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// A checkpoint loaded for export: its folder, config, weights, tokenizer,
-/// and training state when it has one.
+/// A model loaded with what fledge knows of it: its folder, config, weights,
+/// tokenizer, training state, the licenses of its data and the name it was
+/// shared under. Every command that takes a model loads it through
+/// [`Source::load`].
 pub struct Source {
     pub dir: PathBuf,
     pub config: ModelConfig,
     pub params: Vec<f32>,
     pub tokenizer: Tokenizer,
+    /// The training record: the checkpoint's `state.json`, or the one an
+    /// exported or imported model carries in `fledge.json`.
     pub state: Option<TrainState>,
+    /// The licenses of every source the weights were trained on.
+    pub licenses: Vec<SourceLicense>,
+    /// The name the model was shared under, when it was exported before.
+    pub name: Option<String>,
 }
 
 impl Source {
-    /// A checkpoint folder, or a run folder (its latest checkpoint).
+    /// Any model fledge can load: a checkpoint folder, a run folder (its
+    /// latest checkpoint), or a Hugging Face folder (an export, such as the
+    /// shipped model, or any LlamaForCausalLM).
     pub fn load(path: &Path) -> Result<Self, ExportError> {
+        if import::is_hf_folder(path) {
+            let (config, params, tokenizer) = import::read_hf(path)?;
+            let record = record::read(path)?.unwrap_or_default();
+            return Ok(Self {
+                dir: path.to_path_buf(),
+                config,
+                params,
+                tokenizer,
+                state: record.training,
+                licenses: record.licenses,
+                name: record.name,
+            });
+        }
         let dir = checkpoint::resolve(path)?;
         let loaded = checkpoint::load(&dir)?;
         let tok_path = dir.join("tokenizer.json");
@@ -68,7 +95,19 @@ impl Source {
                 ),
             });
         }
-        Ok(Self { dir, config: loaded.config, params: loaded.params, tokenizer, state: loaded.state })
+        // A checkpoint fledge trained has its state; an imported one the
+        // record the exported folder carried.
+        let (state, licenses, name) = match loaded.state {
+            Some(state) => {
+                let licenses = state.data_licenses.clone();
+                (Some(state), licenses, None)
+            }
+            None => {
+                let record = record::read(&dir)?.unwrap_or_default();
+                (record.training, record.licenses, record.name)
+            }
+        };
+        Ok(Self { dir, config: loaded.config, params: loaded.params, tokenizer, state, licenses, name })
     }
 
     /// The run folder holding this checkpoint (where metrics and reports live).

@@ -527,13 +527,15 @@ fn save(out: &Path, key: serde_json::Value, record: &StageRecord) -> Result<(), 
 
 /// The project's own recipe over ../shared/data when it is there, otherwise
 /// the small sample shipped in `assets/sample` so a fresh clone still runs.
-pub fn default_recipe() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if root.join("../shared/data/pretrain").is_dir() {
-        root.join("recipes/default.toml")
-    } else {
-        root.join("recipes/sample.toml")
-    }
+/// Both come from the checkout ([`crate::project_file`]: the current folder's,
+/// else the one holding the binary), since the recipes name their data by
+/// paths relative to themselves; `None` outside any checkout.
+pub fn default_recipe() -> Option<PathBuf> {
+    let sample = crate::project_file(Path::new("recipes/sample.toml"))?;
+    let recipes = sample.parent()?;
+    let default = recipes.join("default.toml");
+    let shared = recipes.parent()?.join("../shared/data/pretrain");
+    Some(if default.is_file() && shared.is_dir() { default } else { sample })
 }
 
 /// What the data stages made.
@@ -544,8 +546,21 @@ pub struct Prepared {
 
 /// Corpus, tokenizer and shards; each reuses its earlier outputs when what
 /// they were made from is unchanged.
-pub fn data_stages(config: &SpeedrunConfig, progress: &mut dyn FnMut(Stage)) -> Result<Prepared, SpeedrunError> {
-    let recipe_path = config.recipe.clone().unwrap_or_else(default_recipe);
+/// Stops after `last` when it is one of them (`speedrun --until corpus`).
+pub fn data_stages(
+    config: &SpeedrunConfig,
+    last: Stage,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<Prepared, SpeedrunError> {
+    let recipe_path = match &config.recipe {
+        Some(r) => r.clone(),
+        None => default_recipe().ok_or_else(|| SpeedrunError::Stage {
+            stage: Stage::Corpus,
+            message: "no --recipe given, and no fledge checkout (with recipes/) in the current folder or around the \
+                      fledge binary; run from the checkout or pass --recipe FILE"
+                .into(),
+        })?,
+    };
     let mut records = Vec::new();
 
     progress(Stage::Corpus);
@@ -567,6 +582,9 @@ pub fn data_stages(config: &SpeedrunConfig, progress: &mut dyn FnMut(Stage)) -> 
         ),
         figures: serde_json::json!({ "recipe": recipe_path, "markdown": prepare::render_report(&corpus) }),
     });
+    if last == Stage::Corpus {
+        return Ok(Prepared { records, headers: Vec::new() });
+    }
 
     progress(Stage::Tokenizer);
     let t = Instant::now();
@@ -595,6 +613,9 @@ pub fn data_stages(config: &SpeedrunConfig, progress: &mut dyn FnMut(Stage)) -> 
         summary: format!("byte-level BPE, {} tokens, hash `{}`", tokenizer.vocab_size(), &tokenizer.hash()[..12]),
         figures: serde_json::json!({ "vocab_size": tokenizer.vocab_size(), "hash": tokenizer.hash(), "path": tokenizer_path }),
     });
+    if last == Stage::Tokenizer {
+        return Ok(Prepared { records, headers: Vec::new() });
+    }
 
     progress(Stage::Shards);
     let t = Instant::now();
@@ -695,7 +716,7 @@ pub fn run(config: &SpeedrunConfig, until: Option<Stage>, stop: Arc<AtomicBool>)
     };
     tracing::info!(preset = %config.preset, out = %config.out.display(), "speedrun");
     let mut report = Report::new(config);
-    let data = data_stages(config, &mut |s| progress(s))?;
+    let data = data_stages(config, last, &mut |s| progress(s))?;
     report.records.extend(data.records);
     let stopped = |report: &mut Report| -> Result<Report, SpeedrunError> {
         report.finish(started.elapsed().as_secs_f64());
@@ -830,7 +851,7 @@ mod tests {
         let tok = Tokenizer::train(["a small text to learn from, a small text"].into_iter(), 300, false).unwrap();
         let save = |step: u64, settings: &TrainSettings| {
             let dir = run.join(format!("step-{step:06}"));
-            checkpoint::save_weights(&dir, &config, &layout, &params, &tok, false).unwrap();
+            checkpoint::save_weights(&dir, &config, &layout, &params, &tok, false, &[]).unwrap();
             let state = checkpoint::TrainState {
                 step,
                 settings: serde_json::to_value(settings).unwrap(),

@@ -115,7 +115,7 @@ pub fn save(
     state: &TrainState,
 ) -> Result<(), CheckpointError> {
     // A run's own checkpoint folder: anything else found there is kept beside it.
-    write_folder(dir, config, layout, params, tokenizer, Some((m, v, state)), true)
+    write_folder(dir, config, layout, params, tokenizer, Some((m, v, state)), true, &[])
 }
 
 /// Writes a checkpoint of weights only (no optimizer or training state):
@@ -130,10 +130,12 @@ pub fn save_weights(
     params: &[f32],
     tokenizer: &Tokenizer,
     force: bool,
+    extra_files: &[(&str, &[u8])],
 ) -> Result<(), CheckpointError> {
-    write_folder(dir, config, layout, params, tokenizer, None, force)
+    write_folder(dir, config, layout, params, tokenizer, None, force, extra_files)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_folder(
     dir: &Path,
     config: &ModelConfig,
@@ -142,6 +144,7 @@ fn write_folder(
     tokenizer: &Tokenizer,
     training: Option<(&[f32], &[f32], &TrainState)>,
     force: bool,
+    extra_files: &[(&str, &[u8])],
 ) -> Result<(), CheckpointError> {
     let folder = FolderWriter::create(dir, &FOLDER, force)?;
     let tmp = folder.path();
@@ -164,6 +167,9 @@ fn write_folder(
     write_atomic(tmp.join("model.toml"), toml::to_string(config).expect("toml").as_bytes())
         .map_err(|e| file_err(tmp, e))?;
     tokenizer.save(&tmp.join("tokenizer.json")).map_err(|e| file_err(tmp, e))?;
+    for (name, bytes) in extra_files {
+        write_atomic(tmp.join(name), bytes).map_err(|e| file_err(tmp, e))?;
+    }
     folder.commit()?;
     Ok(())
 }

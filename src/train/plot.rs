@@ -1,7 +1,8 @@
 //! Line charts as PNG: the loss curve (training loss light, validation loss
 //! dark, against the step) and the ablation's validation curves side by side.
 //!
-//! Drawn by hand on an RGB buffer (lines, a 3×5 pixel digit font) and saved
+//! Drawn by hand on an RGB buffer (lines, a 3×5 pixel font of digits and
+//! capital letters, enough for tick values and axis labels) and saved
 //! with the `png` crate: a plotting library would pull in font loading for
 //! what is a few dozen lines here.
 
@@ -13,8 +14,8 @@ const W: usize = 900;
 const H: usize = 500;
 const LEFT: usize = 70;
 const RIGHT: usize = 20;
-const TOP: usize = 20;
-const BOTTOM: usize = 50;
+const TOP: usize = 36;
+const BOTTOM: usize = 60;
 
 struct Canvas {
     pixels: Vec<u8>,
@@ -54,7 +55,7 @@ impl Canvas {
         }
     }
 
-    /// Draws `text` (digits, '.', '-', 'k') with its top-left at (x, y), pixels scaled by 2.
+    /// Draws `text` (see [`glyph`]) with its top-left at (x, y), pixels scaled by 2.
     fn text(&mut self, x: i64, y: i64, text: &str, color: [u8; 3]) {
         for (i, ch) in text.chars().enumerate() {
             let glyph = glyph(ch);
@@ -87,6 +88,36 @@ fn glyph(c: char) -> [u8; 5] {
         '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
         '-' => [0b000, 0b000, 0b111, 0b000, 0b000],
         'k' => [0b100, 0b101, 0b110, 0b101, 0b101],
+        '(' => [0b001, 0b010, 0b010, 0b010, 0b001],
+        ')' => [0b100, 0b010, 0b010, 0b010, 0b100],
+        '/' => [0b001, 0b001, 0b010, 0b100, 0b100],
+        // Capitals for axis labels (lower-case letters are drawn as capitals).
+        'a' | 'A' => [0b010, 0b101, 0b111, 0b101, 0b101],
+        'B' => [0b110, 0b101, 0b110, 0b101, 0b110],
+        'c' | 'C' => [0b011, 0b100, 0b100, 0b100, 0b011],
+        'd' | 'D' => [0b110, 0b101, 0b101, 0b101, 0b110],
+        'e' | 'E' => [0b111, 0b100, 0b110, 0b100, 0b111],
+        'f' | 'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
+        'g' | 'G' => [0b011, 0b100, 0b101, 0b101, 0b011],
+        'h' | 'H' => [0b101, 0b101, 0b111, 0b101, 0b101],
+        'i' | 'I' => [0b111, 0b010, 0b010, 0b010, 0b111],
+        'j' | 'J' => [0b001, 0b001, 0b001, 0b101, 0b010],
+        'K' => [0b101, 0b101, 0b110, 0b101, 0b101],
+        'l' | 'L' => [0b100, 0b100, 0b100, 0b100, 0b111],
+        'm' | 'M' => [0b101, 0b111, 0b111, 0b101, 0b101],
+        'n' | 'N' => [0b110, 0b101, 0b101, 0b101, 0b101],
+        'o' | 'O' => [0b010, 0b101, 0b101, 0b101, 0b010],
+        'p' | 'P' => [0b110, 0b101, 0b110, 0b100, 0b100],
+        'q' | 'Q' => [0b010, 0b101, 0b101, 0b110, 0b011],
+        'r' | 'R' => [0b110, 0b101, 0b110, 0b101, 0b101],
+        's' | 'S' => [0b011, 0b100, 0b010, 0b001, 0b110],
+        't' | 'T' => [0b111, 0b010, 0b010, 0b010, 0b010],
+        'u' | 'U' => [0b101, 0b101, 0b101, 0b101, 0b111],
+        'v' | 'V' => [0b101, 0b101, 0b101, 0b101, 0b010],
+        'w' | 'W' => [0b101, 0b101, 0b111, 0b111, 0b101],
+        'x' | 'X' => [0b101, 0b101, 0b010, 0b101, 0b101],
+        'y' | 'Y' => [0b101, 0b101, 0b010, 0b010, 0b010],
+        'z' | 'Z' => [0b111, 0b001, 0b010, 0b100, 0b111],
         _ => [0; 5],
     }
 }
@@ -119,9 +150,34 @@ pub struct Series {
     pub marked: bool,
 }
 
-/// Draws `series` on shared axes (x from 0, y fitted to round ticks) and
-/// writes the PNG to `path` atomically; `title` goes into its text chunk.
-pub fn line_chart(series: &[Series], title: &str, path: &Path) -> std::io::Result<()> {
+/// What the axes measure, written beside them.
+#[derive(Debug, Clone, Copy)]
+pub struct AxisLabels<'a> {
+    /// Under the horizontal axis, e.g. "step".
+    pub x: &'a str,
+    /// Above the vertical axis, e.g. "loss (nats/token)".
+    pub y: &'a str,
+}
+
+/// Draws `series` on shared axes (x from 0, y fitted to round ticks), each
+/// axis labelled, and writes the PNG to `path` atomically; `title` goes into
+/// its text chunk.
+pub fn line_chart(series: &[Series], labels: AxisLabels, title: &str, path: &Path) -> std::io::Result<()> {
+    let canvas = draw(series, labels);
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, W as u32, H as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.add_text_chunk("Title".into(), title.into()).map_err(std::io::Error::other)?;
+        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+        writer.write_image_data(&canvas.pixels).map_err(std::io::Error::other)?;
+    }
+    crate::fsutil::write_atomic(path, &bytes)
+}
+
+/// The chart's pixels.
+fn draw(series: &[Series], labels: AxisLabels) -> Canvas {
     let mut canvas = Canvas::new();
     let all = || series.iter().flat_map(|s| s.points.iter());
     let max_x = all().map(|p| p.0).fold(0.0, f64::max);
@@ -159,6 +215,11 @@ pub fn line_chart(series: &[Series], title: &str, path: &Path) -> std::io::Resul
     }
     canvas.line((LEFT as i64, TOP as i64), (LEFT as i64, (H - BOTTOM) as i64), ink);
     canvas.line((LEFT as i64, (H - BOTTOM) as i64), ((W - RIGHT) as i64, (H - BOTTOM) as i64), ink);
+    // The x label centred under the tick values, the y label over its axis
+    // (the font has no rotated letters). A glyph is 8 pixels wide.
+    let x_label_width = labels.x.chars().count() as i64 * 8;
+    canvas.text((LEFT + (W - LEFT - RIGHT) / 2) as i64 - x_label_width / 2, (H - BOTTOM + 34) as i64, labels.x, ink);
+    canvas.text(8, 10, labels.y, ink);
     // Unmarked lines first, so measured points stay on top.
     let mut order: Vec<&Series> = series.iter().collect();
     order.sort_by_key(|s| s.marked);
@@ -181,17 +242,11 @@ pub fn line_chart(series: &[Series], title: &str, path: &Path) -> std::io::Resul
             }
         }
     }
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, W as u32, H as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        encoder.add_text_chunk("Title".into(), title.into()).map_err(std::io::Error::other)?;
-        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
-        writer.write_image_data(&canvas.pixels).map_err(std::io::Error::other)?;
-    }
-    crate::fsutil::write_atomic(path, &bytes)
+    canvas
 }
+
+/// The loss curve's axes.
+pub const LOSS_AXES: AxisLabels<'static> = AxisLabels { x: "step", y: "loss (nats/token)" };
 
 /// Colors for several series on one chart, told apart at a glance.
 pub const PALETTE: [[u8; 3]; 6] =
@@ -212,6 +267,7 @@ pub fn loss_curve(metrics: &[Metric], path: &Path) -> std::io::Result<()> {
             Series { points: train, color: [140, 180, 230], marked: false },
             Series { points: val, color: PALETTE[0], marked: true },
         ],
+        LOSS_AXES,
         "fledge loss curve: training loss (blue), validation loss (red)",
         path,
     )
@@ -242,6 +298,32 @@ mod tests {
         let bytes = std::fs::read(&p).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         loss_curve(&[], &p).unwrap();
+    }
+
+    /// Pixels that are not white inside a rectangle.
+    fn inked(canvas: &Canvas, x0: usize, y0: usize, x1: usize, y1: usize) -> usize {
+        (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (y * W + x) * 3))
+            .filter(|&i| canvas.pixels[i..i + 3] != [255, 255, 255])
+            .count()
+    }
+
+    #[test]
+    fn both_axes_are_labelled() {
+        let series = [Series { points: vec![(0.0, 3.0), (100.0, 2.0)], color: PALETTE[0], marked: false }];
+        let unlabelled = draw(&series, AxisLabels { x: "", y: "" });
+        let labelled = draw(&series, LOSS_AXES);
+        // Under the x tick values, and above the plot area on the left.
+        let x_band = (LEFT, H - BOTTOM + 30, W - RIGHT, H);
+        let y_band = (0, 0, W / 2, TOP - 6);
+        for (x0, y0, x1, y1) in [x_band, y_band] {
+            assert_eq!(inked(&unlabelled, x0, y0, x1, y1), 0, "nothing drawn there without labels");
+            assert!(inked(&labelled, x0, y0, x1, y1) > 50, "the label is drawn in {:?}", (x0, y0, x1, y1));
+        }
+        // Every letter of the labels has a glyph (a blank one would draw nothing).
+        for c in LOSS_AXES.x.chars().chain(LOSS_AXES.y.chars()).filter(|c| *c != ' ') {
+            assert_ne!(glyph(c), [0; 5], "no glyph for {c:?}");
+        }
     }
 
     #[test]
