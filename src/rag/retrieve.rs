@@ -76,6 +76,9 @@ impl std::fmt::Display for Mode {
 pub struct Passage {
     pub chunk_id: u64,
     pub source: PathBuf,
+    /// How the source is named to the model and to the user: its path under
+    /// the folder it was indexed from (see [`Index::source_label`]).
+    pub label: String,
     /// 1-based line of the source where the chunk starts.
     pub line: usize,
     pub text: String,
@@ -97,10 +100,9 @@ fn candidates(k: usize) -> usize {
 
 impl Retriever for Index {
     fn retrieve(&self, query: &str, k: usize, mode: Mode) -> Result<Vec<Passage>, RagError> {
-        let ranked: Vec<(u64, f32)> = match mode {
+        let ranked: Vec<(u64, f32)> = match self.mode_used(mode) {
             Mode::Bm25 => self.bm25_ranking(query, k)?,
             Mode::Dense => self.dense_ranking(query, k)?,
-            Mode::Hybrid if self.settings().embedder.is_none() => self.bm25_ranking(query, k)?,
             Mode::Hybrid => {
                 let n = candidates(k);
                 let f = self.fusion;
@@ -119,6 +121,7 @@ impl Retriever for Index {
             out.push(Passage {
                 chunk_id: id,
                 source: doc.path.clone(),
+                label: self.source_label(&doc.path),
                 line: c.span.line,
                 text: self.text_of(c)?.to_string(),
                 tokens: c.span.tokens,
@@ -129,7 +132,44 @@ impl Retriever for Index {
     }
 }
 
+/// The least BM25 score that makes a passage relevant enough to put in front
+/// of the model (see [`Index::retrieve_for_prompt`]).
+///
+/// Measured on a BM25-only index of five FairytaleQA stories (TODO figures):
+/// small talk shares only common words with any story ("who are you?"
+/// scores at most X, "hello, how are you?" Y, "thank you!" Z), while
+/// questions about the stories score W and more on their best passage.
+pub const MIN_BM25_SCORE: f32 = 3.0;
+
 impl Index {
+    /// The mode a search really runs: hybrid on a BM25-only index (no
+    /// vectors to fuse with) is BM25 alone, and is reported as such.
+    pub fn mode_used(&self, asked: Mode) -> Mode {
+        match asked {
+            Mode::Hybrid if self.settings().embedder.is_none() => Mode::Bm25,
+            other => other,
+        }
+    }
+
+    /// The passages worth grounding an answer in: none when the question
+    /// shares no informative word with the documents (small talk such as
+    /// "Who are you?" would otherwise get the top-ranked passages, however
+    /// unrelated, stuffed into its prompt), and in BM25 mode only those that
+    /// reach [`MIN_BM25_SCORE`] themselves. The gate is BM25's because its
+    /// scores are comparable across questions; fused ranks (1 / (k + rank))
+    /// are not, and the dense model's similarities were not measured here.
+    pub fn retrieve_for_prompt(&self, query: &str, k: usize, mode: Mode) -> Result<Vec<Passage>, RagError> {
+        let best = self.bm25_ranking(query, 1)?.first().map_or(0.0, |&(_, score)| score);
+        if best < MIN_BM25_SCORE {
+            return Ok(Vec::new());
+        }
+        let mut passages = self.retrieve(query, k, mode)?;
+        if self.mode_used(mode) == Mode::Bm25 {
+            passages.retain(|p| p.score >= MIN_BM25_SCORE);
+        }
+        Ok(passages)
+    }
+
     fn bm25_ranking(&self, query: &str, k: usize) -> Result<Vec<(u64, f32)>, RagError> {
         self.bm25().search(query, k)
     }
@@ -203,6 +243,76 @@ mod tests {
         assert_eq!(fused.iter().map(|f| f.0).collect::<Vec<_>>(), vec![7, 1, 5]);
         let fused = rrf(&[(vec![(1, 9.0), (7, 8.0)], 1.0), (vec![(5, 0.9), (8, 0.8)], 0.2)], 60.0);
         assert_eq!(fused.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1, 7, 5, 8]);
+    }
+
+    /// Four short stories in the plain style of the training data, full of
+    /// the words small talk is made of ("you", "are", "who", "what").
+    const STORIES: [(&str, &str); 4] = [
+        (
+            "fox.txt",
+            "Once upon a time a red fox lived at the edge of the wood. Every night the fox crept into the \
+             farmer's yard to steal a hen. \"Who are you?\" asked the old dog. \"I am your friend,\" said the \
+             fox, and the dog let him pass.\n\nOne night the farmer set a trap by the hen house. The fox \
+             smelled the iron and went home hungry. From then on he ate berries and mice, and the hens were safe.",
+        ),
+        (
+            "lighthouse.txt",
+            "Mia lived with her grandfather in a lighthouse on a rocky island. Every evening they climbed the \
+             ninety steps to light the great lamp. \"What are you doing?\" Mia asked. \"I am keeping the \
+             ships safe,\" he said.\n\nOne stormy night the lamp went out. Mia ran up the steps with a box of \
+             matches and lit it again, and a fishing boat found its way home through the waves.",
+        ),
+        (
+            "garden.txt",
+            "Tom planted a tiny seed in his garden. He watered it every morning and talked to it. \"Are you \
+             going to grow?\" he asked. Weeks passed and a green shoot came up.\n\nBy summer the shoot was a \
+             sunflower taller than Tom's father. Birds came to eat its seeds, and Tom saved a handful to plant \
+             the next spring.",
+        ),
+        (
+            "dragon.txt",
+            "A small dragon named Ember could not breathe fire. The other dragons laughed at her. \"What good are \
+             you?\" they said. Ember flew away to the mountains, sad and alone.\n\nThere she found a village \
+             buried in snow. Ember breathed as hard as she could, and warm air melted the snow from every roof. \
+             The villagers cheered, and Ember knew what she was good for.",
+        ),
+    ];
+
+    fn story_index(dir: &std::path::Path) -> Index {
+        let docs = dir.join("stories");
+        std::fs::create_dir_all(&docs).unwrap();
+        for (name, text) in STORIES {
+            std::fs::write(docs.join(name), text).unwrap();
+        }
+        let settings = crate::rag::index::IndexSettings { embedder: None, chunking: Default::default() };
+        let mut index = Index::create(&dir.join("index"), settings).unwrap();
+        index.add(&[docs], None, 1_000_000).unwrap();
+        index
+    }
+
+    /// Issue 19, item 15: small talk retrieves nothing for the prompt, a
+    /// question about the stories retrieves its story, and a hybrid search
+    /// of a BM25-only index says it ran BM25.
+    #[test]
+    fn small_talk_gets_no_passages_and_a_real_question_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = story_index(dir.path());
+        assert_eq!(index.mode_used(Mode::Hybrid), Mode::Bm25);
+        for small_talk in ["Who are you?", "Hello! How are you?", "What are you?", "Thank you!", "What is your name?"] {
+            let top = index.retrieve(small_talk, 1, Mode::Bm25).unwrap();
+            let got = index.retrieve_for_prompt(small_talk, 5, Mode::Hybrid).unwrap();
+            assert!(got.is_empty(), "{small_talk:?} (best BM25 score {:?}) got {got:?}", top.first().map(|p| p.score));
+        }
+        for (question, story) in [
+            ("Why did the fox go home hungry?", "fox.txt"),
+            ("Who lit the lamp of the lighthouse in the storm?", "lighthouse.txt"),
+            ("What did the seed grow into?", "garden.txt"),
+            ("How did Ember help the village?", "dragon.txt"),
+        ] {
+            let got = index.retrieve_for_prompt(question, 5, Mode::Hybrid).unwrap();
+            assert_eq!(got.first().map(|p| p.label.as_str()), Some(story), "{question:?}: {got:?}");
+            assert!(got.iter().all(|p| p.score >= MIN_BM25_SCORE), "{question:?}: {got:?}");
+        }
     }
 
     #[test]
