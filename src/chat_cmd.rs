@@ -14,7 +14,7 @@ use fledge::chat::template::read_jsonl;
 use fledge::chat::{fit_to_window, render_tokens, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
-use fledge::rag::{Index, Mode, Retriever};
+use fledge::rag::{Index, Mode};
 use fledge::tokenizer::Tokenizer;
 
 #[derive(Args)]
@@ -457,12 +457,20 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
             continue;
         }
         let mut cited = Vec::new();
+        let mut retrieved = 0;
         if let Some(index) = &rag {
             let reserve = args.max_tokens.min(config.max_seq_len / 2);
-            let grounded = index
-                .retrieve(line, args.rag_k, Mode::Hybrid)
-                .and_then(|p| ground(&tok, session.system.as_deref(), line, &p, config.max_seq_len, reserve));
+            let grounded = index.retrieve_for_prompt(line, args.rag_k, Mode::Hybrid).and_then(|p| {
+                retrieved = p.len();
+                ground(&tok, session.system.as_deref(), line, &p, config.max_seq_len, reserve)
+            });
             match grounded {
+                // Nothing relevant: no context message rather than an empty one.
+                Ok(g) if g.cited.is_empty() => {
+                    if session.context.as_ref().is_some_and(|(name, _)| name == RETRIEVED) {
+                        session.context = None;
+                    }
+                }
                 Ok(g) => {
                     session.context = Some((RETRIEVED.into(), context_text(&g.cited)));
                     cited = g.cited;
@@ -515,7 +523,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
         }
         session.turns.push(Message::new(Role::Assistant, g.text.trim().to_string()));
         if rag.is_some() {
-            println!("{}", sources_text(&cited));
+            println!("{}", sources_text(&cited, retrieved));
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use fledge::generate::{generate, FinishReason, Generator, SamplingOptions};
 use fledge::rag::chunk::ChunkConfig;
 use fledge::rag::embed::Embedder;
 use fledge::rag::eval::{evaluate, percentile, prepare_fairytaleqa, read_items, RetrievalScores};
-use fledge::rag::ground::{ground, source_label, sources_text, GROUNDED_SYSTEM};
+use fledge::rag::ground::{count_passages, ground, sources_text, GROUNDED_SYSTEM};
 use fledge::rag::index::{EmbedderId, IndexSettings};
 use fledge::rag::{Index, Mode, RagError, Retriever};
 
@@ -260,10 +260,10 @@ pub fn run_index(cmd: IndexCommand) -> Result<()> {
             let passages = index.retrieve(&args.query, args.retrieval.k, args.retrieval.mode)?;
             let ms = t0.elapsed().as_secs_f64() * 1000.0;
             for (i, p) in passages.iter().enumerate() {
-                println!("[{}] {}:{} (score {:.4})", i + 1, source_label(&p.source), p.line, p.score);
+                println!("[{}] {}:{} (score {:.4})", i + 1, p.label, p.line, p.score);
                 println!("    {}", p.text.replace('\n', " "));
             }
-            eprintln!("{} passages in {ms:.1} ms ({})", passages.len(), args.retrieval.mode);
+            eprintln!("{} in {ms:.1} ms ({})", count_passages(passages.len()), index.mode_used(args.retrieval.mode));
             Ok(())
         }
         IndexCommand::EvalSet { from, out } => {
@@ -481,7 +481,7 @@ pub fn run_ask(args: AskArgs) -> Result<()> {
     let (config, params, tok) = load_model(&model)?;
     let index = args.retrieval.open()?;
     let t0 = Instant::now();
-    let passages = index.retrieve(&args.question, args.retrieval.k, args.retrieval.mode)?;
+    let passages = index.retrieve_for_prompt(&args.question, args.retrieval.k, args.retrieval.mode)?;
     let retrieve_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let reserve = args.max_tokens.min(config.max_seq_len / 2);
     let grounded = ground(&tok, Some(GROUNDED_SYSTEM), &args.question, &passages, config.max_seq_len, reserve)?;
@@ -513,10 +513,11 @@ pub fn run_ask(args: AskArgs) -> Result<()> {
     if g.finish != FinishReason::StopToken {
         println!("(stopped: {:?} after {} tokens)", g.finish, g.tokens.len());
     }
-    println!("{}", sources_text(&grounded.cited));
+    println!("{}", sources_text(&grounded.cited, passages.len()));
     eprintln!(
-        "({} passages retrieved in {retrieve_ms:.0} ms, {} used, prompt {} tokens)",
-        passages.len(),
+        "({} retrieved in {retrieve_ms:.0} ms ({}), {} used, prompt {} tokens)",
+        count_passages(passages.len()),
+        index.mode_used(args.retrieval.mode),
         grounded.cited.len(),
         ids.len()
     );

@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Open connections at once.
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
+    /// Seconds a client has to send its request body once the headers are in (the headers get 10).
+    #[arg(long, default_value_t = 10.0)]
+    body_timeout: f64,
     /// Seconds after which any connection is closed.
     #[arg(long, default_value_t = 600)]
     connection_timeout: u64,
@@ -133,6 +136,14 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
     Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, started }))
 }
 
+/// A positive number of seconds from the command line.
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if !(value > 0.0 && value.is_finite()) {
+        bail!("{flag} is {value}; give a positive number of seconds");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
@@ -141,6 +152,7 @@ pub fn run_serve(args: ServeArgs) -> Result<()> {
     let limits = HttpLimits {
         max_body: args.max_body_kib * 1024,
         max_connections: args.max_connections,
+        body_timeout: seconds("--body-timeout", args.body_timeout)?,
         connection_timeout: Duration::from_secs(args.connection_timeout),
         cors_origins: args.cors_origins.clone(),
         ..Default::default()

@@ -179,3 +179,70 @@ fn an_ingest_builds_on_what_another_process_committed() {
         index.documents().iter().map(|d| d.path.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["bread.txt", "tomatoes.md"]);
 }
+
+/// Issue 19, item 8: a file name that is not UTF-8 is skipped and named (its
+/// bytes shown lossily) while the good files beside it are indexed.
+#[test]
+fn a_file_name_that_is_not_utf8_is_skipped_and_the_rest_indexed() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    write_notes(cwd);
+    let bad = cwd.join("notes").join(std::ffi::OsStr::from_bytes(b"caf\xe9 menu.txt"));
+    std::fs::write(&bad, "Espresso and croissants are served until noon.\n").unwrap();
+    let text = ok(&fledge(cwd, &["index", "add", "notes", "--index", "idx", "--no-embeddings"]));
+    assert!(text.contains("7 files: 3 added, 0 replaced, 0 unchanged, 4 skipped"), "{text}");
+    assert!(text.contains("caf\u{fffd} menu.txt") && text.contains("not valid UTF-8"), "{text}");
+    assert!(text.contains("\"name-not-utf8\": 1"), "{text}");
+    let text = ok(&fledge(cwd, &["index", "search", "sourdough starter", "--index", "idx", "--mode", "bm25"]));
+    assert!(text.contains("bread.txt"), "{text}");
+    let text = ok(&fledge(cwd, &["index", "search", "espresso croissants", "--index", "idx", "--mode", "bm25"]));
+    assert!(text.contains("0 passages"), "{text}");
+}
+
+/// Issue 19, item 8: a link inside an indexed folder to a file outside it is
+/// not followed (and the report says so); a link to a file inside is
+/// harmless (the file is indexed once, under the folder). Removing the
+/// folder leaves nothing of it in the index.
+#[test]
+fn a_link_out_of_the_indexed_folder_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    write_notes(cwd);
+    std::fs::create_dir(cwd.join("private")).unwrap();
+    std::fs::write(cwd.join("private/diary.txt"), "Dear diary, the secret tunnel starts behind the shed.\n").unwrap();
+    std::os::unix::fs::symlink(cwd.join("private/diary.txt"), cwd.join("notes/diary.txt")).unwrap();
+    std::os::unix::fs::symlink(cwd.join("notes/bread.txt"), cwd.join("notes/bread-link.txt")).unwrap();
+    let text = ok(&fledge(cwd, &["index", "add", "notes", "--index", "idx", "--no-embeddings"]));
+    assert!(text.contains("3 added"), "{text}");
+    assert!(text.contains("notes/diary.txt") && text.contains("not followed"), "{text}");
+    assert!(text.contains("\"link-outside\": 1"), "{text}");
+    let list = ok(&fledge(cwd, &["index", "list", "--index", "idx"]));
+    assert!(!list.contains("private") && !list.contains("diary"), "{list}");
+    let text = ok(&fledge(cwd, &["index", "search", "secret tunnel shed", "--index", "idx", "--mode", "bm25"]));
+    assert!(!text.contains("diary"), "{text}");
+    // Named on the command line, a link is followed.
+    let text = ok(&fledge(cwd, &["index", "add", "notes/diary.txt", "--index", "idx", "--no-embeddings"]));
+    assert!(text.contains("1 added"), "{text}");
+    let text = ok(&fledge(cwd, &["index", "remove", "notes/diary.txt", "--index", "idx"]));
+    assert!(text.contains("1 documents removed; 3 left"), "{text}");
+    let text = ok(&fledge(cwd, &["index", "remove", "notes", "--index", "idx"]));
+    assert!(text.contains("3 documents removed; 0 left"), "{text}");
+}
+
+/// Issue 19, item 15: a search of a BM25-only index in the default mode
+/// (hybrid) says it ran BM25, counts "1 passage", and names a source by its
+/// path under the indexed folder, wherever the command runs from.
+#[test]
+fn search_names_the_mode_it_ran_and_the_path_under_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    write_notes(cwd);
+    ok(&fledge(cwd, &["index", "add", "notes", "--index", "idx", "--no-embeddings"]));
+    std::fs::create_dir(cwd.join("elsewhere")).unwrap();
+    let text =
+        ok(&fledge(&cwd.join("elsewhere"), &["index", "search", "cordon tomatoes", "-k", "1", "--index", "../idx"]));
+    assert!(text.lines().next().unwrap().starts_with("[1] garden/tomatoes.md:"), "{text}");
+    assert!(text.contains("1 passage in") && text.contains("(bm25)"), "{text}");
+    assert!(!text.contains("passages") && !text.contains("hybrid"), "{text}");
+}

@@ -316,3 +316,60 @@ fn a_client_that_leaves_cancels_its_generation_and_a_full_queue_answers_503() {
     assert!(statuses.contains(&200), "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
 }
+
+/// Issue 19, item 7: clients that send their headers and then trickle the
+/// body a byte at a time must not hold every connection slot. With two slots
+/// and two such clients, a normal request is still answered soon: each slow
+/// client gets 408 when its body deadline passes, and its slot is freed.
+#[test]
+fn slow_body_clients_cannot_lock_out_a_normal_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "m", false);
+    let server = Server::start(&model, &["--max-connections", "2", "--body-timeout", "1.5"]);
+    server.health();
+    let started = Instant::now();
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            // 200 bytes at a byte every 250 ms would take 50 s; no read ever
+            // waits long, so only a deadline on the whole body stops it.
+            write!(
+                s,
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{"
+            )
+            .unwrap();
+            let mut writer = s.try_clone().unwrap();
+            std::thread::spawn(move || {
+                for _ in 0..199 {
+                    std::thread::sleep(Duration::from_millis(250));
+                    if writer.write_all(b" ").is_err() {
+                        break;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                let mut response = Vec::new();
+                let _ = s.read_to_end(&mut response);
+                (String::from_utf8_lossy(&response).into_owned(), started.elapsed())
+            })
+        })
+        .collect();
+    // Both slots are taken before the normal request comes.
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, body) = server.post_json("/v1/chat/completions", &chat("the cat", json!({"max_tokens": 4})));
+    let waited = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(waited < Duration::from_secs(8), "the normal request waited {waited:?} behind slow bodies");
+    for reader in slow {
+        let (response, at) = reader.join().unwrap();
+        assert!(at < Duration::from_secs(8), "a slow body held its connection for {at:?}");
+        // The reply can be lost to a reset when the client keeps writing
+        // after the close; when it arrives it is a 408 in OpenAI's shape.
+        if !response.is_empty() {
+            assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+            assert!(response.contains("request_timeout") && response.contains("did not arrive"), "{response}");
+        }
+    }
+    server.health();
+}

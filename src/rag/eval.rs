@@ -176,6 +176,7 @@ mod tests {
                 .map(|(i, p)| Passage {
                     chunk_id: i as u64,
                     source: p.clone(),
+                    label: String::new(),
                     line: 1,
                     text: String::new(),
                     tokens: 0,

@@ -74,6 +74,12 @@ pub enum Skip {
     NoText,
     /// The extractor failed; the whole message, e.g. "PDF text extraction failed: <reason>".
     Extraction(String),
+    /// The file's path is not valid UTF-8, and the index records paths as text.
+    NameNotUtf8,
+    /// A symbolic link, found in a folder, to a file outside every folder given.
+    /// It is not followed: the document would sit outside the index's roots,
+    /// where `fledge index remove` of the folder would never reach it.
+    LinkOutside(PathBuf),
 }
 
 impl fmt::Display for Skip {
@@ -93,6 +99,14 @@ impl fmt::Display for Skip {
             }
             Skip::NoText => write!(f, "no extractable text"),
             Skip::Extraction(message) => write!(f, "{message}"),
+            Skip::NameNotUtf8 => {
+                write!(f, "the file name is not valid UTF-8 (the index records names as text; rename the file)")
+            }
+            Skip::LinkOutside(target) => write!(
+                f,
+                "a link to {}, outside the folders given: not followed (add that file or its folder itself)",
+                target.display()
+            ),
         }
     }
 }
@@ -107,6 +121,8 @@ impl Skip {
             Skip::TooLarge { .. } => "too-large",
             Skip::NoText => "no-text",
             Skip::Extraction(_) => "extraction",
+            Skip::NameNotUtf8 => "name-not-utf8",
+            Skip::LinkOutside(_) => "link-outside",
         }
     }
 }

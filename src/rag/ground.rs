@@ -6,8 +6,6 @@
 //! order; one that does not fit is left out and a shorter one further down may
 //! still take its place, so the window is used but the best passages come first.
 
-use std::path::Path;
-
 use crate::chat::template::{render_tokens, Message, Role};
 use crate::tokenizer::Tokenizer;
 
@@ -23,15 +21,13 @@ pub struct Grounded {
     pub cited: Vec<Passage>,
 }
 
-/// How a source is named in the prompt and in the printed sources: its path
-/// relative to the current directory when it is inside it, else its file name.
-pub fn source_label(path: &Path) -> String {
-    if let Ok(cwd) = std::env::current_dir() {
-        if let Ok(rel) = path.strip_prefix(&cwd) {
-            return rel.display().to_string();
-        }
+/// "1 passage", "3 passages".
+pub fn count_passages(n: usize) -> String {
+    if n == 1 {
+        "1 passage".to_string()
+    } else {
+        format!("{n} passages")
     }
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
 }
 
 /// `[n] label: text` lines for the context message.
@@ -39,7 +35,7 @@ pub fn context_text(passages: &[Passage]) -> String {
     passages
         .iter()
         .enumerate()
-        .map(|(i, p)| format!("[{}] {}: {}", i + 1, source_label(&p.source), p.text.trim()))
+        .map(|(i, p)| format!("[{}] {}: {}", i + 1, p.label, p.text.trim()))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -85,13 +81,16 @@ pub fn ground(
     Ok(Grounded { messages: build(&cited), cited })
 }
 
-/// The sources block printed under an answer.
-pub fn sources_text(cited: &[Passage]) -> String {
+/// The sources block printed under an answer: the `cited` passages, of
+/// `retrieved` relevant ones.
+pub fn sources_text(cited: &[Passage], retrieved: usize) -> String {
     let mut s = String::from("Sources:");
     for (i, p) in cited.iter().enumerate() {
-        s.push_str(&format!("\n  [{}] {}:{} (score {:.3})", i + 1, source_label(&p.source), p.line, p.score));
+        s.push_str(&format!("\n  [{}] {}:{} (score {:.3})", i + 1, p.label, p.line, p.score));
     }
-    if cited.is_empty() {
+    if retrieved == 0 {
+        s.push_str(" none (nothing in the index matched the question well enough)");
+    } else if cited.is_empty() {
         s.push_str(" none fitted in the context window");
     }
     s
@@ -106,6 +105,7 @@ mod tests {
         Passage {
             chunk_id: id,
             source: PathBuf::from(format!("/notes/doc{id}.txt")),
+            label: format!("doc{id}.txt"),
             line: 1,
             text: text.into(),
             tokens: 0,
@@ -132,7 +132,9 @@ mod tests {
         assert_eq!(context.role, Role::Context);
         assert_eq!(context.content, "[1] doc1.txt: the cat sat on the mat.\n[2] doc3.txt: the dog is in the garden.");
         assert!(render_tokens(&tok, &g.messages, true).ids.len() <= 180);
-        assert!(sources_text(&g.cited).contains("[2] doc3.txt:1"));
+        assert!(sources_text(&g.cited, 3).contains("[2] doc3.txt:1"));
+        assert!(sources_text(&[], 0).contains("none (nothing in the index matched"));
+        assert_eq!((count_passages(1).as_str(), count_passages(2).as_str()), ("1 passage", "2 passages"));
     }
 
     #[test]

@@ -364,6 +364,19 @@ impl Index {
         &self.bm25
     }
 
+    /// How a document is named in prompts and printed sources: its path
+    /// under the folder it was indexed from (`garden/tomatoes.md` for
+    /// `~/notes/garden/tomatoes.md` when `~/notes` was added), so that two
+    /// files called `notes.md` in different folders can be told apart; a
+    /// file added by itself is its own root and is named by its file name.
+    pub fn source_label(&self, path: &Path) -> String {
+        let root = self.manifest.roots.iter().filter(|r| path.starts_with(r) && path != r.as_path()).max();
+        match root.and_then(|r| path.strip_prefix(r).ok()) {
+            Some(under) => under.display().to_string(),
+            None => path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned(),
+        }
+    }
+
     /// Chunk id -> (document, chunk).
     pub fn chunk_map(&self) -> HashMap<u64, (&DocEntry, &ChunkEntry)> {
         self.chunks().map(|(d, c)| (c.id, (d, c))).collect()
@@ -398,8 +411,17 @@ impl Index {
         let bar = crate::progress::count_bar(files.len() as u64, "reading", "files");
         let mut fresh: Vec<(DocEntry, String, Vec<Span>)> = Vec::new();
         let mut replaced_docs: HashSet<usize> = HashSet::new();
+        let given_folders: Vec<PathBuf> =
+            paths.iter().filter(|p| p.is_dir()).map(|p| absolute(p)).collect::<Result<_, _>>()?;
         for file in &files {
             bar.inc(1);
+            // Skipped before the path is resolved, so that the report names
+            // the file as found (a link, not its target).
+            if let Some(why) = unusable_path(file, paths, &given_folders) {
+                *report.skipped_by_reason.entry(why.key().to_string()).or_default() += 1;
+                report.skipped.push((file.clone(), why.to_string()));
+                continue;
+            }
             let path = absolute(file)?;
             let skip = |report: &mut AddReport, why: Skip| {
                 *report.skipped_by_reason.entry(why.key().to_string()).or_default() += 1;
@@ -449,6 +471,13 @@ impl Index {
         }
         bar.finish_and_clear();
         let new_roots: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect::<Result<_, _>>()?;
+        if let Some(root) = new_roots.iter().find(|r| r.to_str().is_none()) {
+            return Err(RagError::Invalid(format!(
+                "{}: the path is not valid UTF-8, and the index records paths as text; rename it (or index \
+                 the files inside it that have valid names)",
+                root.display()
+            )));
+        }
         let roots_changed = new_roots.iter().any(|r| !self.manifest.roots.iter().any(|have| r.starts_with(have)));
         if fresh.is_empty() && !roots_changed {
             report.seconds = started.elapsed().as_secs_f64();
@@ -620,7 +649,11 @@ impl Index {
         let mut targets = Vec::new();
         for p in paths {
             let abs = absolute(p)?;
-            if !self.manifest.roots.iter().any(|r| abs.starts_with(r)) {
+            let indexed_here = self.manifest.documents.iter().any(|d| d.path.starts_with(&abs));
+            // Outside the roots nothing should be indexed, but an index made
+            // before links out of a folder were refused can hold such files:
+            // they can still be removed by name.
+            if !indexed_here && !self.manifest.roots.iter().any(|r| abs.starts_with(r)) {
                 let roots: Vec<String> = self.manifest.roots.iter().map(|r| r.display().to_string()).collect();
                 return Err(RagError::Invalid(format!(
                     "{} is outside the indexed roots ({}); `fledge index list --index {}` shows what is indexed",
@@ -629,7 +662,7 @@ impl Index {
                     self.dir.display()
                 )));
             }
-            if !self.manifest.documents.iter().any(|d| d.path.starts_with(&abs)) {
+            if !indexed_here {
                 return Err(RagError::Invalid(format!("nothing is indexed at or under {}", p.display())));
             }
             targets.push(abs);
@@ -691,6 +724,24 @@ impl Index {
             by_kind,
         }
     }
+}
+
+/// Why a file found by [`collect_files`] cannot be indexed at all, whatever
+/// it holds: a name that is not UTF-8 (the manifest is JSON text), or a link
+/// found inside a folder that leads out of every folder given. A link the
+/// user names on the command line is followed: it is meant to be used.
+fn unusable_path(file: &Path, given: &[PathBuf], given_folders: &[PathBuf]) -> Option<Skip> {
+    if file.to_str().is_none() || absolute(file).ok().is_some_and(|p| p.to_str().is_none()) {
+        return Some(Skip::NameNotUtf8);
+    }
+    let is_link = std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && !given.iter().any(|g| g == file) {
+        let target = file.canonicalize().ok()?;
+        if !given_folders.iter().any(|folder| target.starts_with(folder)) {
+            return Some(Skip::LinkOutside(target));
+        }
+    }
+    None
 }
 
 fn chunk_text<'a>(texts: &'a HashMap<u64, Vec<u8>>, c: &ChunkEntry) -> Result<&'a str, RagError> {

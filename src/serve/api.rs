@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 
 use crate::chat::{Message, Role};
 use crate::generate::{FinishReason, SamplingOptions};
-use crate::rag::ground::source_label;
 use crate::rag::Passage;
 
 /// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
@@ -410,7 +409,7 @@ pub fn sources_json(passages: &[Passage]) -> Value {
             .map(|(i, p)| {
                 json!({
                     "index": i + 1,
-                    "source": source_label(&p.source),
+                    "source": p.label,
                     "line": p.line,
                     "score": p.score,
                     "text": p.text.trim(),

@@ -10,8 +10,9 @@
 //! The stack is axum on tokio. Connections are accepted here rather than by
 //! `axum::serve` so that each one gets limits a public-facing server needs:
 //! a cap on open connections, a deadline for request headers (a client that
-//! sends them a byte a minute), and a lifetime after which the connection is
-//! closed (a client that opens a stream and never reads it).
+//! sends them a byte a minute), a deadline and a size cap for the request body
+//! (the same client, after its headers), and a lifetime after which the
+//! connection is closed (a client that opens a stream and never reads it).
 
 pub mod api;
 pub mod engine;
@@ -22,9 +23,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -43,6 +48,8 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// Time a client has to send its request headers.
     pub header_timeout: Duration,
+    /// Time a client has to send its request body, once the headers are in.
+    pub body_timeout: Duration,
     /// Time after which any connection is closed, streaming or not.
     pub connection_timeout: Duration,
     /// Origins allowed to call the API from a browser (none: CORS off).
@@ -55,6 +62,7 @@ impl Default for HttpLimits {
             max_body: 1 << 20,
             max_connections: 512,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(600),
             cors_origins: Vec::new(),
         }
@@ -70,9 +78,12 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// The routes with the body limit and, when configured, CORS.
+/// The routes with the body limits and, when configured, CORS.
 pub fn app(state: Arc<AppState>, limits: &HttpLimits) -> Result<Router, ServeError> {
-    let mut app = routes::router(state).layer(DefaultBodyLimit::max(limits.max_body));
+    let body_limits = BodyLimits { max_bytes: limits.max_body, timeout: limits.body_timeout };
+    let mut app = routes::router(state)
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .layer(middleware::from_fn_with_state(body_limits, read_body_in_time));
     if !limits.cors_origins.is_empty() {
         let origins = limits
             .cors_origins
@@ -87,6 +98,68 @@ pub fn app(state: Arc<AppState>, limits: &HttpLimits) -> Result<Router, ServeErr
         );
     }
     Ok(app)
+}
+
+/// How much body a request may send, and how fast.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    max_bytes: usize,
+    timeout: Duration,
+}
+
+/// Reads the whole request body before any handler runs, within a size cap
+/// and a deadline. hyper bounds the time to send the headers, but not the
+/// body: without this, a client that sends its headers and then one byte
+/// every few seconds holds its connection (one of `--max-connections`) for as
+/// long as it likes, and a few such clients lock everyone else out. Reading
+/// here, up front, makes the deadline cover the whole body whatever the
+/// handler does with it. A refused request's connection is closed, so its
+/// slot is free at once.
+async fn read_body_in_time(State(limits): State<BodyLimits>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = Limited::new(body, limits.max_bytes).collect();
+    let bytes = match tokio::time::timeout(limits.timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            return closing(api::ApiError::status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                Some("request_too_large"),
+                format!(
+                    "the request body is over this server's limit of {} KiB (`fledge serve --max-body-kib`)",
+                    limits.max_bytes / 1024
+                ),
+            ))
+        }
+        Ok(Err(e)) => {
+            return closing(api::ApiError::status(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                None,
+                format!("could not read the body: {e}"),
+            ))
+        }
+        Err(_) => {
+            return closing(api::ApiError::status(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                Some("request_timeout"),
+                format!(
+                    "the request body did not arrive within {} s of the headers; send the whole body at once",
+                    limits.timeout.as_secs_f64()
+                ),
+            ))
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// An error response after which the connection is closed: the rest of a
+/// refused body is not worth reading, and the slot goes to the next client.
+fn closing(error: api::ApiError) -> Response {
+    let mut response = error.into_response();
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Accepts connections until `shutdown` completes.

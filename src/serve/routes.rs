@@ -28,7 +28,7 @@ use super::engine::{Engine, Event, Job, Model};
 use crate::chat::{fit_to_window, render_tokens, Message, Role};
 use crate::generate::SamplingOptions;
 use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
-use crate::rag::{Index, Mode, Passage, Retriever};
+use crate::rag::{Index, Mode, Passage};
 
 /// The chat page: one file, no external resources, compiled into the binary.
 const PAGE: &str = include_str!("page.html");
@@ -227,7 +227,7 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
     if let (Some(index), true) = (&s.index, req.retrieval.unwrap_or(true)) {
         if let Some(question) = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()) {
             let system = messages.iter().find(|m| m.role == Role::System).map(|m| m.content.clone());
-            let passages = index.retrieve(&question, s.rag_k, Mode::Hybrid).map_err(|e| {
+            let passages = index.retrieve_for_prompt(&question, s.rag_k, Mode::Hybrid).map_err(|e| {
                 ApiError::status(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",
@@ -452,4 +452,21 @@ async fn respond(
         }
     });
     Ok(Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PAGE;
+
+    /// Issue 19, item 15: the page's header wrapped inside words ("windo w"),
+    /// and its greeting told the user of the shipped model that they trained it.
+    #[test]
+    fn the_page_breaks_lines_between_words_and_does_not_claim_who_trained_the_model() {
+        assert!(!PAGE.contains("break-all"), "word-break: break-all splits words at any letter");
+        assert!(PAGE.contains(
+            ".model { color: var(--muted); font-size: 13px; margin-bottom: 16px; overflow-wrap: anywhere; }"
+        ));
+        assert!(!PAGE.contains("you trained"), "the page also serves the shipped model");
+        assert!(PAGE.contains("Say something to the model."));
+    }
 }
