@@ -953,11 +953,12 @@ mod tests {
         assert_eq!(headers[0].id_bytes, 2);
         let bin = out.join(&headers[0].shards[0].file);
         let mut bytes = fs::read(&bin).unwrap();
-        bytes[2 * 7..2 * 8].copy_from_slice(&300u16.to_le_bytes());
+        let vocab = tok.vocab_size();
+        bytes[2 * 7..2 * 8].copy_from_slice(&(vocab as u16).to_le_bytes());
         fs::write(&bin, bytes).unwrap();
         let err = TokenShards::open(&out, "train").err().expect("refused").to_string();
         assert!(err.contains(&headers[0].shards[0].file), "{err}");
-        assert!(err.contains("token 7 (byte 14) is id 300") && err.contains("300 ids"), "{err}");
+        assert!(err.contains(&format!("token 7 (byte 14) is id {vocab}, but the vocabulary has {vocab} ids")), "{err}");
     }
 
     #[test]
