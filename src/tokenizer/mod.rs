@@ -125,10 +125,13 @@ impl Tokenizer {
 
     /// Loads a `tokenizer.json` (fledge's, or any byte-level BPE with the special tokens).
     pub fn load(path: &Path) -> Result<Self, TokenizerError> {
-        let hf = HfTokenizer::from_file(path).map_err(|e| TokenizerError::File {
-            path: path.display().to_string(),
-            message: format!("cannot load tokenizer: {e}"),
-        })?;
+        let err = |message: String| TokenizerError::File { path: path.display().to_string(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the tokenizer: {e}")))?;
+        // The JSON's syntax is checked first: the library panics, instead of
+        // returning an error, on some malformed `decoder` sections.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+            .map_err(|e| err(format!("not valid JSON ({e}); use the tokenizer.json the model was trained with")))?;
+        let hf: HfTokenizer = text.parse().map_err(|e| err(format!("cannot load tokenizer: {e}")))?;
         Self::from_hf(hf, &path.display().to_string())
     }
 
@@ -308,6 +311,21 @@ mod tests {
         let err = Tokenizer::load(&p).err().expect("refused").to_string();
         assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
         assert!(err.contains("tokenizer.json") && err.contains("id 4000000000"), "{err}");
+    }
+
+    /// A syntax error inside the `decoder` section made the library panic
+    /// (found by tests/fuzz_readers.rs); now it is an error naming the file.
+    #[test]
+    fn malformed_decoder_section_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        tokenizer().save(&p).unwrap();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        let brace = text.find("\"decoder\"").unwrap() + text[text.find("\"decoder\"").unwrap()..].find('{').unwrap();
+        text.insert(brace + 1, '1');
+        std::fs::write(&p, text).unwrap();
+        let err = Tokenizer::load(&p).err().expect("refused").to_string();
+        assert!(err.contains("tokenizer.json") && err.contains("not valid JSON"), "{err}");
     }
 
     #[test]
