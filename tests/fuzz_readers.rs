@@ -720,3 +720,22 @@ fn item4_training_on_a_shard_with_an_id_past_the_vocabulary_names_shard_and_offs
     ]);
     assert_clean_error(&o, &[&shard, "token 10 (byte 20) is id 4000"]);
 }
+
+/// Item 6: a tokenizer.json with an id of 4,000,000,000 is refused at once
+/// (it used to abort every command that loaded it, allocating while hashing).
+#[test]
+fn item6_tokenizer_json_with_a_huge_id_is_refused_quickly() {
+    let mut j: serde_json::Value = serde_json::from_slice(&read(&seeds().checkpoint.join("tokenizer.json"))).unwrap();
+    let vocab = j["model"]["vocab"].as_object_mut().unwrap();
+    let token = vocab.iter().find(|(_, id)| id.as_u64() == Some(280)).unwrap().0.clone();
+    vocab.insert(token, 4_000_000_000u64.into());
+    let (_dir, model) = checkpoint_with("tokenizer.json", j.to_string().as_bytes());
+    let path = model.join("tokenizer.json");
+    let start = Instant::now();
+    LARGEST.with(|l| l.set(0));
+    let err = Tokenizer::load(&path).err().expect("refused").to_string();
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    assert!(LARGEST.with(Cell::get) < MAX_ALLOCATION, "allocated before refusing");
+    assert!(err.contains("tokenizer.json") && err.contains("id 4000000000"), "{err}");
+    assert_clean_error(&fledge_cli(&["chat", "--model", model.to_str().unwrap()]), &["tokenizer.json", "4000000000"]);
+}
