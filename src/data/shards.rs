@@ -97,6 +97,64 @@ impl SplitHeader {
     pub fn bytes_per_token(&self) -> f64 {
         self.bytes as f64 / self.tokens.max(1) as f64
     }
+
+    /// Checks that the header agrees with itself before anything is read or
+    /// allocated by its numbers: shard files are plain names in the shard
+    /// folder, their token counts add up to `tokens`, and every span lies
+    /// within the split. A damaged header is refused here, with what is wrong.
+    fn check_consistent(&self) -> Result<(), String> {
+        if self.vocab_size == 0 {
+            return Err("vocab_size is 0".into());
+        }
+        let mut sum = 0u64;
+        for shard in &self.shards {
+            let plain = Path::new(&shard.file).file_name().is_some_and(|n| n == shard.file.as_str());
+            if !plain {
+                return Err(format!("shard file {:?} is not a file name in the shard folder", shard.file));
+            }
+            sum = sum.checked_add(shard.tokens).filter(|s| s.checked_mul(self.id_bytes as u64).is_some()).ok_or_else(
+                || format!("shard {} claims {} tokens, more than any file can hold", shard.file, shard.tokens),
+            )?;
+        }
+        if sum != self.tokens {
+            return Err(format!("its shards hold {sum} tokens but it says tokens = {}", self.tokens));
+        }
+        let all_spans = self.sets.iter().chain(&self.spans);
+        for (name, spans) in all_spans {
+            if let Some([a, b]) = spans.iter().find(|[a, b]| a > b || *b > self.tokens) {
+                return Err(format!("span [{a}, {b}) of {name:?} is not within the split's {} tokens", self.tokens));
+            }
+        }
+        for (name, limit) in &self.limits {
+            let epochs_ok = limit.max_epochs.is_finite() && limit.max_epochs > 0.0;
+            let weight_ok = limit.weight.is_finite() && limit.weight >= 0.0;
+            if !(epochs_ok && weight_ok) {
+                return Err(format!(
+                    "source {name:?} has max_epochs {} and weight {}; max_epochs must be a number > 0 and weight >= 0",
+                    limit.max_epochs, limit.weight
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first token of a shard's bytes whose id is not below `vocab_size`:
+/// its position (in tokens) and id.
+fn first_id_out_of_range(bytes: &[u8], id_bytes: usize, vocab_size: usize) -> Option<(u64, u32)> {
+    let id = |c: &[u8]| {
+        if id_bytes == 2 {
+            u16::from_le_bytes([c[0], c[1]]) as u32
+        } else {
+            u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+        }
+    };
+    bytes
+        .chunks_exact(id_bytes)
+        .map(id)
+        .enumerate()
+        .find(|&(_, id)| id as usize >= vocab_size)
+        .map(|(i, id)| (i as u64, id))
 }
 
 /// Encodes `{corpus}/{split}.jsonl` for each split into shards in `out_dir`.
@@ -379,6 +437,10 @@ impl TokenShards {
                 message: format!("id_bytes {} is not 2 or 4", header.id_bytes),
             });
         }
+        header.check_consistent().map_err(|message| DataError::Shard {
+            path: header_path.clone(),
+            message: format!("{message}; the header is damaged: re-run `fledge data tokenize`"),
+        })?;
         let mut maps = Vec::new();
         for shard in &header.shards {
             let path = dir.join(&shard.file);
@@ -386,6 +448,7 @@ impl TokenShards {
                 path: path.clone(),
                 message: format!("{e}; the header {} names it: re-run `fledge data tokenize`", header_path.display()),
             })?;
+            // Cannot overflow: check_consistent bounded the token counts.
             let expected = shard.tokens * header.id_bytes as u64;
             let actual = file.metadata().map_err(|e| DataError::io(&path, e))?.len();
             if actual != expected {
@@ -406,6 +469,19 @@ impl TokenShards {
             // bounds of that size. Another program rewriting the file in place
             // is outside what fledge can guard against, as with any reader.
             let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| DataError::io(&path, e))?;
+            // Every id must index a row of the embedding: one out of range
+            // would crash training far from here, so refuse the shard now.
+            if let Some((offset, id)) = first_id_out_of_range(&map, header.id_bytes, header.vocab_size) {
+                return Err(DataError::Shard {
+                    path,
+                    message: format!(
+                        "token {offset} (byte {}) is id {id}, but the vocabulary has {} ids (0 to {}): the file is damaged or was made with another tokenizer; re-run `fledge data tokenize`",
+                        offset * header.id_bytes as u64,
+                        header.vocab_size,
+                        header.vocab_size.saturating_sub(1)
+                    ),
+                });
+            }
             maps.push(map);
         }
         Ok(Self { header, maps })
@@ -413,13 +489,27 @@ impl TokenShards {
 
     /// Refuses shards made with a different tokenizer.
     pub fn check_tokenizer(&self, tokenizer: &Tokenizer) -> Result<(), DataError> {
+        // A character count, not a byte slice: a damaged header may hold any text.
+        let short = |hash: &str| hash.chars().take(12).collect::<String>();
         if self.header.tokenizer_hash != tokenizer.hash() {
             return Err(DataError::Shard {
                 path: PathBuf::from(format!("{}.json", self.header.split)),
                 message: format!(
                     "made with tokenizer {} but this tokenizer is {}: re-run `fledge data tokenize` with this tokenizer, or use the one the shards were made with",
-                    &self.header.tokenizer_hash[..12.min(self.header.tokenizer_hash.len())],
-                    &tokenizer.hash()[..12]
+                    short(&self.header.tokenizer_hash),
+                    short(tokenizer.hash())
+                ),
+            });
+        }
+        // The ids were checked against the header's vocabulary size when the
+        // shards were opened; that size must be the tokenizer's.
+        if self.header.vocab_size != tokenizer.vocab_size() {
+            return Err(DataError::Shard {
+                path: PathBuf::from(format!("{}.json", self.header.split)),
+                message: format!(
+                    "the header says vocab_size {} but its tokenizer has {} tokens: the header is damaged; re-run `fledge data tokenize`",
+                    self.header.vocab_size,
+                    tokenizer.vocab_size()
                 ),
             });
         }
@@ -601,6 +691,13 @@ impl<'a> BatchLoader<'a> {
             )));
         }
         let schedule = (!shards.header.limits.is_empty()).then(|| EpochSchedule::new(&shards.header, seq_len, batch));
+        if schedule.as_ref().is_some_and(|s| s.pools.is_empty()) {
+            return Err(DataError::EmptyCorpus(format!(
+                "the {} split has epoch caps but no source with a document span longer than a window of {} tokens; use a shorter sequence or more text",
+                shards.header.split,
+                seq_len + 1
+            )));
+        }
         Ok(Self { shards, seq_len, batch, seed, starts, schedule })
     }
 
@@ -841,6 +938,51 @@ mod tests {
         f.set_len(len - 3).unwrap();
         let err = TokenShards::open(&out, "train").err().unwrap().to_string();
         assert!(err.contains("truncated") && err.contains(&headers[0].shards[0].file), "{err}");
+    }
+
+    /// Issue 19, item 4: an id past the vocabulary used to reach the engine
+    /// and panic there (index out of range); now opening the shard refuses
+    /// it, naming the file and the token's offset.
+    #[test]
+    fn id_outside_the_vocabulary_is_refused_with_shard_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 20);
+        let out = dir.path().join("shards");
+        let tok = tokenizer(300);
+        let headers = tokenize_corpus(&c, &tok, &out, 1_000_000).unwrap();
+        assert_eq!(headers[0].id_bytes, 2);
+        let bin = out.join(&headers[0].shards[0].file);
+        let mut bytes = fs::read(&bin).unwrap();
+        let vocab = tok.vocab_size();
+        bytes[2 * 7..2 * 8].copy_from_slice(&(vocab as u16).to_le_bytes());
+        fs::write(&bin, bytes).unwrap();
+        let err = TokenShards::open(&out, "train").err().expect("refused").to_string();
+        assert!(err.contains(&headers[0].shards[0].file), "{err}");
+        assert!(err.contains(&format!("token 7 (byte 14) is id {vocab}, but the vocabulary has {vocab} ids")), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_header_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 20);
+        let out = dir.path().join("shards");
+        tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
+        let path = out.join("train.json");
+        let good: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let tokens = good["tokens"].as_u64().unwrap();
+        let cases: [(&str, serde_json::Value, &str); 4] = [
+            ("/tokens", serde_json::json!(tokens + 1), "tokens"),
+            ("/shards/0/file", serde_json::json!("../../etc/passwd"), "not a file name"),
+            ("/shards/0/tokens", serde_json::json!(u64::MAX), "more than any file"),
+            ("/spans", serde_json::json!({"cats": [[5, tokens + 9]]}), "not within"),
+        ];
+        for (field, value, expected) in cases {
+            let mut bad = good.clone();
+            *bad.pointer_mut(field).unwrap_or_else(|| panic!("{field}")) = value;
+            fs::write(&path, bad.to_string()).unwrap();
+            let err = TokenShards::open(&out, "train").err().expect("refused").to_string();
+            assert!(err.contains("train.json") && err.contains(expected), "{field}: {err}");
+        }
     }
 
     #[test]

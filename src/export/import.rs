@@ -143,9 +143,28 @@ pub fn read_hf(dir: &Path) -> Result<(ModelConfig, Vec<f32>, Tokenizer), ExportE
         });
     }
     let layout = ParamLayout::new(&config);
+    let files = weight_files(dir)?;
+    // The config says how many weights there are; the files must hold them
+    // (2 bytes each at the least, in F16 or BF16) before room is made for
+    // them, so a config.json that does not match its weights is refused here
+    // rather than by a failed allocation.
+    let mut held = 0u64;
+    for file in &files {
+        held += fs::metadata(file).map_err(|e| file_err(file, e))?.len();
+    }
+    let needed = layout.total as u64 * 2;
+    if held < needed {
+        return Err(ExportError::Invalid {
+            path: dir.join("config.json"),
+            message: format!(
+                "describes {} parameters ({needed} bytes at the least) but the weights hold {held} bytes: config.json does not match the weights; use the config.json that came with them",
+                layout.total
+            ),
+        });
+    }
     let mut params = vec![0.0f32; layout.total];
     let mut found: HashMap<String, ()> = HashMap::new();
-    for file in weight_files(dir)? {
+    for file in files {
         let bytes = fs::read(&file).map_err(|e| file_err(&file, e))?;
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| file_err(&file, format!("not a valid safetensors file: {e}")))?;

@@ -31,7 +31,8 @@ pub struct Row {
     pub logits: bool,
 }
 
-/// A sequence's KV cache: per layer, `[max_seq_len, kv_heads * head_dim]`.
+/// A sequence's KV cache: per layer, `[positions, kv_heads * head_dim]`,
+/// grown as its context grows (see [`super::grow_cache`]).
 struct Slot {
     k: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
@@ -111,10 +112,9 @@ impl<'a> BatchDecoder<'a> {
             return None;
         }
         let c = &self.config;
-        let size = c.max_seq_len * c.n_kv_heads * c.head_dim();
         self.slots.push(Slot {
-            k: vec![vec![0.0; size]; c.n_layers],
-            v: vec![vec![0.0; size]; c.n_layers],
+            k: vec![Vec::new(); c.n_layers],
+            v: vec![Vec::new(); c.n_layers],
             len: 0,
             in_use: true,
         });
@@ -168,6 +168,13 @@ impl<'a> BatchDecoder<'a> {
             assert!(pos < c.max_seq_len, "slot {}: context full ({} tokens)", r.slot, c.max_seq_len);
             positions.push(pos);
             added[r.slot] += 1;
+        }
+        for (slot, &count) in self.slots.iter_mut().zip(&added) {
+            if count > 0 {
+                let needed = (slot.len + count) * kv;
+                super::grow_cache(&mut slot.k, needed, c.max_seq_len * kv);
+                super::grow_cache(&mut slot.v, needed, c.max_seq_len * kv);
+            }
         }
 
         let p = self.params;

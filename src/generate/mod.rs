@@ -29,7 +29,8 @@ pub struct Generator<'a> {
     layout: ParamLayout,
     params: &'a [f32],
     rope: Rope,
-    /// Per layer, `[max_seq_len, kv_heads * head_dim]`.
+    /// Per layer, `[positions, kv_heads * head_dim]`, grown as the context
+    /// grows (see [`grow_cache`]).
     k_cache: Vec<Vec<f32>>,
     v_cache: Vec<Vec<f32>>,
     pos: usize,
@@ -197,6 +198,20 @@ fn matvec_rows(y: &mut [f32], w: &[f32], x: &[f32]) {
     }
 }
 
+/// Grows each layer's KV cache to hold at least `needed` values, doubling so
+/// that a long context reallocates only a few times, and never past `cap`
+/// (the model's whole window). The cache is sized by the context actually
+/// used: a model whose config allows 128k positions but answers in 500
+/// tokens holds 500 positions, not gigabytes of zeros.
+pub(crate) fn grow_cache(layers: &mut [Vec<f32>], needed: usize, cap: usize) {
+    for cache in layers {
+        if cache.len() < needed {
+            let len = needed.max(2 * cache.len()).min(cap.max(needed));
+            cache.resize(len, 0.0);
+        }
+    }
+}
+
 impl<'a> Generator<'a> {
     pub fn new(config: &ModelConfig, params: &'a [f32]) -> Self {
         let layout = ParamLayout::new(config);
@@ -207,8 +222,8 @@ impl<'a> Generator<'a> {
         Self {
             config: config.clone(),
             rope: Rope::new(config.max_seq_len, hd, config.rope_theta),
-            k_cache: vec![vec![0.0; config.max_seq_len * kv]; config.n_layers],
-            v_cache: vec![vec![0.0; config.max_seq_len * kv]; config.n_layers],
+            k_cache: vec![Vec::new(); config.n_layers],
+            v_cache: vec![Vec::new(); config.n_layers],
             pos: 0,
             x: vec![0.0; d],
             xn: vec![0.0; d],
@@ -218,7 +233,7 @@ impl<'a> Generator<'a> {
             att: vec![0.0; d],
             gate: vec![0.0; config.ffn_hidden],
             up: vec![0.0; config.ffn_hidden],
-            scores: vec![0.0; config.n_heads * config.max_seq_len],
+            scores: Vec::new(),
             logits: vec![0.0; config.vocab_size],
             layout,
             params,
@@ -254,6 +269,11 @@ impl<'a> Generator<'a> {
         let kv = kv_heads * hd;
         let pos = self.pos;
         assert!(pos < c.max_seq_len, "context full: {} tokens", c.max_seq_len);
+        grow_cache(&mut self.k_cache, (pos + 1) * kv, c.max_seq_len * kv);
+        grow_cache(&mut self.v_cache, (pos + 1) * kv, c.max_seq_len * kv);
+        if self.scores.len() < heads * (pos + 1) {
+            self.scores.resize(heads * (pos + 1), 0.0);
+        }
         let p = self.params;
         let w = |off: usize, len: usize| &p[off..off + len];
         let e = self.layout.embed;

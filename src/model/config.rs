@@ -48,6 +48,28 @@ pub enum ConfigError {
     File { path: String, message: String },
 }
 
+/// The largest size fledge accepts for each field (with its name in an HF
+/// `config.json`): far above any model a CPU can run, far below what would
+/// overflow an allocation. A damaged or hostile config is refused by
+/// [`ModelConfig::validate`] with the field named, before anything is
+/// allocated from its numbers.
+pub const SIZE_LIMITS: [(&str, &str, usize); 7] = [
+    ("vocab_size", "vocab_size", 1 << 22),
+    ("d_model", "hidden_size", 1 << 16),
+    ("n_layers", "num_hidden_layers", 1 << 10),
+    ("n_heads", "num_attention_heads", 1 << 10),
+    ("n_kv_heads", "num_key_value_heads", 1 << 10),
+    ("ffn_hidden", "intermediate_size", 1 << 18),
+    ("max_seq_len", "max_position_embeddings", 1 << 20),
+];
+
+/// At most this many parameters (2^34, 17 billion: 64 GiB of f32 weights).
+pub const MAX_PARAMS: usize = 1 << 34;
+
+/// At most this many rotary-table entries per table (`max_seq_len × head_dim / 2`,
+/// 2^25: 128 MiB each for the cosines and the sines).
+pub const MAX_ROPE_ENTRIES: usize = 1 << 25;
+
 /// Named presets, smallest first.
 pub const PRESETS: [&str; 3] = ["tiny", "reference", "small"];
 
@@ -94,6 +116,22 @@ impl ModelConfig {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        let values = [
+            self.vocab_size,
+            self.d_model,
+            self.n_layers,
+            self.n_heads,
+            self.n_kv_heads,
+            self.ffn_hidden,
+            self.max_seq_len,
+        ];
+        for ((name, hf_name, limit), value) in SIZE_LIMITS.iter().zip(values) {
+            if value > *limit {
+                return bad(format!(
+                    "{name} (`{hf_name}` in an HF config.json) is {value}, above the most fledge accepts ({limit}): the file is damaged, or the model is far larger than a CPU can run; fix the number"
+                ));
+            }
+        }
         if self.vocab_size == 0 || self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 {
             return bad("vocab_size, d_model, n_layers and n_heads must be positive".into());
         }
@@ -114,6 +152,21 @@ impl ModelConfig {
         }
         if !(self.norm_eps > 0.0 && self.rope_theta > 0.0) {
             return bad("norm_eps and rope_theta must be positive".into());
+        }
+        // Each size is bounded above, so these products cannot overflow.
+        let params = self.num_params();
+        if params > MAX_PARAMS {
+            return bad(format!(
+                "these sizes make {params} parameters, above the most fledge accepts ({MAX_PARAMS}, 64 GiB of f32): the file is damaged, or the model is far larger than a CPU can run"
+            ));
+        }
+        let rope = self.max_seq_len * self.head_dim() / 2;
+        if rope > MAX_ROPE_ENTRIES {
+            return bad(format!(
+                "max_seq_len {} × head dimension {} needs rotary tables of {rope} entries, above the most fledge accepts ({MAX_ROPE_ENTRIES}); lower max_seq_len (`max_position_embeddings`)",
+                self.max_seq_len,
+                self.head_dim()
+            ));
         }
         Ok(())
     }
@@ -195,5 +248,31 @@ mod tests {
         let mut c = ModelConfig::preset("reference", 4096).unwrap();
         c.n_kv_heads = 3;
         assert!(c.validate().is_err());
+    }
+
+    /// Issue 19, item 5: huge sizes are refused by name, and in bounded time,
+    /// before anything is allocated from them.
+    #[test]
+    fn huge_sizes_are_refused_by_name() {
+        let base = ModelConfig::preset("reference", 4096).unwrap();
+        let cases = [
+            (ModelConfig { d_model: 1_000_000_000, ..base.clone() }, "hidden_size"),
+            (ModelConfig { n_layers: 1_000_000_000, ..base.clone() }, "num_hidden_layers"),
+            (ModelConfig { max_seq_len: 1_000_000_000_000, ..base.clone() }, "max_position_embeddings"),
+            (ModelConfig { vocab_size: usize::MAX, ..base.clone() }, "vocab_size"),
+            // Each size allowed, their product not.
+            (ModelConfig { d_model: 1 << 16, ffn_hidden: 1 << 18, n_layers: 1 << 10, ..base.clone() }, "parameters"),
+            (ModelConfig { max_seq_len: 1 << 20, n_heads: 1, n_kv_heads: 1, ..base.clone() }, "rotary"),
+        ];
+        for (config, named) in cases {
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(named), "{named}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.toml");
+        let toml = toml::to_string(&base).unwrap().replace("n_layers = 6", "n_layers = 1000000000");
+        std::fs::write(&path, toml).unwrap();
+        let err = ModelConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("model.toml") && err.contains("n_layers"), "{err}");
     }
 }

@@ -50,6 +50,29 @@ fn lib_err(e: impl std::fmt::Display) -> TokenizerError {
 
 type HfTokenizer = tokenizers::Tokenizer;
 
+/// Checks that the token ids run from 0 to the vocabulary size minus one.
+///
+/// The model has one embedding row per id, so an id at or past the size
+/// would index past the embedding; and serializing the tokenizer (for its
+/// hash) lays the vocabulary out in a table as long as the largest id, so an
+/// id of 4,000,000,000 would ask for gigabytes. Both are refused here, first.
+fn check_ids_dense(hf: &HfTokenizer, origin: &str) -> Result<(), TokenizerError> {
+    let vocab = hf.get_vocab(true);
+    let size = hf.get_vocab_size(true);
+    if let Some((token, id)) = vocab.iter().max_by_key(|(_, &id)| id) {
+        if *id as usize >= size {
+            return Err(TokenizerError::File {
+                path: origin.to_string(),
+                message: format!(
+                    "token {token:?} has id {id}, but the vocabulary has {size} tokens, so ids must lie between 0 and {}: the file is damaged; use the tokenizer.json the model was trained with",
+                    size.saturating_sub(1)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A byte-level BPE tokenizer with fledge's special tokens.
 #[derive(Clone)]
 pub struct Tokenizer {
@@ -102,14 +125,18 @@ impl Tokenizer {
 
     /// Loads a `tokenizer.json` (fledge's, or any byte-level BPE with the special tokens).
     pub fn load(path: &Path) -> Result<Self, TokenizerError> {
-        let hf = HfTokenizer::from_file(path).map_err(|e| TokenizerError::File {
-            path: path.display().to_string(),
-            message: format!("cannot load tokenizer: {e}"),
-        })?;
+        let err = |message: String| TokenizerError::File { path: path.display().to_string(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the tokenizer: {e}")))?;
+        // The JSON's syntax is checked first: the library panics, instead of
+        // returning an error, on some malformed `decoder` sections.
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)
+            .map_err(|e| err(format!("not valid JSON ({e}); use the tokenizer.json the model was trained with")))?;
+        let hf: HfTokenizer = text.parse().map_err(|e| err(format!("cannot load tokenizer: {e}")))?;
         Self::from_hf(hf, &path.display().to_string())
     }
 
     fn from_hf(hf: HfTokenizer, origin: &str) -> Result<Self, TokenizerError> {
+        check_ids_dense(&hf, origin)?;
         let mut specials = [0u32; 3];
         for (slot, token) in specials.iter_mut().zip(SPECIAL_TOKENS) {
             *slot = hf
@@ -265,6 +292,40 @@ mod tests {
         assert_eq!(loaded.hash(), tokenizer().hash());
         let s = "The fox met a bear (7).";
         assert_eq!(loaded.encode(s, false), tokenizer().encode(s, false));
+    }
+
+    /// Issue 19, item 6: an id of 4,000,000,000 used to abort every command
+    /// that loaded the file (an 8 GB table while hashing); now loading refuses
+    /// it at once, naming the file and the token.
+    #[test]
+    fn huge_id_in_tokenizer_json_is_refused_quickly() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        tokenizer().save(&p).unwrap();
+        let mut j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let vocab = j["model"]["vocab"].as_object_mut().unwrap();
+        let token = vocab.iter().find(|(_, id)| id.as_u64() == Some(300)).unwrap().0.clone();
+        vocab.insert(token.clone(), serde_json::json!(4_000_000_000u64));
+        std::fs::write(&p, j.to_string()).unwrap();
+        let start = std::time::Instant::now();
+        let err = Tokenizer::load(&p).err().expect("refused").to_string();
+        assert!(start.elapsed().as_secs() < 5, "took {:?}", start.elapsed());
+        assert!(err.contains("tokenizer.json") && err.contains("id 4000000000"), "{err}");
+    }
+
+    /// A syntax error inside the `decoder` section made the library panic
+    /// (found by tests/fuzz_readers.rs); now it is an error naming the file.
+    #[test]
+    fn malformed_decoder_section_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tokenizer.json");
+        tokenizer().save(&p).unwrap();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        let brace = text.find("\"decoder\"").unwrap() + text[text.find("\"decoder\"").unwrap()..].find('{').unwrap();
+        text.insert(brace + 1, '1');
+        std::fs::write(&p, text).unwrap();
+        let err = Tokenizer::load(&p).err().expect("refused").to_string();
+        assert!(err.contains("tokenizer.json") && err.contains("not valid JSON"), "{err}");
     }
 
     #[test]

@@ -228,7 +228,10 @@ fn read_tensors(path: &Path, layout: &ParamLayout, prefix: &str) -> Result<Vec<f
     let bytes = fs::read(path).map_err(|e| file_err(path, e))?;
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| file_err(path, format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
-    let mut out = vec![0.0f32; layout.total];
+    // Every tensor is checked against model.toml's shapes before room is
+    // made for the weights: a model.toml that does not match the file (huge
+    // sizes included) is refused here rather than by a failed allocation.
+    let mut views = Vec::with_capacity(layout.tensors.len());
     for t in &layout.tensors {
         let name = format!("{prefix}{}", t.name);
         let view = st.tensor(&name).map_err(|_| CheckpointError::Mismatch {
@@ -241,6 +244,10 @@ fn read_tensors(path: &Path, layout: &ParamLayout, prefix: &str) -> Result<Vec<f
                 message: format!("{name} is {:?} {:?}, expected F32 {:?}", view.dtype(), view.shape(), t.shape),
             });
         }
+        views.push(view);
+    }
+    let mut out = vec![0.0f32; layout.total];
+    for (t, view) in layout.tensors.iter().zip(views) {
         for (o, c) in out[t.range()].iter_mut().zip(view.data().chunks_exact(4)) {
             *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
