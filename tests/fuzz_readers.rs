@@ -286,7 +286,7 @@ fn seeds() -> &'static Seeds {
         let layout = ParamLayout::new(&config);
         let params = init_params(&config, &layout, 3);
         let checkpoint = dir.path().join("model");
-        checkpoint::save_weights(&checkpoint, &config, &layout, &params, &tok).unwrap();
+        checkpoint::save_weights(&checkpoint, &config, &layout, &params, &tok, false, &[]).unwrap();
 
         let corpus = dir.path().join("corpus");
         fs::create_dir_all(&corpus).unwrap();
