@@ -246,3 +246,20 @@ fn search_names_the_mode_it_ran_and_the_path_under_the_root() {
     assert!(text.contains("1 passage in") && text.contains("(bm25)"), "{text}");
     assert!(!text.contains("passages") && !text.contains("hybrid"), "{text}");
 }
+
+#[test]
+fn an_index_never_moves_into_a_folder_of_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path();
+    write_notes(cwd);
+    // `--index notes` by mistake: the notes folder holds the user's files
+    // (and an editor's hidden temporary file), not an index.
+    std::fs::write(cwd.join("notes/.draft.swp.tmp"), "unsaved work").unwrap();
+    let text = err(&fledge(cwd, &["index", "add", "notes", "--index", "notes", "--no-embeddings"]));
+    assert!(text.contains("notes") && text.contains("no index") && text.contains("--index"), "{text}");
+    assert!(!cwd.join("notes/index.json").exists());
+    assert_eq!(std::fs::read_to_string(cwd.join("notes/.draft.swp.tmp")).unwrap(), "unsaved work");
+    // An empty folder is fine.
+    std::fs::create_dir(cwd.join("empty")).unwrap();
+    ok(&fledge(cwd, &["index", "add", "notes", "--index", "empty", "--no-embeddings"]));
+}

@@ -193,6 +193,16 @@ impl Index {
         if Index::exists(dir) {
             return Err(index_err(dir, "already holds an index"));
         }
+        // An index cleans up after itself inside its folder, so it never
+        // moves into a folder that already holds someone else's files.
+        if let Some(file) = std::fs::read_dir(dir).ok().and_then(|mut entries| entries.next()).and_then(|e| e.ok()) {
+            let message = format!(
+                "holds {} and no index: an index is made in a new or empty folder, so that fledge never touches \
+                 files it did not write; choose another --index",
+                file.file_name().to_string_lossy()
+            );
+            return Err(index_err(dir, message));
+        }
         std::fs::create_dir_all(dir).map_err(|e| RagError::io(dir, e))?;
         let manifest = Manifest {
             format: FORMAT,
@@ -701,7 +711,9 @@ impl Index {
             let name = entry.file_name().to_string_lossy().into_owned();
             let generation =
                 name.strip_prefix("seg-").and_then(|rest| rest.split('.').next()).and_then(|g| g.parse::<u64>().ok());
-            let stray_tmp = name.starts_with('.') && name.ends_with(".tmp");
+            // Only the temporary names fledge's own writes use (`.index.json.PID.tmp`, `.seg-N.….tmp`).
+            let stray_tmp =
+                (name.starts_with(".seg-") || name.starts_with(&format!(".{MANIFEST}."))) && name.ends_with(".tmp");
             if generation.is_some_and(|g| !live.contains(&g)) || stray_tmp {
                 let _ = std::fs::remove_file(entry.path());
             }
