@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use fledge::chat::battery;
 use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
 use fledge::chat::sft::{SftSettings, SftSource};
@@ -197,6 +198,19 @@ pub struct EvalArgs {
     /// Write results (eval.json) and every answer (answers.jsonl) here (default: none, print only).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Folder of the battery's hand-written sets (grounded-qa.jsonl, story-requests.jsonl)
+    /// (default: evals/ of the fledge checkout).
+    #[arg(long)]
+    evals: Option<PathBuf>,
+    /// Which split of the battery's sets to score: dev, test or all.
+    #[arg(long, default_value = "dev", value_parser = ["dev", "test", "all"])]
+    split: String,
+    /// Skip the battery (grounded QA, refusals, story requests); score only --qa and --chat.
+    #[arg(long, default_value_t = false)]
+    no_battery: bool,
+    /// Longest story, in tokens, for the story requests.
+    #[arg(long, default_value_t = 300)]
+    story_tokens: usize,
 }
 
 fn set_path(data: &Path, name: &str, split: &str) -> PathBuf {
@@ -245,6 +259,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         );
         scores.push(s);
     }
+    let battery = if args.no_battery { None } else { Some(run_battery(&args, &config, &params, &tok)?) };
     let mut chat = Vec::new();
     for name in &args.chat {
         let path = set_path(&data, name, "val");
@@ -273,8 +288,11 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
             c["loss"].as_f64().unwrap_or(f64::NAN)
         );
     }
+    if let Some(b) = &battery {
+        print_battery(b);
+    }
     if let Some(out) = &args.out {
-        let json = serde_json::json!({"model": model, "data": data, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit});
+        let json = serde_json::json!({"model": model, "data": data, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit, "battery": battery});
         fledge::fsutil::write_atomic(out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
         let mut lines = String::new();
         for s in &scores {
@@ -283,10 +301,94 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
                 lines.push('\n');
             }
         }
+        if let Some(b) = &battery {
+            for a in &b.grounded.answers {
+                lines.push_str(&serde_json::to_string(&serde_json::json!({"set": "grounded", "answer": a}))?);
+                lines.push('\n');
+            }
+            for a in &b.stories.answers {
+                lines.push_str(&serde_json::to_string(&serde_json::json!({"set": "stories", "answer": a}))?);
+                lines.push('\n');
+            }
+        }
         fledge::fsutil::write_atomic(out.join("answers.jsonl"), lines.as_bytes())?;
         eprintln!("wrote {}/eval.json and answers.jsonl", out.display());
     }
     Ok(())
+}
+
+/// The battery's scores on one split of `evals/`.
+#[derive(serde::Serialize)]
+struct Battery {
+    evals: PathBuf,
+    split: String,
+    grounded: battery::GroundedScore,
+    stories: battery::StoryScore,
+}
+
+fn run_battery(
+    args: &EvalArgs,
+    config: &fledge::model::ModelConfig,
+    params: &[f32],
+    tok: &Tokenizer,
+) -> Result<Battery> {
+    let evals = match &args.evals {
+        Some(d) => d.clone(),
+        None => fledge::project_file(Path::new("evals/grounded-qa.jsonl"))
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .context("the battery's sets (evals/grounded-qa.jsonl) are not here: run from the fledge checkout, pass --evals, or --no-battery")?,
+    };
+    let split = (args.split != "all").then_some(args.split.as_str());
+    let mut grounded = battery::read_grounded(&evals.join("grounded-qa.jsonl"), split)?;
+    let mut stories = battery::read_story_requests(&evals.join("story-requests.jsonl"), split)?;
+    if args.limit > 0 {
+        grounded.truncate(args.limit);
+        stories.truncate(args.limit);
+    }
+    let grounded = battery::score_grounded(config, params, tok, &grounded, args.max_tokens);
+    eprintln!(
+        "grounded ({}): accuracy {:.3}  EM {:.3}  F1 {:.3}  refusals {:.3}  false refusals {:.3}  ({:.0} s)",
+        args.split,
+        grounded.answer_accuracy,
+        grounded.exact_match,
+        grounded.f1,
+        grounded.refusal_rate,
+        grounded.false_refusal_rate,
+        grounded.seconds
+    );
+    let stories = battery::score_stories(config, params, tok, &stories, args.story_tokens, 0);
+    eprintln!("story requests ({}): told {:.3}  ({:.0} s)", args.split, stories.pass_rate, stories.seconds);
+    Ok(Battery { evals, split: args.split.clone(), grounded, stories })
+}
+
+fn print_battery(b: &Battery) {
+    let (g, s) = (&b.grounded, &b.stories);
+    println!();
+    println!("Battery ({} split of {}):", b.split, b.evals.display());
+    println!();
+    println!("| grounded QA | questions | answer accuracy | exact match | token F1 | refused |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| answerable | {} | {:.3} | {:.3} | {:.3} | {:.3} (false refusals) |",
+        g.answerable, g.answer_accuracy, g.exact_match, g.f1, g.false_refusal_rate
+    );
+    println!("| unanswerable | {} | | | | {:.3} (refusals) |", g.unanswerable, g.refusal_rate);
+    for (kind, n, accuracy) in &g.by_type {
+        println!("| answer type: {kind} | {n} | {accuracy:.3} | | | |");
+    }
+    if g.too_long > 0 {
+        println!("({} questions longer than the context window were not asked)", g.too_long);
+    }
+    println!();
+    println!(
+        "| story requests | asked | told a story | ≥ {} words | on subject | identity line | mean words |",
+        battery::STORY_MIN_WORDS
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| sampled as `fledge chat` does (seed 0) | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+        s.requests, s.pass_rate, s.long_enough_rate, s.subjects_rate, s.identity_rate, s.mean_words
+    );
 }
 
 #[derive(Args)]
@@ -526,5 +628,86 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
             println!("{}", sources_text(&cited, retrieved));
         }
     }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct DataStoriesArgs {
+    /// The prepared corpus whose training stories answer the requests (`fledge data prepare --out`,
+    /// or a speedrun's OUT/data).
+    #[arg(long, default_value = "runs/speedrun-reference/data")]
+    corpus: PathBuf,
+    /// Use the documents of sources whose name starts with this (the corpus's TinyStories).
+    #[arg(long, default_value = "tinystories")]
+    sources: String,
+    /// Where the set goes, as OUT/stories/{train,val,test}.jsonl (the layout of `fledge data chat`).
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+    /// Seed of the wordings and kinds chosen.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+}
+
+/// `fledge data stories`: requests for stories answered with the corpus's own.
+pub fn run_data_stories(args: DataStoriesArgs) -> Result<()> {
+    use fledge::chat::stories::make_story_requests;
+    let docs = fledge::data::prepare::read_training_documents(&args.corpus)?;
+    let texts: Vec<&str> =
+        docs.iter().filter(|d| d.source.starts_with(&args.sources)).map(|d| d.text.as_str()).collect();
+    if texts.is_empty() {
+        bail!(
+            "{}: no training document comes from a source named {}*; pass --sources the name of the corpus's story source",
+            args.corpus.display(),
+            args.sources
+        );
+    }
+    let report_path = args.corpus.join("report.json");
+    let corpus: fledge::data::prepare::PrepareReport = serde_json::from_slice(
+        &std::fs::read(&report_path).with_context(|| format!("cannot read {}", report_path.display()))?,
+    )
+    .with_context(|| format!("{} is not a corpus report of `fledge data prepare`", report_path.display()))?;
+    let license =
+        corpus.sources.iter().filter(|s| s.name.starts_with(&args.sources)).find_map(|s| s.license.clone()).map(
+            |mut l| {
+                l.source = "stories".into();
+                l.credit = format!("requests made by fledge for the stories of {}", l.credit);
+                l
+            },
+        );
+    let (convs, report) = make_story_requests(&texts, args.seed);
+    let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for c in convs {
+        let key = fledge::data::dedup::fnv1a(c.messages.last().map(|m| m.content.as_bytes()).unwrap_or_default());
+        match fledge::data::dedup::mix64(key ^ args.seed) % 100 {
+            0..=1 => val.push(c),
+            2..=3 => test.push(c),
+            _ => train.push(c),
+        }
+    }
+    let converted = convert::Converted {
+        source: "stories".into(),
+        splits: vec![(convert::Split::Train, train), (convert::Split::Val, val), (convert::Split::Test, test)],
+        skipped: report.skipped.clone(),
+        notes: vec![format!(
+            "{} training documents of {} ({}*), {} used; kinds: {}",
+            report.documents,
+            args.corpus.display(),
+            args.sources,
+            report.used,
+            report.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+        )],
+    };
+    convert::write_with_license(&converted, &args.out, license)?;
+    let dir = args.out.join("stories");
+    fledge::fsutil::write_atomic(dir.join("stories-report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    println!("{:<10} {:>8}", "kind", "count");
+    for (kind, n) in &report.kinds {
+        println!("{kind:<10} {n:>8}");
+    }
+    for (why, n) in &report.skipped {
+        println!("skipped {n}: {why}");
+    }
+    let [tr, va, te] = convert::Split::ALL.map(|s| converted.split(s).len());
+    println!("written to {}: train {tr}, val {va}, test {te}", dir.display());
     Ok(())
 }

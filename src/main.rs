@@ -225,6 +225,8 @@ enum DataCommand {
     Tokenize(TokenizeArgs),
     /// Convert the chat and QA sets of ../shared/data into conversation JSONL (train/val/test).
     Chat(chat_cmd::DataChatArgs),
+    /// Story requests ("Tell me a story about a dragon.") answered with the corpus's own stories.
+    Stories(chat_cmd::DataStoriesArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
     Report {
         /// The prepared corpus folder.
@@ -468,6 +470,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Chat(args) => chat_cmd::run_chat(args),
         Command::Eval(args) => chat_cmd::run_eval(args),
         Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
+        Command::Data(DataCommand::Stories(args)) => chat_cmd::run_data_stories(args),
         Command::Index(cmd) => rag_cmd::run_index(cmd),
         Command::Ask(args) => rag_cmd::run_ask(args),
         Command::Serve(args) => serve_cmd::run_serve(args),

@@ -8,10 +8,15 @@
 //!   conversation JSONL, keeping their own splits.
 //! - [`sft`]: fine-tuning data (masking, packing, mixing) on the training loop.
 //! - [`eval`]: exact match and token F1 on held-out grounded QA.
+//! - [`battery`]: the hand-written sets of `evals/` (grounded QA, refusals,
+//!   story requests) scored as rates.
+//! - [`stories`]: story requests made from the corpus's stories.
 
+pub mod battery;
 pub mod convert;
 pub mod eval;
 pub mod sft;
+pub mod stories;
 pub mod template;
 
 pub use template::{render_text, render_tokens, Conversation, Message, Role};

@@ -612,6 +612,41 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     Ok(report)
 }
 
+/// One training document of a prepared corpus, as `train.jsonl` holds it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TrainingDocument {
+    pub text: String,
+    pub source: String,
+}
+
+/// Reads the training documents of a prepared corpus (`corpus/train.jsonl`;
+/// never the validation split), for the stages that make chat data from the
+/// corpus itself.
+pub fn read_training_documents(corpus: &Path) -> Result<Vec<TrainingDocument>, DataError> {
+    let path = corpus.join("train.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::Format {
+            path: path.clone(),
+            line: None,
+            message: "no prepared corpus here: make one with `fledge data prepare --out DIR` or \
+                      `fledge speedrun --until corpus` (it writes OUT/data), and pass that folder"
+                .into(),
+        },
+        _ => DataError::io(&path, e),
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| DataError::Format {
+                path: path.clone(),
+                line: Some(i + 1),
+                message: format!("{e}; expected {{\"text\": ..., \"source\": ...}} as `fledge data prepare` writes"),
+            })
+        })
+        .collect()
+}
+
 /// Writes a source's prompt/response records as conversations for the chat
 /// stage (`instructions/{source}/{train,val,test}.jsonl` and `report.json`,
 /// the layout of `fledge data chat`), with 1% held out for validation.

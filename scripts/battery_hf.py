@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""The evaluation battery, run independently of fledge: through transformers,
+on an exported Hugging Face folder, with the folder's own chat template.
+
+It checks what `fledge eval` reports with code that shares nothing with it:
+the model is run by transformers, the prompt is rendered by the folder's Jinja
+chat template (a `context` message, then the `user` question), and scoring is
+written again here from the rules in evals/README.md.
+
+Usage:
+  python scripts/battery_hf.py MODEL_FOLDER [--evals evals] [--split dev|test|all]
+      [--babi runs/chat/babi-task1/test.jsonl] [--fairytaleqa runs/chat/fairytaleqa/test.jsonl]
+      [--limit N] [--out results.json]
+
+Needs torch and transformers (the interop venv of scripts/test.sh has both).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+REFUSAL_SIGNS = [
+    "doesn't say", "does not say", "don't know", "do not know", "doesn't tell", "does not tell",
+    "not in the text", "isn't in the text", "not say", "no way to know", "not mentioned", "can't tell",
+]
+IDENTITY_SIGNS = ["fledge", "language model", "i am an ai", "i'm an ai", "as an ai", "a small model"]
+
+
+def normalize(s):
+    s = s.lower()
+    s = "".join(c if c.isalnum() or c.isspace() else " " for c in s)
+    return " ".join(w for w in s.split() if w not in ("a", "an", "the"))
+
+
+def f1(pred, ref):
+    p, r = normalize(pred).split(), normalize(ref).split()
+    if not p or not r:
+        return float(p == r)
+    common = 0
+    rest = list(r)
+    for w in p:
+        if w in rest:
+            rest.remove(w)
+            common += 1
+    if common == 0:
+        return 0.0
+    prec, rec = common / len(p), common / len(r)
+    return 2 * prec * rec / (prec + rec)
+
+
+def accurate(reply, answers):
+    r = " " + normalize(reply) + " "
+    words = len(r.split())
+    for a in answers:
+        a = normalize(a)
+        if a and (" " + a + " ") in r and words <= max(12, 3 * len(a.split())):
+            return True
+    return False
+
+
+def refused(reply):
+    r = reply.lower().replace("\u2019", "'")
+    return any(s in r for s in REFUSAL_SIGNS)
+
+
+def read_jsonl(path, split=None):
+    rows = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+    return [r for r in rows if split in (None, "all") or r.get("split") == split]
+
+
+class Model:
+    def __init__(self, folder):
+        self.tok = AutoTokenizer.from_pretrained(folder)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+        self.model.eval()
+        self.window = self.model.config.max_position_embeddings
+        self.im_end = self.tok.convert_tokens_to_ids("<|im_end|>")
+
+    def reply(self, messages, max_new_tokens, sample=None):
+        ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+        if hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        budget = min(max_new_tokens, self.window - ids.shape[1])
+        if budget <= 0:
+            return None
+        kwargs = dict(max_new_tokens=budget, eos_token_id=[self.im_end, self.tok.eos_token_id],
+                      pad_token_id=self.tok.eos_token_id)
+        if sample is None:
+            kwargs.update(do_sample=False)
+        else:
+            torch.manual_seed(sample)
+            kwargs.update(do_sample=True, temperature=0.7, top_k=40, top_p=0.95, repetition_penalty=1.1)
+        with torch.no_grad():
+            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
+        return self.tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+
+
+def grounded(m, items, max_tokens):
+    rows = []
+    for it in items:
+        reply = m.reply([{"role": "context", "content": it["context"]}, {"role": "user", "content": it["question"]}], max_tokens)
+        if reply is None:
+            continue
+        rows.append(dict(id=it["id"], answerable=it["answerable"], reply=reply,
+                         exact=any(normalize(a) == normalize(reply) for a in it["answers"]),
+                         f1=max([f1(reply, a) for a in it["answers"]] or [0.0]),
+                         accurate=accurate(reply, it["answers"]), refused=refused(reply)))
+    yes = [r for r in rows if r["answerable"]]
+    no = [r for r in rows if not r["answerable"]]
+    mean = lambda v, k: sum(float(r[k]) for r in v) / max(1, len(v))
+    return dict(answerable=len(yes), unanswerable=len(no), answer_accuracy=mean(yes, "accurate"),
+                exact_match=mean(yes, "exact"), f1=mean(yes, "f1"), false_refusal_rate=mean(yes, "refused"),
+                refusal_rate=mean(no, "refused"), answers=rows)
+
+
+def stories(m, requests, max_tokens):
+    rows = []
+    for i, rq in enumerate(requests):
+        reply = m.reply([{"role": "user", "content": rq["prompt"]}], max_tokens, sample=i)
+        low = reply.lower()
+        missing = [w for w in rq["subject_words"] if w.lower() not in low]
+        ident = any(s in low.replace("\u2019", "'") for s in IDENTITY_SIGNS)
+        words = len(reply.split())
+        rows.append(dict(id=rq["id"], reply=reply, words=words, missing=missing, identity=ident,
+                         passed=words >= 40 and not missing and not ident))
+    return dict(requests=len(rows), pass_rate=sum(r["passed"] for r in rows) / max(1, len(rows)), answers=rows)
+
+
+def qa_set(m, path, limit, max_tokens):
+    rows = []
+    for conv in read_jsonl(path)[: limit or None]:
+        msgs = conv["messages"]
+        last = max(i for i, x in enumerate(msgs) if x["role"] == "assistant")
+        reply = m.reply(msgs[:last], max_tokens)
+        if reply is None:
+            continue
+        ref = msgs[last]["content"]
+        rows.append(dict(exact=normalize(reply) == normalize(ref), f1=f1(reply, ref)))
+    n = max(1, len(rows))
+    return dict(scored=len(rows), exact_match=sum(r["exact"] for r in rows) / n, f1=sum(r["f1"] for r in rows) / n)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--evals", default="evals")
+    ap.add_argument("--split", default="dev", choices=["dev", "test", "all"])
+    ap.add_argument("--babi", help="babi-task1 test.jsonl (fledge data chat)")
+    ap.add_argument("--fairytaleqa", help="fairytaleqa test.jsonl (fledge data chat)")
+    ap.add_argument("--limit", type=int, default=200, help="items per bAbI / FairytaleQA set (0: all)")
+    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--story-tokens", type=int, default=300)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    m = Model(args.model)
+    t = time.time()
+    result = {"model": args.model, "split": args.split}
+    result["grounded"] = grounded(m, read_jsonl(f"{args.evals}/grounded-qa.jsonl", args.split), args.max_tokens)
+    result["stories"] = stories(m, read_jsonl(f"{args.evals}/story-requests.jsonl", args.split), args.story_tokens)
+    for name in ("babi", "fairytaleqa"):
+        if getattr(args, name):
+            result[name] = qa_set(m, getattr(args, name), args.limit, args.max_tokens)
+    g, s = result["grounded"], result["stories"]
+    print(f"transformers on {args.model} ({args.split} split), {time.time() - t:.0f} s")
+    print(f"grounded: accuracy {g['answer_accuracy']:.3f}  EM {g['exact_match']:.3f}  F1 {g['f1']:.3f}  "
+          f"refusals {g['refusal_rate']:.3f}  false refusals {g['false_refusal_rate']:.3f}  "
+          f"({g['answerable']} answerable, {g['unanswerable']} unanswerable)")
+    print(f"story requests: told {s['pass_rate']:.3f} of {s['requests']}")
+    for name in ("babi", "fairytaleqa"):
+        if name in result:
+            r = result[name]
+            print(f"{name}: EM {r['exact_match']:.3f}  F1 {r['f1']:.3f}  ({r['scored']} scored)")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,461 @@
+//! Story requests made from the corpus's own stories: "Tell me a story about
+//! a dragon." answered with a story about a dragon.
+//!
+//! A chat model tuned only on QA and chit-chat answers "Tell me a story" with
+//! chit-chat. These conversations teach the request → story mapping with
+//! stories the model already knows how to write (the pretraining ones), so
+//! the request is all that is new. The subject words of each request are
+//! taken from its story, so the story is about what was asked.
+//!
+//! Kinds (counted in the report): `about` (a story about one or two things),
+//! `learns` (a story where someone learns to ...; only from stories that say
+//! so), `continue` (the opening given, the rest of the story answered),
+//! `title` (a story given, a title made from its subject answered).
+//!
+//! Rule-based, like the reading-comprehension data: the stories are simple and the rules
+//! small, and no model is needed to make the data a model learns from.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::template::{Conversation, Message, Role};
+use crate::data::dedup::{fnv1a, mix64};
+
+/// Stories shorter or longer than this (in words) are not used: a short
+/// one is not much of a story, a long one does not fit a 512-token window
+/// with its request.
+pub const STORY_WORDS: std::ops::RangeInclusive<usize> = 60..=260;
+
+/// Words that never make a subject, though they follow "a" or "the" often.
+const NOT_SUBJECTS: &[&str] = &[
+    "day",
+    "time",
+    "lot",
+    "way",
+    "end",
+    "next",
+    "other",
+    "same",
+    "first",
+    "last",
+    "best",
+    "little",
+    "big",
+    "new",
+    "old",
+    "very",
+    "most",
+    "bit",
+    "few",
+    "morning",
+    "night",
+    "moment",
+    "while",
+    "good",
+    "great",
+    "thing",
+    "things",
+    "one",
+    "two",
+    "whole",
+    "rest",
+    "top",
+    "bottom",
+    "side",
+    "middle",
+    "kind",
+    "idea",
+    "sound",
+    "way",
+    "place",
+    "right",
+    "left",
+    "back",
+    "front",
+    "long",
+    "small",
+    "only",
+    "sun",
+    "happy",
+    "sad",
+    "nice",
+    "beautiful",
+    "special",
+    "man",
+    "woman",
+    "boy",
+    "girl",
+    "mom",
+    "dad",
+    "mum",
+    "mother",
+    "father",
+    "lesson",
+    "story",
+    "fun",
+    "help",
+];
+
+/// The nouns a story can be about: the words that follow "a", "an" or "the"
+/// most often in `docs` (lower-case, letters only), minus [`NOT_SUBJECTS`]
+/// and minus adjectives. An adjective there is mostly followed by its noun
+/// ("a naughty dog"); a noun by punctuation or a small word ("the dog was",
+/// "a dog."), so a word counts as a noun when that happens at least half
+/// of the time.
+pub fn subject_vocabulary(docs: &[&str], size: usize) -> Vec<String> {
+    const AFTER_NOUN: &[&str] = &[
+        "is", "was", "and", "to", "in", "on", "with", "that", "who", "of", "had", "has", "said", "for", "at", "but",
+        "from", "could", "would", "did", "went", "saw", "were", "are", "he", "she", "they", "it", "too", "again",
+    ];
+    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+    for doc in docs {
+        let words: Vec<&str> = doc.split_whitespace().collect();
+        for (i, pair) in words.windows(2).enumerate() {
+            if matches!(pair[0], "a" | "an" | "the" | "A" | "An" | "The") {
+                let w = pair[1].trim_end_matches(|c: char| !c.is_alphabetic());
+                if w.len() >= 3 && w.chars().all(|c| c.is_ascii_lowercase()) && !NOT_SUBJECTS.contains(&w) {
+                    let ends = w.len() < pair[1].len();
+                    let next = words.get(i + 2).map(|n| n.to_lowercase());
+                    let noun_like = ends || next.map_or(true, |n| AFTER_NOUN.contains(&n.as_str()));
+                    let c = counts.entry(w.to_string()).or_default();
+                    c.0 += 1;
+                    c.1 += usize::from(noun_like);
+                }
+            }
+        }
+    }
+    let mut ranked: Vec<(String, usize)> =
+        counts.into_iter().filter(|(_, (n, noun))| 2 * noun >= *n).map(|(w, (n, _))| (w, n)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.into_iter().take(size).map(|(w, _)| w).collect()
+}
+
+/// How many conversations of each kind, and why stories were passed over.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoryReport {
+    pub documents: usize,
+    pub used: usize,
+    pub kinds: Vec<(String, usize)>,
+    pub skipped: Vec<(String, usize)>,
+    pub examples: Vec<Conversation>,
+}
+
+fn article(word: &str) -> &'static str {
+    let plural = word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") && !word.contains(' ');
+    if plural {
+        "some"
+    } else if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// The story's subjects: vocabulary nouns it uses at least twice, most used
+/// first (ties by first use), at most three.
+fn subjects_of(story: &str, vocabulary: &HashMap<&str, usize>) -> Vec<String> {
+    let mut seen: Vec<(String, usize, usize)> = Vec::new();
+    for (pos, raw) in story.split_whitespace().enumerate() {
+        let w = raw.trim_matches(|c: char| !c.is_alphabetic());
+        if w.starts_with(char::is_uppercase) {
+            continue; // "Lily" the girl is not "a lily"
+        }
+        let w = w.to_string();
+        if !vocabulary.contains_key(w.as_str()) {
+            continue;
+        }
+        match seen.iter_mut().find(|s| s.0 == w) {
+            Some(s) => s.1 += 1,
+            None => seen.push((w, 1, pos)),
+        }
+    }
+    seen.retain(|s| s.1 >= 2);
+    seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    seen.into_iter().take(3).map(|s| s.0).collect()
+}
+
+/// What someone learns in the story, as the words after "learns": "learned
+/// to share" gives "to share", "learned that friends help" gives "that
+/// friends help"; only when it says so in a few plain words.
+fn lesson_of(story: &str) -> Option<String> {
+    let lower = story.to_lowercase();
+    let at = ["learned to ", "learned how to ", "learned that "].iter().find_map(|p| lower.find(p))?;
+    let rest = &story[at + "learned ".len()..];
+    let clause: String = rest.split(['.', ',', '!', '?', '\n', '"', ';']).next()?.trim().to_string();
+    let words = clause.split_whitespace().count();
+    (2..=9).contains(&words).then_some(clause)
+}
+
+/// The first `n` sentences of a story and the rest, split after a full stop,
+/// "!" or "?" that ends a sentence; `None` when the rest would be short.
+fn opening_and_rest(story: &str, n: usize) -> Option<(String, String)> {
+    let mut count = 0;
+    for (i, c) in story.char_indices() {
+        if matches!(c, '.' | '!' | '?') && story[i + 1..].starts_with([' ', '\n']) {
+            count += 1;
+            if count == n {
+                let (open, rest) = story.split_at(i + 1);
+                let rest = rest.trim();
+                return (rest.split_whitespace().count() >= 30).then(|| (open.trim().to_string(), rest.to_string()));
+            }
+        }
+    }
+    None
+}
+
+fn title_case(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Picks one of `options` by `hash`.
+fn pick<'a>(options: &[&'a str], hash: u64) -> &'a str {
+    options[(hash % options.len() as u64) as usize]
+}
+
+/// The story's hero as the story introduces it, when it does so early and
+/// plainly: "a little dog named Max", "a girl who loved to paint".
+fn hero_of(story: &str) -> Option<String> {
+    static HERO: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = HERO.get_or_init(|| {
+        regex::Regex::new(r"\b(?:a|an) ((?:[a-z]+ ){0,2}[a-z]+ (?:named [A-Z][a-z]+|called [A-Z][a-z]+|who (?:loved|liked|wanted|was|lived) [a-z]+(?: [a-z]+){0,3}))[.,!]")
+            .expect("a valid pattern")
+    });
+    let opening: String = story.chars().take(240).collect();
+    let c = re.captures(&opening)?;
+    let phrase = c.get(1)?.as_str();
+    Some(format!("{} {phrase}", article(phrase)))
+}
+
+/// A request about `subjects` in one of many wordings.
+fn about_request(subjects: &[String], hash: u64) -> String {
+    let one = |w: &str| format!("{} {w}", article(w));
+    let what = match subjects {
+        [a, b, ..] if hash % 3 == 0 => format!("{} and {}", one(a), one(b)),
+        [a, ..] => one(a),
+        [] => "{}".to_string(), // the caller fills in a phrase
+    };
+    let wording = pick(
+        &[
+            "Tell me a story about {}.",
+            "Write a short story about {}.",
+            "Can you tell me a story about {}?",
+            "Please write a story about {}.",
+            "Tell me a bedtime story about {}.",
+            "story about {} please",
+            "Make up a story about {}.",
+            "I want a story about {}.",
+            "Could you write me a little story about {}?",
+            "Write a story for children about {}.",
+            "tell me a story about {}",
+            "Do you know a story about {}? Tell it to me.",
+            "Tell me a short tale about {}.",
+            "Can I have a story about {}?",
+        ],
+        hash >> 8,
+    );
+    wording.replace("{}", &what)
+}
+
+/// Makes story-request conversations from `docs` (prepared training
+/// documents). `seed` picks wordings and kinds; the same input and seed
+/// give the same output.
+pub fn make_story_requests(docs: &[&str], seed: u64) -> (Vec<Conversation>, StoryReport) {
+    let vocabulary_list = subject_vocabulary(docs, 1500);
+    let vocabulary: HashMap<&str, usize> = vocabulary_list.iter().enumerate().map(|(i, w)| (w.as_str(), i)).collect();
+    let mut report = StoryReport { documents: docs.len(), ..Default::default() };
+    let mut kinds: HashMap<&'static str, usize> = HashMap::new();
+    let mut skipped: HashMap<&'static str, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for doc in docs {
+        let story = doc.trim();
+        let words = story.split_whitespace().count();
+        if !STORY_WORDS.contains(&words) {
+            *skipped.entry("length outside 60-260 words").or_default() += 1;
+            continue;
+        }
+        let subjects = subjects_of(story, &vocabulary);
+        if subjects.is_empty() {
+            *skipped.entry("no subject used twice").or_default() += 1;
+            continue;
+        }
+        let hash = mix64(fnv1a(story.as_bytes()) ^ seed);
+        let lesson = lesson_of(story);
+        let (kind, messages) = match hash % 20 {
+            0..=9 if lesson.is_some() => {
+                let s = &subjects[0];
+                let l = lesson.expect("checked");
+                let ask = pick(
+                    &[
+                        "Tell me a story where {s} learns {l}.",
+                        "Write a story about {s} who learns {l}.",
+                        "Can you tell me a story about {s} that learns {l}?",
+                    ],
+                    hash >> 8,
+                );
+                let ask = ask.replace("{s}", &format!("{} {s}", article(s))).replace("{l}", &l);
+                ("learns", vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)])
+            }
+            3..=4 => match opening_and_rest(story, 1 + (hash >> 16) as usize % 3) {
+                Some((open, rest)) => {
+                    let ask = pick(
+                        &[
+                            "Continue this story: {}",
+                            "Finish this story: {}",
+                            "What happens next? {}",
+                            "Go on with this story:\n\n{}",
+                        ],
+                        hash >> 8,
+                    );
+                    (
+                        "continue",
+                        vec![Message::new(Role::User, ask.replace("{}", &open)), Message::new(Role::Assistant, rest)],
+                    )
+                }
+                None => ("about", about(&subjects, story, hash)),
+            },
+            5 => {
+                let ask = pick(
+                    &["Give this story a title.", "What would be a good title for this story?", "Name this story."],
+                    hash >> 8,
+                );
+                let first = format!("The {}", title_case(&subjects[0]));
+                let title = match subjects.get(1) {
+                    Some(b) if hash % 2 == 0 => format!("{first} and the {}", title_case(b)),
+                    _ => first,
+                };
+                let content = format!("{story}\n\n{ask}");
+                ("title", vec![Message::new(Role::User, content), Message::new(Role::Assistant, title)])
+            }
+            _ => ("about", about(&subjects, story, hash)),
+        };
+        *kinds.entry(kind).or_default() += 1;
+        let conv = Conversation::new(messages);
+        if report.examples.iter().filter(|e| kind_of(e) == kind).count() < 2 {
+            report.examples.push(conv.clone());
+        }
+        out.push(conv);
+    }
+    report.used = out.len();
+    report.kinds = sorted(kinds);
+    report.skipped = sorted(skipped);
+    (out, report)
+}
+
+fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
+    let ask = match hero_of(story) {
+        Some(hero) if hash % 5 < 2 => about_request(&[], hash).replace("{}", &hero),
+        _ => about_request(subjects, hash),
+    };
+    vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)]
+}
+
+/// The kind of an example, read back from its request (for the report's
+/// two examples per kind).
+fn kind_of(conv: &Conversation) -> &'static str {
+    let ask = conv.messages[0].content.to_lowercase();
+    if ask.contains(" learns ") {
+        "learns"
+    } else if ask.contains("title") || ask.starts_with("name this") || ask.ends_with("name this story.") {
+        "title"
+    } else if ask.starts_with("continue")
+        || ask.starts_with("finish")
+        || ask.starts_with("what happens")
+        || ask.starts_with("go on")
+    {
+        "continue"
+    } else {
+        "about"
+    }
+}
+
+fn sorted(counts: HashMap<&'static str, usize>) -> Vec<(String, usize)> {
+    let mut v: Vec<(String, usize)> = counts.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn story(animal: &str, thing: &str, extra: &str) -> String {
+        format!(
+            "Once upon a time there was a little {animal} who lived in a big wood. The {animal} had a red {thing}. \
+             Every day the {animal} played with the {thing} near the river. One day the {thing} fell into the water. \
+             The {animal} was very sad and cried. A kind frog saw the {animal} crying and swam into the river. \
+             The frog brought back the {thing} and the {animal} smiled. {extra}They played together until the sun \
+             went down, and then the {animal} went home to sleep."
+        )
+    }
+
+    #[test]
+    fn every_request_names_things_its_story_is_about() {
+        let stories: Vec<String> = ["dragon", "rabbit", "bear", "kitten", "owl", "fox", "goat", "duck"]
+            .iter()
+            .zip(["kite", "ball", "drum", "hat", "boat", "shell", "cup", "bell"])
+            .map(|(a, t)| story(a, t, "The animal learned to share his toys with friends. "))
+            .collect();
+        let docs: Vec<&str> = stories.iter().map(String::as_str).collect();
+        let (convs, report) = make_story_requests(&docs, 7);
+        assert_eq!(report.used, docs.len());
+        for c in &convs {
+            let (ask, answer) = (&c.messages[0].content, &c.messages[1].content);
+            assert_eq!(c.messages.len(), 2);
+            let source = docs.iter().find(|d| d.contains(answer.as_str()) || ask.contains(*d)).expect("from a story");
+            match kind_of(c) {
+                "about" | "learns" => {
+                    assert_eq!(answer, source);
+                    let subject = ask.split_whitespace().find(|w| {
+                        [
+                            "dragon", "rabbit", "bear", "kitten", "owl", "fox", "goat", "duck", "kite", "ball", "drum",
+                            "hat", "boat", "shell", "cup", "bell", "frog",
+                        ]
+                        .contains(&w.trim_matches(|c: char| !c.is_alphabetic()))
+                    });
+                    assert!(subject.is_some(), "{ask}");
+                }
+                "continue" => assert!(
+                    source.ends_with(answer.as_str())
+                        && source.starts_with(ask.split(": ").last().unwrap_or("").trim_start_matches('\n'))
+                        || ask.starts_with("What happens next?")
+                        || ask.starts_with("Go on")
+                ),
+                _ => assert!(ask.starts_with(source) && answer.starts_with("The ")),
+            }
+        }
+        let again = make_story_requests(&docs, 7).0;
+        assert_eq!(convs, again, "deterministic");
+    }
+
+    #[test]
+    fn lessons_openings_and_subjects_come_from_the_story() {
+        let s = story("dragon", "kite", "The dragon learned to share his kite. ");
+        assert_eq!(lesson_of(&s).as_deref(), Some("to share his kite"));
+        assert_eq!(lesson_of("They learned that the sea is deep.").as_deref(), Some("that the sea is deep"));
+        assert_eq!(lesson_of("She learned a lot."), None);
+        let (open, rest) = opening_and_rest(&s, 2).unwrap();
+        assert!(open.ends_with("had a red kite.") && s.ends_with(&rest));
+        let vocabulary: HashMap<&str, usize> =
+            [("dragon", 0), ("kite", 1), ("frog", 2), ("river", 3)].into_iter().collect();
+        assert_eq!(subjects_of(&s, &vocabulary), vec!["dragon", "kite", "river"]);
+        assert_eq!(about_request(&["owl".to_string()], 0).matches("an owl").count(), 1);
+        assert_eq!(
+            hero_of("Once upon a time, there was a little dog named Max. Max liked bones.").as_deref(),
+            Some("a little dog named Max")
+        );
+        assert_eq!(
+            hero_of("There was an old owl who lived in a big tree. He was wise.").as_deref(),
+            Some("an old owl who lived in a big tree")
+        );
+        assert_eq!(hero_of("The sun was hot."), None);
+    }
+
+    #[test]
+    fn short_and_subjectless_stories_are_passed_over_with_a_reason() {
+        let (convs, report) = make_story_requests(&["Too short to tell.", &"la ".repeat(100)], 1);
+        assert!(convs.is_empty());
+        assert_eq!(report.skipped.iter().map(|s| s.1).sum::<usize>(), 2);
+    }
+}
