@@ -205,7 +205,8 @@ pub struct EvalArgs {
     /// Which split of the battery's sets to score: dev, test or all.
     #[arg(long, default_value = "dev", value_parser = ["dev", "test", "all"])]
     split: String,
-    /// Skip the battery (grounded QA, refusals, story requests); score only --qa and --chat.
+    /// Skip the battery (grounded QA, refusals, story requests) and score only --qa and --chat
+    /// (default: off, the battery runs).
     #[arg(long, default_value_t = false)]
     no_battery: bool,
     /// Longest story, in tokens, for the story requests.

@@ -1076,6 +1076,7 @@ mod tests {
             "eval",
             "ask",
             "export",
+            "data stories",
         ] {
             let mut cmd = &cli;
             for part in path.split(' ') {

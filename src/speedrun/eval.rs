@@ -350,6 +350,8 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         score_qa("fairytaleqa-retrieved", rag_path, &chat_config, &chat_params, &tok, &convs, e.max_tokens);
     grounded.name = format!("fairytaleqa, {} passages retrieved ({mode})", config.retrieval.k);
 
+    let battery = battery(&chat_config, &chat_params, &tok, e.max_tokens)?;
+
     let mut chat_losses = Vec::new();
     for set in config.sft.sets.iter().map(|s| &s.name) {
         let path = chat_dir.join(set).join("val.jsonl");
@@ -406,11 +408,46 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
             "grounded": grounded,
             "answers": qa.iter().chain([&grounded]).map(|q| json!({ "set": q.name, "answers": q.answers.iter().take(5).collect::<Vec<_>>() })).collect::<Vec<_>>(),
             "chat_loss": chat_losses,
+            "battery": battery,
             "stories": stories,
             "transcripts": transcripts,
             "sampling": SamplingOptions::default(),
         }),
     })
+}
+
+/// The battery of `evals/` (grounded QA, refusals, story requests), each
+/// split on its own, with the first replies as samples; `null` when the
+/// sets are not found (a binary run outside a fledge checkout).
+fn battery(
+    config: &ModelConfig,
+    params: &[f32],
+    tok: &Tokenizer,
+    max_tokens: usize,
+) -> Result<serde_json::Value, SpeedrunError> {
+    use crate::chat::battery::{read_grounded, read_story_requests, score_grounded, score_stories};
+    let Some(evals) =
+        crate::project_file(Path::new("evals/grounded-qa.jsonl")).and_then(|p| p.parent().map(Path::to_path_buf))
+    else {
+        tracing::warn!("evals/ not found: the battery is left out of the report");
+        return Ok(serde_json::Value::Null);
+    };
+    let bad = |e: crate::chat::battery::BatteryError| stage_err(Stage::Eval, e.to_string());
+    let mut splits = Vec::new();
+    for split in ["dev", "test"] {
+        let grounded = read_grounded(&evals.join("grounded-qa.jsonl"), Some(split)).map_err(bad)?;
+        let requests = read_story_requests(&evals.join("story-requests.jsonl"), Some(split)).map_err(bad)?;
+        let g = score_grounded(config, params, tok, &grounded, max_tokens);
+        let st = score_stories(config, params, tok, &requests, 300, 0);
+        splits.push(json!({
+            "split": split,
+            "grounded": g,
+            "stories": st,
+            "grounded_samples": g.answers.iter().take(8).collect::<Vec<_>>(),
+            "story_samples": st.answers.iter().take(3).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(json!({ "evals": evals, "splits": splits }))
 }
 
 /// The chat model as a Hugging Face folder with its GGUF files, its card

@@ -288,6 +288,62 @@ fn render_training(s: &mut String, rec: &StageRecord) {
     let _ = writeln!(s, "\n![{} loss]({})", rec.stage, fig["plot"].as_str().unwrap_or(""));
 }
 
+/// The battery of `evals/`: grounded QA and refusals, story requests, per split.
+fn render_battery(s: &mut String, b: &Value) {
+    let Some(splits) = b["splits"].as_array() else { return };
+    let _ = writeln!(
+        s,
+        "\nThe battery (`evals/`, hand-written): grounded questions about short texts, answered greedily; \
+         answer accuracy counts a reply that holds a gold answer in at most max(12, 3 × its words) words. \
+         Story requests are sampled as `fledge chat` samples; a story passes with 40 words or more, every \
+         subject word asked for, and no identity line.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| split | answerable | answer accuracy | exact match | token F1 | false refusals | unanswerable | refused | story requests | told a story |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for sp in splits {
+        let (g, st) = (&sp["grounded"], &sp["stories"]);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            sp["split"].as_str().unwrap_or(""),
+            g["answerable"],
+            f(&g["answer_accuracy"], 3),
+            f(&g["exact_match"], 3),
+            f(&g["f1"], 3),
+            f(&g["false_refusal_rate"], 3),
+            g["unanswerable"],
+            f(&g["refusal_rate"], 3),
+            st["requests"],
+            f(&st["pass_rate"], 3)
+        );
+    }
+    if let Some(dev) = splits.first() {
+        let _ = writeln!(s, "\nFirst grounded replies ({} split):\n", dev["split"].as_str().unwrap_or(""));
+        for a in dev["grounded_samples"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                s,
+                "- {} → `{}` (gold `{}`){}",
+                a["question"].as_str().unwrap_or(""),
+                a["reply"].as_str().unwrap_or("").replace('\n', " "),
+                a["answers"][0].as_str().unwrap_or("(not in the text)"),
+                if a["accurate"].as_bool() == Some(true) { " ✓" } else { "" }
+            );
+        }
+        let _ = writeln!(s, "\nFirst story requests ({} split):\n", dev["split"].as_str().unwrap_or(""));
+        for a in dev["story_samples"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                s,
+                "> *{}*\n>\n> {}{}\n",
+                a["prompt"].as_str().unwrap_or(""),
+                a["reply"].as_str().unwrap_or("").replace('\n', "\n> "),
+                if a["pass"].as_bool() == Some(true) { " ✓" } else { "" }
+            );
+        }
+    }
+}
+
 fn render_eval(s: &mut String, fig: &Value) {
     let _ = writeln!(
         s,
@@ -325,6 +381,7 @@ fn render_eval(s: &mut String, fig: &Value) {
             );
         }
     }
+    render_battery(s, &fig["battery"]);
     for a in fig["answers"].as_array().into_iter().flatten() {
         let _ = writeln!(s, "\nFirst answers, {}:\n", a["set"].as_str().unwrap_or(""));
         for ans in a["answers"].as_array().into_iter().flatten() {
