@@ -42,7 +42,7 @@ fn the_chat_page_streams_an_answer_in_chromium() {
         .args([&server.url("/"), screenshot.to_str().unwrap()])
         .env("PLAYWRIGHT_CORE", &playwright)
         .env("CHROMIUM", &chromium)
-        .env("MAX_TOKENS", "80")
+        .env("MAX_TOKENS", "400")
         .env("MESSAGE", "the cat sat on the mat")
         // Both answers are then the same on every run; with this seed the
         // second is long enough (the model is random) to be stopped midway.

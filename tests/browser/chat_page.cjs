@@ -54,21 +54,33 @@ const message = process.env.MESSAGE || "Tell me a story about a cat.";
     await page.screenshot({ path: screenshot });
 
     if (process.env.STOP_TEST !== "0") {
-      // A long answer, stopped once it has started.
+      // A long answer, stopped once it has started. The model is random, so
+      // an answer may end by itself before the click lands (a fast CPU writes
+      // 150 tokens in 0.2 s): then start a new chat and ask
+      // again with other words, up to 5 times.
       await page.fill("#max-tokens", process.env.STOP_MAX_TOKENS || "400");
-      await page.fill("[data-testid=input]", "Tell me a very long story.");
-      await page.click("[data-testid=send]");
-      await page.waitForFunction(() => {
-        const m = [...document.querySelectorAll("[data-testid=assistant-message]")].pop();
-        return m && m.textContent.length > 0 || m.dataset.done === "true";
-      }, null, { timeout: 30000 });
-      if (await page.isEnabled("[data-testid=stop]")) await page.click("[data-testid=stop]");
-      await page.waitForFunction(() => {
-        const s = [...document.querySelectorAll(".status")].pop();
-        return s && s.textContent.length > 0;
-      });
-      seen.stopped = await page.locator(".status").last().textContent();
-      seen.stoppedAnswer = await page.locator("[data-testid=assistant-message]").last().textContent();
+      for (let attempt = 0; attempt < 5; attempt++) {
+        await page.fill("[data-testid=input]", "Tell me a very long story." + " Please.".repeat(attempt));
+        await page.click("[data-testid=send]");
+        await page.waitForFunction(() => {
+          const m = [...document.querySelectorAll("[data-testid=assistant-message]")].pop();
+          return m && m.textContent.length > 0 || m.dataset.done === "true";
+        }, null, { timeout: 30000 });
+        // Checked and clicked in one step in the page: the answer may end in between otherwise.
+        await page.evaluate(() => {
+          const stop = document.querySelector("[data-testid=stop]");
+          if (!stop.disabled) stop.click();
+        });
+        await page.waitForFunction(() => {
+          const s = [...document.querySelectorAll(".status")].pop();
+          return s && s.textContent.length > 0;
+        });
+        seen.stopped = await page.locator(".status").last().textContent();
+        seen.stoppedAnswer = await page.locator("[data-testid=assistant-message]").last().textContent();
+        seen.stopAttempts = attempt + 1;
+        if (seen.stopped === "stopped") break;
+        await page.click("[data-testid=new-chat]");
+      }
       seen.sendEnabledAfterStop = await page.isEnabled("[data-testid=send]");
     }
 
