@@ -528,3 +528,38 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct DataRcArgs {
+    /// The prepared corpus folder; only its train.jsonl is read (default: runs/speedrun-reference/data, what
+    /// `fledge speedrun --preset reference --until corpus` writes).
+    #[arg(long, default_value = "runs/speedrun-reference/data")]
+    corpus: PathBuf,
+    /// Output folder; the set goes to OUT/rc/{train,val,test}.jsonl with report.json and rc-report.json
+    /// (default: runs/chat).
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+    /// Seed for windows, wordings and sampling; the same seed gives the same set (default: 1234).
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+    /// Most questions to make, about 6% of them unanswerable (default: 60000).
+    #[arg(long, default_value_t = fledge::chat::rc::DEFAULT_MAX_QUESTIONS)]
+    max_questions: usize,
+}
+
+pub fn run_data_rc(args: DataRcArgs) -> Result<()> {
+    let run = fledge::chat::rc::run(&args.corpus, &args.out, args.seed, args.max_questions)?;
+    let r = &run.report;
+    println!("{:<14} {:>8} {:>11}", "kind", "questions", "candidates");
+    for (kind, n) in &r.questions_per_kind {
+        println!("{kind:<14} {n:>8} {:>11}", r.candidates_per_kind.get(kind).copied().unwrap_or(0));
+    }
+    println!(
+        "{} questions ({} unanswerable) in {} conversations from {} of {} documents, in {:.1} s",
+        r.questions, r.unanswerable, r.contexts, r.documents_used, r.documents_read, r.seconds
+    );
+    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("conversations per split: {}", splits.join(", "));
+    println!("written under {}", args.out.join(fledge::chat::rc::SOURCE).display());
+    Ok(())
+}

@@ -225,6 +225,8 @@ enum DataCommand {
     Tokenize(TokenizeArgs),
     /// Convert the chat and QA sets of ../shared/data into conversation JSONL (train/val/test).
     Chat(chat_cmd::DataChatArgs),
+    /// Make reading-comprehension conversations (questions answered by copying a span) from a prepared corpus.
+    Rc(chat_cmd::DataRcArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
     Report {
         /// The prepared corpus folder.
@@ -468,6 +470,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Chat(args) => chat_cmd::run_chat(args),
         Command::Eval(args) => chat_cmd::run_eval(args),
         Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
+        Command::Data(DataCommand::Rc(args)) => chat_cmd::run_data_rc(args),
         Command::Index(cmd) => rag_cmd::run_index(cmd),
         Command::Ask(args) => rag_cmd::run_ask(args),
         Command::Serve(args) => serve_cmd::run_serve(args),
@@ -1068,6 +1071,7 @@ mod tests {
             "tokenizer encode",
             "tokenizer decode",
             "tokenizer sweep",
+            "data rc",
             "index search",
             "generate",
             "eval",
