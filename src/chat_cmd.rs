@@ -651,56 +651,7 @@ pub struct DataStoriesArgs {
 
 /// `fledge data stories`: requests for stories answered with the corpus's own.
 pub fn run_data_stories(args: DataStoriesArgs) -> Result<()> {
-    use fledge::chat::stories::make_story_requests;
-    let docs = fledge::data::prepare::read_training_documents(&args.corpus)?;
-    let texts: Vec<&str> =
-        docs.iter().filter(|d| d.source.starts_with(&args.sources)).map(|d| d.text.as_str()).collect();
-    if texts.is_empty() {
-        bail!(
-            "{}: no training document comes from a source named {}*; pass --sources the name of the corpus's story source",
-            args.corpus.display(),
-            args.sources
-        );
-    }
-    let report_path = args.corpus.join("report.json");
-    let corpus: fledge::data::prepare::PrepareReport = serde_json::from_slice(
-        &std::fs::read(&report_path).with_context(|| format!("cannot read {}", report_path.display()))?,
-    )
-    .with_context(|| format!("{} is not a corpus report of `fledge data prepare`", report_path.display()))?;
-    let license =
-        corpus.sources.iter().filter(|s| s.name.starts_with(&args.sources)).find_map(|s| s.license.clone()).map(
-            |mut l| {
-                l.source = "stories".into();
-                l.credit = format!("requests made by fledge for the stories of {}", l.credit);
-                l
-            },
-        );
-    let (convs, report) = make_story_requests(&texts, args.seed);
-    let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
-    for c in convs {
-        let key = fledge::data::dedup::fnv1a(c.messages.last().map(|m| m.content.as_bytes()).unwrap_or_default());
-        match fledge::data::dedup::mix64(key ^ args.seed) % 100 {
-            0..=1 => val.push(c),
-            2..=3 => test.push(c),
-            _ => train.push(c),
-        }
-    }
-    let converted = convert::Converted {
-        source: "stories".into(),
-        splits: vec![(convert::Split::Train, train), (convert::Split::Val, val), (convert::Split::Test, test)],
-        skipped: report.skipped.clone(),
-        notes: vec![format!(
-            "{} training documents of {} ({}*), {} used; kinds: {}",
-            report.documents,
-            args.corpus.display(),
-            args.sources,
-            report.used,
-            report.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
-        )],
-    };
-    convert::write_with_license(&converted, &args.out, license)?;
-    let dir = args.out.join("stories");
-    fledge::fsutil::write_atomic(dir.join("stories-report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    let (report, splits) = fledge::chat::stories::run(&args.corpus, &args.out, args.seed, &args.sources)?;
     println!("{:<10} {:>8}", "kind", "count");
     for (kind, n) in &report.kinds {
         println!("{kind:<10} {n:>8}");
@@ -708,7 +659,42 @@ pub fn run_data_stories(args: DataStoriesArgs) -> Result<()> {
     for (why, n) in &report.skipped {
         println!("skipped {n}: {why}");
     }
-    let [tr, va, te] = convert::Split::ALL.map(|s| converted.split(s).len());
-    println!("written to {}: train {tr}, val {va}, test {te}", dir.display());
+    let [tr, va, te] = splits;
+    println!("written to {}: train {tr}, val {va}, test {te}", args.out.join("stories").display());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct DataRcArgs {
+    /// The prepared corpus folder; only its train.jsonl is read (default: runs/speedrun-reference/data, what
+    /// `fledge speedrun --preset reference --until corpus` writes).
+    #[arg(long, default_value = "runs/speedrun-reference/data")]
+    corpus: PathBuf,
+    /// Output folder; the set goes to OUT/rc/{train,val,test}.jsonl with report.json and rc-report.json
+    /// (default: runs/chat).
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+    /// Seed for windows, wordings and sampling; the same seed gives the same set (default: 1234).
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+    /// Most questions to make, about 6% of them unanswerable (default: 60000).
+    #[arg(long, default_value_t = fledge::chat::rc::DEFAULT_MAX_QUESTIONS)]
+    max_questions: usize,
+}
+
+pub fn run_data_rc(args: DataRcArgs) -> Result<()> {
+    let run = fledge::chat::rc::run(&args.corpus, &args.out, args.seed, args.max_questions)?;
+    let r = &run.report;
+    println!("{:<14} {:>8} {:>11}", "kind", "questions", "candidates");
+    for (kind, n) in &r.questions_per_kind {
+        println!("{kind:<14} {n:>8} {:>11}", r.candidates_per_kind.get(kind).copied().unwrap_or(0));
+    }
+    println!(
+        "{} questions ({} unanswerable) in {} conversations from {} of {} documents, in {:.1} s",
+        r.questions, r.unanswerable, r.contexts, r.documents_used, r.documents_read, r.seconds
+    );
+    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("conversations per split: {}", splits.join(", "));
+    println!("written under {}", args.out.join(fledge::chat::rc::SOURCE).display());
     Ok(())
 }

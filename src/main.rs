@@ -227,6 +227,8 @@ enum DataCommand {
     Chat(chat_cmd::DataChatArgs),
     /// Story requests ("Tell me a story about a dragon.") answered with the corpus's own stories.
     Stories(chat_cmd::DataStoriesArgs),
+    /// Make reading-comprehension conversations (questions answered by copying a span) from a prepared corpus.
+    Rc(chat_cmd::DataRcArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
     Report {
         /// The prepared corpus folder.
@@ -471,6 +473,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => chat_cmd::run_eval(args),
         Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
         Command::Data(DataCommand::Stories(args)) => chat_cmd::run_data_stories(args),
+        Command::Data(DataCommand::Rc(args)) => chat_cmd::run_data_rc(args),
         Command::Index(cmd) => rag_cmd::run_index(cmd),
         Command::Ask(args) => rag_cmd::run_ask(args),
         Command::Serve(args) => serve_cmd::run_serve(args),
@@ -1071,6 +1074,7 @@ mod tests {
             "tokenizer encode",
             "tokenizer decode",
             "tokenizer sweep",
+            "data rc",
             "index search",
             "generate",
             "eval",

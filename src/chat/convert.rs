@@ -201,6 +201,17 @@ pub fn write_with_license(
     out_dir: &Path,
     license: Option<crate::data::license::SourceLicense>,
 ) -> Result<Vec<PathBuf>, ConvertError> {
+    write_with_licenses(converted, out_dir, license.as_slice())
+}
+
+/// [`write_with_license`] for a set made from several sources (`fledge data
+/// rc`, from a whole corpus): one license is written as `"license"`, several
+/// as a `"licenses"` list.
+pub fn write_with_licenses(
+    converted: &Converted,
+    out_dir: &Path,
+    licenses: &[crate::data::license::SourceLicense],
+) -> Result<Vec<PathBuf>, ConvertError> {
     let dir = out_dir.join(&converted.source);
     let write_err = |path: &Path, source| ConvertError::Write { path: path.display().to_string(), source };
     let mut written = Vec::new();
@@ -209,15 +220,19 @@ pub fn write_with_license(
         write_jsonl(&path, converted.split(split)).map_err(|e| write_err(&path, e))?;
         written.push(path);
     }
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "source": converted.source,
         "conversations": Split::ALL.iter().map(|&s| (s.as_str().to_string(), converted.split(s).len().into()))
             .collect::<serde_json::Map<String, serde_json::Value>>(),
         "skipped": converted.skipped.iter().map(|(reason, count)| serde_json::json!({"reason": reason, "count": count}))
             .collect::<Vec<_>>(),
         "notes": converted.notes,
-        "license": license,
     });
+    if licenses.len() > 1 {
+        report["licenses"] = serde_json::json!(licenses);
+    } else {
+        report["license"] = serde_json::json!(licenses.first());
+    }
     let path = dir.join("report.json");
     let mut text = serde_json::to_string_pretty(&report).expect("a JSON value serializes");
     text.push('\n');
@@ -280,7 +295,7 @@ fn bucket(key: &str) -> u64 {
 }
 
 /// Train / val / test at 90/5/5 for a set without official splits.
-fn hash_split(source: &str, key: &str) -> Split {
+pub(crate) fn hash_split(source: &str, key: &str) -> Split {
     // The source name is part of the key so two sets that share a prompt
     // are not split in lockstep.
     match bucket(&format!("{source}\n{key}")) {

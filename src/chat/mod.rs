@@ -6,6 +6,8 @@
 //!   (text and tokens with the loss mask) every other stage uses.
 //! - [`convert`]: turns ../shared/data/chat and ../shared/data/qa sets into
 //!   conversation JSONL, keeping their own splits.
+//! - [`rc`]: reading-comprehension conversations made from the prepared
+//!   pretraining corpus (`fledge data rc`).
 //! - [`sft`]: fine-tuning data (masking, packing, mixing) on the training loop.
 //! - [`eval`]: exact match and token F1 on held-out grounded QA.
 //! - [`battery`]: the hand-written sets of `evals/` (grounded QA, refusals,
@@ -15,6 +17,7 @@
 pub mod battery;
 pub mod convert;
 pub mod eval;
+pub mod rc;
 pub mod sft;
 pub mod stories;
 pub mod template;

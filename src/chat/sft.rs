@@ -562,9 +562,7 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
     // `licenses` starts as the base's: its training state's, or for an
     // imported or exported base those its fledge.json (or card) recorded.
     for src in &settings.sources {
-        if let Some(l) = crate::data::license::of_chat_file(&src.path) {
-            licenses = crate::data::license::merge(&licenses, &[l]);
-        }
+        licenses = crate::data::license::merge(&licenses, &crate::data::license::of_chat_file(&src.path));
     }
     if let Some(s) = &shards {
         licenses = crate::data::license::merge(&licenses, &s.header.licenses);

@@ -17,10 +17,81 @@
 
 use std::collections::HashMap;
 
+use std::path::Path;
+
 use serde::Serialize;
 
+use super::convert::{self, Converted, Split};
 use super::template::{Conversation, Message, Role};
 use crate::data::dedup::{fnv1a, mix64};
+
+/// The set's name under the chat data folder.
+pub const SOURCE: &str = "stories";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoriesError {
+    #[error(transparent)]
+    Corpus(#[from] crate::data::DataError),
+    #[error("{corpus}: no training document comes from a source named {prefix}*; pass the name of the corpus's story source")]
+    NoStories { corpus: String, prefix: String },
+    #[error("{path}: {message}")]
+    Report { path: String, message: String },
+    #[error(transparent)]
+    Write(#[from] convert::ConvertError),
+}
+
+/// `fledge data stories`: reads the training documents of the prepared
+/// `corpus` whose source name starts with `prefix`, makes the requests, and
+/// writes `out/stories/{train,val,test}.jsonl` (2% val, 2% test, by a hash
+/// of the story), `report.json` with the stories' license, and
+/// `stories-report.json`. Returns the report and the split sizes.
+pub fn run(corpus: &Path, out: &Path, seed: u64, prefix: &str) -> Result<(StoryReport, [usize; 3]), StoriesError> {
+    let docs = crate::data::prepare::read_training_documents(corpus)?;
+    let texts: Vec<&str> = docs.iter().filter(|d| d.source.starts_with(prefix)).map(|d| d.text.as_str()).collect();
+    if texts.is_empty() {
+        return Err(StoriesError::NoStories { corpus: corpus.display().to_string(), prefix: prefix.into() });
+    }
+    let report_path = corpus.join("report.json");
+    let bad = |message: String| StoriesError::Report { path: report_path.display().to_string(), message };
+    let bytes = std::fs::read(&report_path)
+        .map_err(|e| bad(format!("{e}; the corpus report of `fledge data prepare` is needed for the license")))?;
+    let prepared: crate::data::prepare::PrepareReport = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("not a corpus report of `fledge data prepare`: {e}")))?;
+    let license =
+        prepared.sources.iter().filter(|s| s.name.starts_with(prefix)).find_map(|s| s.license.clone()).map(|mut l| {
+            l.source = SOURCE.into();
+            l.credit = format!("requests made by fledge for the stories of {}", l.credit);
+            l
+        });
+    let (convs, report) = make_story_requests(&texts, seed);
+    let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for c in convs {
+        let story = c.messages.last().map(|m| m.content.as_bytes()).unwrap_or_default();
+        match mix64(fnv1a(story) ^ seed) % 100 {
+            0..=1 => val.push(c),
+            2..=3 => test.push(c),
+            _ => train.push(c),
+        }
+    }
+    let converted = Converted {
+        source: SOURCE.into(),
+        splits: vec![(Split::Train, train), (Split::Val, val), (Split::Test, test)],
+        skipped: report.skipped.clone(),
+        notes: vec![format!(
+            "{} training documents of {} ({prefix}*), {} used; kinds: {}",
+            report.documents,
+            corpus.display(),
+            report.used,
+            report.kinds.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+        )],
+    };
+    convert::write_with_license(&converted, out, license)?;
+    let path = out.join(SOURCE).join("stories-report.json");
+    let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+    crate::fsutil::write_atomic(&path, json.as_bytes())
+        .map_err(|e| StoriesError::Report { path: path.display().to_string(), message: e.to_string() })?;
+    Ok((report, Split::ALL.map(|s| converted.split(s).len())))
+}
 
 /// Stories shorter or longer than this (in words) are not used: a short
 /// one is not much of a story, a long one does not fit a 512-token window

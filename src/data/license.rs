@@ -243,14 +243,18 @@ pub fn merge(a: &[SourceLicense], b: &[SourceLicense]) -> Vec<SourceLicense> {
     out
 }
 
-/// The license a converted conversation set recorded in its `report.json`
-/// (`fledge data chat` writes it): in the folder `source`, or beside the
-/// file `source`.
-pub fn of_chat_file(source: &Path) -> Option<SourceLicense> {
-    let folder = if source.is_dir() { source } else { source.parent()? };
-    let report = folder.join("report.json");
-    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).ok()?).ok()?;
-    serde_json::from_value(value.get("license")?.clone()).ok()
+/// The licenses a converted conversation set recorded in its `report.json`
+/// (`fledge data chat` writes one as `"license"`, `fledge data rc` the
+/// corpus's as `"licenses"`): in the folder `source`, or beside the file
+/// `source`. Empty when there is no report or it records none.
+pub fn of_chat_file(source: &Path) -> Vec<SourceLicense> {
+    let Some(folder) = (if source.is_dir() { Some(source) } else { source.parent() }) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(folder.join("report.json")) else { return Vec::new() };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    if let Some(list) = value.get("licenses") {
+        return serde_json::from_value(list.clone()).unwrap_or_default();
+    }
+    value.get("license").and_then(|l| serde_json::from_value(l.clone()).ok()).into_iter().collect()
 }
 
 #[cfg(test)]

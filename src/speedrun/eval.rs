@@ -92,6 +92,13 @@ pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> 
     })
 }
 
+/// The chat sets made from the speedrun's own corpus, not converted from ../shared/data.
+const MADE_FROM_CORPUS: [&str; 2] = ["rc", "stories"];
+
+/// Their seed: `fledge data rc` and `fledge data stories`'s default, so that
+/// the speedrun's sets are the ones those commands make.
+const DATA_SEED: u64 = 1234;
+
 /// Converts the chat and QA sets the fine-tuning mix and the evaluation
 /// name, into `{OUT}/chat`; a set already converted there is kept.
 pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> {
@@ -102,8 +109,28 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
     wanted.push("fairytaleqa");
     wanted.sort();
     wanted.dedup();
+    // Sets made from the corpus itself (reading comprehension, story
+    // requests), from its training documents only.
+    let corpus = config.out.join("data");
+    let mut converted = 0;
+    for set in wanted.iter().filter(|s| MADE_FROM_CORPUS.contains(s)) {
+        if out.join(set).join("report.json").exists() {
+            continue;
+        }
+        let failed =
+            |e: String| stage_err(Stage::ChatData, format!("making the {set} set from {}: {e}", corpus.display()));
+        match *set {
+            "rc" => crate::chat::rc::run(&corpus, &out, DATA_SEED, crate::chat::rc::DEFAULT_MAX_QUESTIONS)
+                .map(|_| ())
+                .map_err(|e| failed(e.to_string()))?,
+            _ => crate::chat::stories::run(&corpus, &out, DATA_SEED, "tinystories")
+                .map(|_| ())
+                .map_err(|e| failed(e.to_string()))?,
+        }
+        converted += 1;
+    }
     let mut sources: Vec<&str> = Vec::new();
-    for set in &wanted {
+    for set in wanted.iter().filter(|s| !MADE_FROM_CORPUS.contains(s)) {
         let source = if set.starts_with("babi-task") { "babi" } else { set };
         if !convert::SOURCES.contains(&source) {
             return Err(stage_err(
@@ -115,7 +142,6 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
             sources.push(source);
         }
     }
-    let mut converted = 0;
     for source in &sources {
         let input = match convert::default_folder(source) {
             Some(folder) => {

@@ -174,19 +174,23 @@ impl Default for ExportStage {
 /// The presets `fledge speedrun --preset` knows.
 pub const PRESETS: [&str; 3] = ["tiny", "reference", "small"];
 
-/// The chat mix of `recipes/sft.toml`: the identity set taught hard, bAbI and
-/// FairytaleQA for answering from a context, and some open conversation.
+/// The chat mix of `recipes/sft.toml`: reading comprehension made from the
+/// corpus (answers copied out of a text) and story requests answered with
+/// its stories, bAbI and FairytaleQA for answering from a context, the
+/// identity set and some open conversation as a small share.
 fn chat_mix() -> Vec<ChatSet> {
     [
-        ("babi-task1", 1.5),
-        ("babi-task2", 0.3),
-        ("babi-task6", 0.3),
-        ("babi-task11", 0.3),
-        ("fairytaleqa", 0.5),
-        ("identity", 3.0),
-        ("topical-chat", 0.15),
-        ("taskmaster4", 0.1),
-        ("chatterbot", 0.5),
+        ("rc", 0.6),
+        ("stories", 1.0),
+        ("babi-task1", 1.0),
+        ("babi-task2", 0.1),
+        ("babi-task6", 0.1),
+        ("babi-task11", 0.1),
+        ("fairytaleqa", 0.25),
+        ("identity", 1.0),
+        ("chatterbot", 0.3),
+        ("topical-chat", 0.05),
+        ("taskmaster4", 0.03),
     ]
     .into_iter()
     .map(|(name, weight)| ChatSet { name: name.into(), weight })
@@ -251,7 +255,7 @@ impl SpeedrunConfig {
                     eval_every: 250,
                     ..tiny.pretrain
                 },
-                sft: SftStage { steps: 900, seq_len: 512, lr: 6e-4, warmup_steps: 20, eval_every: 100, ..tiny.sft },
+                sft: SftStage { steps: 1500, seq_len: 512, lr: 6e-4, warmup_steps: 20, eval_every: 100, ..tiny.sft },
                 retrieval: RetrievalStage { questions: 0, ..tiny.retrieval },
                 eval: EvalStage { qa_limit: 200, ..tiny.eval },
                 // The name of the model shipped in models/ (see `crate::SHIPPED_MODEL`).

@@ -1,0 +1,936 @@
+//! Reading-comprehension conversations made from the pretraining corpus
+//! (`fledge data rc`): a passage of 1 to 10 consecutive sentences of a
+//! training document, then 1 to 4 questions whose answers are spans copied
+//! verbatim from it (AdaptLLM's lever, ../shared/DESIGN.md "Teaching a small
+//! model to answer from its context").
+//!
+//! Rule-based on purpose: every answer must be checkably a span of its
+//! context and every refusal checkably absent from it, the output must be
+//! the same for the same seed, and the ~20 MB corpus must be done in seconds
+//! on a CPU, before any model exists that could write questions. The rules
+//! fit the simple past-tense narration of TinyStories-style text
+//! ("One day, Tom went to the park."); sentences they do not fit are skipped
+//! and counted.
+//!
+//! How a question is made:
+//! 1. A document is split into sentences and each is parsed, if it can be,
+//!    into time phrase, subject, verb group, objects and place/with phrases,
+//!    and a because-clause; dialogue gives speaker and quote; anywhere, a
+//!    colour or number before a noun and "a girl named Lily" are noted.
+//! 2. A window of sentences is chosen; "he", "she" and "they" become the
+//!    name of the previous sentence's subject when nobody else is there.
+//! 3. Each fact becomes a question in one of several wordings, with the verb
+//!    in its base form ("Where did Tom run?"), now and then a synonym
+//!    ("afraid" for "scared"), casual typing or another word order. A fact
+//!    that another sentence of the window could also answer is dropped.
+//! 4. About 6% of the questions are unanswerable, and truly so: the colour
+//!    of a thing when the passage names no colour, where someone went when
+//!    nobody goes anywhere, a name when the passage names nobody, or a
+//!    question about a character of the same story outside the passage.
+//! 5. Over the corpus, no kind gets more than a quarter of the questions.
+//!
+//! Parts: [`text`] (sentences and their parse), [`ask`] (windows, pronouns,
+//! wordings), `words` (word lists and inflections); this file picks the
+//! windows and questions, splits by document and writes the set.
+
+mod ask;
+mod text;
+mod words;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::convert::{self, ConvertError, Converted, Split, UNKNOWN_ANSWER};
+use super::template::{Conversation, Message, Role};
+use crate::data::license::SourceLicense;
+use ask::{casual, Candidate, Maker, Qa, Window};
+use text::{analyse, Analysed};
+
+/// The converted-set name: output goes to `{out}/rc/`.
+pub const SOURCE: &str = "rc";
+/// Default cap on the number of questions.
+pub const DEFAULT_MAX_QUESTIONS: usize = 60_000;
+/// Longest passage, in words (the model's window is 512 tokens).
+const MAX_CONTEXT_WORDS: usize = 200;
+/// Longest conversation, in bytes of text (about 400 tokens).
+const MAX_CONVERSATION_BYTES: usize = 1500;
+/// Share of questions that are unanswerable.
+const UNANSWERABLE_SHARE: f64 = 0.06;
+/// Largest share of the questions one kind may take.
+const MAX_KIND_SHARE: f64 = 0.25;
+/// How many example conversations the report keeps per kind.
+const EXAMPLES_PER_KIND: usize = 3;
+
+/// What a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Who,
+    What,
+    Where,
+    When,
+    Colour,
+    HowMany,
+    Had,
+    Wanted,
+    Found,
+    Saw,
+    Said,
+    Gave,
+    Made,
+    Ate,
+    Why,
+    Name,
+    Feel,
+    Do,
+    With,
+    Unanswerable,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 20] = [
+        Kind::Who,
+        Kind::What,
+        Kind::Where,
+        Kind::When,
+        Kind::Colour,
+        Kind::HowMany,
+        Kind::Had,
+        Kind::Wanted,
+        Kind::Found,
+        Kind::Saw,
+        Kind::Said,
+        Kind::Gave,
+        Kind::Made,
+        Kind::Ate,
+        Kind::Why,
+        Kind::Name,
+        Kind::Feel,
+        Kind::Do,
+        Kind::With,
+        Kind::Unanswerable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Who => "who",
+            Kind::What => "what",
+            Kind::Where => "where",
+            Kind::When => "when",
+            Kind::Colour => "colour",
+            Kind::HowMany => "how-many",
+            Kind::Had => "had",
+            Kind::Wanted => "wanted",
+            Kind::Found => "found",
+            Kind::Saw => "saw",
+            Kind::Said => "said",
+            Kind::Gave => "gave",
+            Kind::Made => "made",
+            Kind::Ate => "ate",
+            Kind::Why => "why",
+            Kind::Name => "name",
+            Kind::Feel => "feel",
+            Kind::Do => "do",
+            Kind::With => "with",
+            Kind::Unanswerable => "unanswerable",
+        }
+    }
+
+    /// The kind of "What did X <verb>?" for a verb's base form.
+    fn of_lemma(lemma: &str) -> Kind {
+        match lemma {
+            "have" => Kind::Had,
+            "want" => Kind::Wanted,
+            "find" => Kind::Found,
+            "see" => Kind::Saw,
+            "give" => Kind::Gave,
+            "make" => Kind::Made,
+            "eat" => Kind::Ate,
+            _ => Kind::What,
+        }
+    }
+}
+
+/// What a run made and skipped: counts per kind, per reason, and examples.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RcReport {
+    pub seed: u64,
+    pub max_questions: usize,
+    pub documents_read: usize,
+    /// Documents at least one kept conversation comes from.
+    pub documents_used: usize,
+    /// Conversations kept (one context each).
+    pub contexts: usize,
+    pub questions: usize,
+    pub questions_per_kind: BTreeMap<String, usize>,
+    pub unanswerable: usize,
+    /// Why each unanswerable question has no answer in its context.
+    pub unanswerable_per_reason: BTreeMap<String, usize>,
+    /// Questions of each kind the rules found in the windows, before each
+    /// window picked its 1 to 4 and before the caps.
+    pub candidates_per_kind: BTreeMap<String, usize>,
+    /// Sentences, windows and questions left out, by reason.
+    pub skipped: BTreeMap<String, usize>,
+    /// Conversations per split (by document: 90/5/5).
+    pub splits: BTreeMap<String, usize>,
+    pub seconds: f64,
+    /// A few conversations holding each kind.
+    pub examples: BTreeMap<String, Vec<Conversation>>,
+}
+
+/// One generated conversation and the document it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RcConversation {
+    pub doc: usize,
+    pub conversation: Conversation,
+    pub kinds: Vec<Kind>,
+}
+
+type Skips = BTreeMap<&'static str, usize>;
+
+fn skip(skips: &mut Skips, reason: &'static str) {
+    *skips.entry(reason).or_default() += 1;
+}
+
+/// How many sentences a context gets (1 to 10, mostly 3 to 6).
+fn window_len(rng: &mut ChaCha8Rng) -> usize {
+    let r: f64 = rng.gen();
+    if r < 0.12 {
+        1
+    } else if r < 0.22 {
+        2
+    } else if r < 0.77 {
+        rng.gen_range(3..=6)
+    } else {
+        rng.gen_range(7..=10)
+    }
+}
+
+/// Conversation size as the template renders it (roughly: text plus the
+/// role markers).
+fn conversation_bytes(context: &str, qas: &[Qa]) -> usize {
+    context.len() + 30 + qas.iter().map(|q| q.question.len() + q.answer.len() + 60).sum::<usize>()
+}
+
+fn doc_candidates(doc: usize, text: &str, known: &dyn Fn(&str) -> bool, seed: u64) -> (Vec<Candidate>, Skips) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (doc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut skips = Skips::new();
+    let an = analyse(text, known, &mut skips);
+    let n = an.sents.len();
+    let mut out = Vec::new();
+    let mut asked: HashSet<(String, String)> = HashSet::new();
+    for pass in 0..PASSES {
+        let mut pos = if pass == 0 { 0 } else { rng.gen_range(1..=3) };
+        while pos < n {
+            window(&an, doc, &mut pos, &mut rng, &mut asked, &mut skips, &mut out);
+        }
+    }
+    (out, skips)
+}
+
+/// Passes over each document, with windows at different places.
+const PASSES: usize = 2;
+
+/// Makes the conversation of the window at `pos` (if it has questions not
+/// asked before in this document) and moves `pos` past it.
+fn window(
+    an: &Analysed,
+    doc: usize,
+    pos_: &mut usize,
+    rng: &mut ChaCha8Rng,
+    asked: &mut HashSet<(String, String)>,
+    skips: &mut Skips,
+    out: &mut Vec<Candidate>,
+) {
+    let n = an.sents.len();
+    let pos = *pos_;
+    {
+        let want = window_len(rng);
+        let mut b = (pos + want).min(n);
+        while b > pos + 1 && an.sents[b - 1].story != an.sents[pos].story {
+            b -= 1;
+        }
+        let words = |a: usize, b: usize| an.sents[a..b].iter().map(|s| s.words).sum::<usize>();
+        while b > pos + 1 && words(pos, b) > MAX_CONTEXT_WORDS {
+            b -= 1;
+        }
+        if words(pos, b) > MAX_CONTEXT_WORDS {
+            skip(skips, "sentence over 200 words");
+            *pos_ = pos + 1;
+            return;
+        }
+        *pos_ = b;
+        let win = Window::new(an, pos, b);
+        let mut maker =
+            Maker { win: &win, rng: ChaCha8Rng::seed_from_u64(rng.gen()), out: Vec::new(), skips: Skips::new() };
+        for k in pos..b {
+            maker.clause_questions(k);
+            maker.said_questions(k);
+            maker.extra_questions(k);
+        }
+        let mut answerable = std::mem::take(&mut maker.out);
+        answerable.retain(|q| !asked.contains(&(q.question.clone(), q.answer.clone())));
+        if rng.gen_bool(0.25) {
+            maker.unanswerable();
+        }
+        let unknown = std::mem::take(&mut maker.out);
+        for (k, v) in maker.skips {
+            *skips.entry(k).or_default() += v;
+        }
+        if answerable.is_empty() && unknown.is_empty() {
+            skip(skips, "window without a question");
+            return;
+        }
+        let found: Vec<Kind> = answerable.iter().chain(&unknown).map(|q| q.kind).collect();
+        let mut qas = choose_questions(rng, answerable);
+        if let Some(u) = unknown.into_iter().next() {
+            qas.truncate(3);
+            let at = rng.gen_range(0..=qas.len());
+            qas.insert(at, u);
+        }
+        for qa in &qas {
+            asked.insert((qa.question.clone(), qa.answer.clone()));
+        }
+        for qa in &mut qas {
+            qa.question = casual(rng, std::mem::take(&mut qa.question));
+        }
+        while qas.len() > 1 && conversation_bytes(&win.context, &qas) > MAX_CONVERSATION_BYTES {
+            qas.pop();
+            skip(skips, "conversation over 1500 bytes");
+        }
+        if conversation_bytes(&win.context, &qas) > MAX_CONVERSATION_BYTES {
+            skip(skips, "conversation over 1500 bytes");
+            return;
+        }
+        out.push(Candidate { doc, context: win.context.clone(), qas, found });
+    }
+}
+
+/// How much a window prefers a kind when it picks its questions: the kinds
+/// every sentence gives (who, what) least, the rare ones most.
+fn preference(kind: Kind) -> f64 {
+    match kind {
+        Kind::Who | Kind::What => 1.0,
+        Kind::Colour | Kind::Name | Kind::HowMany | Kind::Where | Kind::Feel => 2.0,
+        _ => 4.0,
+    }
+}
+
+/// 1 to 4 questions, different kinds first (rare kinds more often), no
+/// question twice.
+fn choose_questions(rng: &mut ChaCha8Rng, all: Vec<Qa>) -> Vec<Qa> {
+    let mut keyed: Vec<(f64, Qa)> =
+        all.into_iter().map(|q| (rng.gen::<f64>().powf(1.0 / preference(q.kind)), q)).collect();
+    keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let all: Vec<Qa> = keyed.into_iter().map(|(_, q)| q).collect();
+    let r: f64 = rng.gen();
+    let want = if r < 0.3 {
+        1
+    } else if r < 0.65 {
+        2
+    } else if r < 0.87 {
+        3
+    } else {
+        4
+    };
+    let mut chosen: Vec<Qa> = Vec::new();
+    for pass in 0..2 {
+        for qa in &all {
+            if chosen.len() >= want {
+                break;
+            }
+            let dup = chosen.iter().any(|c| c.question == qa.question || (pass == 0 && c.kind == qa.kind));
+            if !dup {
+                chosen.push(qa.clone());
+            }
+        }
+    }
+    chosen
+}
+
+/// The largest per-kind quota that keeps every kind at most
+/// `MAX_KIND_SHARE` of the total and the total at most `max`.
+fn kind_quota(counts: &BTreeMap<Kind, usize>, max: usize) -> usize {
+    let total = |cap: usize| counts.values().map(|&n| n.min(cap)).sum::<usize>();
+    let ok = |cap: usize| cap as f64 <= MAX_KIND_SHARE * total(cap) as f64 && total(cap) <= max;
+    let (mut lo, mut hi) = (0usize, counts.values().copied().max().unwrap_or(0));
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if ok(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+/// Turns documents into reading-comprehension conversations (see the
+/// module's documentation): deterministic for a seed, at most
+/// `max_questions` questions.
+pub fn make_rc(docs: &[&str], seed: u64, max_questions: usize) -> (Vec<RcConversation>, RcReport) {
+    let vocab: HashSet<String> = docs
+        .par_iter()
+        .fold(HashSet::new, |mut set, d| {
+            for w in d.split(|c: char| !c.is_alphabetic()) {
+                if !w.is_empty() && w.chars().all(|c| c.is_lowercase()) && !set.contains(w) {
+                    set.insert(w.to_string());
+                }
+            }
+            set
+        })
+        .reduce(HashSet::new, |mut a, b| {
+            a.extend(b);
+            a
+        });
+    let known = |w: &str| vocab.contains(w);
+    let per_doc: Vec<(Vec<Candidate>, Skips)> =
+        docs.par_iter().enumerate().map(|(d, text)| doc_candidates(d, text, &known, seed)).collect();
+
+    let mut report = RcReport { seed, max_questions, documents_read: docs.len(), ..Default::default() };
+    let mut skipped = Skips::new();
+    let mut candidates = Vec::new();
+    for (c, s) in per_doc {
+        candidates.extend(c);
+        for (k, v) in s {
+            *skipped.entry(k).or_default() += v;
+        }
+    }
+    let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
+    for qa in candidates.iter().flat_map(|c| &c.qas) {
+        *counts.entry(qa.kind).or_default() += 1;
+    }
+    for kind in candidates.iter().flat_map(|c| &c.found) {
+        *report.candidates_per_kind.entry(kind.as_str().to_string()).or_default() += 1;
+    }
+    let answerable: BTreeMap<Kind, usize> =
+        counts.iter().filter(|(k, _)| **k != Kind::Unanswerable).map(|(k, v)| (*k, *v)).collect();
+    let max_answerable = ((max_questions as f64) * (1.0 - UNANSWERABLE_SHARE)).floor() as usize;
+    let quota = kind_quota(&answerable, max_answerable);
+    let answerable_total: usize = answerable.values().map(|&n| n.min(quota)).sum();
+    let unknown_quota = ((answerable_total as f64) * UNANSWERABLE_SHARE / (1.0 - UNANSWERABLE_SHARE)).round() as usize;
+
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    candidates.shuffle(&mut rng);
+    let mut taken: BTreeMap<Kind, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for cand in candidates {
+        let mut qas = Vec::new();
+        for qa in cand.qas {
+            let n = taken.entry(qa.kind).or_default();
+            let cap = if qa.kind == Kind::Unanswerable { unknown_quota } else { quota };
+            if *n < cap {
+                *n += 1;
+                if let Some(reason) = qa.reason {
+                    *report.unanswerable_per_reason.entry(reason.to_string()).or_default() += 1;
+                }
+                qas.push(qa);
+            } else {
+                skip(
+                    &mut skipped,
+                    if qa.kind == Kind::Unanswerable {
+                        "over the unanswerable share"
+                    } else {
+                        "over the kind's quota or --max-questions"
+                    },
+                );
+            }
+        }
+        if qas.is_empty() {
+            continue;
+        }
+        let mut messages = vec![Message::new(Role::Context, cand.context)];
+        let mut kinds = Vec::new();
+        for qa in qas {
+            kinds.push(qa.kind);
+            messages.push(Message::new(Role::User, qa.question));
+            messages.push(Message::new(Role::Assistant, qa.answer));
+        }
+        out.push(RcConversation { doc: cand.doc, conversation: Conversation::new(messages), kinds });
+    }
+    report.documents_used = out.iter().map(|c| c.doc).collect::<HashSet<_>>().len();
+    report.contexts = out.len();
+    for c in &out {
+        for &k in &c.kinds {
+            *report.questions_per_kind.entry(k.as_str().to_string()).or_default() += 1;
+            report.questions += 1;
+            let ex = report.examples.entry(k.as_str().to_string()).or_default();
+            if ex.len() < EXAMPLES_PER_KIND && !ex.contains(&c.conversation) {
+                ex.push(c.conversation.clone());
+            }
+        }
+    }
+    report.unanswerable = report.questions_per_kind.get(Kind::Unanswerable.as_str()).copied().unwrap_or(0);
+    report.skipped = skipped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    (out, report)
+}
+
+/// The split of a document: 90/5/5 by a hash of its text, so that one
+/// document's questions never cross splits.
+pub fn split_of(doc: &str) -> Split {
+    convert::hash_split(SOURCE, doc)
+}
+
+/// The conversations as a converted set (train / val / test by document).
+pub fn to_converted(docs: &[&str], convs: Vec<RcConversation>, report: &mut RcReport, notes: Vec<String>) -> Converted {
+    let mut splits: BTreeMap<Split, Vec<Conversation>> = Split::ALL.iter().map(|&s| (s, Vec::new())).collect();
+    for c in convs {
+        splits.entry(split_of(docs[c.doc])).or_default().push(c.conversation);
+    }
+    report.splits = splits.iter().map(|(s, v)| (s.as_str().to_string(), v.len())).collect();
+    Converted {
+        source: SOURCE.into(),
+        splits: splits.into_iter().collect(),
+        skipped: report.skipped.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        notes,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+#[derive(Debug, thiserror::Error)]
+pub enum RcError {
+    #[error(
+        "{path} does not exist: make the prepared corpus first (`fledge speedrun --preset reference --until corpus` \
+         writes runs/speedrun-reference/data; or `fledge data prepare --recipe recipes/default.toml --out DIR`), \
+         or pass --corpus the folder that holds train.jsonl"
+    )]
+    MissingCorpus { path: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    BadLine { path: String, line: usize, message: String },
+    #[error(transparent)]
+    Write(#[from] ConvertError),
+    #[error("cannot write {path}: {source}")]
+    WriteReport { path: String, source: std::io::Error },
+}
+
+/// What [`run`] did.
+#[derive(Debug)]
+pub struct RcRun {
+    pub report: RcReport,
+    pub written: Vec<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+struct CorpusLine {
+    text: String,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// Reads the training split of a prepared corpus (`corpus/train.jsonl`; never
+/// val.jsonl): each document's text and source name.
+pub fn read_corpus(corpus: &Path) -> Result<Vec<(String, Option<String>)>, RcError> {
+    let path = corpus.join("train.jsonl");
+    if !path.is_file() {
+        return Err(RcError::MissingCorpus { path: path.display().to_string() });
+    }
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| RcError::Read { path: path.display().to_string(), source: e })?;
+    let mut docs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let doc: CorpusLine = serde_json::from_str(line).map_err(|e| RcError::BadLine {
+            path: path.display().to_string(),
+            line: i + 1,
+            message: format!("not a corpus document ({e}); expected {{\"text\": ..., \"source\": ...}}"),
+        })?;
+        docs.push((doc.text, doc.source));
+    }
+    Ok(docs)
+}
+
+/// The licenses of the corpus's sources (from its report.json), limited to
+/// the sources named in `used` when that is not empty.
+fn corpus_licenses(corpus: &Path, used: &HashSet<String>) -> Vec<SourceLicense> {
+    let Ok(text) = std::fs::read_to_string(corpus.join("report.json")) else { return Vec::new() };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    let sources = value.get("sources").and_then(|s| s.as_array()).cloned().unwrap_or_default();
+    sources
+        .iter()
+        .filter_map(|s| serde_json::from_value::<SourceLicense>(s.get("license")?.clone()).ok())
+        .filter(|l| used.is_empty() || used.contains(&l.source))
+        .collect()
+}
+
+/// `fledge data rc`: reads `corpus/train.jsonl`, writes
+/// `out/rc/{train,val,test}.jsonl`, `report.json` and `rc-report.json`.
+pub fn run(corpus: &Path, out: &Path, seed: u64, max_questions: usize) -> Result<RcRun, RcError> {
+    let start = std::time::Instant::now();
+    let docs = read_corpus(corpus)?;
+    let texts: Vec<&str> = docs.iter().map(|(t, _)| t.as_str()).collect();
+    let (convs, mut report) = make_rc(&texts, seed, max_questions);
+    let used: HashSet<String> = convs.iter().filter_map(|c| docs[c.doc].1.clone()).collect();
+    let licenses = corpus_licenses(corpus, &used);
+    let mut notes = vec![format!(
+        "reading-comprehension questions made by fledge (seed {seed}) from the training split of the prepared corpus {}; \
+         contexts are verbatim passages, so the text keeps the licenses of its sources",
+        corpus.join("train.jsonl").display()
+    )];
+    if licenses.is_empty() {
+        notes.push(format!(
+            "no licenses found in {}; check the corpus's sources' terms",
+            corpus.join("report.json").display()
+        ));
+    }
+    let converted = to_converted(&texts, convs, &mut report, notes);
+    report.seconds = start.elapsed().as_secs_f64();
+    let mut written = convert::write_with_licenses(&converted, out, &licenses)?;
+    let path = out.join(SOURCE).join("rc-report.json");
+    let mut json = serde_json::to_string_pretty(&report).expect("the report serializes");
+    json.push('\n');
+    crate::fsutil::write_atomic(&path, json.as_bytes())
+        .map_err(|e| RcError::WriteReport { path: path.display().to_string(), source: e })?;
+    written.push(path);
+    Ok(RcRun { report, written })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::text::sentences;
+    use super::*;
+
+    /// Every question the rules make for `text` as one window, over `seeds`
+    /// wordings: (kind, question, answer).
+    fn questions(text: &str, seeds: u64) -> Vec<(Kind, String, String)> {
+        let known = |_: &str| false;
+        let an = analyse(text, &known, &mut Skips::new());
+        let win = Window::new(&an, 0, an.sents.len());
+        let mut out = Vec::new();
+        for seed in 0..seeds {
+            let mut m = Maker { win: &win, rng: ChaCha8Rng::seed_from_u64(seed), out: Vec::new(), skips: Skips::new() };
+            for k in 0..an.sents.len() {
+                m.clause_questions(k);
+                m.said_questions(k);
+                m.extra_questions(k);
+            }
+            out.extend(m.out.into_iter().map(|q| (q.kind, q.question, q.answer)));
+        }
+        out
+    }
+
+    fn has(qs: &[(Kind, String, String)], kind: Kind, question: &str, answer: &str) -> bool {
+        qs.iter().any(|(k, q, a)| *k == kind && q.contains(question) && a == answer)
+    }
+
+    fn unanswerable(text: &str, seeds: u64) -> Vec<(&'static str, String)> {
+        let known = |_: &str| false;
+        let an = analyse(text, &known, &mut Skips::new());
+        let mut out = Vec::new();
+        for a in 0..an.sents.len() {
+            for b in a + 1..=an.sents.len() {
+                let win = Window::new(&an, a, b);
+                for seed in 0..seeds {
+                    let mut m =
+                        Maker { win: &win, rng: ChaCha8Rng::seed_from_u64(seed), out: Vec::new(), skips: Skips::new() };
+                    m.unanswerable();
+                    out.extend(
+                        m.out.into_iter().map(|q| (q.reason.unwrap(), format!("{}\n{}", win.context, q.question))),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    const STORIES: &[&str] = &[
+        "Mia went to the beach with Dad. She found a shell. It was pink.\nThen Dad gave Mia a big hug. \"I love the beach!\" said Mia.",
+        "One day, Tom ran to the park. He was sad because his kite was broken. Tom saw three ducks in the pond.\nAfter lunch, Tom played with his friend Ben. Ben had a green ball.",
+        "Once upon a time, there was a little dog named Rufus. The dog was hungry. Rufus ate a bone under the table.\n\"Can I play?\" asked Rufus. Rufus wanted to play with the cat.",
+        "Zara lived in a small house near the river. In the morning, Zara picked up a blue cup. Zara made tea for Grandpa. Grandpa felt happy.",
+        "The wind was cold. A girl named Quilla walked to the old mill at night. Quilla was scared.",
+    ];
+
+    #[test]
+    fn sentences_split_at_the_end_of_a_quotation_not_inside_it() {
+        let s: Vec<String> =
+            sentences("\"Mom, I found it. Can I keep it?\" Lily asked. Mr. Brown smiled at her. \"Yes!\" said Mom.")
+                .into_iter()
+                .map(|s| s.text)
+                .collect();
+        assert_eq!(
+            s,
+            ["\"Mom, I found it. Can I keep it?\" Lily asked.", "Mr. Brown smiled at her.", "\"Yes!\" said Mom."]
+        );
+        let s = sentences("The fox ran\nacross the field. It was fast.");
+        assert_eq!(
+            s.iter().map(|s| s.text.as_str()).collect::<Vec<_>>(),
+            ["The fox ran across the field.", "It was fast."]
+        );
+    }
+
+    #[test]
+    fn a_pronoun_becomes_the_name_when_nobody_else_is_there() {
+        let qs = questions("Mia went to the beach. She found a shell.", 40);
+        assert!(has(&qs, Kind::Found, "did Mia ", "a shell"), "{qs:#?}");
+        assert!(!qs.iter().any(|(_, q, _)| q.contains("did she")), "{qs:#?}");
+        assert!(has(&qs, Kind::Who, "a shell", "Mia"), "{qs:#?}");
+        // With her mom in the sentence before, "she" could be either: no question about it.
+        let qs = questions("Mia went to the beach with her mom. She found a shell.", 40);
+        assert!(!qs.iter().any(|(_, _, a)| a == "a shell"), "{qs:#?}");
+        // A girl's name is never "he".
+        let qs = questions("There was a girl named Mia. Mia went to the beach. He found a shell.", 40);
+        assert!(!qs.iter().any(|(_, _, a)| a == "a shell"), "{qs:#?}");
+        // One sentence alone keeps its pronoun.
+        let qs = questions("She found a shell.", 40);
+        assert!(has(&qs, Kind::Found, "did she find", "a shell"), "{qs:#?}");
+    }
+
+    #[test]
+    fn questions_put_the_verb_in_its_base_form() {
+        let qs = questions(
+            "Tom ran to the park. Lily ate a pear. Sam picked up the stick. Ana wrote a letter. Jo had baked a pie.",
+            60,
+        );
+        assert!(
+            has(&qs, Kind::Where, "did Tom run", "to the park") || has(&qs, Kind::Where, "did Tom run", "the park"),
+            "{qs:#?}"
+        );
+        assert!(has(&qs, Kind::Where, "Where did Tom go", "to the park"), "{qs:#?}");
+        assert!(has(&qs, Kind::Ate, "did Lily eat", "a pear"), "{qs:#?}");
+        assert!(has(&qs, Kind::What, "did Sam pick up", "the stick"), "{qs:#?}");
+        assert!(has(&qs, Kind::What, "did Ana write", "a letter"), "{qs:#?}");
+        assert!(has(&qs, Kind::What, "did Jo bake", "a pie"), "{qs:#?}");
+        for (_, q, _) in &qs {
+            for wrong in ["did Tom ran", "did Lily ate", "did Ana wrote", "did Sam picked"] {
+                assert!(!q.contains(wrong), "{q}");
+            }
+        }
+    }
+
+    #[test]
+    fn why_is_answered_by_the_because_clause() {
+        let qs = questions("Tom was sad because his kite was broken. Lily ran home because it was raining.", 40);
+        assert!(
+            has(&qs, Kind::Why, "Tom was sad", "because his kite was broken")
+                || has(&qs, Kind::Why, "was Tom sad", "because his kite was broken"),
+            "{qs:#?}"
+        );
+        assert!(
+            qs.iter().any(|(k, q, a)| *k == Kind::Why && q.contains("run home") && a == "because it was raining")
+                || qs
+                    .iter()
+                    .any(|(k, q, a)| *k == Kind::Why && q.contains("ran home") && a == "because it was raining"),
+            "{qs:#?}"
+        );
+        assert!(has(&qs, Kind::Feel, "Tom", "sad"), "{qs:#?}");
+    }
+
+    #[test]
+    fn colours_counts_names_times_and_speech() {
+        let qs = questions(
+            "Once upon a time, there was a little girl named Pim. Pim had a big red ball. Pim saw three birds in the tree. One day, Pim went to the lake with Grandpa. \"Can I swim?\" asked Pim.",
+            80,
+        );
+        assert!(has(&qs, Kind::Colour, "ball", "red"), "{qs:#?}");
+        assert!(has(&qs, Kind::HowMany, "birds", "three"), "{qs:#?}");
+        assert!(has(&qs, Kind::Name, "girl", "Pim"), "{qs:#?}");
+        assert!(
+            has(&qs, Kind::When, "Pim go to the lake", "One day")
+                || has(&qs, Kind::When, "Pim went to the lake", "One day"),
+            "{qs:#?}"
+        );
+        assert!(has(&qs, Kind::With, "", "Grandpa"), "{qs:#?}");
+        assert!(has(&qs, Kind::Said, "Pim", "Can I swim?"), "{qs:#?}");
+        assert!(has(&qs, Kind::Do, "one day", "went to the lake with Grandpa"), "{qs:#?}");
+    }
+
+    #[test]
+    fn a_question_two_sentences_could_answer_is_not_asked() {
+        let qs = questions("Tom found a coin. Tom found a key.", 40);
+        assert!(!qs.iter().any(|(k, _, _)| *k == Kind::Found), "{qs:#?}");
+        let qs = questions("Tom had a red cup. The cup was blue.", 40);
+        assert!(!qs.iter().any(|(k, _, _)| *k == Kind::Colour), "{qs:#?}");
+    }
+
+    #[test]
+    fn unanswerable_questions_are_truly_unanswerable() {
+        let mut reasons = BTreeMap::new();
+        for text in STORIES.iter().chain(&[
+            "Rob sat on a chair. Rob held a cup. Rob drank the tea.",
+            "The dog sat by the door. The dog had a bone.\nLater, a boy named Kip ran home.",
+        ]) {
+            for (reason, q) in unanswerable(text, 6) {
+                let (context, question) = q.rsplit_once('\n').unwrap();
+                let words: Vec<String> = context.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect();
+                match reason {
+                    "no colour in the passage" => assert!(!words.iter().any(|w| words::colour(w)), "{q}"),
+                    "nobody goes anywhere in the passage" => {
+                        assert!(!words.iter().any(|w| words::motion_past(w)), "{q}")
+                    }
+                    "nobody is named in the passage" => assert!(!words.iter().any(|w| w == "named"), "{q}"),
+                    "about a character outside the passage" => {
+                        let name = question
+                            .split(' ')
+                            .find(|w| {
+                                w.chars().next().is_some_and(char::is_uppercase)
+                                    && ![
+                                        "What",
+                                        "Who",
+                                        "Where",
+                                        "How",
+                                        "When",
+                                        "Why",
+                                        "Tell",
+                                        "According",
+                                        "Which",
+                                        "With",
+                                        "For",
+                                        "To",
+                                        "At",
+                                    ]
+                                    .contains(w)
+                            })
+                            .unwrap_or("");
+                        let name = name.trim_end_matches(['?', '.', ',', '\'']).trim_end_matches("'s");
+                        assert!(!name.is_empty() && !context.contains(name), "{q}");
+                    }
+                    other => panic!("unknown reason {other}"),
+                }
+                *reasons.entry(reason).or_insert(0) += 1;
+            }
+        }
+        assert!(reasons.len() >= 3, "{reasons:?}");
+    }
+
+    #[test]
+    fn every_answer_is_copied_from_its_context() {
+        let (convs, report) = make_rc(STORIES, 7, 1000);
+        assert!(report.questions > 10, "{report:?}");
+        for c in &convs {
+            let m = &c.conversation.messages;
+            assert_eq!(m[0].role, Role::Context);
+            assert!(m.len() >= 3 && m.len() <= 1 + 2 * 5 && m.len() % 2 == 1, "{m:?}");
+            for pair in m[1..].chunks(2) {
+                assert_eq!((pair[0].role, pair[1].role), (Role::User, Role::Assistant));
+                assert!(pair[1].content == UNKNOWN_ANSWER || m[0].content.contains(&pair[1].content), "{m:?}");
+            }
+            assert!(conversation_bytes(&m[0].content, &[]) < MAX_CONVERSATION_BYTES);
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_set() {
+        let (a, ra) = make_rc(STORIES, 3, 1000);
+        let (b, rb) = make_rc(STORIES, 3, 1000);
+        assert_eq!(a, b);
+        assert_eq!(ra.questions_per_kind, rb.questions_per_kind);
+        let (c, _) = make_rc(STORIES, 4, 1000);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn a_document_stays_in_one_split() {
+        let docs: Vec<String> =
+            (0..60).map(|i| format!("{} Kid{i} found a red cup.", STORIES[i % STORIES.len()])).collect();
+        let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let (convs, mut report) = make_rc(&docs, 1, 10_000);
+        let expected: Vec<(Split, Conversation)> =
+            convs.iter().map(|c| (split_of(docs[c.doc]), c.conversation.clone())).collect();
+        let converted = to_converted(&docs, convs, &mut report, Vec::new());
+        for (split, conv) in expected {
+            assert!(converted.split(split).contains(&conv));
+        }
+        let total: usize = Split::ALL.iter().map(|&s| converted.split(s).len()).sum();
+        assert_eq!(total, report.contexts);
+        assert_eq!(report.splits.values().sum::<usize>(), total);
+    }
+
+    #[test]
+    fn no_kind_takes_more_than_a_quarter_and_the_cap_holds() {
+        let counts: BTreeMap<Kind, usize> =
+            [(Kind::Who, 1000), (Kind::What, 500), (Kind::Why, 10), (Kind::Colour, 300), (Kind::When, 200)].into();
+        let q = kind_quota(&counts, 100_000);
+        let total: usize = counts.values().map(|&n| n.min(q)).sum();
+        assert!(q as f64 <= 0.25 * total as f64 && q > 100, "{q} of {total}");
+        let q = kind_quota(&counts, 400);
+        assert!(counts.values().map(|&n| n.min(q)).sum::<usize>() <= 400);
+        let docs: Vec<String> =
+            (0..40).map(|i| format!("{} Kid{i} found a red cup.", STORIES[i % STORIES.len()])).collect();
+        let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+        let (_, report) = make_rc(&docs, 1, 50);
+        assert!(report.questions <= 50, "{report:?}");
+    }
+
+    #[test]
+    fn corpus_errors_name_the_file_and_how_to_make_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_corpus(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("train.jsonl") && err.contains("fledge data prepare") && err.contains("--until corpus"),
+            "{err}"
+        );
+        std::fs::write(dir.path().join("train.jsonl"), "{\"text\": \"Tom ran.\", \"source\": \"s\"}\n[1, 2]\n")
+            .unwrap();
+        let err = read_corpus(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("train.jsonl:2"), "{err}");
+    }
+
+    #[test]
+    fn run_writes_the_set_its_reports_and_the_corpus_licenses() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir(&corpus).unwrap();
+        let lines: Vec<String> = (0..30)
+            .map(|i| serde_json::json!({"text": format!("{} Kid{i} found a red cup.", STORIES[i % STORIES.len()]), "source": if i % 2 == 0 { "stories" } else { "more" }}).to_string())
+            .collect();
+        std::fs::write(corpus.join("train.jsonl"), lines.join("\n")).unwrap();
+        std::fs::write(corpus.join("val.jsonl"), "this is never read").unwrap();
+        let license = |source: &str, id: &str| serde_json::json!({"source": source, "license": id, "terms": {"name": id, "url": ""}, "credit": format!("{source} authors")});
+        let report = serde_json::json!({"sources": [{"name": "stories", "license": license("stories", "CC-BY-4.0")}, {"name": "more", "license": license("more", "public-domain")}, {"name": "unused", "license": license("unused", "MIT")}]});
+        std::fs::write(corpus.join("report.json"), report.to_string()).unwrap();
+        let out = dir.path().join("out");
+        let run = run(&corpus, &out, 1234, 500).unwrap();
+        for f in ["train.jsonl", "val.jsonl", "test.jsonl", "report.json", "rc-report.json"] {
+            assert!(out.join("rc").join(f).is_file(), "{f}");
+        }
+        let (train, _) = crate::chat::template::read_jsonl(&out.join("rc/train.jsonl"), false).unwrap();
+        assert!(!train.is_empty());
+        let licenses = crate::data::license::of_chat_file(&out.join("rc/train.jsonl"));
+        let ids: Vec<&str> = licenses.iter().map(|l| l.license.as_str()).collect();
+        assert_eq!(ids, ["CC-BY-4.0", "public-domain"]);
+        let rc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("rc/rc-report.json")).unwrap()).unwrap();
+        assert_eq!(rc["questions"].as_u64().unwrap() as usize, run.report.questions);
+        assert!(rc["examples"].as_object().unwrap().len() >= 3);
+    }
+
+    const WORDS: &[&str] = &[
+        "Tom", "Lily", "she", "he", "they", "the", "a", "red", "ball", "went", "to", "park", "found", "because", "was",
+        "sad", "three", "apples", "named", "Mr.", "said", ",", ".", "!", "?", "\"", "“", "”", "'", "One", "day",
+        "gave", "and", "with", "in", "box", "ate", "wanted", "play", "\n", "é", "日本", "-", "’s", "at", "night",
+        "had", "not",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn any_text_gives_only_copied_answers(
+            raw in "\\PC{0,200}",
+            words in proptest::collection::vec(proptest::sample::select(WORDS), 0..80),
+            seed in 0u64..1000,
+        ) {
+            let made = words.join(" ");
+            let (convs, _) = make_rc(&[raw.as_str(), made.as_str()], seed, 100);
+            for c in convs {
+                let m = &c.conversation.messages;
+                for pair in m[1..].chunks(2) {
+                    prop_assert!(pair[1].content == UNKNOWN_ANSWER || m[0].content.contains(&pair[1].content));
+                }
+            }
+        }
+    }
+}
