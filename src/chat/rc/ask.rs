@@ -789,7 +789,7 @@ impl Maker<'_, '_> {
                     }
                 }
                 if let Some((b, e)) = clause.because {
-                    if (*feel || win.unique_feel(k)) && (!*feel || win.unique_feel(k)) {
+                    if !*feel || win.unique_feel(k) {
                         let t = pick(&mut self.rng, WHY_T);
                         self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", "")]), st.span(b, e));
                     }
