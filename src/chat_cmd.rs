@@ -666,18 +666,17 @@ pub fn run_data_stories(args: DataStoriesArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct DataRcArgs {
-    /// The prepared corpus folder; only its train.jsonl is read (default: runs/speedrun-reference/data, what
+    /// The prepared corpus folder; only its train.jsonl is read (the default is what
     /// `fledge speedrun --preset reference --until corpus` writes).
     #[arg(long, default_value = "runs/speedrun-reference/data")]
     corpus: PathBuf,
-    /// Output folder; the set goes to OUT/rc/{train,val,test}.jsonl with report.json and rc-report.json
-    /// (default: runs/chat).
+    /// Output folder; the set goes to OUT/rc/{train,val,test}.jsonl with report.json and rc-report.json.
     #[arg(long, default_value = "runs/chat")]
     out: PathBuf,
-    /// Seed for windows, wordings and sampling; the same seed gives the same set (default: 1234).
+    /// Seed for windows, wordings and sampling; the same seed gives the same set.
     #[arg(long, default_value_t = 1234)]
     seed: u64,
-    /// Most questions to make, about 6% of them unanswerable (default: 60000).
+    /// Most questions to make, about 6% of them unanswerable.
     #[arg(long, default_value_t = fledge::chat::rc::DEFAULT_MAX_QUESTIONS)]
     max_questions: usize,
 }

@@ -29,7 +29,7 @@
 //!    question about a character of the same story outside the passage.
 //! 5. Over the corpus, no kind gets more than a quarter of the questions.
 //!
-//! Parts: [`text`] (sentences and their parse), [`ask`] (windows, pronouns,
+//! Parts: `text` (sentences and their parse), `ask` (windows, pronouns,
 //! wordings), `words` (word lists and inflections); this file picks the
 //! windows and questions, splits by document and writes the set.
 

@@ -613,6 +613,8 @@ impl Maker<'_, '_> {
                 }
                 // the infinitive: "wanted to play"
                 if let Some(p) = parts.iter().find(|p| p.kind == PartKind::Inf) {
+                    // "What did she wish for?" does not fit "to pet them all"
+                    let q = f.q.replace("wish for", "want");
                     let kind = if base == "want" { Kind::Wanted } else { Kind::What };
                     let full = st.span(p.s, p.e);
                     let bare = st.span(p.s + 1, p.e);
@@ -621,10 +623,10 @@ impl Maker<'_, '_> {
                             &mut self.rng,
                             &["What {Q}?", "What was it that {D}?", "What {Q}, according to the text?"],
                         );
-                        self.push(kind, fill(t, &[("{Q}", &f.q), ("{D}", &f.d)]), full);
+                        self.push(kind, fill(t, &[("{Q}", &q), ("{D}", &f.d)]), full);
                     } else {
                         let t = pick(&mut self.rng, INF_T);
-                        self.push(kind, fill(t, &[("{Q}", &f.q), ("{D}", &f.d)]), bare);
+                        self.push(kind, fill(t, &[("{Q}", &q), ("{D}", &f.d)]), bare);
                     }
                 }
                 // give: to whom and what
@@ -787,7 +789,7 @@ impl Maker<'_, '_> {
                     }
                 }
                 if let Some((b, e)) = clause.because {
-                    if (*feel || win.unique_feel(k)) && (!*feel || win.unique_feel(k)) {
+                    if !*feel || win.unique_feel(k) {
                         let t = pick(&mut self.rng, WHY_T);
                         self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", "")]), st.span(b, e));
                     }

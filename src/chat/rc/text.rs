@@ -411,7 +411,9 @@ impl Parser<'_> {
         let mut count = 0;
         let limit = if kind == NpKind::Bare { 3 } else { 5 };
         while count < limit && self.np_word(j, count) {
-            if subject && count >= 1 && self.past(j).is_some() {
+            // "the dog barked", "a bowl filled with ..."
+            let participle = self.past(j).is_some() && (subject || words::preposition(self.w(j + 1)));
+            if count >= 1 && participle {
                 break;
             }
             j += 1;
@@ -1052,7 +1054,11 @@ impl Parser<'_> {
             if words::colour(w) && st.lower_word(k) && self.w(k + 1) != "and" {
                 let mut m = k + 1;
                 let mut count = 0;
-                while count < 3 && self.np_word(m, count) && !words::colour(self.w(m)) {
+                while count < 3
+                    && self.np_word(m, count)
+                    && !words::colour(self.w(m))
+                    && (count == 0 || self.past(m).is_none())
+                {
                     m += 1;
                     count += 1;
                 }
@@ -1073,7 +1079,7 @@ impl Parser<'_> {
                 }
                 let mut m = k + 1;
                 let mut count = 0;
-                while count < 3 && self.np_word(m, count) {
+                while count < 3 && self.np_word(m, count) && (count == 0 || self.past(m).is_none()) {
                     m += 1;
                     count += 1;
                 }
