@@ -75,7 +75,7 @@ def read_jsonl(path, split=None):
 class Model:
     def __init__(self, folder):
         self.tok = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         self.model.eval()
         self.window = self.model.config.max_position_embeddings
         self.im_end = self.tok.convert_tokens_to_ids("<|im_end|>")

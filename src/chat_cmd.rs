@@ -199,7 +199,7 @@ pub struct EvalArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Folder of the battery's hand-written sets (grounded-qa.jsonl, story-requests.jsonl)
-    /// (default: evals/ of the fledge checkout).
+    /// (default: the copy of evals/ built into fledge).
     #[arg(long)]
     evals: Option<PathBuf>,
     /// Which split of the battery's sets to score: dev, test or all.
@@ -321,7 +321,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
 /// The battery's scores on one split of `evals/`.
 #[derive(serde::Serialize)]
 struct Battery {
-    evals: PathBuf,
+    evals: String,
     split: String,
     grounded: battery::GroundedScore,
     stories: battery::StoryScore,
@@ -333,15 +333,10 @@ fn run_battery(
     params: &[f32],
     tok: &Tokenizer,
 ) -> Result<Battery> {
-    let evals = match &args.evals {
-        Some(d) => d.clone(),
-        None => fledge::project_file(Path::new("evals/grounded-qa.jsonl"))
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .context("the battery's sets (evals/grounded-qa.jsonl) are not here: run from the fledge checkout, pass --evals, or --no-battery")?,
-    };
+    let evals = args.evals.as_deref();
     let split = (args.split != "all").then_some(args.split.as_str());
-    let mut grounded = battery::read_grounded(&evals.join("grounded-qa.jsonl"), split)?;
-    let mut stories = battery::read_story_requests(&evals.join("story-requests.jsonl"), split)?;
+    let mut grounded = battery::read_grounded(evals, split)?;
+    let mut stories = battery::read_story_requests(evals, split)?;
     if args.limit > 0 {
         grounded.truncate(args.limit);
         stories.truncate(args.limit);
@@ -359,13 +354,14 @@ fn run_battery(
     );
     let stories = battery::score_stories(config, params, tok, &stories, args.story_tokens, 0);
     eprintln!("story requests ({}): told {:.3}  ({:.0} s)", args.split, stories.pass_rate, stories.seconds);
+    let evals = evals.map_or_else(|| "evals/ (built in)".into(), |d| d.display().to_string());
     Ok(Battery { evals, split: args.split.clone(), grounded, stories })
 }
 
 fn print_battery(b: &Battery) {
     let (g, s) = (&b.grounded, &b.stories);
     println!();
-    println!("Battery ({} split of {}):", b.split, b.evals.display());
+    println!("Battery ({} split of {}):", b.split, b.evals);
     println!();
     println!("| grounded QA | questions | answer accuracy | exact match | token F1 | refused |");
     println!("|---|---:|---:|---:|---:|---:|");

@@ -66,20 +66,37 @@ pub enum BatteryError {
     Line { path: String, line: usize, message: String },
 }
 
+/// The battery's sets as fledge was built with them (`evals/` of its
+/// source), so that `fledge eval` has them wherever the binary is.
+pub const GROUNDED_QA: &str = include_str!("../../evals/grounded-qa.jsonl");
+pub const STORY_REQUESTS: &str = include_str!("../../evals/story-requests.jsonl");
+
+/// A set's text and the name its errors use: `dir/file`, or the built-in
+/// copy when `dir` is `None`.
+fn set_text(dir: Option<&Path>, file: &str, builtin: &'static str) -> Result<(String, String), BatteryError> {
+    match dir {
+        None => Ok((format!("evals/{file} (built in)"), builtin.to_string())),
+        Some(d) => {
+            let path = d.join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| BatteryError::Read { path: path.display().to_string(), source })?;
+            Ok((path.display().to_string(), text))
+        }
+    }
+}
+
 /// Reads a JSONL set, keeping the items of `split` (all when `None`).
 /// Every line must parse; a gold answer that is not in its context is an
 /// error too, since it could never be copied.
 fn read_set<T: for<'de> Deserialize<'de>>(
-    path: &Path,
+    (name, text): (String, String),
     split: Option<&str>,
     split_of: impl Fn(&T) -> &str,
     check: impl Fn(&T) -> Result<(), String>,
 ) -> Result<Vec<T>, BatteryError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| BatteryError::Read { path: path.display().to_string(), source })?;
     let mut items = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let bad = |message: String| BatteryError::Line { path: path.display().to_string(), line: i + 1, message };
+        let bad = |message: String| BatteryError::Line { path: name.clone(), line: i + 1, message };
         let item: T = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
         check(&item).map_err(bad)?;
         if split.map_or(true, |s| s == split_of(&item)) {
@@ -89,9 +106,10 @@ fn read_set<T: for<'de> Deserialize<'de>>(
     Ok(items)
 }
 
-pub fn read_grounded(path: &Path, split: Option<&str>) -> Result<Vec<GroundedItem>, BatteryError> {
+/// The grounded questions of `dir/grounded-qa.jsonl` (the built-in set when `dir` is `None`).
+pub fn read_grounded(dir: Option<&Path>, split: Option<&str>) -> Result<Vec<GroundedItem>, BatteryError> {
     read_set(
-        path,
+        set_text(dir, "grounded-qa.jsonl", GROUNDED_QA)?,
         split,
         |g: &GroundedItem| &g.split,
         |g| {
@@ -107,9 +125,10 @@ pub fn read_grounded(path: &Path, split: Option<&str>) -> Result<Vec<GroundedIte
     )
 }
 
-pub fn read_story_requests(path: &Path, split: Option<&str>) -> Result<Vec<StoryRequest>, BatteryError> {
+/// The story requests of `dir/story-requests.jsonl` (the built-in set when `dir` is `None`).
+pub fn read_story_requests(dir: Option<&Path>, split: Option<&str>) -> Result<Vec<StoryRequest>, BatteryError> {
     read_set(
-        path,
+        set_text(dir, "story-requests.jsonl", STORY_REQUESTS)?,
         split,
         |s: &StoryRequest| &s.split,
         |s| match s.subject_words.is_empty() {
@@ -416,24 +435,26 @@ mod tests {
 
     #[test]
     fn the_shipped_sets_parse_and_every_answer_is_in_its_context() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("evals");
-        let all = read_grounded(&dir.join("grounded-qa.jsonl"), None).unwrap();
-        let dev = read_grounded(&dir.join("grounded-qa.jsonl"), Some("dev")).unwrap();
+        let all = read_grounded(None, None).unwrap();
+        let dev = read_grounded(None, Some("dev")).unwrap();
         assert!(all.len() >= 100 && dev.len() * 3 > all.len());
         assert!(all.iter().any(|g| !g.answerable) && all.iter().any(|g| g.answerable));
-        let stories = read_story_requests(&dir.join("story-requests.jsonl"), None).unwrap();
+        let stories = read_story_requests(None, None).unwrap();
         assert!(stories.len() >= 50);
+        // The built-in copy is the checkout's.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("evals");
+        assert_eq!(read_grounded(Some(&dir), None).unwrap().len(), all.len());
     }
 
     #[test]
     fn a_bad_line_is_named_by_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.jsonl");
+        let path = dir.path().join("grounded-qa.jsonl");
         let good = r#"{"id":"a","split":"dev","context_id":"c","kind":"note","context":"The cat is Tom.","question":"Who?","answers":["Tom"],"answer_type":"name","answerable":true}"#;
         std::fs::write(&path, format!("{good}\n{}\n", good.replace("[\"Tom\"]", "[\"Max\"]"))).unwrap();
-        let err = read_grounded(&path, None).unwrap_err().to_string();
+        let err = read_grounded(Some(dir.path()), None).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("\"Max\""), "{err}");
         std::fs::write(&path, "{not json\n").unwrap();
-        assert!(read_grounded(&path, None).unwrap_err().to_string().contains("line 1"));
+        assert!(read_grounded(Some(dir.path()), None).unwrap_err().to_string().contains("line 1"));
     }
 }

@@ -442,9 +442,9 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
     })
 }
 
-/// The battery of `evals/` (grounded QA, refusals, story requests), each
-/// split on its own, with the first replies as samples; `null` when the
-/// sets are not found (a binary run outside a fledge checkout).
+/// The battery of `evals/` (grounded QA, refusals, story requests; the
+/// copy built into fledge), each split on its own, with the first replies
+/// as samples.
 fn battery(
     config: &ModelConfig,
     params: &[f32],
@@ -452,17 +452,11 @@ fn battery(
     max_tokens: usize,
 ) -> Result<serde_json::Value, SpeedrunError> {
     use crate::chat::battery::{read_grounded, read_story_requests, score_grounded, score_stories};
-    let Some(evals) =
-        crate::project_file(Path::new("evals/grounded-qa.jsonl")).and_then(|p| p.parent().map(Path::to_path_buf))
-    else {
-        tracing::warn!("evals/ not found: the battery is left out of the report");
-        return Ok(serde_json::Value::Null);
-    };
     let bad = |e: crate::chat::battery::BatteryError| stage_err(Stage::Eval, e.to_string());
     let mut splits = Vec::new();
     for split in ["dev", "test"] {
-        let grounded = read_grounded(&evals.join("grounded-qa.jsonl"), Some(split)).map_err(bad)?;
-        let requests = read_story_requests(&evals.join("story-requests.jsonl"), Some(split)).map_err(bad)?;
+        let grounded = read_grounded(None, Some(split)).map_err(bad)?;
+        let requests = read_story_requests(None, Some(split)).map_err(bad)?;
         let g = score_grounded(config, params, tok, &grounded, max_tokens);
         let st = score_stories(config, params, tok, &requests, 300, 0);
         splits.push(json!({
@@ -473,7 +467,7 @@ fn battery(
             "story_samples": st.answers.iter().take(3).collect::<Vec<_>>(),
         }));
     }
-    Ok(json!({ "evals": evals, "splits": splits }))
+    Ok(json!({ "evals": "evals/ (built in)", "splits": splits }))
 }
 
 /// The chat model as a Hugging Face folder with its GGUF files, its card
