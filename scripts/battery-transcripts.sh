@@ -25,7 +25,7 @@ run() { # $1: title, $2: temperature, $3: seed, rest: REPL input lines
   for f in garden bakery moves lighthouse picnic fridge-note bus-notice message lost-cat soup; do
     echo "Text ($demo/$f.txt):"
     echo
-    echo "> $(cat "$demo/$f.txt")"
+    sed "s/^/> /" "$demo/$f.txt"
     echo
     case $f in
       garden) q="What did Lily plant?" ;;
