@@ -20,7 +20,20 @@ fn tiny_speedrun_runs_every_stage_then_skips_them_all() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args = ["speedrun", "--preset", "tiny", "--out", out.to_str().unwrap(), "--shared", shared.to_str().unwrap()];
+    // The recipe is named, as it must be where the binary is not inside the
+    // checkout (CI builds in a folder of its own, outside it).
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/default.toml");
+    let args = [
+        "speedrun",
+        "--preset",
+        "tiny",
+        "--recipe",
+        recipe.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--shared",
+        shared.to_str().unwrap(),
+    ];
     let o = fledge(&args, dir.path());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{}", &stderr[stderr.len().saturating_sub(4000)..]);
