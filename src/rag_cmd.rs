@@ -359,8 +359,8 @@ fn run_add(args: AddArgs) -> Result<()> {
         if report.skipped_by_reason.is_empty() { String::new() } else { format!(" {:?}", report.skipped_by_reason) }
     );
     println!(
-        "{} chunks added ({} tokens{}), {} removed, in {:.1} s",
-        report.chunks_added,
+        "{} added ({} tokens{}), {} removed, in {:.1} s",
+        count(report.chunks_added as usize, "chunk"),
         report.tokens_embedded,
         if report.embed_seconds > 0.0 {
             format!(
@@ -375,10 +375,10 @@ fn run_add(args: AddArgs) -> Result<()> {
         report.seconds
     );
     println!(
-        "index {}: {} documents, {} chunks, {:.1} MB on disk",
+        "index {}: {}, {}, {:.1} MB on disk",
         dir.display(),
-        stats.documents,
-        stats.chunks,
+        count(stats.documents as usize, "document"),
+        count(stats.chunks as usize, "chunk"),
         stats.bytes_on_disk as f64 / 1e6
     );
     Ok(())
@@ -573,4 +573,13 @@ pub fn bench_retrieval(index_dir: &Path, embedder: Option<&Path>, questions: &Pa
         );
     }
     Ok(())
+}
+
+/// "1 chunk", "2 chunks": counts as a reader says them.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
