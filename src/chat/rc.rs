@@ -496,16 +496,8 @@ pub fn to_converted(docs: &[&str], convs: Vec<RcConversation>, report: &mut RcRe
 
 #[derive(Debug, thiserror::Error)]
 pub enum RcError {
-    #[error(
-        "{path} does not exist: make the prepared corpus first (`fledge speedrun --preset reference --until corpus` \
-         writes runs/speedrun-reference/data; or `fledge data prepare --recipe recipes/default.toml --out DIR`), \
-         or pass --corpus the folder that holds train.jsonl"
-    )]
-    MissingCorpus { path: String },
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("{path}:{line}: {message}")]
-    BadLine { path: String, line: usize, message: String },
+    #[error(transparent)]
+    Corpus(#[from] crate::data::DataError),
     #[error(transparent)]
     Write(#[from] ConvertError),
     #[error("cannot write {path}: {source}")]
@@ -517,37 +509,6 @@ pub enum RcError {
 pub struct RcRun {
     pub report: RcReport,
     pub written: Vec<PathBuf>,
-}
-
-#[derive(serde::Deserialize)]
-struct CorpusLine {
-    text: String,
-    #[serde(default)]
-    source: Option<String>,
-}
-
-/// Reads the training split of a prepared corpus (`corpus/train.jsonl`; never
-/// val.jsonl): each document's text and source name.
-pub fn read_corpus(corpus: &Path) -> Result<Vec<(String, Option<String>)>, RcError> {
-    let path = corpus.join("train.jsonl");
-    if !path.is_file() {
-        return Err(RcError::MissingCorpus { path: path.display().to_string() });
-    }
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| RcError::Read { path: path.display().to_string(), source: e })?;
-    let mut docs = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let doc: CorpusLine = serde_json::from_str(line).map_err(|e| RcError::BadLine {
-            path: path.display().to_string(),
-            line: i + 1,
-            message: format!("not a corpus document ({e}); expected {{\"text\": ..., \"source\": ...}}"),
-        })?;
-        docs.push((doc.text, doc.source));
-    }
-    Ok(docs)
 }
 
 /// The licenses of the corpus's sources (from its report.json), limited to
@@ -567,10 +528,10 @@ fn corpus_licenses(corpus: &Path, used: &HashSet<String>) -> Vec<SourceLicense> 
 /// `out/rc/{train,val,test}.jsonl`, `report.json` and `rc-report.json`.
 pub fn run(corpus: &Path, out: &Path, seed: u64, max_questions: usize) -> Result<RcRun, RcError> {
     let start = std::time::Instant::now();
-    let docs = read_corpus(corpus)?;
-    let texts: Vec<&str> = docs.iter().map(|(t, _)| t.as_str()).collect();
+    let docs = crate::data::prepare::read_training_documents(corpus)?;
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
     let (convs, mut report) = make_rc(&texts, seed, max_questions);
-    let used: HashSet<String> = convs.iter().filter_map(|c| docs[c.doc].1.clone()).collect();
+    let used: HashSet<String> = convs.iter().map(|c| docs[c.doc].source.clone()).collect();
     let licenses = corpus_licenses(corpus, &used);
     let mut notes = vec![format!(
         "reading-comprehension questions made by fledge (seed {seed}) from the training split of the prepared corpus {}; \
@@ -867,15 +828,16 @@ mod tests {
     #[test]
     fn corpus_errors_name_the_file_and_how_to_make_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_corpus(dir.path()).unwrap_err().to_string();
+        let read = |d: &Path| crate::data::prepare::read_training_documents(d).map(|_| ()).map_err(RcError::from);
+        let err = read(dir.path()).unwrap_err().to_string();
         assert!(
             err.contains("train.jsonl") && err.contains("fledge data prepare") && err.contains("--until corpus"),
             "{err}"
         );
         std::fs::write(dir.path().join("train.jsonl"), "{\"text\": \"Tom ran.\", \"source\": \"s\"}\n[1, 2]\n")
             .unwrap();
-        let err = read_corpus(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("train.jsonl:2"), "{err}");
+        let err = read(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("train.jsonl, line 2"), "{err}");
     }
 
     #[test]
