@@ -643,6 +643,11 @@ fn run_train(args: TrainArgs) -> Result<()> {
                     s.model_config = Some(base.join(m));
                 }
             }
+            for source in s.mid.iter_mut().flat_map(|m| m.sources.iter_mut()) {
+                if source.path.is_relative() {
+                    source.path = base.join(&source.path);
+                }
+            }
             s
         }
         None => TrainSettings::default(),

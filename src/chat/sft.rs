@@ -497,6 +497,33 @@ pub fn chat_config(base: &ModelConfig, seq_len: usize) -> ModelConfig {
     ModelConfig { max_seq_len: base.max_seq_len.max(seq_len), ..base.clone() }
 }
 
+/// Logs what each source gave and how the windows are filled.
+pub fn log_data_report(report: &DataReport, seq_len: usize) {
+    for s in &report.sources {
+        tracing::info!(
+            "{}: {} conversations (weight {}), {} truncated, {} dropped, {} malformed skipped, {} trained tokens, {} val",
+            s.path.display(),
+            s.conversations,
+            s.weight,
+            s.truncated,
+            s.dropped,
+            s.malformed_skipped,
+            s.trained_tokens,
+            s.val_conversations
+        );
+    }
+    tracing::info!(
+        "{} windows of {} tokens ({} pretraining); conversation windows: {:.1} conversations each, {:.1}% filled, \
+         {:.1}% of positions carry loss",
+        report.windows,
+        seq_len,
+        report.pretrain_windows,
+        report.conversations_per_window,
+        100.0 * report.fill,
+        100.0 * report.trained_fraction
+    );
+}
+
 /// Runs (or resumes) fine-tuning.
 pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Result<RunSummary, TrainError> {
     // Any model fledge loads: a checkpoint, a run, or a Hugging Face folder.
@@ -524,29 +551,7 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
     let report_path = settings.out.join("sft-data.json");
     crate::fsutil::write_atomic(&report_path, serde_json::to_string_pretty(&report).expect("serializes").as_bytes())
         .map_err(|e| TrainError::Io { path: report_path.clone(), source: e })?;
-    for s in &report.sources {
-        tracing::info!(
-            "{}: {} conversations (weight {}), {} truncated, {} dropped, {} malformed skipped, {} trained tokens, {} val",
-            s.path.display(),
-            s.conversations,
-            s.weight,
-            s.truncated,
-            s.dropped,
-            s.malformed_skipped,
-            s.trained_tokens,
-            s.val_conversations
-        );
-    }
-    tracing::info!(
-        "{} windows of {} tokens ({} pretraining); conversation windows: {:.1} conversations each, {:.1}% filled, \
-         {:.1}% of positions carry loss",
-        report.windows,
-        settings.seq_len,
-        report.pretrain_windows,
-        report.conversations_per_window,
-        100.0 * report.fill,
-        100.0 * report.trained_fraction
-    );
+    log_data_report(&report, settings.seq_len);
     let probe = vec![
         Message::new(Role::Context, "Mary went to the kitchen.\nJohn went back to the garden."),
         Message::new(Role::User, "Where is Mary?"),

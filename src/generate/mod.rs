@@ -11,6 +11,7 @@
 //! seeded generator, so the same seed gives the same text.
 
 pub mod batch;
+pub mod inspect;
 
 use multiversion::multiversion;
 use rand::{Rng, SeedableRng};
@@ -44,6 +45,8 @@ pub struct Generator<'a> {
     up: Vec<f32>,
     scores: Vec<f32>,
     logits: Vec<f32>,
+    /// What each layer computed, when asked for ([`Generator::start_trace`]).
+    trace: Option<inspect::Trace>,
 }
 
 /// Rows of a weight matrix per parallel task: 64 rows of 256 inputs is 64 KB
@@ -235,9 +238,32 @@ impl<'a> Generator<'a> {
             up: vec![0.0; config.ffn_hidden],
             scores: Vec::new(),
             logits: vec![0.0; config.vocab_size],
+            trace: None,
             layout,
             params,
         }
+    }
+
+    /// Records, from the next token on, every layer's attention weights and
+    /// residual stream (for [`inspect`]); costs a copy per layer per token.
+    pub fn start_trace(&mut self) {
+        self.trace = Some(inspect::Trace::new(&self.config));
+    }
+
+    /// The record since [`Generator::start_trace`], which stops recording.
+    pub fn take_trace(&mut self) -> Option<inspect::Trace> {
+        self.trace.take()
+    }
+
+    /// The final norm and output head applied to a residual-stream vector:
+    /// the logits the model would give if its last layer had been `x`'s.
+    pub fn unembed(&self, x: &[f32], logits: &mut [f32]) {
+        let (c, p) = (&self.config, self.params);
+        let mut xf = vec![0.0; c.d_model];
+        let norm = self.layout.final_norm;
+        rmsnorm_row(&mut xf, x, &p[norm..norm + c.d_model], c.norm_eps);
+        let head = self.layout.lm_head;
+        matvec(logits, &p[head..head + c.vocab_size * c.d_model], &xf);
     }
 
     /// Tokens processed so far.
@@ -278,6 +304,9 @@ impl<'a> Generator<'a> {
         let w = |off: usize, len: usize| &p[off..off + len];
         let e = self.layout.embed;
         self.x.copy_from_slice(w(e + token as usize * d, d));
+        if let Some(t) = self.trace.as_mut() {
+            t.residual[0].extend_from_slice(&self.x);
+        }
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
             rmsnorm_row(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
@@ -294,6 +323,9 @@ impl<'a> Generator<'a> {
             self.k_cache[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.k);
             self.v_cache[l][pos * kv..(pos + 1) * kv].copy_from_slice(&self.v);
             attend(&mut self.att, &self.q, &self.k_cache[l], &self.v_cache[l], pos, hd, kv_heads, &mut self.scores);
+            if let Some(t) = self.trace.as_mut() {
+                t.record_attention(l, &self.scores[..heads * (pos + 1)], pos + 1);
+            }
             matvec(&mut self.xn, w(o.wo, d * d), &self.att);
             for (x, a) in self.x.iter_mut().zip(&self.xn) {
                 *x += a;
@@ -303,6 +335,9 @@ impl<'a> Generator<'a> {
             matvec(&mut self.xn, w(o.w_down, d * f), &self.gate);
             for (x, m) in self.x.iter_mut().zip(&self.xn) {
                 *x += m;
+            }
+            if let Some(t) = self.trace.as_mut() {
+                t.residual[l + 1].extend_from_slice(&self.x);
             }
         }
         let mut xf = vec![0.0; d];

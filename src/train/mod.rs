@@ -1,6 +1,7 @@
 //! Training: the optimizer, one optimizer step, checkpoints, and the loop.
 
 pub mod checkpoint;
+pub mod mid;
 pub mod optim;
 pub mod plot;
 pub mod run;

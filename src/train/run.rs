@@ -77,6 +77,10 @@ pub struct TrainSettings {
     /// the best checkpoint and drives early stopping; all validation text
     /// when unset.
     pub best_on: Option<String>,
+    /// Mid-training: conversations mixed into the last part of the run
+    /// (see [`super::mid`]); none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mid: Option<super::mid::MidSettings>,
 }
 
 impl Default for TrainSettings {
@@ -108,6 +112,7 @@ impl Default for TrainSettings {
             keep_best: true,
             early_stop: 0,
             best_on: None,
+            mid: None,
         }
     }
 }
@@ -165,6 +170,9 @@ impl TrainSettings {
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) || !(0.0..=1.0).contains(&self.decay_fraction) {
             return bad("min_lr_ratio and decay_fraction must be in [0, 1]");
+        }
+        if let Some(mid) = &self.mid {
+            mid.validate()?;
         }
         Ok(())
     }
@@ -345,7 +353,7 @@ pub struct PretrainBatches<'a> {
 }
 
 impl<'a> PretrainBatches<'a> {
-    fn new(
+    pub(super) fn new(
         train: &'a TokenShards,
         val: &'a TokenShards,
         tokenizer: &Tokenizer,
@@ -430,7 +438,11 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
     train_shards.check_tokenizer(&tokenizer)?;
     let val_shards = TokenShards::open(&settings.data, "val")?;
     val_shards.check_tokenizer(&tokenizer)?;
-    let source = PretrainBatches::new(&train_shards, &val_shards, &tokenizer, settings)?;
+    let pretrain = PretrainBatches::new(&train_shards, &val_shards, &tokenizer, settings)?;
+    let source: Box<dyn BatchSource> = match &settings.mid {
+        Some(mid) => Box::new(super::mid::MidBatches::new(pretrain, &train_shards, &tokenizer, settings, mid)?),
+        None => Box::new(pretrain),
+    };
     tracing::info!(
         params = config.num_params(),
         train_tokens = train_shards.num_tokens(),
@@ -452,7 +464,7 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         record: serde_json::to_value(settings).expect("settings serialize"),
         licenses: train_shards.header.licenses.clone(),
     };
-    run_loop(&run, &source, None, resume, stop, &sample)
+    run_loop(&run, source.as_ref(), None, resume, stop, &sample)
 }
 
 /// Text shown at each evaluation (a continuation, a chat answer) from the
@@ -649,7 +661,12 @@ pub fn run_loop(
             last_val = (Some(val_loss), bpb);
             // The loss that picks the best checkpoint: one set's, or all of it.
             let selected = settings.best_on.as_ref().and_then(|s| eval.sets.get(s)).map_or(val_loss, |&(loss, _)| loss);
-            let improved = state.best_val_loss.map_or(true, |b| selected < b);
+            // With a mid-training phase, only its checkpoints are candidates:
+            // the ones before it have never seen a conversation.
+            let phase_start = settings.mid.as_ref().map_or(0, |m| m.start_step(settings.steps));
+            let eligible = state.step > phase_start;
+            let first_of_phase = state.best_step.map_or(true, |b| b <= phase_start);
+            let improved = eligible && (first_of_phase || state.best_val_loss.map_or(true, |b| selected < b));
             if improved {
                 state.best_val_loss = Some(selected);
                 state.best_step = Some(state.step);
@@ -657,7 +674,7 @@ pub fn run_loop(
                 if settings.keep_best {
                     save_best(&trainer, &state)?;
                 }
-            } else {
+            } else if eligible {
                 state.evals_since_best += 1;
                 stopped_early = settings.early_stop > 0 && state.evals_since_best >= settings.early_stop;
             }
