@@ -9,11 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-mod ablate_cmd;
-mod chat_cmd;
-mod export_cmd;
-mod rag_cmd;
-mod serve_cmd;
+mod cli;
 
 use fledge::data::prepare::{self, Recipe, SourceSpec};
 use fledge::data::read::{self, Format, ReadOptions};
@@ -40,7 +36,10 @@ enum Command {
     /// The whole pipeline in one command: corpus, tokenizer, pretraining, chat, retrieval, evaluation, export, report.
     Speedrun(SpeedrunArgs),
     /// Train the same model on several data recipes and compare their validation bits per byte.
-    Ablate(ablate_cmd::AblateArgs),
+    Ablate(cli::ablate::AblateArgs),
+    /// See which tokens of a text surprise a model: each one's probability, surprisal and
+    /// alternatives, and the text's bits per byte.
+    Inspect(cli::inspect::InspectArgs),
     /// Corpus preparation and token shards.
     #[command(subcommand)]
     Data(DataCommand),
@@ -50,22 +49,22 @@ enum Command {
     /// Pretrain a model on token shards (see `fledge data tokenize`).
     Train(TrainArgs),
     /// Fine-tune a base checkpoint into a chat model (loss on the assistant's tokens).
-    Sft(chat_cmd::SftArgs),
+    Sft(cli::chat::SftArgs),
     /// Chat with a fine-tuned model: multi-turn, streaming, /context FILE to answer from a document.
-    Chat(chat_cmd::ChatArgs),
+    Chat(cli::chat::ChatArgs),
     /// Score a chat model: grounded QA exact match / F1, stop rate, held-out chat loss.
-    Eval(chat_cmd::EvalArgs),
+    Eval(cli::chat::EvalArgs),
     /// Index your documents for grounded answers: add, list, remove, stats, search, eval.
     #[command(subcommand)]
-    Index(rag_cmd::IndexCommand),
+    Index(cli::rag::IndexCommand),
     /// Answer a question from your indexed documents, citing the passages used.
-    Ask(rag_cmd::AskArgs),
+    Ask(cli::rag::AskArgs),
     /// Serve a chat model: an OpenAI-compatible API at /v1 and a chat page at /.
-    Serve(serve_cmd::ServeArgs),
+    Serve(cli::serve::ServeArgs),
     /// Share a model: a Hugging Face folder (safetensors, tokenizer, chat template, model card) and GGUF files.
-    Export(export_cmd::ExportArgs),
+    Export(cli::export::ExportArgs),
     /// Turn a Hugging Face LlamaForCausalLM folder into a fledge checkpoint.
-    Import(export_cmd::ImportArgs),
+    Import(cli::export::ImportArgs),
     /// Continue a prompt with a trained model, streaming tokens as they come.
     Generate(GenerateArgs),
     /// Draw a training run's loss curve (metrics.jsonl) as loss.png.
@@ -111,6 +110,10 @@ struct GenerateArgs {
     /// Generate this many samples (seeds seed, seed+1, ...).
     #[arg(long, default_value_t = 1)]
     samples: usize,
+    /// After each sample, list every token with its probability and this many alternatives
+    /// (`--show-probs` alone: 3; default: off).
+    #[arg(long, num_args = 0..=1, default_missing_value = "3")]
+    show_probs: Option<usize>,
 }
 
 /// Every setting is optional: a flag wins over --config, which wins over
@@ -224,11 +227,11 @@ enum DataCommand {
     /// Encode a prepared corpus into token shards for training.
     Tokenize(TokenizeArgs),
     /// Convert the chat and QA sets of ../shared/data into conversation JSONL (train/val/test).
-    Chat(chat_cmd::DataChatArgs),
+    Chat(cli::chat::DataChatArgs),
     /// Story requests ("Tell me a story about a dragon.") answered with the corpus's own stories.
-    Stories(chat_cmd::DataStoriesArgs),
+    Stories(cli::chat::DataStoriesArgs),
     /// Make reading-comprehension conversations (questions answered by copying a span) from a prepared corpus.
-    Rc(chat_cmd::DataRcArgs),
+    Rc(cli::chat::DataRcArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
     Report {
         /// The prepared corpus folder.
@@ -427,7 +430,7 @@ enum BenchCommand {
         queries: usize,
     },
     /// Load test of `fledge serve`: concurrent streaming clients on loopback (time to first token, tokens/s, errors, peak memory).
-    Serve(serve_cmd::BenchServeArgs),
+    Serve(cli::serve::BenchServeArgs),
     /// f32 matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
     Matmul {
         #[arg(long, default_value_t = 1024)]
@@ -465,23 +468,24 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Speedrun(args) => run_speedrun(args),
-        Command::Ablate(args) => ablate_cmd::run_ablate(args),
+        Command::Ablate(args) => cli::ablate::run_ablate(args),
+        Command::Inspect(args) => cli::inspect::run_inspect(args),
         Command::Train(args) => run_train(args),
         Command::Generate(args) => run_generate(args),
-        Command::Sft(args) => chat_cmd::run_sft(args),
-        Command::Chat(args) => chat_cmd::run_chat(args),
-        Command::Eval(args) => chat_cmd::run_eval(args),
-        Command::Data(DataCommand::Chat(args)) => chat_cmd::run_data_chat(args),
-        Command::Data(DataCommand::Stories(args)) => chat_cmd::run_data_stories(args),
-        Command::Data(DataCommand::Rc(args)) => chat_cmd::run_data_rc(args),
-        Command::Index(cmd) => rag_cmd::run_index(cmd),
-        Command::Ask(args) => rag_cmd::run_ask(args),
-        Command::Serve(args) => serve_cmd::run_serve(args),
-        Command::Export(args) => export_cmd::run_export(args),
-        Command::Import(args) => export_cmd::run_import(args),
-        Command::Bench(BenchCommand::Serve(args)) => serve_cmd::run_bench_serve(args),
+        Command::Sft(args) => cli::chat::run_sft(args),
+        Command::Chat(args) => cli::chat::run_chat(args),
+        Command::Eval(args) => cli::chat::run_eval(args),
+        Command::Data(DataCommand::Chat(args)) => cli::chat::run_data_chat(args),
+        Command::Data(DataCommand::Stories(args)) => cli::chat::run_data_stories(args),
+        Command::Data(DataCommand::Rc(args)) => cli::chat::run_data_rc(args),
+        Command::Index(cmd) => cli::rag::run_index(cmd),
+        Command::Ask(args) => cli::rag::run_ask(args),
+        Command::Serve(args) => cli::serve::run_serve(args),
+        Command::Export(args) => cli::export::run_export(args),
+        Command::Import(args) => cli::export::run_import(args),
+        Command::Bench(BenchCommand::Serve(args)) => cli::serve::run_bench_serve(args),
         Command::Bench(BenchCommand::Retrieval { index, questions, embedder, queries }) => {
-            rag_cmd::bench_retrieval(&index, embedder.as_deref(), &questions, queries)
+            cli::rag::bench_retrieval(&index, embedder.as_deref(), &questions, queries)
         }
         Command::Plot { run } => {
             let metrics = fledge::train::run::read_metrics(&run.join("metrics.jsonl"))?;
@@ -566,7 +570,7 @@ fn run_bench_generate(
 ) -> Result<()> {
     let (config, params, label) = match model {
         Some(m) => {
-            let (config, params, _) = chat_cmd::load_model(m)?;
+            let (config, params, _) = cli::chat::load_model(m)?;
             (config, params, m.display().to_string())
         }
         None => {
@@ -705,8 +709,8 @@ pub(crate) fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBo
 }
 
 fn run_generate(args: GenerateArgs) -> Result<()> {
-    let model = chat_cmd::model_or_shipped(args.model.as_deref())?;
-    let (config, params, tokenizer) = chat_cmd::load_model(&model)?;
+    let model = cli::chat::model_or_shipped(args.model.as_deref())?;
+    let (config, params, tokenizer) = cli::chat::load_model(&model)?;
     let mut generator = fledge::generate::Generator::new(&config, &params);
     // A document starts after an <|endoftext|>, as every training document did.
     let mut prompt = vec![tokenizer.eot_id()];
@@ -722,6 +726,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
             seed: args.seed + i as u64,
             stop_strings: args.stop.clone(),
             stop_tokens: Vec::new(),
+            logprobs: args.show_probs,
         };
         let mut out = stdout.lock();
         write!(out, "{}", args.prompt)?;
@@ -731,6 +736,10 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
             let _ = out.flush();
         });
         writeln!(out)?;
+        if args.show_probs.is_some() {
+            writeln!(out, "\nProbabilities {}:", fledge_distribution(&options))?;
+            cli::inspect::print_token_table(&mut out, &tokenizer, &g.logprobs)?;
+        }
         if args.samples > 1 {
             writeln!(out, "---")?;
         }
@@ -743,6 +752,18 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Which distribution `--show-probs` lists, in words.
+fn fledge_distribution(o: &fledge::generate::SamplingOptions) -> String {
+    if o.temperature <= 0.0 {
+        "of the model (greedy decoding)".into()
+    } else {
+        format!(
+            "of the distribution each token was drawn from (repetition penalty {}, temperature {}, top-k {}, top-p {})",
+            o.repetition_penalty, o.temperature, o.top_k, o.top_p
+        )
+    }
 }
 
 fn run_speedrun(args: SpeedrunArgs) -> Result<()> {

@@ -365,6 +365,9 @@ pub struct SamplingOptions {
     pub stop_strings: Vec<String>,
     /// Generation stops at these tokens (by default `<|endoftext|>` and `<|im_end|>`).
     pub stop_tokens: Vec<u32>,
+    /// Record each token's log-probability and this many alternatives
+    /// ([`Decoding::take_logprobs`]); none when `None`.
+    pub logprobs: Option<usize>,
 }
 
 impl Default for SamplingOptions {
@@ -378,12 +381,73 @@ impl Default for SamplingOptions {
             seed: 0,
             stop_strings: Vec::new(),
             stop_tokens: Vec::new(),
+            logprobs: None,
         }
     }
 }
 
+/// A generated token's log-probability and the most likely alternatives at
+/// its position, most likely first. With sampling (temperature above 0) they
+/// are those of the distribution the token was drawn from (after repetition
+/// penalty, temperature, top-k and top-p), so alternatives cut by top-k or
+/// top-p are not listed; greedy (temperature 0) gives the raw model's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenLogprob {
+    pub token: u32,
+    pub logprob: f32,
+    pub top: Vec<(u32, f32)>,
+}
+
+/// Picks the next token like [`sample`], and says how likely it and the
+/// `n` best alternatives were.
+fn sample_with_logprobs(
+    logits: &mut [f32],
+    history: &[u32],
+    o: &SamplingOptions,
+    n: usize,
+    rng: &mut impl Rng,
+) -> TokenLogprob {
+    if o.temperature <= 0.0 {
+        let raw = inspect::log_softmax(logits);
+        let token = sample(logits, history, o, rng);
+        return TokenLogprob { token, logprob: raw[token as usize], top: inspect::top_n(&raw, n) };
+    }
+    let candidates = sampling_distribution(logits, history, o);
+    let mut r: f32 = rng.gen();
+    let mut chosen = candidates[candidates.len() - 1];
+    for &(token, p) in &candidates {
+        if r < p {
+            chosen = (token, p);
+            break;
+        }
+        r -= p;
+    }
+    let top = candidates.iter().take(n).map(|&(t, p)| (t, p.ln())).collect();
+    TokenLogprob { token: chosen.0, logprob: chosen.1.ln(), top }
+}
+
 /// Picks the next token from logits (modified in place).
 pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mut impl Rng) -> u32 {
+    let candidates = sampling_distribution(logits, history, o);
+    if o.temperature <= 0.0 {
+        return candidates[0].0;
+    }
+    let mut r: f32 = rng.gen();
+    for &(token, p) in &candidates {
+        if r < p {
+            return token;
+        }
+        r -= p;
+    }
+    candidates[candidates.len() - 1].0
+}
+
+/// The distribution the next token is drawn from: the tokens left after
+/// repetition penalty, temperature, top-k and top-p, most likely first, with
+/// their probabilities (summing to 1). With temperature 0 (greedy) it is one
+/// token, the most likely after the penalty, with probability 1. `logits`
+/// are modified in place (the penalty).
+pub fn sampling_distribution(logits: &mut [f32], history: &[u32], o: &SamplingOptions) -> Vec<(u32, f32)> {
     if o.repetition_penalty != 1.0 {
         let mut seen = history.to_vec();
         seen.sort_unstable();
@@ -395,7 +459,7 @@ pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mu
         }
     }
     if o.temperature <= 0.0 {
-        return argmax(logits);
+        return vec![(argmax(logits), 1.0)];
     }
     let mut candidates: Vec<(u32, f32)> =
         logits.iter().enumerate().map(|(i, &l)| (i as u32, l / o.temperature)).collect();
@@ -407,31 +471,26 @@ pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mu
     }
     candidates.sort_by(descending);
     let max = candidates[0].1;
-    let mut probs: Vec<f32> = candidates.iter().map(|c| (c.1 - max).exp()).collect();
-    let total: f32 = probs.iter().sum();
-    probs.iter_mut().for_each(|p| *p /= total);
+    for c in candidates.iter_mut() {
+        c.1 = (c.1 - max).exp();
+    }
+    let total: f32 = candidates.iter().map(|c| c.1).sum();
+    candidates.iter_mut().for_each(|c| c.1 /= total);
     if o.top_p < 1.0 {
         let mut cumulative = 0.0;
-        let mut keep = probs.len();
-        for (i, p) in probs.iter().enumerate() {
-            cumulative += p;
+        let mut keep = candidates.len();
+        for (i, c) in candidates.iter().enumerate() {
+            cumulative += c.1;
             if cumulative >= o.top_p {
                 keep = i + 1;
                 break;
             }
         }
-        probs.truncate(keep);
-        let total: f32 = probs.iter().sum();
-        probs.iter_mut().for_each(|p| *p /= total);
+        candidates.truncate(keep);
+        let total: f32 = candidates.iter().map(|c| c.1).sum();
+        candidates.iter_mut().for_each(|c| c.1 /= total);
     }
-    let mut r: f32 = rng.gen();
-    for (i, p) in probs.iter().enumerate() {
-        if r < *p {
-            return candidates[i].0;
-        }
-        r -= p;
-    }
-    candidates[probs.len() - 1].0
+    candidates
 }
 
 fn argmax(v: &[f32]) -> u32 {
@@ -462,6 +521,8 @@ pub struct Generation {
     pub prompt_tokens: usize,
     pub finish: FinishReason,
     pub seconds: f64,
+    /// Each token's log-probability and alternatives, when the options asked for them.
+    pub logprobs: Vec<TokenLogprob>,
 }
 
 /// What [`Decoding::next`] produced.
@@ -487,6 +548,10 @@ pub struct Decoding {
     decoded: String,
     /// Text handed out so far; a prefix of `decoded`.
     emitted: String,
+    /// Log-probabilities of the generated tokens (when asked for), and how
+    /// many of them have been handed out.
+    logprobs: Vec<TokenLogprob>,
+    logprobs_taken: usize,
 }
 
 impl Decoding {
@@ -504,7 +569,18 @@ impl Decoding {
             tokens: Vec::new(),
             decoded: String::new(),
             emitted: String::new(),
+            logprobs: Vec::new(),
+            logprobs_taken: 0,
         }
+    }
+
+    /// The log-probabilities of tokens generated since the last call (for a
+    /// stream: those of the text just handed out, and of any token held back
+    /// before it). Empty unless the options asked for them.
+    pub fn take_logprobs(&mut self) -> Vec<TokenLogprob> {
+        let new = self.logprobs[self.logprobs_taken..].to_vec();
+        self.logprobs_taken = self.logprobs.len();
+        new
     }
 
     /// The tokens generated so far (stop tokens excluded).
@@ -524,7 +600,17 @@ impl Decoding {
         if self.tokens.len() >= self.options.max_new_tokens {
             return Step::Finished(self.flush(), FinishReason::Length);
         }
-        let token = sample(logits, &self.history, &self.options, &mut self.rng);
+        let token = match self.options.logprobs {
+            Some(n) => {
+                let lp = sample_with_logprobs(logits, &self.history, &self.options, n, &mut self.rng);
+                let token = lp.token;
+                if !self.stop_tokens.contains(&token) {
+                    self.logprobs.push(lp);
+                }
+                token
+            }
+            None => sample(logits, &self.history, &self.options, &mut self.rng),
+        };
         if self.stop_tokens.contains(&token) {
             return Step::Finished(self.flush(), FinishReason::StopToken);
         }
@@ -635,6 +721,7 @@ pub fn generate(
         prompt_tokens: prompt_ids.len(),
         finish,
         seconds: start.elapsed().as_secs_f64(),
+        logprobs: decoding.take_logprobs(),
     }
 }
 

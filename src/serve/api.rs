@@ -5,9 +5,17 @@
 //! Unknown fields are refused (as OpenAI does), so a typo such as
 //! `max_token` is an error instead of a silently ignored setting. Fields
 //! OpenAI defines that a small local model cannot honour (`n` above 1,
-//! `logprobs`, tools) are refused with a message naming the field; ones
+//! tools, `logit_bias`) are refused with a message naming the field; ones
 //! that change nothing here (`user`, the penalties within their range) are
-//! accepted. `top_k`, `repetition_penalty` and `retrieval` are fledge's own.
+//! accepted. `top_k`, `repetition_penalty`, `retrieval` and
+//! `continue_final_message` are fledge's own.
+//!
+//! Log-probabilities (`logprobs`, `top_logprobs`) come in OpenAI's shapes.
+//! Where its documentation leaves open which distribution they describe,
+//! fledge gives the one each token was drawn from: after repetition penalty,
+//! temperature, top-k and top-p (so a cut alternative is not listed, and the
+//! listed ones sum to 1 at most); with `temperature: 0`, the raw model's.
+//! The `logprobs` object says which, in its extra field `distribution`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +23,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::chat::{Message, Role};
-use crate::generate::{FinishReason, SamplingOptions};
+use crate::generate::{FinishReason, SamplingOptions, TokenLogprob};
+use crate::tokenizer::Tokenizer;
 use crate::rag::Passage;
 
 /// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
@@ -134,6 +143,10 @@ pub struct ChatRequest {
     pub repetition_penalty: Option<f32>,
     /// fledge: whether to ground this answer in the server's index (default: when it has one).
     pub retrieval: Option<bool>,
+    /// fledge (as vLLM): the last message is the assistant's, unfinished;
+    /// the answer continues it instead of starting a new one (the chat
+    /// page's "what if it had said …").
+    pub continue_final_message: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,9 +203,6 @@ impl ChatRequest {
 
     /// Refuses what this server cannot do, naming the field.
     pub fn check_unsupported(&self) -> Result<(), ApiError> {
-        if self.logprobs == Some(true) || self.top_logprobs.is_some() {
-            return Err(unsupported("logprobs", "log probabilities are not returned by this server"));
-        }
         if self.tools.as_ref().is_some_and(|t| !t.is_null()) || self.tool_choice.as_ref().is_some_and(|t| !t.is_null())
         {
             return Err(unsupported("tools", "tool calls are not supported by this model"));
@@ -208,36 +218,54 @@ impl ChatRequest {
         Ok(())
     }
 
+    /// How many alternatives to list per token when `logprobs` is true.
+    pub fn logprobs_wanted(&self) -> Result<Option<usize>, ApiError> {
+        match (self.logprobs.unwrap_or(false), self.top_logprobs) {
+            (false, Some(_)) => Err(ApiError::invalid(
+                "top_logprobs".to_string(),
+                "`top_logprobs` needs `logprobs: true` as well".to_string(),
+            )),
+            (false, None) => Ok(None),
+            (true, n) => top_logprobs_count("top_logprobs", n.unwrap_or(0)).map(Some),
+        }
+    }
+
     /// The conversation in fledge's roles.
     pub fn conversation(&self) -> Result<Vec<Message>, ApiError> {
-        if self.messages.is_empty() {
-            return Err(ApiError::invalid("messages".to_string(), "`messages` is empty: send at least one message"));
-        }
-        self.messages
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                let role = match m.role.as_str() {
-                    "system" | "developer" => Role::System,
-                    "user" => Role::User,
-                    "assistant" => Role::Assistant,
-                    "context" => Role::Context,
-                    "tool" | "function" => {
-                        return Err(unsupported(format!("messages[{i}].role"), "tool messages are not supported"))
-                    }
-                    other => {
-                        return Err(ApiError::invalid(
-                            format!("messages[{i}].role"),
-                            format!(
-                                "unknown role `{other}` in messages[{i}]: use system, developer, user, assistant or context"
-                            ),
-                        ))
-                    }
-                };
-                Ok(Message::new(role, text_content(&m.content, &format!("messages[{i}].content"))?))
-            })
-            .collect()
+        conversation(&self.messages)
     }
+}
+
+/// Messages in OpenAI's roles (and fledge's `context`) as fledge's, naming
+/// the message at fault.
+pub fn conversation(messages: &[ChatMessage]) -> Result<Vec<Message>, ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::invalid("messages".to_string(), "`messages` is empty: send at least one message"));
+    }
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let role = match m.role.as_str() {
+                "system" | "developer" => Role::System,
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                "context" => Role::Context,
+                "tool" | "function" => {
+                    return Err(unsupported(format!("messages[{i}].role"), "tool messages are not supported"))
+                }
+                other => {
+                    return Err(ApiError::invalid(
+                        format!("messages[{i}].role"),
+                        format!(
+                            "unknown role `{other}` in messages[{i}]: use system, developer, user, assistant or context"
+                        ),
+                    ))
+                }
+            };
+            Ok(Message::new(role, text_content(&m.content, &format!("messages[{i}].content"))?))
+        })
+        .collect()
 }
 
 impl CompletionRequest {
@@ -258,9 +286,6 @@ impl CompletionRequest {
     }
 
     pub fn check_unsupported(&self) -> Result<(), ApiError> {
-        if self.logprobs.as_ref().is_some_and(|l| !l.is_null()) {
-            return Err(unsupported("logprobs", "log probabilities are not returned by this server"));
-        }
         if self.suffix.as_ref().is_some_and(|s| !s.is_null()) {
             return Err(unsupported("suffix", "suffix (insertion) is not supported"));
         }
@@ -268,6 +293,20 @@ impl CompletionRequest {
             return Err(unsupported("logit_bias", "logit_bias is not supported"));
         }
         Ok(())
+    }
+
+    /// `logprobs: N`: the chosen token's log-probability and N alternatives.
+    pub fn logprobs_wanted(&self) -> Result<Option<usize>, ApiError> {
+        match &self.logprobs {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) if n.as_i64().is_some() => {
+                top_logprobs_count("logprobs", n.as_i64().unwrap_or(-1)).map(Some)
+            }
+            Some(other) => Err(ApiError::invalid(
+                "logprobs".to_string(),
+                format!("`logprobs` is {other}; it must be an integer from 0 to {MAX_TOP_LOGPROBS}"),
+            )),
+        }
     }
 
     pub fn prompt_text(&self) -> Result<String, ApiError> {
@@ -281,6 +320,19 @@ impl CompletionRequest {
             _ => Err(ApiError::invalid(param(), "`prompt` must be a string (or an array of one string)")),
         }
     }
+}
+
+/// The most alternatives a response lists per token (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: usize = 20;
+
+fn top_logprobs_count(field: &str, n: i64) -> Result<usize, ApiError> {
+    if !(0..=MAX_TOP_LOGPROBS as i64).contains(&n) {
+        return Err(ApiError::invalid(
+            field.to_string(),
+            format!("`{field}` is {n}; it must be from 0 to {MAX_TOP_LOGPROBS}"),
+        ));
+    }
+    Ok(n as usize)
 }
 
 fn unsupported(param: impl Into<String>, message: &str) -> ApiError {
@@ -388,6 +440,7 @@ pub fn sampling_options(
         seed,
         stop_strings,
         stop_tokens: Vec::new(),
+        logprobs: None,
     };
     Ok((options, max_tokens))
 }
@@ -417,6 +470,74 @@ pub fn sources_json(passages: &[Passage]) -> Value {
             })
             .collect(),
     )
+}
+
+/// Which distribution the log-probabilities describe (the `logprobs`
+/// object's extra field `distribution`).
+pub fn distribution(o: &SamplingOptions) -> String {
+    if o.temperature <= 0.0 {
+        "model: temperature 0 (greedy), the model's own probabilities".into()
+    } else {
+        format!(
+            "sampling: the distribution each token was drawn from, after repetition_penalty {}, temperature {}, top_k {}, top_p {}",
+            o.repetition_penalty, o.temperature, o.top_k, o.top_p
+        )
+    }
+}
+
+/// A token as OpenAI's log-probability lists show one.
+fn token_json(tok: &Tokenizer, id: u32, logprob: f32) -> Value {
+    json!({"token": tok.token_text(id), "logprob": finite(logprob), "bytes": tok.token_bytes(id)})
+}
+
+/// JSON has no infinity: a token the distribution excluded gets OpenAI's
+/// floor of -9999.
+fn finite(logprob: f32) -> f32 {
+    if logprob.is_finite() {
+        logprob
+    } else {
+        -9999.0
+    }
+}
+
+/// Chat's `choices[i].logprobs`: `{"content": [{token, logprob, bytes, top_logprobs}]}`.
+pub fn chat_logprobs(tok: &Tokenizer, items: &[TokenLogprob], distribution: &str) -> Value {
+    let content: Vec<Value> = items
+        .iter()
+        .map(|t| {
+            let mut v = token_json(tok, t.token, t.logprob);
+            v["top_logprobs"] = t.top.iter().map(|&(id, lp)| token_json(tok, id, lp)).collect();
+            v
+        })
+        .collect();
+    json!({"content": content, "refusal": null, "distribution": distribution})
+}
+
+/// The completions endpoint's older shape: parallel lists of tokens, their
+/// log-probabilities, `{token: logprob}` maps of alternatives, and each
+/// token's character offset in the response text (counted from `offset`).
+pub fn completion_logprobs(tok: &Tokenizer, items: &[TokenLogprob], offset: usize, distribution: &str) -> Value {
+    let mut at = offset;
+    let mut offsets = Vec::with_capacity(items.len());
+    for t in items {
+        offsets.push(at);
+        at += tok.token_text(t.token).chars().count();
+    }
+    let top: Vec<Value> = items
+        .iter()
+        .map(|t| {
+            let map: serde_json::Map<String, Value> =
+                t.top.iter().map(|&(id, lp)| (tok.token_text(id), json!(finite(lp)))).collect();
+            Value::Object(map)
+        })
+        .collect();
+    json!({
+        "tokens": items.iter().map(|t| tok.token_text(t.token)).collect::<Vec<_>>(),
+        "token_logprobs": items.iter().map(|t| finite(t.logprob)).collect::<Vec<_>>(),
+        "top_logprobs": top,
+        "text_offset": offsets,
+        "distribution": distribution,
+    })
 }
 
 pub fn usage(prompt_tokens: usize, completion_tokens: usize) -> Value {

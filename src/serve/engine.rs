@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::generate::batch::{BatchDecoder, Row};
-use crate::generate::{Decoding, FinishReason, SamplingOptions, Step};
+use crate::generate::{Decoding, FinishReason, SamplingOptions, Step, TokenLogprob};
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 
@@ -36,7 +36,9 @@ pub struct Model {
 /// What a request's channel carries, in order: text pieces, then one `Done`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Text(String),
+    /// A piece of the answer, and the log-probabilities of the tokens it
+    /// came from (when the request asked for them).
+    Text(String, Vec<TokenLogprob>),
     Done { finish: FinishReason, prompt_tokens: usize, completion_tokens: usize },
 }
 
@@ -291,18 +293,19 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
             .collect();
         let mut finished = Vec::new();
         for (i, step) in steps.into_iter().enumerate() {
-            let a = &active[i];
+            let a = &mut active[i];
             match step {
                 None => {}
                 Some(Step::Text(piece)) => {
                     stats.generated_tokens.fetch_add(1, Ordering::Relaxed);
                     if !piece.is_empty() {
-                        let _ = a.events.send(Event::Text(piece));
+                        let _ = a.events.send(Event::Text(piece, a.decoding.take_logprobs()));
                     }
                 }
                 Some(Step::Finished(piece, reason)) => {
-                    if !piece.is_empty() {
-                        let _ = a.events.send(Event::Text(piece));
+                    let logprobs = a.decoding.take_logprobs();
+                    if !piece.is_empty() || !logprobs.is_empty() {
+                        let _ = a.events.send(Event::Text(piece, logprobs));
                     }
                     let _ = a.events.send(a.done(reason));
                     finished.push(i);

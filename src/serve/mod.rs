@@ -16,6 +16,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod inspect;
 pub mod load;
 pub mod routes;
 

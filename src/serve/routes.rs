@@ -26,7 +26,8 @@ use tokio_stream::StreamExt;
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Job, Model};
 use crate::chat::{fit_to_window, render_tokens, Message, Role};
-use crate::generate::SamplingOptions;
+use crate::generate::inspect::{inspect, Heads, InspectOptions};
+use crate::generate::{Generator, SamplingOptions, TokenLogprob};
 use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
 use crate::rag::{Index, Mode, Passage};
 
@@ -54,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
         .route("/v1/models/{id}", get(model))
+        .route("/v1/fledge/inspect", post(inspect_text))
         .layer(middleware::from_fn_with_state(state.clone(), require_key));
     Router::new()
         .route("/", get(page))
@@ -96,7 +98,7 @@ async fn not_found(req: Request) -> ApiError {
         "invalid_request_error",
         Some("unknown_url"),
         format!(
-            "no route {} {}: the API is POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health",
+            "no route {} {}: the API is POST /v1/chat/completions, POST /v1/completions, POST /v1/fledge/inspect, GET /v1/models, GET /health",
             req.method(),
             req.uri().path()
         ),
@@ -200,6 +202,9 @@ struct Prepared {
     sources: Vec<Passage>,
     /// For `echo`: the prompt text to put before the completion.
     echo: Option<String>,
+    /// For `echo` with `logprobs`: the prompt's tokens (after
+    /// `<|endoftext|>`) with the model's log-probabilities.
+    prompt_logprobs: Vec<TokenLogprob>,
 }
 
 /// Runs CPU work (tokenizing, retrieval) off the async threads.
@@ -219,10 +224,26 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
     req.check_unsupported()?;
     let window = s.model.config.max_seq_len;
     let (mut options, max_tokens) = api::sampling_options(&req.sampling(), &s.defaults, window)?;
+    options.logprobs = req.logprobs_wanted()?;
     let mut messages = req.conversation()?;
     let tok = &s.model.tokenizer;
+    // An unfinished answer to continue: taken off here, its tokens put after
+    // the generation prompt below.
+    let unfinished = match req.continue_final_message {
+        Some(true) if messages.last().is_some_and(|m| m.role == Role::Assistant) => {
+            messages.pop().map(|m| tok.encode(&m.content, false))
+        }
+        Some(true) => {
+            return Err(ApiError::invalid(
+                "continue_final_message".to_string(),
+                "`continue_final_message` needs the last message to be the assistant's answer to continue",
+            ))
+        }
+        _ => None,
+    };
+    let begun = unfinished.as_ref().map_or(0, Vec::len);
     // Room kept for the answer when trimming: what was asked for, else a quarter of the window.
-    let reserve = max_tokens.unwrap_or(window / 4).min(window - 1);
+    let reserve = (max_tokens.unwrap_or(window / 4) + begun).min(window - 1);
     let mut sources = Vec::new();
     if let (Some(index), true) = (&s.index, req.retrieval.unwrap_or(true)) {
         if let Some(question) = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()) {
@@ -249,9 +270,16 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         }
     }
     fit_to_window(tok, &mut messages, window, reserve).map_err(|e| context_exceeded(e.to_string()))?;
-    let prompt = render_tokens(tok, &messages, true).ids;
+    let mut prompt = render_tokens(tok, &messages, true).ids;
+    prompt.extend(unfinished.unwrap_or_default());
+    if prompt.len() >= window {
+        return Err(context_exceeded(format!(
+            "the conversation takes {} tokens, and the model's window is {window}",
+            prompt.len()
+        )));
+    }
     options.max_new_tokens = options.max_new_tokens.min(window - prompt.len());
-    Ok(Prepared { prompt, options, sources, echo: None })
+    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new() })
 }
 
 /// Completion: the prompt continued as a document (after `<|endoftext|>`,
@@ -259,7 +287,8 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
 fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared, ApiError> {
     req.check_unsupported()?;
     let window = s.model.config.max_seq_len;
-    let (options, max_tokens) = api::sampling_options(&req.sampling(), &s.defaults, window)?;
+    let (mut options, max_tokens) = api::sampling_options(&req.sampling(), &s.defaults, window)?;
+    options.logprobs = req.logprobs_wanted()?;
     let text = req.prompt_text()?;
     let tok = &s.model.tokenizer;
     let mut prompt = vec![tok.eot_id()];
@@ -276,7 +305,25 @@ fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared,
         )
         .with_code("context_length_exceeded"));
     }
-    Ok(Prepared { prompt, options, sources: Vec::new(), echo: req.echo.unwrap_or(false).then_some(text) })
+    let echo = req.echo.unwrap_or(false);
+    let prompt_logprobs = match options.logprobs {
+        Some(n) if echo => prompt_logprobs(&s.model, &prompt, n),
+        _ => Vec::new(),
+    };
+    Ok(Prepared { prompt, options, sources: Vec::new(), echo: echo.then_some(text), prompt_logprobs })
+}
+
+/// Each prompt token's log-probability given the ones before it (the
+/// model's own distribution: nothing was sampled), with `n` alternatives.
+fn prompt_logprobs(model: &Model, prompt: &[u32], n: usize) -> Vec<TokenLogprob> {
+    let mut generator = Generator::new(&model.config, &model.params);
+    let seen = inspect(&mut generator, prompt, InspectOptions { top: n, heads: Heads::None, logit_lens: false });
+    prompt[1..]
+        .iter()
+        .zip(&seen.logprobs)
+        .zip(&seen.top)
+        .map(|((&token, &logprob), top)| TokenLogprob { token, logprob, top: top.clone() })
+        .collect()
 }
 
 fn submit(s: &AppState, p: &Prepared) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
@@ -324,6 +371,26 @@ async fn completions(
     respond(&s, prepared, Kind::Completion, stream, usage).await
 }
 
+/// `POST /v1/fledge/inspect` (see [`super::inspect`]).
+async fn inspect_text(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(&headers, body)?;
+    let req: super::inspect::InspectRequest = api::parse(&body)?;
+    if let Some(m) = &req.model {
+        check_model(&s, m)?;
+    }
+    let st = s.clone();
+    let value = blocking(move || {
+        let (tokens, options) = super::inspect::prepare(&st.model, &req)?;
+        Ok(super::inspect::respond(&st.model, &tokens, options))
+    })
+    .await?;
+    Ok(Json(value).into_response())
+}
+
 /// What every response and chunk of one request shares.
 struct Envelope {
     id: String,
@@ -341,22 +408,23 @@ impl Envelope {
         }
     }
 
-    /// One choice with `text` (a delta when streaming).
-    fn choice(&self, text: Option<&str>, finish: Option<&str>, chunk: bool) -> Value {
+    /// One choice with `text` (a delta when streaming) and its tokens'
+    /// log-probabilities (`null` when not asked for).
+    fn choice(&self, text: Option<&str>, finish: Option<&str>, chunk: bool, logprobs: Value) -> Value {
         match (self.kind, chunk) {
             (Kind::Chat, false) => json!({
                 "index": 0, "message": {"role": "assistant", "content": text.unwrap_or("")},
-                "logprobs": null, "finish_reason": finish,
+                "logprobs": logprobs, "finish_reason": finish,
             }),
             (Kind::Chat, true) => {
                 let delta = match text {
                     Some(t) => json!({"content": t}),
                     None => json!({}),
                 };
-                json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish})
+                json!({"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish})
             }
             (Kind::Completion, _) => {
-                json!({"index": 0, "text": text.unwrap_or(""), "logprobs": null, "finish_reason": finish})
+                json!({"index": 0, "text": text.unwrap_or(""), "logprobs": logprobs, "finish_reason": finish})
             }
         }
     }
@@ -366,6 +434,34 @@ impl Envelope {
             "id": self.id, "object": self.object(chunk), "created": self.created, "model": self.model,
             "system_fingerprint": null, "choices": choices,
         })
+    }
+}
+
+/// Turns tokens' log-probabilities into the response's `logprobs` field, in
+/// the endpoint's shape; `null` when the request did not ask for them.
+struct Logprobs {
+    model: Arc<Model>,
+    kind: Kind,
+    wanted: bool,
+    distribution: String,
+    /// Characters of response text before the next token (completions' `text_offset`).
+    offset: usize,
+}
+
+impl Logprobs {
+    fn value(&mut self, items: &[TokenLogprob]) -> Value {
+        if !self.wanted {
+            return Value::Null;
+        }
+        let tok = &self.model.tokenizer;
+        match self.kind {
+            Kind::Chat => api::chat_logprobs(tok, items, &self.distribution),
+            Kind::Completion => {
+                let v = api::completion_logprobs(tok, items, self.offset, &self.distribution);
+                self.offset += items.iter().map(|t| tok.token_text(t.token).chars().count()).sum::<usize>();
+                v
+            }
+        }
     }
 }
 
@@ -384,15 +480,27 @@ async fn respond(
         kind,
     };
     let sources = (!p.sources.is_empty()).then(|| api::sources_json(&p.sources));
+    let mut logprobs = Logprobs {
+        model: s.model.clone(),
+        kind,
+        wanted: p.options.logprobs.is_some(),
+        distribution: api::distribution(&p.options),
+        offset: 0,
+    };
     if !stream {
         // Dropping `events` (the client left and this future was dropped) cancels generation.
         let mut text = p.echo.unwrap_or_default();
+        let mut tokens = p.prompt_logprobs;
         loop {
             match events.recv().await {
-                Some(Event::Text(t)) => text.push_str(&t),
+                Some(Event::Text(t, lps)) => {
+                    text.push_str(&t);
+                    tokens.extend(lps);
+                }
                 Some(Event::Done { finish, prompt_tokens, completion_tokens }) => {
-                    let mut body =
-                        env.message(vec![env.choice(Some(&text), Some(api::finish_reason(finish)), false)], false);
+                    let choice =
+                        env.choice(Some(&text), Some(api::finish_reason(finish)), false, logprobs.value(&tokens));
+                    let mut body = env.message(vec![choice], false);
                     body["usage"] = api::usage(prompt_tokens, completion_tokens);
                     if let Some(src) = sources {
                         body["sources"] = src;
@@ -423,19 +531,22 @@ async fn respond(
             }
         }
         if let Some(echo) = p.echo.filter(|e| !e.is_empty()) {
-            if tx.send(data(env.message(vec![env.choice(Some(&echo), None, true)], true))).await.is_err() {
+            let lp = logprobs.value(&p.prompt_logprobs);
+            if tx.send(data(env.message(vec![env.choice(Some(&echo), None, true, lp)], true))).await.is_err() {
                 return;
             }
         }
         while let Some(event) = events.recv().await {
             match event {
-                Event::Text(t) => {
-                    if tx.send(data(env.message(vec![env.choice(Some(&t), None, true)], true))).await.is_err() {
+                Event::Text(t, lps) => {
+                    let choice = env.choice(Some(&t), None, true, logprobs.value(&lps));
+                    if tx.send(data(env.message(vec![choice], true))).await.is_err() {
                         return;
                     }
                 }
                 Event::Done { finish, prompt_tokens, completion_tokens } => {
-                    let mut last = env.message(vec![env.choice(None, Some(api::finish_reason(finish)), true)], true);
+                    let choice = env.choice(None, Some(api::finish_reason(finish)), true, Value::Null);
+                    let mut last = env.message(vec![choice], true);
                     if let Some(src) = &sources {
                         last["sources"] = src.clone();
                     }

@@ -225,6 +225,46 @@ impl Tokenizer {
     pub fn id_to_token(&self, id: u32) -> Option<String> {
         self.plain.id_to_token(id)
     }
+
+    /// The bytes of text a token stands for (a special token: its name). A
+    /// token may end inside a multi-byte character, so these are bytes, not
+    /// a string; [`Tokenizer::token_text`] shows them as one.
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
+        let Some(token) = self.plain.id_to_token(id) else { return Vec::new() };
+        if self.specials.contains(&id) {
+            return token.into_bytes();
+        }
+        let map = byte_level_map();
+        token.chars().map(|c| map.get(&c).copied().unwrap_or(b'?')).collect()
+    }
+
+    /// A token's text as it would print (bytes that are not whole UTF-8
+    /// characters shown as U+FFFD).
+    pub fn token_text(&self, id: u32) -> String {
+        String::from_utf8_lossy(&self.token_bytes(id)).into_owned()
+    }
+}
+
+/// GPT-2's byte-level alphabet inverted: the character that spells each byte
+/// in a token's string → the byte. Printable Latin-1 bytes spell themselves;
+/// the other 68 take the code points from U+0100 on, in byte order.
+fn byte_level_map() -> &'static std::collections::HashMap<char, u8> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<char, u8>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
+        let mut next = 256u32;
+        (0..=255u8)
+            .map(|b| {
+                let c = if printable(b) {
+                    char::from(b)
+                } else {
+                    next += 1;
+                    char::from_u32(next - 1).expect("a valid code point")
+                };
+                (c, b)
+            })
+            .collect()
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -236,6 +276,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::sync::OnceLock;
+
+    #[test]
+    fn token_bytes_spell_the_text() {
+        let tok = tokenizer();
+        for text in ["Hello, wörld! 你好 \n\t done", "a  b\r\nc", "émoji 🙂 ok"] {
+            let bytes: Vec<u8> = tok.encode(text, false).iter().flat_map(|&id| tok.token_bytes(id)).collect();
+            assert_eq!(bytes, text.as_bytes());
+        }
+        assert_eq!(tok.token_text(tok.im_end_id()), "<|im_end|>");
+    }
 
     fn sample_corpus() -> Vec<String> {
         let base = [

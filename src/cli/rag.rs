@@ -15,7 +15,7 @@ use fledge::rag::ground::{count_passages, ground, sources_text, GROUNDED_SYSTEM}
 use fledge::rag::index::{EmbedderId, IndexSettings};
 use fledge::rag::{Index, Mode, RagError, Retriever};
 
-use crate::chat_cmd::load_model;
+use crate::cli::chat::load_model;
 
 /// The system message of grounded answers.
 
@@ -477,7 +477,7 @@ fn answer_eval(
 }
 
 pub fn run_ask(args: AskArgs) -> Result<()> {
-    let model = crate::chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let model = crate::cli::chat::model_or_shipped(args.model.as_deref())?;
     let (config, params, tok) = load_model(&model)?;
     let index = args.retrieval.open()?;
     let t0 = Instant::now();

@@ -134,7 +134,7 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
         };
         s.sources.push(SftSource { path: PathBuf::from(path), weight });
     }
-    let stop = super::ctrl_c_flag()?;
+    let stop = crate::ctrl_c_flag()?;
     let summary = fledge::chat::sft::sft(&s, args.resume, stop)?;
     println!(
         "{} {} steps ({} trained tokens) in {:.0} s; last loss {:.4}{}; checkpoint {}",
@@ -486,7 +486,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
     }
     let mut seed = args.seed;
     let mut rag: Option<Index> = match &args.index {
-        Some(dir) => Some(crate::rag_cmd::open_index(dir, args.embedder.as_deref())?),
+        Some(dir) => Some(crate::cli::rag::open_index(dir, args.embedder.as_deref())?),
         None => None,
     };
     let mut lines = std::io::stdin().lock().lines();
@@ -543,7 +543,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
                         Some(d) if !d.is_empty() => PathBuf::from(d),
                         _ => args.index.clone().unwrap_or_else(|| PathBuf::from("runs/index")),
                     };
-                    match crate::rag_cmd::open_index(&dir, args.embedder.as_deref()) {
+                    match crate::cli::rag::open_index(&dir, args.embedder.as_deref()) {
                         Ok(index) => {
                             println!("(retrieval on: {} documents in {})", index.documents().len(), dir.display());
                             rag = Some(index);
@@ -607,6 +607,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
             seed,
             stop_strings: Vec::new(),
             stop_tokens: vec![tok.im_end_id(), tok.eot_id()],
+            logprobs: None,
         };
         seed += 1;
         let mut out = stdout.lock();

@@ -13,8 +13,8 @@ use fledge::generate::SamplingOptions;
 use fledge::serve::load::{self, LoadConfig, LoadReport};
 use fledge::serve::{AppState, Engine, EngineConfig, HttpLimits, Model};
 
-use crate::chat_cmd::load_model;
-use crate::rag_cmd::open_index;
+use crate::cli::chat::load_model;
+use crate::cli::rag::open_index;
 
 /// What the model and the engine need; shared by `serve` and `bench serve`.
 #[derive(Args, Clone)]
@@ -107,7 +107,7 @@ pub struct BenchServeArgs {
 }
 
 fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<Arc<AppState>> {
-    let model = crate::chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let model = crate::cli::chat::model_or_shipped(args.model.as_deref())?;
     let (config, params, tokenizer) = load_model(&model)?;
     let name = match &args.name {
         Some(n) => n.clone(),

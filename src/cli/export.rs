@@ -72,7 +72,7 @@ fn eval_rows(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
 }
 
 pub fn run_export(args: ExportArgs) -> Result<()> {
-    let model = crate::chat_cmd::model_or_shipped(args.model.as_deref())?;
+    let model = crate::cli::chat::model_or_shipped(args.model.as_deref())?;
     let src = Source::load(&model)?;
     let asked =
         args.name.clone().or_else(|| src.name.clone()).unwrap_or_else(|| fledge::train::checkpoint::model_name(&model));
