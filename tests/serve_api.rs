@@ -144,7 +144,13 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("stream not a bool", json_chat(ok_chat(json!({"stream": "yes"}))), 400),
         ("stop a number", json_chat(ok_chat(json!({"stop": 5}))), 400),
         ("n of 3", json_chat(ok_chat(json!({"n": 3}))), 400),
-        ("logprobs", json_chat(ok_chat(json!({"logprobs": true}))), 400),
+        ("top_logprobs over 20", json_chat(ok_chat(json!({"logprobs": true, "top_logprobs": 21}))), 400),
+        ("top_logprobs without logprobs", json_chat(ok_chat(json!({"top_logprobs": 2}))), 400),
+        ("completion logprobs a string", json_cmpl(json!({"model": "m", "prompt": "a", "logprobs": "5"})), 400),
+        ("continue without an answer", json_chat(ok_chat(json!({"continue_final_message": true}))), 400),
+        ("inspect nothing", post("/v1/fledge/inspect", "application/json", b"{}"), 400),
+        ("inspect bad head", post("/v1/fledge/inspect", "application/json", json!({"text": "a", "attention": {"layer": 0, "head": 99}}).to_string().as_bytes()), 400),
+        ("inspect unknown token", post("/v1/fledge/inspect", "application/json", json!({"tokens": [1, 99999999]}).to_string().as_bytes()), 400),
         ("tools", json_chat(ok_chat(json!({"tools": [{"type": "function"}]}))), 400),
         ("unknown role", json_chat(json!({"model": "m", "messages": [{"role": "wizard", "content": "x"}]}).to_string().into_bytes()), 400),
         ("image part", json_chat(json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}).to_string().into_bytes()), 400),
@@ -162,6 +168,106 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("bad chunked body", b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".to_vec(), 400),
         ("garbage request line", b"HELLO\r\n\r\n".to_vec(), 400),
     ]
+}
+
+#[test]
+fn log_probabilities_and_the_inspect_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "m", false);
+    let server = Server::start(&model, &[]);
+    let post = |path: &str, body: Value| -> (u16, Value) {
+        let (status, text) = server.post_json(path, &body);
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+    };
+
+    // Sampled: each token's alternatives are the distribution it was drawn
+    // from (top_k 4: at most 4, summing to 1), and include the token.
+    let req = chat(
+        "the cat",
+        json!({"max_tokens": 6, "seed": 1, "temperature": 1.0, "top_k": 4, "logprobs": true, "top_logprobs": 10}),
+    );
+    let (status, a) = post("/v1/chat/completions", req.clone());
+    assert_eq!(status, 200, "{a}");
+    let content = a["choices"][0]["logprobs"]["content"].as_array().unwrap().clone();
+    assert_eq!(content.len() as u64, a["usage"]["completion_tokens"].as_u64().unwrap());
+    for t in &content {
+        let alts = t["top_logprobs"].as_array().unwrap();
+        assert!(!alts.is_empty() && alts.len() <= 4, "{t}");
+        let total: f64 = alts.iter().map(|x| x["logprob"].as_f64().unwrap().exp()).sum();
+        assert!((total - 1.0).abs() < 1e-4, "{t}");
+        assert!(alts.iter().any(|x| x["token"] == t["token"]), "{t}");
+    }
+    // Asking for them changes nothing in the text.
+    let mut plain = req.clone();
+    plain.as_object_mut().unwrap().remove("logprobs");
+    plain.as_object_mut().unwrap().remove("top_logprobs");
+    let (_, b) = post("/v1/chat/completions", plain);
+    assert_eq!(a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]);
+    assert!(b["choices"][0]["logprobs"].is_null());
+    // Streamed, the chunks carry the same tokens.
+    let mut streamed = req.clone();
+    streamed["stream"] = json!(true);
+    let (status, body) = server.post_json("/v1/chat/completions", &streamed);
+    assert_eq!(status, 200);
+    let tokens: Vec<Value> = events(&body)
+        .iter()
+        .filter(|e| e.as_str() != "[DONE]")
+        .filter_map(|e| serde_json::from_str::<Value>(e).ok())
+        .filter_map(|c| c["choices"][0]["logprobs"]["content"].as_array().cloned())
+        .flatten()
+        .collect();
+    assert_eq!(tokens, content);
+
+    // Continuing an unfinished answer: the prompt grows by its tokens.
+    let (_, fresh) = post("/v1/chat/completions", chat("the cat", json!({"max_tokens": 1})));
+    let cont = json!({"model": "m", "max_tokens": 1, "continue_final_message": true,
+        "messages": [{"role": "user", "content": "the cat"}, {"role": "assistant", "content": "It sat"}]});
+    let (status, c) = post("/v1/chat/completions", cont);
+    assert_eq!(status, 200, "{c}");
+    assert!(c["usage"]["prompt_tokens"].as_u64() > fresh["usage"]["prompt_tokens"].as_u64(), "{c} {fresh}");
+
+    // The inspection: tokens, predictions, attention, logit lens.
+    let (status, r) = post(
+        "/v1/fledge/inspect",
+        json!({"text": "the cat sat on the mat", "top_logprobs": 3, "attention": "all", "logit_lens": true}),
+    );
+    assert_eq!(status, 200, "{r}");
+    let n = r["tokens"].as_array().unwrap().len();
+    assert_eq!(r["tokens"][0]["token"], "<|endoftext|>");
+    let text: String = r["tokens"].as_array().unwrap()[1..].iter().map(|t| t["token"].as_str().unwrap()).collect();
+    assert_eq!(text, "the cat sat on the mat");
+    assert!(r["positions"][0]["logprob"].is_null());
+    let heads = r["layers"].as_u64().unwrap() * r["heads"].as_u64().unwrap();
+    assert_eq!(r["attention"].as_array().unwrap().len() as u64, heads);
+    for h in r["attention"].as_array().unwrap() {
+        for (i, row) in h["weights"].as_array().unwrap().iter().enumerate() {
+            let row: Vec<f64> = row.as_array().unwrap().iter().map(|w| w.as_f64().unwrap()).collect();
+            assert_eq!(row.len(), n);
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{row:?}");
+            assert!(row[i + 1..].iter().all(|&w| w == 0.0));
+        }
+    }
+    let lens = r["logit_lens"].as_array().unwrap();
+    assert_eq!(lens.len() as u64, r["layers"].as_u64().unwrap() + 1);
+    for i in 0..n {
+        assert_eq!(lens.last().unwrap()["top"][i], r["positions"][i]["top_logprobs"], "position {i}");
+    }
+
+    // Bad input: a 400 naming the field.
+    let long = "the cat sat on the mat. ".repeat(200);
+    for (body, field) in [
+        (json!({"text": "a", "attention": {"layer": 7, "head": 0}}), "attention.layer"),
+        (json!({"text": "a", "attention": {"layer": 0, "head": -1}}), "attention.head"),
+        (json!({"text": "a", "top_logprobs": 21}), "top_logprobs"),
+        (json!({"text": long}), "text"),
+        (json!({"text": "a", "attention": "some"}), "attention"),
+        (json!({"text": "a", "colour": true}), "colour"),
+    ] {
+        let (status, e) = post("/v1/fledge/inspect", body.clone());
+        assert_eq!(status, 400, "{body}: {e}");
+        assert!(e["error"]["param"].as_str().unwrap_or_default().contains(field), "{body}: {e}");
+    }
+    server.health();
 }
 
 #[test]

@@ -44,7 +44,9 @@ type Scored = TokenLogprob;
 pub fn run_inspect(args: InspectArgs) -> Result<()> {
     let text = match (&args.text, &args.file) {
         (Some(t), None) => t.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("{}: cannot read it as UTF-8 text", f.display()))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("{}: cannot read it as UTF-8 text", f.display()))?
+        }
         _ => bail!("give the text to inspect, or --file FILE"),
     };
     if text.is_empty() {
@@ -54,7 +56,10 @@ pub fn run_inspect(args: InspectArgs) -> Result<()> {
     let (config, params, tok) = super::chat::load_model(&model)?;
     let window = args.window.unwrap_or(config.max_seq_len - 1);
     if window == 0 || window >= config.max_seq_len {
-        bail!("--window {window}: it must be from 1 to {} (the model's window less one, for <|endoftext|>)", config.max_seq_len - 1);
+        bail!(
+            "--window {window}: it must be from 1 to {} (the model's window less one, for <|endoftext|>)",
+            config.max_seq_len - 1
+        );
     }
     let tokens = tok.encode(&text, false);
     let start = std::time::Instant::now();

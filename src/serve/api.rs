@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 
 use crate::chat::{Message, Role};
 use crate::generate::{FinishReason, SamplingOptions, TokenLogprob};
-use crate::tokenizer::Tokenizer;
 use crate::rag::Passage;
+use crate::tokenizer::Tokenizer;
 
 /// An error in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 #[derive(Debug, Clone)]
@@ -485,9 +485,10 @@ pub fn distribution(o: &SamplingOptions) -> String {
     }
 }
 
-/// A token as OpenAI's log-probability lists show one.
+/// A token as OpenAI's log-probability lists show one, plus fledge's `id`
+/// (the token's number, which `/v1/fledge/inspect` takes back as `tokens`).
 fn token_json(tok: &Tokenizer, id: u32, logprob: f32) -> Value {
-    json!({"token": tok.token_text(id), "logprob": finite(logprob), "bytes": tok.token_bytes(id)})
+    json!({"token": tok.token_text(id), "logprob": finite(logprob), "bytes": tok.token_bytes(id), "id": id})
 }
 
 /// JSON has no infinity: a token the distribution excluded gets OpenAI's

@@ -39,7 +39,11 @@ pub enum Event {
     /// A piece of the answer, and the log-probabilities of the tokens it
     /// came from (when the request asked for them).
     Text(String, Vec<TokenLogprob>),
-    Done { finish: FinishReason, prompt_tokens: usize, completion_tokens: usize },
+    Done {
+        finish: FinishReason,
+        prompt_tokens: usize,
+        completion_tokens: usize,
+    },
 }
 
 /// A request ready to run: prompt tokens, how to sample, where to send the text.

@@ -9,6 +9,7 @@
 //! | `model` | the served model's id | the served model |
 //! | `text` | a document, read after `<\|endoftext|>` | (this or `messages`) |
 //! | `messages` | a conversation, rendered with the chat template | |
+//! | `tokens` | token ids as they are (e.g. a prompt and the `id`s of an answer's logprobs) | |
 //! | `add_generation_prompt` | with `messages`: end with `<\|im_start\|>assistant` | `false` |
 //! | `top_logprobs` | predictions listed per position, 0-20 | 5 |
 //! | `attention` | `{"layer": L, "head": H}`, `"all"` (bounded), or `null` | `null` |
@@ -44,6 +45,7 @@ pub struct InspectRequest {
     pub model: Option<String>,
     pub text: Option<String>,
     pub messages: Option<Vec<ChatMessage>>,
+    pub tokens: Option<Vec<u32>>,
     #[serde(default)]
     pub add_generation_prompt: bool,
     pub top_logprobs: Option<i64>,
@@ -56,19 +58,35 @@ pub struct InspectRequest {
 pub fn prepare(model: &Model, req: &InspectRequest) -> Result<(Vec<u32>, InspectOptions), ApiError> {
     let tok = &model.tokenizer;
     let c = &model.config;
-    let tokens = match (&req.text, &req.messages) {
-        (Some(text), None) => {
+    let (tokens, field) = match (&req.text, &req.messages, &req.tokens) {
+        (Some(text), None, None) => {
             let mut ids = vec![tok.eot_id()];
             ids.extend(tok.encode(text, false));
-            ids
+            (ids, "text")
         }
-        (None, Some(messages)) => {
+        (None, Some(messages), None) => {
             let chat = super::api::conversation(messages)?;
-            render_tokens(tok, &chat, req.add_generation_prompt).ids
+            (render_tokens(tok, &chat, req.add_generation_prompt).ids, "messages")
         }
-        _ => return Err(ApiError::invalid(None, "send `text` (a document) or `messages` (a conversation), one of them")),
+        (None, None, Some(ids)) => {
+            if let Some((i, id)) = ids.iter().enumerate().find(|(_, &id)| id as usize >= c.vocab_size) {
+                return Err(ApiError::invalid(
+                    format!("tokens[{i}]"),
+                    format!("token {id} is not in the model's vocabulary of {}", c.vocab_size),
+                ));
+            }
+            (ids.clone(), "tokens")
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                None,
+                "send one of `text` (a document), `messages` (a conversation) or `tokens` (ids)",
+            ))
+        }
     };
-    let field = if req.text.is_some() { "text" } else { "messages" };
+    if tokens.is_empty() {
+        return Err(ApiError::invalid(field.to_string(), format!("`{field}` holds no tokens")));
+    }
     if tokens.len() > c.max_seq_len {
         return Err(ApiError::invalid(
             field.to_string(),
@@ -149,10 +167,8 @@ pub fn respond(model: &Model, tokens: &[u32], options: InspectOptions) -> Value 
     let predictions = |top: &[(u32, f32)]| -> Value {
         top.iter().map(|&(id, lp)| json!({"id": id, "token": tok.token_text(id), "logprob": lp})).collect()
     };
-    let token_list: Vec<Value> = tokens
-        .iter()
-        .map(|&id| json!({"id": id, "token": tok.token_text(id), "bytes": tok.token_bytes(id)}))
-        .collect();
+    let token_list: Vec<Value> =
+        tokens.iter().map(|&id| json!({"id": id, "token": tok.token_text(id), "bytes": tok.token_bytes(id)})).collect();
     let positions: Vec<Value> = (0..tokens.len())
         .map(|i| {
             let logprob = if i == 0 { Value::Null } else { json!(r.logprobs[i - 1]) };
@@ -164,8 +180,7 @@ pub fn respond(model: &Model, tokens: &[u32], options: InspectOptions) -> Value 
         .attention
         .iter()
         .map(|h| {
-            let rows: Vec<Vec<f64>> =
-                h.weights.chunks(n).map(|row| row.iter().map(|&w| round(w)).collect()).collect();
+            let rows: Vec<Vec<f64>> = h.weights.chunks(n).map(|row| row.iter().map(|&w| round(w)).collect()).collect();
             json!({"layer": h.layer, "head": h.head, "weights": rows})
         })
         .collect();
