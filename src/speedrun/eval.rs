@@ -105,6 +105,7 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
     let started = std::time::Instant::now();
     let out = config.out.join("chat");
     let mut wanted: Vec<&str> = config.sft.sets.iter().map(|s| s.name.as_str()).collect();
+    wanted.extend(config.pretrain.mid.iter().flat_map(|m| m.sets.iter().map(|s| s.name.as_str())));
     wanted.extend(config.eval.qa_sets.iter().map(String::as_str));
     wanted.push("fairytaleqa");
     wanted.sort();

@@ -8,8 +8,8 @@
 //! | corpus | `data/` | the recipe and its inputs are unchanged (fingerprint) |
 //! | tokenizer | `tokenizer/` | the corpus was reused |
 //! | shards | `shards/` | same corpus and tokenizer (fingerprint) |
-//! | pretrain | `train/` | its latest checkpoint finished these exact settings |
 //! | chat-data | `chat/` | each set's conversion is there |
+//! | pretrain | `train/` | its latest checkpoint finished these exact settings |
 //! | sft | `sft/` | as pretrain |
 //! | retrieval | `rag/` | same documents, settings and chat model |
 //! | eval | `eval/` | same checkpoints and settings |
@@ -77,6 +77,20 @@ pub struct PretrainStage {
     /// The validation set that picks the best checkpoint (the one fine-tuned);
     /// when the recipe does not hold it out, all validation text does.
     pub best_on: Option<String>,
+    /// Mid-training: conversation sets mixed into the last part of
+    /// pretraining (see [`crate::train::mid`]); none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mid: Option<MidStage>,
+}
+
+/// The `[pretrain.mid]` table: where the phase starts, the share of its
+/// windows that are conversations, and which sets (`chat/` names, weights).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MidStage {
+    pub start: f32,
+    pub chat_fraction: f32,
+    pub sets: Vec<ChatSet>,
 }
 
 /// One conversation set of the fine-tuning mix, by its `fledge data chat` name.
@@ -220,6 +234,7 @@ impl SpeedrunConfig {
                 warmup_steps: 30,
                 eval_every: 100,
                 best_on: Some("tinystories".into()),
+                mid: None,
             },
             sft: SftStage {
                 steps: 150,
@@ -366,6 +381,16 @@ impl SpeedrunConfig {
             eval_every: p.eval_every,
             checkpoint_every: p.eval_every,
             best_on: if has_best_on_set { p.best_on.clone() } else { None },
+            mid: p.mid.as_ref().map(|m| crate::train::mid::MidSettings {
+                start: m.start,
+                chat_fraction: m.chat_fraction,
+                sources: m
+                    .sets
+                    .iter()
+                    .filter(|c| c.weight > 0.0)
+                    .map(|c| SftSource { path: self.out.join("chat").join(&c.name), weight: c.weight })
+                    .collect(),
+            }),
             ..TrainSettings::default()
         }
     }
@@ -447,8 +472,8 @@ pub enum Stage {
     Corpus,
     Tokenizer,
     Shards,
-    Pretrain,
     ChatData,
+    Pretrain,
     Sft,
     Retrieval,
     Eval,
@@ -461,8 +486,8 @@ impl Stage {
         Stage::Corpus,
         Stage::Tokenizer,
         Stage::Shards,
-        Stage::Pretrain,
         Stage::ChatData,
+        Stage::Pretrain,
         Stage::Sft,
         Stage::Retrieval,
         Stage::Eval,
@@ -731,6 +756,14 @@ pub fn run(config: &SpeedrunConfig, until: Option<Stage>, stop: Arc<AtomicBool>)
         return stopped(&mut report);
     }
 
+    // Conversations for mid-training, fine-tuning and evaluation.
+    progress(Stage::ChatData);
+    let record = eval::chat_data(config)?;
+    report.records.push(record);
+    if last <= Stage::ChatData {
+        return stopped(&mut report);
+    }
+
     // Pretraining.
     progress(Stage::Pretrain);
     let has_set = |name: &str| data.headers.iter().any(|h| h.split == "val" && h.sets.contains_key(name));
@@ -757,14 +790,6 @@ pub fn run(config: &SpeedrunConfig, until: Option<Stage>, stop: Arc<AtomicBool>)
     } else {
         checkpoint::resolve(&settings.out)?
     };
-
-    // Conversations for fine-tuning and evaluation.
-    progress(Stage::ChatData);
-    let record = eval::chat_data(config)?;
-    report.records.push(record);
-    if last <= Stage::ChatData {
-        return stopped(&mut report);
-    }
 
     progress(Stage::Sft);
     let sft = config.sft_settings(base.clone());

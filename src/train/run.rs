@@ -892,6 +892,62 @@ mod tests {
     }
 
     #[test]
+    fn a_mid_training_phase_mixes_conversations_into_the_last_steps_and_resumes_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tok, shards) = tiny_data(dir.path());
+        let chat = dir.path().join("chat.jsonl");
+        let conversation = |i: usize| {
+            serde_json::json!({"messages": [
+                {"role": "context", "content": format!("The fox {i} ran to the river.")},
+                {"role": "user", "content": "Where did the fox run?"},
+                {"role": "assistant", "content": "to the river"}]})
+            .to_string()
+        };
+        std::fs::write(&chat, (0..50).map(conversation).collect::<Vec<_>>().join("\n")).unwrap();
+        let mid = crate::train::mid::MidSettings {
+            start: 0.5,
+            chat_fraction: 0.5,
+            sources: vec![crate::chat::sft::SftSource { path: chat, weight: 1.0 }],
+        };
+        let with_mid = |out: &str| TrainSettings {
+            mid: Some(mid.clone()),
+            seq_len: 96,
+            ..settings(dir.path(), &tok, &shards, out)
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+
+        // Before the phase the batches are pretraining's; in it, conversation
+        // windows (segments, loss on the answers only) are mixed in.
+        let a = with_mid("a");
+        let tokenizer = Tokenizer::load(&tok).unwrap();
+        let (train_shards, val_shards) =
+            (TokenShards::open(&shards, "train").unwrap(), TokenShards::open(&shards, "val").unwrap());
+        let pretrain = PretrainBatches::new(&train_shards, &val_shards, &tokenizer, &a).unwrap();
+        let plain = PretrainBatches::new(&train_shards, &val_shards, &tokenizer, &a).unwrap();
+        let source =
+            crate::train::mid::MidBatches::new(pretrain, &train_shards, &tokenizer, &a, a.mid.as_ref().unwrap())
+                .unwrap();
+        let start = 4 * a.grad_accum as u64;
+        for i in 0..start {
+            assert_eq!(source.batch(i).inputs, plain.batch(i).inputs, "micro-batch {i}");
+        }
+        let ignored =
+            (start..start + 4).map(|i| source.batch(i).targets.iter().filter(|&&t| t == IGNORE).count()).sum::<usize>();
+        assert!(ignored > 0, "conversation windows carry loss on the answers only");
+
+        train(&a, false, stop.clone()).unwrap();
+        assert!(a.out.join("mid-data.json").exists());
+        let b = with_mid("b");
+        train(&b, false, stop.clone()).unwrap();
+        checkpoint::set_latest(&b.out, &b.out.join("step-000006")).unwrap();
+        train(&b, true, stop).unwrap();
+        assert_eq!(losses(&a.out), losses(&b.out), "resumed in the phase, the losses are the uninterrupted run's");
+        // The best checkpoint is one of the phase's.
+        let best = checkpoint::load_state(&a.out.join("best")).unwrap().unwrap();
+        assert!(best.step > 4, "best at step {}", best.step);
+    }
+
+    #[test]
     fn the_best_checkpoint_is_kept_and_early_stop_ends_a_run_that_stopped_improving() {
         let dir = tempfile::tempdir().unwrap();
         let (tok, shards) = tiny_data(dir.path());
