@@ -511,19 +511,6 @@ pub struct RcRun {
     pub written: Vec<PathBuf>,
 }
 
-/// The licenses of the corpus's sources (from its report.json), limited to
-/// the sources named in `used` when that is not empty.
-fn corpus_licenses(corpus: &Path, used: &HashSet<String>) -> Vec<SourceLicense> {
-    let Ok(text) = std::fs::read_to_string(corpus.join("report.json")) else { return Vec::new() };
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
-    let sources = value.get("sources").and_then(|s| s.as_array()).cloned().unwrap_or_default();
-    sources
-        .iter()
-        .filter_map(|s| serde_json::from_value::<SourceLicense>(s.get("license")?.clone()).ok())
-        .filter(|l| used.is_empty() || used.contains(&l.source))
-        .collect()
-}
-
 /// `fledge data rc`: reads `corpus/train.jsonl`, writes
 /// `out/rc/{train,val,test}.jsonl`, `report.json` and `rc-report.json`.
 pub fn run(corpus: &Path, out: &Path, seed: u64, max_questions: usize) -> Result<RcRun, RcError> {
@@ -532,18 +519,13 @@ pub fn run(corpus: &Path, out: &Path, seed: u64, max_questions: usize) -> Result
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
     let (convs, mut report) = make_rc(&texts, seed, max_questions);
     let used: HashSet<String> = convs.iter().map(|c| docs[c.doc].source.clone()).collect();
-    let licenses = corpus_licenses(corpus, &used);
-    let mut notes = vec![format!(
+    let licenses: Vec<SourceLicense> =
+        crate::data::prepare::read_source_licenses(corpus)?.into_iter().filter(|l| used.contains(&l.source)).collect();
+    let notes = vec![format!(
         "reading-comprehension questions made by fledge (seed {seed}) from the training split of the prepared corpus {}; \
          contexts are verbatim passages, so the text keeps the licenses of its sources",
         corpus.join("train.jsonl").display()
     )];
-    if licenses.is_empty() {
-        notes.push(format!(
-            "no licenses found in {}; check the corpus's sources' terms",
-            corpus.join("report.json").display()
-        ));
-    }
     let converted = to_converted(&texts, convs, &mut report, notes);
     report.seconds = start.elapsed().as_secs_f64();
     let mut written = convert::write_with_licenses(&converted, out, &licenses)?;
@@ -850,9 +832,22 @@ mod tests {
             .collect();
         std::fs::write(corpus.join("train.jsonl"), lines.join("\n")).unwrap();
         std::fs::write(corpus.join("val.jsonl"), "this is never read").unwrap();
-        let license = |source: &str, id: &str| serde_json::json!({"source": source, "license": id, "terms": {"name": id, "url": ""}, "credit": format!("{source} authors")});
-        let report = serde_json::json!({"sources": [{"name": "stories", "license": license("stories", "CC-BY-4.0")}, {"name": "more", "license": license("more", "public-domain")}, {"name": "unused", "license": license("unused", "MIT")}]});
-        std::fs::write(corpus.join("report.json"), report.to_string()).unwrap();
+        let source = |name: &str, id: &str| crate::data::prepare::SourceReport {
+            name: name.into(),
+            license: Some(SourceLicense {
+                source: name.into(),
+                license: id.into(),
+                terms: Default::default(),
+                credit: format!("{name} authors"),
+            }),
+            ..Default::default()
+        };
+        let report = crate::data::prepare::PrepareReport {
+            sources: vec![source("stories", "CC-BY-4.0"), source("more", "public-domain"), source("unused", "MIT")],
+            ..Default::default()
+        };
+        let report = serde_json::to_string(&report).unwrap();
+        std::fs::write(corpus.join("report.json"), report).unwrap();
         let out = dir.path().join("out");
         let run = run(&corpus, &out, 1234, 500).unwrap();
         for f in ["train.jsonl", "val.jsonl", "test.jsonl", "report.json", "rc-report.json"] {

@@ -51,14 +51,10 @@ pub fn run(corpus: &Path, out: &Path, seed: u64, prefix: &str) -> Result<(StoryR
     if texts.is_empty() {
         return Err(StoriesError::NoStories { corpus: corpus.display().to_string(), prefix: prefix.into() });
     }
-    let report_path = corpus.join("report.json");
-    let bad = |message: String| StoriesError::Report { path: report_path.display().to_string(), message };
-    let bytes = std::fs::read(&report_path)
-        .map_err(|e| bad(format!("{e}; the corpus report of `fledge data prepare` is needed for the license")))?;
-    let prepared: crate::data::prepare::PrepareReport = serde_json::from_slice(&bytes)
-        .map_err(|e| bad(format!("not a corpus report of `fledge data prepare`: {e}")))?;
-    let license =
-        prepared.sources.iter().filter(|s| s.name.starts_with(prefix)).find_map(|s| s.license.clone()).map(|mut l| {
+    let license = crate::data::prepare::read_source_licenses(corpus)?
+        .into_iter()
+        .find(|l| l.source.starts_with(prefix))
+        .map(|mut l| {
             l.source = SOURCE.into();
             l.credit = format!("requests made by fledge for the stories of {}", l.credit);
             l

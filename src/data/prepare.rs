@@ -647,6 +647,30 @@ pub fn read_training_documents(corpus: &Path) -> Result<Vec<TrainingDocument>, D
         .collect()
 }
 
+/// The license of each source of a prepared corpus, read from the
+/// `report.json` that `fledge data prepare` writes beside it: what a set
+/// made from the corpus's text (`fledge data rc`, `fledge data stories`)
+/// carries on. A source the report gives no license has none here.
+pub fn read_source_licenses(corpus: &Path) -> Result<Vec<SourceLicense>, DataError> {
+    let path = corpus.join("report.json");
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::Format {
+            path: path.clone(),
+            line: None,
+            message: "missing: the corpus report of `fledge data prepare` names each source's license; \
+                      prepare the corpus again with `fledge data prepare` (or `fledge speedrun --until corpus`)"
+                .into(),
+        },
+        _ => DataError::io(&path, e),
+    })?;
+    let report: PrepareReport = serde_json::from_slice(&bytes).map_err(|e| DataError::Format {
+        path: path.clone(),
+        line: None,
+        message: format!("not a corpus report of `fledge data prepare`: {e}"),
+    })?;
+    Ok(report.sources.into_iter().filter_map(|s| s.license).collect())
+}
+
 /// Writes a source's prompt/response records as conversations for the chat
 /// stage (`instructions/{source}/{train,val,test}.jsonl` and `report.json`,
 /// the layout of `fledge data chat`), with 1% held out for validation.
