@@ -24,8 +24,8 @@ mkdir -p "$out"
 # Greedy (temperature 0): the same answer on every run, and the popover shows
 # the model's own probabilities. TOKEN_INDEX and ALTERNATIVE pick the "what if".
 FLEDGE_DOCS_SCREENSHOTS=$out PLAYWRIGHT_CORE=$playwright \
-  MESSAGE=${MESSAGE:-"Can you tell me a short story about a dog?"} TEMPERATURE=${TEMPERATURE:-0} \
-  MAX_TOKENS=${MAX_TOKENS:-60} TOKEN_INDEX=${TOKEN_INDEX:-6} ALTERNATIVE=${ALTERNATIVE:-1} \
+  MESSAGE=${MESSAGE:-"Hello! Who are you?"} TEMPERATURE=${TEMPERATURE:-0} \
+  MAX_TOKENS=${MAX_TOKENS:-60} TOKEN_INDEX=${TOKEN_INDEX:-13} ALTERNATIVE=${ALTERNATIVE:-1} \
   LAYER=${LAYER:-2} HEAD=${HEAD:-3} TOKENIZER_TEXT=${TOKENIZER_TEXT:-"Once upon a time, a little dog named Max found a red ball."} \
   node tests/browser/inspect_page.cjs "$url/" "$out"
 ls -l "$out"/page-*.png
