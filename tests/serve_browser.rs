@@ -93,7 +93,8 @@ fn the_chat_page_shows_what_the_model_computed() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_model(dir.path(), "inspect-test", false);
     let server = Server::start(&model, &[]);
-    let shots = std::env::var("FLEDGE_DOCS_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|_| dir.path().join("shots"));
+    let shots =
+        std::env::var("FLEDGE_DOCS_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|_| dir.path().join("shots"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/inspect_page.cjs");
     let out = Command::new("node")
         .arg(&script)
