@@ -580,4 +580,24 @@ mod tests {
         assert!(!PAGE.contains("you trained"), "the page also serves the shipped model");
         assert!(PAGE.contains("Say something to the model."));
     }
+
+    /// Issue 23, item 3: the inspection views live in the page itself: nothing
+    /// is loaded from elsewhere (the CSP would refuse it), and they use the
+    /// fields the API offers.
+    #[test]
+    fn the_page_loads_nothing_from_elsewhere_and_asks_for_what_it_shows() {
+        for banned in ["http://", "https://", "//cdn", "<script src", "<link rel=\"stylesheet", "@import", "url("] {
+            assert!(!PAGE.contains(banned), "the page must not load anything: found {banned:?}");
+        }
+        for needed in [
+            "logprobs = true",
+            "top_logprobs = 5",
+            "continue_final_message = true",
+            "/v1/fledge/inspect",
+            "role=\"switch\"",
+            "Show probabilities",
+        ] {
+            assert!(PAGE.contains(needed), "{needed:?}");
+        }
+    }
 }
