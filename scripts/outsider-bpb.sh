@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bits per byte "as an outsider measures it" (issue 20): fledge's held-out
+# Bits per byte "as an outsider measures it": fledge's held-out
 # TinyStories validation stories (the `tinystories` set of the corpus's
 # val.jsonl, never trained on) joined into one stream of text, cut into
 # windows with no regard for where stories start, every token scored once.
@@ -7,6 +7,8 @@
 # Usage: scripts/outsider-bpb.sh [MODEL ...]   (default: the shipped model)
 # Reads runs/speedrun-reference/data/val.jsonl (`fledge speedrun --preset
 # reference --until corpus` makes it); CORPUS=path/val.jsonl to use another.
+# The speedrun's eval stage reports the same figure for its base and chat
+# models (src/speedrun/eval.rs, text quality).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLEDGE=${FLEDGE:-target/release/fledge}

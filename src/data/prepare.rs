@@ -647,6 +647,26 @@ pub fn read_training_documents(corpus: &Path) -> Result<Vec<TrainingDocument>, D
         .collect()
 }
 
+/// The validation documents of one set of a prepared corpus (`val_set` in
+/// the recipe, e.g. `tinystories`), joined by blank lines into one text:
+/// held-out text to measure a model on as someone outside fledge would.
+pub fn read_validation_text(corpus: &Path, set: &str) -> Result<String, DataError> {
+    let path = corpus.join("val.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
+    let mut docs = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| DataError::Format {
+            path: path.clone(),
+            line: Some(i + 1),
+            message: format!("{e}; expected a JSON object as `fledge data prepare` writes"),
+        })?;
+        if v.get("set").and_then(|s| s.as_str()) == Some(set) {
+            docs.push(v["text"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    Ok(docs.join("\n\n"))
+}
+
 /// The license of each source of a prepared corpus, read from the
 /// `report.json` that `fledge data prepare` writes beside it: what a set
 /// made from the corpus's text (`fledge data rc`, `fledge data stories`)

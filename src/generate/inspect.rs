@@ -206,6 +206,22 @@ pub fn score_tokens(config: &ModelConfig, params: &[f32], tokens: &[u32], window
     out
 }
 
+/// Bits per byte of `text` as an outsider measures it ([`score_tokens`]:
+/// one stream, windows of `window` tokens read after `<|endoftext|>`, every
+/// token once), with the number of tokens scored.
+pub fn text_bits_per_byte(
+    config: &ModelConfig,
+    params: &[f32],
+    tokenizer: &crate::tokenizer::Tokenizer,
+    text: &str,
+    window: usize,
+) -> (f64, usize) {
+    let tokens = tokenizer.encode(text, false);
+    let window = window.min(config.max_seq_len - 1);
+    let nats: f64 = score_tokens(config, params, &tokens, window, tokenizer.eot_id()).iter().map(|&l| -l as f64).sum();
+    (nats / std::f64::consts::LN_2 / text.len().max(1) as f64, tokens.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

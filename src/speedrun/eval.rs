@@ -15,7 +15,7 @@ use crate::export::bundle::{export_model, ExportOptions};
 use crate::export::gguf::GgufType;
 use crate::export::hf::HfDtype;
 use crate::export::Source;
-use crate::generate::{generate, Generator, SamplingOptions};
+use crate::generate::{generate, inspect, Generator, SamplingOptions};
 use crate::model::ModelConfig;
 use crate::rag::ground::{ground, GROUNDED_SYSTEM};
 use crate::rag::index::{EmbedderId, IndexSettings};
@@ -184,6 +184,10 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
         figures: json!({ "out": out, "sets": sets }),
     })
 }
+
+/// The validation set whose stories measure text quality, and the window.
+const TEXT_QUALITY_SET: &str = "tinystories";
+const TEXT_QUALITY_WINDOW: usize = 255;
 
 /// The two models the later stages use.
 pub struct Models {
@@ -419,6 +423,20 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
             "finish": format!("{:?}", g.finish) }));
     }
 
+    // Text quality as an outsider measures it: the held-out TinyStories
+    // stories as one stream, the same windows for both models.
+    let stream = crate::data::prepare::read_validation_text(&config.out.join("data"), TEXT_QUALITY_SET)?;
+    let text_quality = if stream.is_empty() {
+        json!(null)
+    } else {
+        let window = TEXT_QUALITY_WINDOW.min(base_config.max_seq_len - 1).min(chat_config.max_seq_len - 1);
+        let bpb = |c: &ModelConfig, p: &[f32], t: &Tokenizer| inspect::text_bits_per_byte(c, p, t, &stream, window);
+        let ((base_bpb, tokens), (chat_bpb, _)) =
+            (bpb(&base_config, &base_params, &base_tok), bpb(&chat_config, &chat_params, &tok));
+        json!({ "set": TEXT_QUALITY_SET, "bytes": stream.len(), "tokens": tokens, "window": window,
+            "base_bpb": base_bpb, "chat_bpb": chat_bpb, "difference": chat_bpb - base_bpb })
+    };
+
     let first = qa.first();
     Ok(StageRecord {
         stage: Stage::Eval,
@@ -436,6 +454,7 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
             "answers": qa.iter().chain([&grounded]).map(|q| json!({ "set": q.name, "answers": q.answers.iter().take(5).collect::<Vec<_>>() })).collect::<Vec<_>>(),
             "chat_loss": chat_losses,
             "battery": battery,
+            "text_quality": text_quality,
             "stories": stories,
             "transcripts": transcripts,
             "sampling": SamplingOptions::default(),

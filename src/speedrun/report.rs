@@ -382,6 +382,20 @@ fn render_eval(s: &mut String, fig: &Value) {
         }
     }
     render_battery(s, &fig["battery"]);
+    let tq = &fig["text_quality"];
+    if tq.is_object() {
+        let _ = writeln!(
+            s,
+            "\nText quality as an outsider measures it (the held-out `{}` stories as one stream, {} tokens, windows of \
+             {} tokens after `<|endoftext|>`, no document alignment): base {} bits per byte, chat {} ({:+.3}).",
+            tq["set"].as_str().unwrap_or(""),
+            tq["tokens"],
+            tq["window"],
+            f(&tq["base_bpb"], 4),
+            f(&tq["chat_bpb"], 4),
+            tq["difference"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     for a in fig["answers"].as_array().into_iter().flatten() {
         let _ = writeln!(s, "\nFirst answers, {}:\n", a["set"].as_str().unwrap_or(""));
         for ans in a["answers"].as_array().into_iter().flatten() {
