@@ -396,6 +396,22 @@ enum BenchCommand {
         steps: usize,
         #[arg(long, default_value_t = 3)]
         warmup: usize,
+        /// Also run ../shared/bench/torch_reference.py (eager, --bf16, --compile, --compile --bf16) in
+        /// alternating rounds and print the side-by-side table (reference config, batch 16 × 256 only;
+        /// default: off).
+        #[arg(long)]
+        compare: bool,
+        /// With --compare: rounds of every implementation.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// With --compare: the Python with torch (default: $FLEDGE_PYTHON, the test setup's
+        /// ~/.cache/fledge/interop-venv, else python3).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// With --compare: the PyTorch reference script (default: ../shared/bench/torch_reference.py
+        /// beside the checkout).
+        #[arg(long)]
+        torch_script: Option<PathBuf>,
     },
     /// Generation tokens/s at batch 1 (greedy, KV cache), as torch_reference.py infer measures; random
     /// weights of a preset, or a model; with --llama-cpp, llama.cpp on the same model side by side.
@@ -504,7 +520,24 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCommand::Tokenize { tokenizer, input, repeats }) => {
             run_bench_tokenize(&tokenizer, &input, repeats)
         }
-        Command::Bench(BenchCommand::Train { preset, vocab_size, batch, seq_len, steps, warmup }) => {
+        Command::Bench(BenchCommand::Train {
+            preset,
+            vocab_size,
+            batch,
+            seq_len,
+            steps,
+            warmup,
+            compare,
+            rounds,
+            python,
+            torch_script,
+        }) => {
+            if compare {
+                if preset != "reference" || vocab_size != 4096 || batch != 16 || seq_len != 256 {
+                    bail!("--compare measures the reference config at batch 16 × 256, as torch_reference.py trains it: drop --preset, --vocab-size, --batch and --seq-len");
+                }
+                return cli::bench::run_compare(rounds, steps, warmup, python.as_deref(), torch_script.as_deref());
+            }
             run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup)
         }
         Command::Bench(BenchCommand::Generate { preset, vocab_size, gen, model, llama_cpp, rounds }) => {

@@ -3,6 +3,7 @@
 //! stages never import from here.
 
 pub mod ablate;
+pub mod bench;
 pub mod chat;
 pub mod export;
 pub mod inspect;

@@ -1,0 +1,145 @@
+//! `fledge bench train --compare`: fledge's training step beside PyTorch's
+//! (../shared/bench/torch_reference.py: eager, `--bf16`, `--compile`,
+//! `--compile --bf16`), in one run, rounds alternating so that the machine's
+//! noise falls on all alike; the median of each, ratios, MFU against the
+//! measured f32 product peak, and peak memory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// One implementation's figures from one round.
+struct Measured {
+    tokens_per_s: f64,
+    rss_mb: f64,
+}
+
+/// The PyTorch variants, as torch_reference.py flags.
+const TORCH_VARIANTS: [(&str, &[&str]); 4] = [
+    ("PyTorch eager, f32", &[]),
+    ("PyTorch eager, --bf16 (autocast)", &["--bf16"]),
+    ("PyTorch --compile, f32", &["--compile"]),
+    ("PyTorch --compile --bf16", &["--compile", "--bf16"]),
+];
+
+/// The Python to run the reference with: `--python`, `FLEDGE_PYTHON`, the
+/// test setup's environment, or `python3`.
+fn python(given: Option<&Path>) -> PathBuf {
+    if let Some(p) = given {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("FLEDGE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/fledge/interop-venv/bin/python"));
+    venv.filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+fn run_torch(python: &Path, script: &Path, flags: &[&str], steps: usize, warmup: usize) -> Result<Measured> {
+    let threads = rayon::current_num_threads().to_string();
+    let out = Command::new(python)
+        .arg(script)
+        .arg("train")
+        .args(flags)
+        .args(["--steps", &steps.to_string(), "--warmup", &warmup.to_string(), "--threads", &threads])
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last: Vec<&str> = err.lines().rev().take(3).collect();
+        bail!("{} train {}: failed: {}", script.display(), flags.join(" "), last.join(" | "));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).context("no JSON result printed")?;
+    let v: serde_json::Value = serde_json::from_str(line)?;
+    Ok(Measured {
+        tokens_per_s: v["tokens_per_s"].as_f64().context("no tokens_per_s")?,
+        rss_mb: v["rss_mb"].as_f64().unwrap_or(f64::NAN),
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The CPU has bfloat16 products in hardware (AVX512-BF16 or AMX-BF16).
+fn has_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .map(|s| s.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
+        .unwrap_or(false)
+}
+
+pub fn run_compare(
+    rounds: usize,
+    steps: usize,
+    warmup: usize,
+    python_path: Option<&Path>,
+    script: Option<&Path>,
+) -> Result<()> {
+    let script = match script {
+        Some(s) => s.to_path_buf(),
+        None => fledge::project_file(Path::new("../shared/bench/torch_reference.py"))
+            .context("../shared/bench/torch_reference.py not found beside the checkout; pass --torch-script")?,
+    };
+    let python = python(python_path);
+    let probe = Command::new(&python).args(["-c", "import torch; print(torch.__version__)"]).output();
+    let torch_version = match probe {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => bail!(
+            "{} cannot import torch: install it (`python3 -m venv .venv && .venv/bin/pip install torch`) and pass \
+             --python .venv/bin/python, or run `bash scripts/test.sh` once",
+            python.display()
+        ),
+    };
+    let config = fledge::model::ModelConfig::preset("reference", 4096)?;
+    let peak = fledge::bench::matmul(1024, 1024, 1024, 10);
+    let bf16 = has_bf16();
+    let mut fledge_runs = Vec::new();
+    let mut torch_runs: Vec<Vec<Measured>> = TORCH_VARIANTS.iter().map(|_| Vec::new()).collect();
+    let mut fledge_rss = 0f64;
+    let mut flops_per_token = 0.0;
+    for round in 1..=rounds.max(1) {
+        eprintln!("round {round} of {rounds}: fledge f32");
+        let r = fledge::bench::train(&config, 16, 256, steps.max(1), warmup);
+        flops_per_token = r.flops_per_token;
+        fledge_rss = fledge_rss.max(r.peak_rss_mb.unwrap_or(f64::NAN));
+        fledge_runs.push(r.tokens_per_s);
+        for (i, (name, flags)) in TORCH_VARIANTS.iter().enumerate() {
+            eprintln!("round {round} of {rounds}: {name}");
+            torch_runs[i].push(run_torch(&python, &script, flags, steps, warmup)?);
+        }
+    }
+    let fledge_tps = median(fledge_runs.clone());
+    let mfu = |tps: f64| 100.0 * tps * flops_per_token / 1e9 / peak.gflops_best;
+    println!(
+        "Training step, reference config (5.8M parameters, batch 16 × 256), {} · {} threads · torch {torch_version} · \
+         median of {rounds} rounds of {steps} steps (after {warmup} warm-up), alternating. MFU against the measured \
+         f32 product peak, {:.1} GFLOP/s{}.\n",
+        fledge::bench::cpu_name(),
+        rayon::current_num_threads(),
+        peak.gflops_best,
+        if bf16 { "" } else { "; this CPU has no bfloat16 products in hardware, so --bf16 is emulated" }
+    );
+    println!("| implementation | tokens/s | fledge / it | MFU (f32 peak) | peak memory |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| fledge f32 (`fledge bench train`) | {fledge_tps:.0} | | {:.0}% | {fledge_rss:.0} MB |",
+        mfu(fledge_tps)
+    );
+    for (i, (name, _)) in TORCH_VARIANTS.iter().enumerate() {
+        let tps = median(torch_runs[i].iter().map(|m| m.tokens_per_s).collect());
+        let rss = torch_runs[i].iter().map(|m| m.rss_mb).fold(0.0, f64::max);
+        println!("| {name} | {tps:.0} | {:.2}x | {:.0}% | {rss:.0} MB |", fledge_tps / tps, mfu(tps));
+    }
+    println!("\nEach round's tokens/s: fledge {:?}", fledge_runs.iter().map(|t| t.round()).collect::<Vec<_>>());
+    for (i, (name, _)) in TORCH_VARIANTS.iter().enumerate() {
+        println!("  {name}: {:?}", torch_runs[i].iter().map(|m| m.tokens_per_s.round()).collect::<Vec<_>>());
+    }
+    Ok(())
+}
