@@ -198,8 +198,10 @@ class Worker:
         return comm.cpu()
 
     def broadcast_bytes(self, data, n):
+        if n == 0:
+            return b""
         t = torch.frombuffer(bytearray(data), dtype=torch.uint8) if data is not None else torch.empty(n, dtype=torch.uint8)
-        return bytes(self.broadcast(t).numpy()) if n else b""
+        return bytes(self.broadcast(t).numpy())
 
     def reply(self, header, payload=b""):
         if self.rank != 0:
@@ -243,7 +245,7 @@ class Worker:
             }
         self.ddp = self.model
         if self.world > 1:
-            self.ddp = nn.parallel.DistributedDataParallel(self.model, broadcast_buffers=False)
+            self.ddp = nn.parallel.DistributedDataParallel(self.model)
         self.clip = h["clip"]
         self.batch = h["batch"]
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"

@@ -261,6 +261,8 @@ fn two_processes_under_torchrun_match_one_and_resume_after_a_kill() {
     };
     let out = run(&[]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = checkpoint::load_state(&two.out.join("step-000020")).unwrap().unwrap();
+    assert!(state.hardware.as_deref().unwrap().ends_with("x 2 processes"), "{:?}", state.hardware);
     let (c1, c2) = (curve(&one.out), curve(&two.out));
     eprintln!("1 vs 2 processes: worst per-step relative loss difference {:.2e}", worst(&c1, &c2));
     assert!(worst(&c1, &c2) <= 1e-5);
