@@ -192,7 +192,7 @@ struct TrainArgs {
     best_on: Option<String>,
     /// Who computes: fledge (its CPU engine) or torch (PyTorch, for a GPU or several processes or machines;
     /// same data order, schedule and checkpoints) (default: fledge).
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_enum, default_value_t, hide_default_value = true)]
     engine: fledge::train::torch::EngineKind,
     /// With --engine torch: cpu or cuda (default: cpu).
     #[arg(long, value_enum)]

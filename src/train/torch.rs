@@ -359,7 +359,7 @@ fn encode(batches: &[Batch]) -> (Vec<u8>, bool) {
             match &b.segment_starts {
                 Some(s) => out.extend(s.iter().flat_map(|x| x.to_le_bytes())),
                 // Plain causal attention: every position's document starts at 0.
-                None => out.extend(std::iter::repeat_n(0u8, b.inputs.len() * 4)),
+                None => out.resize(out.len() + b.inputs.len() * 4, 0),
             }
         }
     }
