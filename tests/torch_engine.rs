@@ -393,3 +393,39 @@ fn packed_documents_score_the_same_in_both_engines() {
     assert_eq!(packed[..6], plain[..6]);
     assert!((packed[7] - plain[7]).abs() > 1e-6);
 }
+
+#[test]
+fn two_machines_meeting_at_an_endpoint_match_one_process() {
+    // Two "machines" on this host: node 1 has no data, only its process.
+    let Some(python) = torch_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (tok, shards) = tiny_data(dir.path());
+    let config = dir.path().join("train.toml");
+    std::fs::write(&config, "sample_prompt = \"\"\nkeep_checkpoints = 10\nlog_every = 1\n").unwrap();
+    let s =
+        TrainSettings { steps: 6, eval_every: 3, checkpoint_every: 3, ..settings(dir.path(), &tok, &shards, "one") };
+    train_with(&s, false, Arc::new(AtomicBool::new(false)), Some(torch(&python, 1))).unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("127.0.0.1:{port}");
+    let node = |rank: &str| {
+        let mut cmd = fledge_bin();
+        cmd.args(["train", "--engine", "torch", "--python", python.to_str().unwrap(), "--nnodes", "2"]);
+        cmd.args(["--node-rank", rank, "--rdzv-endpoint", &endpoint]);
+        cmd
+    };
+    let piped = std::process::Stdio::piped;
+    let follower = node("1").current_dir(dir.path()).stdout(piped()).stderr(piped()).spawn().unwrap();
+    let nodes = TrainSettings { out: dir.path().join("nodes"), ..s.clone() };
+    // `train_args` without its first five: train --engine torch --python PATH.
+    let lead = node("0").args(&train_args(&nodes, &python)[5..]).args(["--config", config.to_str().unwrap()]).output();
+    let (lead, follower) = (lead.unwrap(), follower.wait_with_output().unwrap());
+    assert!(lead.status.success(), "{}", String::from_utf8_lossy(&lead.stderr));
+    assert!(follower.status.success(), "{}", String::from_utf8_lossy(&follower.stderr));
+    assert!(!dir.path().join("runs").exists(), "node 1 wrote nothing");
+    let state = checkpoint::load_state(&nodes.out.join("step-000006")).unwrap().unwrap();
+    assert!(state.hardware.as_deref().unwrap().ends_with("x 2 processes"), "{:?}", state.hardware);
+    let worst = worst(&curve(&s.out), &curve(&nodes.out));
+    eprintln!("2 nodes vs 1 process: worst {worst:.2e}");
+    assert!(worst <= 1e-5);
+}
