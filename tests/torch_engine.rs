@@ -429,3 +429,37 @@ fn two_machines_meeting_at_an_endpoint_match_one_process() {
     eprintln!("2 nodes vs 1 process: worst {worst:.2e}");
     assert!(worst <= 1e-5);
 }
+
+#[test]
+fn ctrl_c_saves_the_torch_weights_and_stops() {
+    let Some(python) = torch_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (tok, shards) = tiny_data(dir.path());
+    let config = dir.path().join("train.toml");
+    std::fs::write(&config, "sample_prompt = \"\"\nlog_every = 1\n").unwrap();
+    let s = TrainSettings { steps: 100_000, eval_every: 1000, ..settings(dir.path(), &tok, &shards, "run") };
+    let child = fledge_bin()
+        .args(train_args(&s, &python))
+        .args(["--config", config.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !s.out.join("latest.json").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Ctrl-C reaches fledge (the trainer runs in its own process group).
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Stopped after"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = curve(&s.out).last().unwrap().0;
+    let latest = checkpoint::latest(&s.out).unwrap().unwrap();
+    assert_eq!(checkpoint::load_state(&latest).unwrap().unwrap().step, last, "saved at the step it stopped");
+    assert!(last < 100_000);
+}
