@@ -37,10 +37,10 @@ use serde::{Deserialize, Serialize};
 use super::template::{read_jsonl, render_tokens, Message, Rendered, Role};
 use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::model::kernels::IGNORE;
-use crate::model::{Engine, ModelConfig};
+use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 use crate::train::run::Schedule;
-use crate::train::run::{run_loop, BatchSource, Evaluation, Run, RunSummary, TrainError, TrainSettings};
+use crate::train::run::{run_loop, BatchSource, Evaluation, Run, RunSummary, Scorer, TrainError, TrainSettings};
 
 /// One conversation source of the mix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -470,7 +470,7 @@ impl BatchSource for SftBatches<'_> {
     }
 
     /// Mean loss over the assistant tokens of the held-out conversations.
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError> {
+    fn evaluate(&self, scorer: &mut dyn Scorer) -> Result<Evaluation, TrainError> {
         if self.val_plan.is_empty() {
             return Ok(Evaluation::default());
         }
@@ -481,12 +481,9 @@ impl BatchSource for SftBatches<'_> {
             // The engine's shape is fixed: fill a short last batch with empty windows.
             windows.resize(self.batch, &empty);
             let b = self.assemble(&windows, &self.val);
-            engine.set_segments(b.segment_starts.as_deref());
-            engine.forward(params, &b.inputs);
-            nats += engine.eval_losses(&b.targets).iter().sum::<f64>();
+            nats += scorer.losses(&b.inputs, &b.targets, b.segment_starts.as_deref())?.iter().sum::<f64>();
             counted += b.targets.iter().filter(|&&t| t != IGNORE).count();
         }
-        engine.set_segments(None);
         Ok(Evaluation { loss: nats / counted.max(1) as f64, ..Default::default() })
     }
 }
@@ -572,7 +569,7 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
     if let Some(s) = &shards {
         licenses = crate::data::license::merge(&licenses, &s.header.licenses);
     }
-    let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record, licenses };
+    let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record, licenses, torch: None };
     run_loop(&run, &source, Some(base_params), resume, stop, &sample)
 }
 

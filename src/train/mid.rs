@@ -18,10 +18,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{BatchSource, Evaluation, PretrainBatches, TrainError, TrainSettings};
+use super::run::{BatchSource, Evaluation, PretrainBatches, Scorer, TrainError, TrainSettings};
 use crate::chat::sft::{log_data_report, SftBatches, SftSettings, SftSource};
 use crate::data::shards::{Batch, TokenShards};
-use crate::model::Engine;
 use crate::tokenizer::Tokenizer;
 
 /// The `[mid]` table of a training recipe.
@@ -114,7 +113,7 @@ impl BatchSource for MidBatches<'_> {
         }
     }
 
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError> {
-        self.pretrain.evaluate(engine, params)
+    fn evaluate(&self, scorer: &mut dyn Scorer) -> Result<Evaluation, TrainError> {
+        self.pretrain.evaluate(scorer)
     }
 }

@@ -5,6 +5,7 @@ pub mod mid;
 pub mod optim;
 pub mod plot;
 pub mod run;
+pub mod torch;
 pub mod trainer;
 
 pub use trainer::Trainer;

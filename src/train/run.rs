@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointError, TrainState};
 use super::optim::AdamWConfig;
+use super::torch::{TorchOptions, TorchWorker};
 use super::Trainer;
 use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::data::DataError;
@@ -133,6 +134,8 @@ pub enum TrainError {
     Diverged { step: u64, loss: f32, out: PathBuf },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("torch engine: {0}")]
+    Torch(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -262,8 +265,8 @@ impl ValSet {
     }
 
     /// Total nats, counted tokens and their bytes.
-    fn score(&self, engine: &mut Engine, params: &[f32], byte_lengths: &[u32]) -> (f64, u64, u64) {
-        let rows = engine.batch * engine.seq_len;
+    fn score(&self, scorer: &mut dyn Scorer, byte_lengths: &[u32]) -> Result<(f64, u64, u64), TrainError> {
+        let rows = scorer.batch() * scorer.seq_len();
         let (mut nats, mut tokens, mut bytes) = (0.0f64, 0u64, 0u64);
         for (inputs, targets) in self.inputs.chunks(rows).zip(self.targets.chunks(rows)) {
             // The engine's shape is fixed: a short last batch is padded with
@@ -271,32 +274,73 @@ impl ValSet {
             let (mut inputs, mut targets) = (inputs.to_vec(), targets.to_vec());
             inputs.resize(rows, 0);
             targets.resize(rows, IGNORE);
-            engine.forward(params, &inputs);
-            nats += engine.eval_losses(&targets).iter().sum::<f64>();
+            nats += scorer.losses(&inputs, &targets, None)?.iter().sum::<f64>();
             for &t in targets.iter().filter(|&&t| t != IGNORE) {
                 tokens += 1;
                 bytes += byte_lengths[t as usize] as u64;
             }
         }
-        (nats, tokens, bytes)
+        Ok((nats, tokens, bytes))
+    }
+}
+
+/// What scores validation windows: fledge's engine with given weights
+/// ([`EngineScorer`]), or the torch trainer ([`super::torch::TorchWorker`]).
+pub trait Scorer {
+    /// Windows per call.
+    fn batch(&self) -> usize;
+    fn seq_len(&self) -> usize;
+    /// The cross-entropy at each position of `batch × seq_len` windows (0
+    /// where the target is [`IGNORE`]); `segment_starts` as in
+    /// [`Engine::set_segments`].
+    fn losses(
+        &mut self,
+        inputs: &[u32],
+        targets: &[u32],
+        segment_starts: Option<&[u32]>,
+    ) -> Result<Vec<f64>, TrainError>;
+}
+
+/// fledge's engine scoring with `params`.
+pub struct EngineScorer<'a> {
+    pub engine: &'a mut Engine,
+    pub params: &'a [f32],
+}
+
+impl Scorer for EngineScorer<'_> {
+    fn batch(&self) -> usize {
+        self.engine.batch
+    }
+    fn seq_len(&self) -> usize {
+        self.engine.seq_len
+    }
+    fn losses(
+        &mut self,
+        inputs: &[u32],
+        targets: &[u32],
+        segment_starts: Option<&[u32]>,
+    ) -> Result<Vec<f64>, TrainError> {
+        self.engine.set_segments(segment_starts);
+        self.engine.forward(self.params, inputs);
+        let losses = self.engine.eval_losses(targets);
+        self.engine.set_segments(None);
+        Ok(losses)
     }
 }
 
 /// Validation loss (nats per token) and bits per byte over a fixed set of windows.
 pub fn evaluate(
-    engine: &mut Engine,
-    params: &[f32],
+    scorer: &mut dyn Scorer,
     val: &TokenShards,
     byte_lengths: &[u32],
     batches: usize,
-) -> Result<(f64, f64), DataError> {
+) -> Result<(f64, f64), TrainError> {
     // The same windows at every evaluation, so the numbers compare.
-    let loader = BatchLoader::new(val, engine.seq_len, engine.batch, 0xe7a1)?;
+    let loader = BatchLoader::new(val, scorer.seq_len(), scorer.batch(), 0xe7a1)?;
     let (mut nats, mut tokens, mut bytes) = (0.0f64, 0u64, 0u64);
     for b in 0..batches.max(1) {
         let batch = loader.batch(b as u64);
-        engine.forward(params, &batch.inputs);
-        nats += engine.eval_losses(&batch.targets).iter().sum::<f64>();
+        nats += scorer.losses(&batch.inputs, &batch.targets, None)?.iter().sum::<f64>();
         tokens += batch.targets.len() as u64;
         bytes += batch.targets.iter().map(|&t| byte_lengths[t as usize] as u64).sum::<u64>();
     }
@@ -338,7 +382,7 @@ pub trait BatchSource {
     fn batch(&self, index: u64) -> Batch;
     /// Validation loss (nats per counted token) and, where it means something,
     /// bits per byte, overall and per validation set.
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError>;
+    fn evaluate(&self, scorer: &mut dyn Scorer) -> Result<Evaluation, TrainError>;
 }
 
 /// Random windows of the training shards. Validation scores each validation
@@ -411,15 +455,15 @@ impl BatchSource for PretrainBatches<'_> {
         self.loader.batch(index)
     }
 
-    fn evaluate(&self, engine: &mut Engine, params: &[f32]) -> Result<Evaluation, TrainError> {
+    fn evaluate(&self, scorer: &mut dyn Scorer) -> Result<Evaluation, TrainError> {
         if self.sets.is_empty() {
-            let (loss, bpb) = evaluate(engine, params, self.val, &self.byte_lengths, self.eval_batches)?;
+            let (loss, bpb) = evaluate(scorer, self.val, &self.byte_lengths, self.eval_batches)?;
             return Ok(Evaluation { loss, bpb: Some(bpb), sets: BTreeMap::new() });
         }
         let (mut nats, mut tokens, mut bytes) = (0.0, 0, 0);
         let mut sets = BTreeMap::new();
         for set in &self.sets {
-            let (n, t, b) = set.score(engine, params, &self.byte_lengths);
+            let (n, t, b) = set.score(scorer, &self.byte_lengths)?;
             sets.insert(set.name.clone(), (n / t.max(1) as f64, n / std::f64::consts::LN_2 / b.max(1) as f64));
             (nats, tokens, bytes) = (nats + n, tokens + t, bytes + b);
         }
@@ -431,7 +475,28 @@ impl BatchSource for PretrainBatches<'_> {
 /// Runs (or resumes) pretraining. `stop` is set by Ctrl-C: the loop then
 /// saves a checkpoint and returns.
 pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> Result<RunSummary, TrainError> {
+    train_with(settings, resume, stop, None)
+}
+
+/// [`train`], computed by PyTorch when `torch` is given (see [`super::torch`]).
+pub fn train_with(
+    settings: &TrainSettings,
+    resume: bool,
+    stop: Arc<AtomicBool>,
+    torch: Option<TorchOptions>,
+) -> Result<RunSummary, TrainError> {
     settings.validate()?;
+    if let Some(options) = &torch {
+        // Before the data is read: a missing torch is the likelier mistake.
+        options.check()?;
+        let world = options.nproc * options.nnodes;
+        if world > settings.batch * settings.grad_accum {
+            return Err(TrainError::Settings(format!(
+                "{world} processes share each step's {} windows (batch × grad_accum): each needs at least one; raise --batch or --grad-accum, or use fewer processes",
+                settings.batch * settings.grad_accum
+            )));
+        }
+    }
     let tokenizer = Tokenizer::load(&settings.tokenizer)?;
     let config = settings.model_config(tokenizer.vocab_size())?;
     let train_shards = TokenShards::open(&settings.data, "train")?;
@@ -463,6 +528,7 @@ pub fn train(settings: &TrainSettings, resume: bool, stop: Arc<AtomicBool>) -> R
         tokenizer: &tokenizer,
         record: serde_json::to_value(settings).expect("settings serialize"),
         licenses: train_shards.header.licenses.clone(),
+        torch,
     };
     run_loop(&run, source.as_ref(), None, resume, stop, &sample)
 }
@@ -481,6 +547,8 @@ pub struct Run<'a> {
     pub record: serde_json::Value,
     /// The licenses of the data the weights learn from, saved in every checkpoint.
     pub licenses: Vec<crate::data::license::SourceLicense>,
+    /// Computed by PyTorch instead of fledge's engine, when given.
+    pub torch: Option<TorchOptions>,
 }
 
 /// The training loop shared by pretraining and fine-tuning: steps, learning
@@ -501,9 +569,12 @@ pub fn run_loop(
     std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
 
     let adamw = AdamWConfig { weight_decay: settings.weight_decay, ..Default::default() };
+    // With the torch engine, fledge's engine only holds the weights between
+    // checkpoints: its activation buffers need not be a batch's.
+    let (batch, seq_len) = if run.torch.is_some() { (1, 1) } else { (settings.batch, settings.seq_len) };
     let fresh = |init: Option<Vec<f32>>| match init {
-        Some(params) => Trainer::from_params(config, settings.batch, settings.seq_len, params, adamw, settings.clip),
-        None => Trainer::new(config, settings.batch, settings.seq_len, settings.seed, adamw, settings.clip),
+        Some(params) => Trainer::from_params(config, batch, seq_len, params, adamw, settings.clip),
+        None => Trainer::new(config, batch, seq_len, settings.seed, adamw, settings.clip),
     };
     let mut state = TrainState {
         step: 0,
@@ -536,8 +607,7 @@ pub fn run_loop(
                 }
                 .into());
             }
-            let mut t =
-                Trainer::from_params(config, settings.batch, settings.seq_len, loaded.params, adamw, settings.clip);
+            let mut t = Trainer::from_params(config, batch, seq_len, loaded.params, adamw, settings.clip);
             if let (Some(m), Some(v)) = (loaded.m, loaded.v) {
                 t.optimizer.m = m;
                 t.optimizer.v = v;
@@ -559,6 +629,29 @@ pub fn run_loop(
         }
         (false, None) => fresh(init),
     };
+    let mut worker = match &run.torch {
+        Some(options) => Some(TorchWorker::start(
+            options,
+            config,
+            &trainer.engine.layout,
+            (&trainer.params, &trainer.optimizer.m, &trainer.optimizer.v),
+            trainer.optimizer.step,
+            adamw,
+            settings.clip,
+            (settings.batch, settings.seq_len),
+        )?),
+        None => None,
+    };
+    let hardware = match &worker {
+        Some(w) => w.hardware.clone(),
+        None => format!("{} ({} threads)", crate::bench::cpu_name(), rayon::current_num_threads()),
+    };
+    // The torch trainer's weights and moments, copied into `trainer` before
+    // they are evaluated on the CPU (samples) or saved.
+    let pull = |worker: &mut Option<TorchWorker>, trainer: &mut Trainer| match worker {
+        Some(w) => w.pull(&mut trainer.params, &mut trainer.optimizer.m, &mut trainer.optimizer.v),
+        None => Ok(()),
+    };
     let metrics_path = settings.out.join("metrics.jsonl");
     truncate_metrics(&metrics_path, state.step)?;
     let mut metrics =
@@ -578,7 +671,7 @@ pub fn run_loop(
         let mut state = state.clone();
         state.adam_step = trainer.optimizer.step;
         state.train_seconds = seconds_before + start.elapsed().as_secs_f64();
-        state.hardware = Some(format!("{} ({} threads)", crate::bench::cpu_name(), rayon::current_num_threads()));
+        state.hardware = Some(hardware.clone());
         checkpoint::save(
             dir,
             config,
@@ -615,7 +708,14 @@ pub fn run_loop(
         // Tokens that carried loss: all of them in pretraining, the
         // assistant's in fine-tuning.
         let step_tokens: u64 = batches.iter().map(|b| b.targets.iter().filter(|&&t| t != IGNORE).count() as u64).sum();
-        let stats = trainer.step(&batches, lr);
+        let stats = match worker.as_mut() {
+            Some(w) => {
+                let stats = w.step(&batches, lr)?;
+                trainer.optimizer.step += 1;
+                stats
+            }
+            None => trainer.step(&batches, lr),
+        };
         // A non-finite loss or gradient means the weights are about to be (or
         // are) garbage: stop before saving them.
         if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
@@ -648,8 +748,15 @@ pub fn run_loop(
             window_start = Instant::now();
             window_tokens = 0;
         }
-        if state.step % settings.eval_every == 0 || state.step == settings.steps {
-            let eval = source.evaluate(&mut trainer.engine, &trainer.params)?;
+        let evaluating = state.step % settings.eval_every == 0 || state.step == settings.steps;
+        if evaluating || state.step % settings.checkpoint_every == 0 {
+            pull(&mut worker, &mut trainer)?;
+        }
+        if evaluating {
+            let eval = match worker.as_mut() {
+                Some(w) => source.evaluate(w)?,
+                None => source.evaluate(&mut EngineScorer { engine: &mut trainer.engine, params: &trainer.params })?,
+            };
             let (val_loss, bpb) = (eval.loss, eval.bpb);
             if !val_loss.is_finite() {
                 bar.abandon();
@@ -718,6 +825,7 @@ pub fn run_loop(
     if interrupted {
         bar.suspend(|| tracing::info!(step = state.step, "interrupted: saving a checkpoint"));
         metrics.flush().map_err(io_err(&metrics_path))?;
+        pull(&mut worker, &mut trainer)?;
         last_checkpoint = save(&trainer, &state)?;
     }
     bar.finish_and_clear();
