@@ -44,7 +44,7 @@ fn tiny_speedrun_runs_every_stage_then_skips_them_all() {
     let stages: Vec<&str> = records.iter().map(|r| r["stage"].as_str().unwrap()).collect();
     assert_eq!(
         stages,
-        ["corpus", "tokenizer", "shards", "pretrain", "chat-data", "sft", "retrieval", "eval", "export"],
+        ["corpus", "tokenizer", "shards", "chat-data", "pretrain", "sft", "retrieval", "eval", "export"],
         "every stage ran, in order"
     );
     let record = |stage: &str| records.iter().find(|r| r["stage"] == stage).unwrap()["figures"].clone();
@@ -66,6 +66,12 @@ fn tiny_speedrun_runs_every_stage_then_skips_them_all() {
     for q in eval["qa"].as_array().unwrap().iter().chain([&eval["grounded"]]) {
         assert!(q["scored"].as_u64().unwrap() > 0, "{q}");
         assert!((0.0..=1.0).contains(&q["exact_match"].as_f64().unwrap()));
+    }
+    // Text quality as an outsider measures it, for both models.
+    let tq = &eval["text_quality"];
+    for key in ["base_bpb", "chat_bpb"] {
+        let bpb = tq[key].as_f64().unwrap_or(f64::NAN);
+        assert!(bpb > 0.0 && bpb < 3.5, "{key}: {tq}");
     }
     assert_eq!(eval["stories"].as_array().unwrap().len(), 10);
     assert_eq!(eval["transcripts"].as_array().unwrap().len(), 10);
