@@ -828,7 +828,7 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         });
         writeln!(out)?;
         if args.show_probs.is_some() {
-            writeln!(out, "\nProbabilities {}:", fledge_distribution(&options))?;
+            writeln!(out, "\nProbabilities ({}):", options.logprob_distribution())?;
             cli::inspect::print_token_table(&mut out, &tokenizer, &g.logprobs)?;
         }
         if args.samples > 1 {
@@ -843,18 +843,6 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Which distribution `--show-probs` lists, in words.
-fn fledge_distribution(o: &fledge::generate::SamplingOptions) -> String {
-    if o.temperature <= 0.0 {
-        "of the model (greedy decoding)".into()
-    } else {
-        format!(
-            "of the distribution each token was drawn from (repetition penalty {}, temperature {}, top-k {}, top-p {})",
-            o.repetition_penalty, o.temperature, o.top_k, o.top_p
-        )
-    }
 }
 
 fn run_speedrun(args: SpeedrunArgs) -> Result<()> {

@@ -386,6 +386,21 @@ impl Default for SamplingOptions {
     }
 }
 
+impl SamplingOptions {
+    /// Which distribution [`TokenLogprob`]s describe under these options, in
+    /// words (the API's `distribution` field, `generate --show-probs`).
+    pub fn logprob_distribution(&self) -> String {
+        if self.temperature <= 0.0 {
+            "model: temperature 0 (greedy), the model's own probabilities".into()
+        } else {
+            format!(
+                "sampling: the distribution each token was drawn from, after repetition_penalty {}, temperature {}, top_k {}, top_p {}",
+                self.repetition_penalty, self.temperature, self.top_k, self.top_p
+            )
+        }
+    }
+}
+
 /// A generated token's log-probability and the most likely alternatives at
 /// its position, most likely first. With sampling (temperature above 0) they
 /// are those of the distribution the token was drawn from (after repetition
@@ -413,15 +428,7 @@ fn sample_with_logprobs(
         return TokenLogprob { token, logprob: raw[token as usize], top: inspect::top_n(&raw, n) };
     }
     let candidates = sampling_distribution(logits, history, o);
-    let mut r: f32 = rng.gen();
-    let mut chosen = candidates[candidates.len() - 1];
-    for &(token, p) in &candidates {
-        if r < p {
-            chosen = (token, p);
-            break;
-        }
-        r -= p;
-    }
+    let chosen = draw(&candidates, rng);
     let top = candidates.iter().take(n).map(|&(t, p)| (t, p.ln())).collect();
     TokenLogprob { token: chosen.0, logprob: chosen.1.ln(), top }
 }
@@ -432,14 +439,20 @@ pub fn sample(logits: &mut [f32], history: &[u32], o: &SamplingOptions, rng: &mu
     if o.temperature <= 0.0 {
         return candidates[0].0;
     }
+    draw(&candidates, rng).0
+}
+
+/// One token drawn from a distribution (most likely first, summing to 1),
+/// with its probability.
+fn draw(candidates: &[(u32, f32)], rng: &mut impl Rng) -> (u32, f32) {
     let mut r: f32 = rng.gen();
-    for &(token, p) in &candidates {
+    for &(token, p) in candidates {
         if r < p {
-            return token;
+            return (token, p);
         }
         r -= p;
     }
-    candidates[candidates.len() - 1].0
+    candidates[candidates.len() - 1]
 }
 
 /// The distribution the next token is drawn from: the tokens left after

@@ -472,19 +472,6 @@ pub fn sources_json(passages: &[Passage]) -> Value {
     )
 }
 
-/// Which distribution the log-probabilities describe (the `logprobs`
-/// object's extra field `distribution`).
-pub fn distribution(o: &SamplingOptions) -> String {
-    if o.temperature <= 0.0 {
-        "model: temperature 0 (greedy), the model's own probabilities".into()
-    } else {
-        format!(
-            "sampling: the distribution each token was drawn from, after repetition_penalty {}, temperature {}, top_k {}, top_p {}",
-            o.repetition_penalty, o.temperature, o.top_k, o.top_p
-        )
-    }
-}
-
 /// A token as OpenAI's log-probability lists show one, plus fledge's `id`
 /// (the token's number, which `/v1/fledge/inspect` takes back as `tokens`).
 fn token_json(tok: &Tokenizer, id: u32, logprob: f32) -> Value {

@@ -484,7 +484,7 @@ async fn respond(
         model: s.model.clone(),
         kind,
         wanted: p.options.logprobs.is_some(),
-        distribution: api::distribution(&p.options),
+        distribution: p.options.logprob_distribution(),
         offset: 0,
     };
     if !stream {
