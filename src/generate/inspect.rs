@@ -138,7 +138,12 @@ pub struct Inspection {
 pub fn inspect(generator: &mut Generator, tokens: &[u32], options: InspectOptions) -> Inspection {
     assert!(tokens.len() <= generator.config.max_seq_len, "the text fits the window");
     generator.reset();
-    generator.start_trace();
+    // The trace copies every layer's attention and residual per token: only
+    // when attention or the lens is asked for.
+    let traced = options.heads != Heads::None || options.logit_lens;
+    if traced {
+        generator.start_trace();
+    }
     let mut top = Vec::with_capacity(tokens.len());
     let mut logprobs = Vec::with_capacity(tokens.len().saturating_sub(1));
     for (i, &t) in tokens.iter().enumerate() {
@@ -148,8 +153,10 @@ pub fn inspect(generator: &mut Generator, tokens: &[u32], options: InspectOption
         }
         top.push(top_n(&lp, options.top));
     }
-    let trace = generator.take_trace().expect("started above");
     let config = generator.config.clone();
+    let Some(trace) = generator.take_trace() else {
+        return Inspection { tokens: tokens.to_vec(), top, logprobs, attention: Vec::new(), lens: Vec::new() };
+    };
     let attention = match options.heads {
         Heads::None => Vec::new(),
         Heads::One { layer, head } => vec![HeadAttention { layer, head, weights: trace.attention_matrix(layer, head) }],
