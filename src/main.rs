@@ -190,30 +190,8 @@ struct TrainArgs {
     /// (default: none, all validation text).
     #[arg(long)]
     best_on: Option<String>,
-    /// Who computes: fledge (its CPU engine) or torch (PyTorch, for a GPU or several processes or machines;
-    /// same data order, schedule and checkpoints) (default: fledge).
-    #[arg(long, value_enum, default_value_t, hide_default_value = true)]
-    engine: fledge::train::torch::EngineKind,
-    /// With --engine torch: cpu or cuda (default: cpu).
-    #[arg(long, value_enum)]
-    device: Option<fledge::train::torch::Device>,
-    /// With --engine torch: processes on this machine, run by torchrun as DistributedDataParallel
-    /// (one per GPU with --device cuda) (default: 1).
-    #[arg(long)]
-    nproc: Option<usize>,
-    /// With --engine torch: machines taking part; run the same command on each, with its --node-rank (default: 1).
-    #[arg(long)]
-    nnodes: Option<usize>,
-    /// With --engine torch: this machine's number, 0 to --nnodes - 1; node 0 holds the data and writes the
-    /// checkpoints, the others need no data (default: 0).
-    #[arg(long)]
-    node_rank: Option<usize>,
-    /// With --engine torch and --nnodes above 1: HOST:PORT of node 0, where the processes meet (default: none).
-    #[arg(long)]
-    rdzv_endpoint: Option<String>,
-    /// With --engine torch: the Python that has torch (default: $FLEDGE_PYTHON, else python3).
-    #[arg(long)]
-    python: Option<PathBuf>,
+    #[command(flatten)]
+    engine: cli::engine::EngineArgs,
 }
 
 #[derive(Args)]
@@ -242,6 +220,9 @@ struct SpeedrunArgs {
     /// The folder of the chat and QA sets (default: ../shared/data).
     #[arg(long)]
     shared: Option<PathBuf>,
+    /// Pretraining and fine-tuning computed by PyTorch (--engine torch) instead of fledge's engine.
+    #[command(flatten)]
+    engine: cli::engine::EngineArgs,
 }
 
 #[derive(Subcommand)]
@@ -686,7 +667,7 @@ fn run_bench_generate(
 
 fn run_train(args: TrainArgs) -> Result<()> {
     use fledge::train::run::TrainSettings;
-    let torch = torch_options(&args)?;
+    let torch = args.engine.torch_options()?;
     let mut s = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -725,9 +706,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
     if args.best_on.is_some() {
         s.best_on = args.best_on;
     }
-    if let Some(options) = torch.as_ref().filter(|o| o.node_rank > 0) {
-        fledge::train::torch::follow(options)?;
-        println!("Node {} finished; node 0 wrote the checkpoints", options.node_rank);
+    if cli::engine::follow_if_not_node_zero(torch.as_ref())? {
         return Ok(());
     }
     let stop = ctrl_c_flag()?;
@@ -753,34 +732,6 @@ fn run_train(args: TrainArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// The torch engine's options, or `None` for fledge's engine (which refuses them).
-fn torch_options(args: &TrainArgs) -> Result<Option<fledge::train::torch::TorchOptions>> {
-    use fledge::train::torch::{EngineKind, TorchOptions};
-    if args.engine == EngineKind::Fledge {
-        let given = [
-            ("--device", args.device.is_some()),
-            ("--nproc", args.nproc.is_some()),
-            ("--nnodes", args.nnodes.is_some()),
-            ("--node-rank", args.node_rank.is_some()),
-            ("--rdzv-endpoint", args.rdzv_endpoint.is_some()),
-            ("--python", args.python.is_some()),
-        ];
-        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
-            anyhow::bail!("{flag} is for the PyTorch engine: add --engine torch");
-        }
-        return Ok(None);
-    }
-    let d = TorchOptions::default();
-    Ok(Some(TorchOptions {
-        python: args.python.clone().unwrap_or(d.python),
-        device: args.device.unwrap_or(d.device),
-        nproc: args.nproc.unwrap_or(d.nproc),
-        nnodes: args.nnodes.unwrap_or(d.nnodes),
-        node_rank: args.node_rank.unwrap_or(d.node_rank),
-        rdzv_endpoint: args.rdzv_endpoint.clone(),
-    }))
 }
 
 /// A flag the first Ctrl-C sets (the training loop then saves and stops);
@@ -865,8 +816,12 @@ fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
         config.shared = d;
     }
     config.check().map_err(|e| anyhow::anyhow!("speedrun settings: {e}"))?;
+    let torch = args.engine.torch_options()?;
+    if cli::engine::follow_if_not_node_zero(torch.as_ref())? {
+        return Ok(());
+    }
     let stop = ctrl_c_flag()?;
-    let report = speedrun::run(&config, args.until, stop.clone())?;
+    let report = speedrun::run(&config, args.until, stop.clone(), torch)?;
     println!("{}", speedrun::render_report(&report));
     if stop.load(std::sync::atomic::Ordering::Relaxed) {
         println!("Stopped; the same command resumes where this one left off.");

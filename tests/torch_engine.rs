@@ -16,6 +16,7 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::data::shards::{tokenize_corpus, TokenShards};
 use fledge::model::{Engine, ModelConfig};
 use fledge::tokenizer::Tokenizer;
@@ -212,6 +213,64 @@ fn torch_engine_matches_fledge_and_their_checkpoints_interchange() {
     assert_eq!(cc[..10], ca[..10], "the steps before the checkpoint are kept as they were");
 }
 
+#[test]
+fn fine_tuning_on_torch_matches_fledge() {
+    // Packed conversations (attention within each), loss on the answers only,
+    // pretraining windows mixed in, and a base model to start from.
+    let Some(python) = torch_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (tok, shards) = tiny_data(dir.path());
+    let stop = || Arc::new(AtomicBool::new(false));
+    let base = settings(dir.path(), &tok, &shards, "base");
+    train(&TrainSettings { steps: 10, ..base.clone() }, false, stop()).unwrap();
+    let chat = dir.path().join("qa");
+    std::fs::create_dir_all(&chat).unwrap();
+    let line = |i: usize| {
+        let (who, place) = (["The fox", "The bird"][i % 2], ["the river", "the tree"][i * 7 % 3 % 2]);
+        serde_json::json!({"messages": [
+            {"role": "context", "content": format!("{who} {i} ran to {place}.")},
+            {"role": "user", "content": format!("{who} {i} ran to?")},
+            {"role": "assistant", "content": place},
+        ]})
+        .to_string()
+    };
+    let lines: Vec<String> = (0..60).map(line).collect();
+    std::fs::write(chat.join("train.jsonl"), lines.join("\n")).unwrap();
+    std::fs::write(chat.join("val.jsonl"), lines[..6].join("\n")).unwrap();
+    let sft = |out: &str| SftSettings {
+        base: base.out.clone(),
+        out: dir.path().join(out),
+        sources: vec![SftSource { path: chat.clone(), weight: 1.0 }],
+        pretrain: Some(shards.clone()),
+        pretrain_fraction: 0.25,
+        seq_len: 128,
+        batch: 4,
+        grad_accum: 2,
+        steps: 12,
+        lr: 3e-3,
+        warmup_steps: 2,
+        eval_every: 6,
+        checkpoint_every: 6,
+        log_every: 1,
+        val_per_source: 6,
+        ..Default::default()
+    };
+    let (a, b) = (sft("sft-fledge"), sft("sft-torch"));
+    fledge::chat::sft::sft(&a, false, stop()).unwrap();
+    fledge::chat::sft::sft_with(&b, false, stop(), Some(torch(&python, 1))).unwrap();
+    let (ca, cb) = (curve(&a.out), curve(&b.out));
+    assert_eq!(ca.len(), 12);
+    let (first, all) = (rel(cb[0].1, ca[0].1), worst(&ca, &cb));
+    eprintln!(
+        "fine-tuning, fledge vs torch: step-1 loss {} vs {} (rel {first:.2e}); worst step rel {all:.2e}",
+        ca[0].1, cb[0].1
+    );
+    assert!(first <= 1e-5, "step 1: {first:e}");
+    assert!(all <= 1e-3, "every step within 1e-3: {all:e}");
+    let (va, vb) = (ca[11].2.unwrap(), cb[11].2.unwrap());
+    assert!(rel(vb, va) <= 1e-3, "val loss at step 12: {va} vs {vb}");
+}
+
 fn fledge_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fledge"))
 }
@@ -303,17 +362,47 @@ fn missing_torch_and_missing_cuda_are_clear_errors() {
         .into_iter()
         .find(|p| Command::new(p).args(["-c", "import torch"]).output().is_ok_and(|o| !o.status.success()))
         .unwrap_or("/nonexistent/python3");
+    let out_dir = dir.path().to_str().unwrap();
+    let commands: [&[&str]; 3] = [
+        &common_args,
+        &["sft", "--engine", "torch", "--out", out_dir],
+        &["speedrun", "--engine", "torch", "--out", out_dir],
+    ];
     for python in [bare, "/nonexistent/python3"] {
-        let out = fledge_bin().args(common_args).args(["--python", python]).output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
-        assert!(err.contains(python) && err.contains("pip install torch"), "{err}");
+        for command in commands {
+            let out = fledge_bin().args(command).args(["--python", python]).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success());
+            assert!(err.contains(python) && err.contains("pip install torch"), "{command:?}: {err}");
+        }
     }
+    // Nothing was started or written before the check.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     // Torch flags without the torch engine.
     let out = fledge_bin().args(["train", "--nproc", "2"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--engine torch"));
 
     let Some(python) = torch_python() else { return };
+    // Shards made with another tokenizer.
+    let (_, shards) = tiny_data(&dir.path().join("a"));
+    let other = Tokenizer::train(["a different text for a different tokenizer"].into_iter(), 280, false).unwrap();
+    let other_path = dir.path().join("other.json");
+    other.save(&other_path).unwrap();
+    let out = fledge_bin()
+        .args(common_args)
+        .args(["--python", python.to_str().unwrap(), "--data", shards.to_str().unwrap()])
+        .args(["--tokenizer", other_path.to_str().unwrap(), "--preset", "tiny"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let header = shards.join("train.json");
+    assert!(
+        err.contains(header.to_str().unwrap())
+            && err.contains("made with tokenizer")
+            && err.contains("fledge data tokenize"),
+        "{err}"
+    );
     let has_cuda = Command::new(&python)
         .args(["-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"])
         .status()

@@ -41,6 +41,7 @@ use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 use crate::train::run::Schedule;
 use crate::train::run::{run_loop, BatchSource, Evaluation, Run, RunSummary, Scorer, TrainError, TrainSettings};
+use crate::train::torch::TorchOptions;
 
 /// One conversation source of the mix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -523,6 +524,23 @@ pub fn log_data_report(report: &DataReport, seq_len: usize) {
 
 /// Runs (or resumes) fine-tuning.
 pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Result<RunSummary, TrainError> {
+    sft_with(settings, resume, stop, None)
+}
+
+/// [`sft`], computed by PyTorch when `torch` is given (see
+/// [`crate::train::torch`]): packed conversations keep their attention
+/// within each (segment starts) and the loss on the assistant's tokens only
+/// (ignored targets) there too.
+pub fn sft_with(
+    settings: &SftSettings,
+    resume: bool,
+    stop: Arc<AtomicBool>,
+    torch: Option<TorchOptions>,
+) -> Result<RunSummary, TrainError> {
+    if let Some(options) = &torch {
+        options.check()?;
+        options.check_world(settings.batch * settings.grad_accum)?;
+    }
     // Any model fledge loads: a checkpoint, a run, or a Hugging Face folder.
     let base = crate::export::Source::load(&settings.base).map_err(|e| match e {
         crate::export::ExportError::Checkpoint(e) => TrainError::Checkpoint(e),
@@ -569,7 +587,7 @@ pub fn sft(settings: &SftSettings, resume: bool, stop: Arc<AtomicBool>) -> Resul
     if let Some(s) = &shards {
         licenses = crate::data::license::merge(&licenses, &s.header.licenses);
     }
-    let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record, licenses, torch: None };
+    let run = Run { settings: &train, config: &config, tokenizer: &tokenizer, record, licenses, torch };
     run_loop(&run, &source, Some(base_params), resume, stop, &sample)
 }
 

@@ -112,9 +112,15 @@ pub struct SftArgs {
     /// Continue the run in --out from its latest checkpoint (default: off).
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    engine: super::engine::EngineArgs,
 }
 
 pub fn run_sft(args: SftArgs) -> Result<()> {
+    let torch = args.engine.torch_options()?;
+    if super::engine::follow_if_not_node_zero(torch.as_ref())? {
+        return Ok(());
+    }
     let mut s = match &args.config {
         Some(p) => SftSettings::load(p)?,
         None => SftSettings::default(),
@@ -135,7 +141,7 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
         s.sources.push(SftSource { path: PathBuf::from(path), weight });
     }
     let stop = crate::ctrl_c_flag()?;
-    let summary = fledge::chat::sft::sft(&s, args.resume, stop)?;
+    let summary = fledge::chat::sft::sft_with(&s, args.resume, stop, torch)?;
     println!(
         "{} {} steps ({} trained tokens) in {:.0} s; last loss {:.4}{}; checkpoint {}",
         if summary.interrupted { "Stopped after" } else { "Fine-tuned" },

@@ -5,6 +5,7 @@
 pub mod ablate;
 pub mod bench;
 pub mod chat;
+pub mod engine;
 pub mod export;
 pub mod inspect;
 pub mod rag;

@@ -409,6 +409,8 @@ fn remove_stale_shards(dir: &Path, split: &str, header: &SplitHeader) {
 /// The shards of one split, memory-mapped.
 pub struct TokenShards {
     pub header: SplitHeader,
+    /// `{dir}/{split}.json`, for errors.
+    header_path: PathBuf,
     maps: Vec<memmap2::Mmap>,
 }
 
@@ -484,7 +486,7 @@ impl TokenShards {
             }
             maps.push(map);
         }
-        Ok(Self { header, maps })
+        Ok(Self { header, header_path, maps })
     }
 
     /// Refuses shards made with a different tokenizer.
@@ -493,7 +495,7 @@ impl TokenShards {
         let short = |hash: &str| hash.chars().take(12).collect::<String>();
         if self.header.tokenizer_hash != tokenizer.hash() {
             return Err(DataError::Shard {
-                path: PathBuf::from(format!("{}.json", self.header.split)),
+                path: self.header_path.clone(),
                 message: format!(
                     "made with tokenizer {} but this tokenizer is {}: re-run `fledge data tokenize` with this tokenizer, or use the one the shards were made with",
                     short(&self.header.tokenizer_hash),
@@ -505,7 +507,7 @@ impl TokenShards {
         // shards were opened; that size must be the tokenizer's.
         if self.header.vocab_size != tokenizer.vocab_size() {
             return Err(DataError::Shard {
-                path: PathBuf::from(format!("{}.json", self.header.split)),
+                path: self.header_path.clone(),
                 message: format!(
                     "the header says vocab_size {} but its tokenizer has {} tokens: the header is damaged; re-run `fledge data tokenize`",
                     self.header.vocab_size,

@@ -39,6 +39,7 @@ use crate::data::DataError;
 use crate::tokenizer::Tokenizer;
 use crate::train::checkpoint;
 use crate::train::run::{TrainError, TrainSettings};
+use crate::train::torch::TorchOptions;
 
 pub use report::{render as render_report, Report};
 
@@ -734,8 +735,19 @@ fn run_state<T: Serialize + serde::de::DeserializeOwned>(
 /// Runs every stage up to `until` (all when `None`); returns the report,
 /// also written to `report.md` and `report.json`. Ctrl-C (`stop`) ends a
 /// training stage at a checkpoint and the run there; the same command resumes.
-pub fn run(config: &SpeedrunConfig, until: Option<Stage>, stop: Arc<AtomicBool>) -> Result<Report, SpeedrunError> {
+/// Pretraining and fine-tuning are computed by PyTorch when `torch` is given
+/// (see [`crate::train::torch`]); everything else is the same.
+pub fn run(
+    config: &SpeedrunConfig,
+    until: Option<Stage>,
+    stop: Arc<AtomicBool>,
+    torch: Option<TorchOptions>,
+) -> Result<Report, SpeedrunError> {
     config.check().map_err(|message| SpeedrunError::Stage { stage: Stage::Corpus, message })?;
+    if let Some(options) = &torch {
+        // Before the data stages: a missing torch is found in a second, not after them.
+        options.check()?;
+    }
     let started = Instant::now();
     let last = until.unwrap_or(Stage::Report);
     let total = Stage::ALL.iter().filter(|s| **s <= last).count();
@@ -771,7 +783,7 @@ pub fn run(config: &SpeedrunConfig, until: Option<Stage>, stop: Arc<AtomicBool>)
     let t = Instant::now();
     let summary = match run_state(&settings.out, &settings, settings.steps, &[])? {
         RunState::Done => None,
-        RunState::Resume => Some(crate::train::run::train(&settings, true, stop.clone())?),
+        RunState::Resume => Some(crate::train::run::train_with(&settings, true, stop.clone(), torch.clone())?),
     };
     if summary.as_ref().is_some_and(|s| s.interrupted) || stop.load(Ordering::Relaxed) {
         return stopped(&mut report);
@@ -796,7 +808,7 @@ pub fn run(config: &SpeedrunConfig, until: Option<Stage>, stop: Arc<AtomicBool>)
     let t = Instant::now();
     let summary = match run_state(&sft.out, &sft, sft.steps, &["base_checkpoint"])? {
         RunState::Done => None,
-        RunState::Resume => Some(crate::chat::sft::sft(&sft, true, stop.clone())?),
+        RunState::Resume => Some(crate::chat::sft::sft_with(&sft, true, stop.clone(), torch.clone())?),
     };
     if summary.as_ref().is_some_and(|s| s.interrupted) || stop.load(Ordering::Relaxed) {
         return stopped(&mut report);

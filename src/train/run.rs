@@ -489,13 +489,7 @@ pub fn train_with(
     if let Some(options) = &torch {
         // Before the data is read: a missing torch is the likelier mistake.
         options.check()?;
-        let world = options.nproc * options.nnodes;
-        if world > settings.batch * settings.grad_accum {
-            return Err(TrainError::Settings(format!(
-                "{world} processes share each step's {} windows (batch × grad_accum): each needs at least one; raise --batch or --grad-accum, or use fewer processes",
-                settings.batch * settings.grad_accum
-            )));
-        }
+        options.check_world(settings.batch * settings.grad_accum)?;
     }
     let tokenizer = Tokenizer::load(&settings.tokenizer)?;
     let config = settings.model_config(tokenizer.vocab_size())?;

@@ -129,6 +129,18 @@ impl TorchOptions {
     }
 
     /// The command that starts this machine's processes.
+    /// Every process needs at least one of a step's `windows` (batch ×
+    /// grad_accum).
+    pub fn check_world(&self, windows: usize) -> Result<(), TrainError> {
+        let world = self.nproc * self.nnodes;
+        if world > windows {
+            return Err(TrainError::Settings(format!(
+                "{world} processes share each step's {windows} windows (batch × grad_accum): each needs at least one; raise --batch or --grad-accum, or use fewer processes"
+            )));
+        }
+        Ok(())
+    }
+
     fn command(&self, script: &Path) -> Command {
         let mut cmd = Command::new(&self.python);
         if self.nproc > 1 || self.nnodes > 1 {
