@@ -217,15 +217,24 @@ pub struct GenerateBench {
 pub fn generate(config: &crate::model::ModelConfig, gen_tokens: usize) -> GenerateBench {
     let layout = crate::model::ParamLayout::new(config);
     let params = crate::model::params::init_params(config, &layout, 0);
-    generate_with(config, &params, gen_tokens)
+    generate_with(config, &params, None, gen_tokens)
 }
 
-/// [`generate`] with given weights (a trained model): prompt ids 1..=8,
-/// then `gen_tokens` greedy tokens whatever they are (end-of-text included),
-/// so that every engine measured does the same work.
-pub fn generate_with(config: &crate::model::ModelConfig, params: &[f32], gen_tokens: usize) -> GenerateBench {
+/// [`generate`] with given weights (a trained model), in Q8_0 when
+/// `quantized` is given: prompt ids 1..=8, then `gen_tokens` greedy tokens
+/// whatever they are (end-of-text included), so that every engine measured
+/// does the same work.
+pub fn generate_with(
+    config: &crate::model::ModelConfig,
+    params: &[f32],
+    quantized: Option<&crate::generate::QuantizedWeights>,
+    gen_tokens: usize,
+) -> GenerateBench {
     use crate::generate::{sample, Generator, SamplingOptions};
     let mut g = Generator::new(config, params);
+    if let Some(q) = quantized {
+        g = g.quantized(q);
+    }
     let greedy = SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, ..Default::default() };
     let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
     let mut run = || {
@@ -251,4 +260,35 @@ pub fn generate_with(config: &crate::model::ModelConfig, params: &[f32], gen_tok
         tokens_per_s: generated as f64 / median_s,
         peak_rss_mb: peak_rss_mb(),
     }
+}
+
+/// Perplexity (e^mean negative log-likelihood per token) of `tokens` as the
+/// generator computes it, in Q8_0 when `quantized` is given: windows of
+/// `window` tokens, each read after an `<|endoftext|>` (`bos`) from a fresh
+/// cache, as a document starts. For comparing a quantized model with its
+/// f32 self on held-out text.
+pub fn generator_perplexity(
+    config: &crate::model::ModelConfig,
+    params: &[f32],
+    quantized: Option<&crate::generate::QuantizedWeights>,
+    tokens: &[u32],
+    window: usize,
+    bos: u32,
+) -> f64 {
+    use crate::generate::inspect::log_softmax;
+    let mut g = crate::generate::Generator::new(config, params);
+    if let Some(q) = quantized {
+        g = g.quantized(q);
+    }
+    let window = window.clamp(1, config.max_seq_len - 1);
+    let mut nats = 0.0f64;
+    for chunk in tokens.chunks(window) {
+        g.reset();
+        let mut logits = g.step(bos).to_vec();
+        for &t in chunk {
+            nats -= log_softmax(&logits)[t as usize] as f64;
+            logits = g.step(t).to_vec();
+        }
+    }
+    (nats / tokens.len().max(1) as f64).exp()
 }

@@ -83,6 +83,10 @@ struct GenerateArgs {
     /// (default: the model shipped in models/).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// How the matrices are stored while generating: f32, or q8_0 (a quarter of the bytes, faster;
+    /// perplexity within 1%) (default: f32).
+    #[arg(long, value_enum, default_value_t, hide_default_value = true)]
+    quantize: fledge::generate::Quantize,
     /// The text to continue.
     #[arg(long, default_value = "Once upon a time")]
     prompt: String,
@@ -437,6 +441,13 @@ enum BenchCommand {
         /// Rounds of the side-by-side comparison.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Also time fledge in q8_0 (its weights quantized as the GGUF's Q8_0), beside f32 (default: f32 only).
+        #[arg(long, value_enum, default_value_t, hide_default_value = true)]
+        quantize: fledge::generate::Quantize,
+        /// Held-out text: print its perplexity in f32 and (with --quantize q8_0) in Q8_0, windows of 255
+        /// tokens (default: none).
+        #[arg(long)]
+        text: Option<PathBuf>,
     },
     /// Retrieval latency (p50/p95 per mode) over an index, asking the questions of a question set.
     Retrieval {
@@ -545,8 +556,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup)
         }
-        Command::Bench(BenchCommand::Generate { preset, vocab_size, gen, model, llama_cpp, rounds }) => {
-            run_bench_generate(&preset, vocab_size, gen, model.as_deref(), llama_cpp.as_deref(), rounds)
+        Command::Bench(BenchCommand::Generate {
+            preset,
+            vocab_size,
+            gen,
+            model,
+            llama_cpp,
+            rounds,
+            quantize,
+            text,
+        }) => {
+            let gguf = llama_cpp.as_deref();
+            run_bench_generate(&preset, vocab_size, gen, model.as_deref(), gguf, rounds, quantize, text.as_deref())
         }
         Command::Bench(BenchCommand::Matmul { n, repeats }) => {
             println!("{}", serde_json::to_string(&fledge::bench::matmul(n, n, n, repeats))?);
@@ -598,6 +619,11 @@ fn run_bench_train(
 /// fledge's generation speed, and llama.cpp's on the same model when a GGUF
 /// is given: rounds alternate between the two so that the machine's noise
 /// falls on both alike.
+/// Generation tokens/s at batch 1: fledge f32, fledge Q8_0 (with
+/// `--quantize q8_0`) and llama.cpp on the same model's GGUF (with
+/// `--llama-cpp`), alternating round by round so that each sees the same
+/// machine; and perplexity on held-out text in f32 and Q8_0 (with `--text`).
+#[allow(clippy::too_many_arguments)]
 fn run_bench_generate(
     preset: &str,
     vocab_size: usize,
@@ -605,19 +631,49 @@ fn run_bench_generate(
     model: Option<&Path>,
     gguf: Option<&Path>,
     rounds: usize,
+    quantize: fledge::generate::Quantize,
+    text: Option<&Path>,
 ) -> Result<()> {
-    let (config, params, label) = match model {
+    use fledge::generate::{Quantize, QuantizedWeights};
+    let (config, params, label, tokenizer) = match model {
         Some(m) => {
-            let (config, params, _) = cli::chat::load_model(m)?;
-            (config, params, m.display().to_string())
+            let (config, params, tokenizer) = cli::chat::load_model(m)?;
+            (config, params, m.display().to_string(), Some(tokenizer))
         }
         None => {
             let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
             let layout = fledge::model::ParamLayout::new(&config);
             let params = fledge::model::params::init_params(&config, &layout, 0);
-            (config, params, format!("{preset} (random weights)"))
+            (config, params, format!("{preset} (random weights)"), None)
         }
     };
+    let quantized = QuantizedWeights::for_option(quantize, &config, &params);
+    let variants: Vec<(&str, Option<&QuantizedWeights>)> = match &quantized {
+        Some(q) => vec![("f32", None), ("q8_0", Some(q))],
+        None => vec![("f32", None)],
+    };
+    eprintln!("CPU: {} ({} threads)", fledge::bench::cpu_name(), rayon::current_num_threads());
+    if let Some(q) = &quantized {
+        let (q8, kept) = q.counts();
+        eprintln!(
+            "Q8_0: {q8} matrices, {:.1} MB; {kept} kept in f32 (rows not whole blocks of 32); all f32 weights: {:.1} MB",
+            q.bytes() as f64 / 1e6,
+            4.0 * params.len() as f64 / 1e6
+        );
+    }
+    if let Some(path) = text {
+        let tokenizer = tokenizer.as_ref().context("--text needs --model (random weights have no tokenizer)")?;
+        let raw = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let tokens = tokenizer.encode(&raw, false);
+        for (name, q) in &variants {
+            let ppl = fledge::bench::generator_perplexity(&config, &params, *q, &tokens, 255, tokenizer.eot_id());
+            eprintln!("perplexity of {} ({} tokens), {name}: {ppl:.4}", path.display(), tokens.len());
+            println!(
+                "{}",
+                serde_json::json!({"text": path, "tokens": tokens.len(), "weights": name, "perplexity": ppl})
+            );
+        }
+    }
     let python = std::env::var("FLEDGE_LLAMA_PYTHON").unwrap_or_else(|_| {
         let home = std::env::var("HOME").unwrap_or_default();
         format!("{home}/.cache/fledge/llama-venv/bin/python")
@@ -627,21 +683,29 @@ fn run_bench_generate(
     let threads = rayon::current_num_threads();
     let mut rows = Vec::new();
     for round in 0..rounds.max(1) {
-        let r = fledge::bench::generate_with(&config, &params, gen);
-        eprintln!(
-            "round {}: fledge {label}: {} params, {} tokens at batch 1 in {:.3} s: {:.0} tokens/s",
-            round + 1,
-            r.params,
-            r.gen_tokens,
-            r.median_s,
-            r.tokens_per_s
-        );
-        let mut row = serde_json::json!({ "fledge": r });
+        let mut row = serde_json::json!({});
+        let mut generated = gen;
+        let mut last = 0.0f64;
+        for (name, q) in &variants {
+            let r = fledge::bench::generate_with(&config, &params, *q, gen);
+            eprintln!(
+                "round {}: fledge {name} {label}: {} params, {} tokens at batch 1 in {:.3} s: {:.0} tokens/s",
+                round + 1,
+                r.params,
+                r.gen_tokens,
+                r.median_s,
+                r.tokens_per_s
+            );
+            generated = r.gen_tokens;
+            last = r.tokens_per_s;
+            row[if *name == "f32" { "fledge".to_string() } else { format!("fledge_{name}") }] =
+                serde_json::to_value(&r)?;
+        }
         if let Some(gguf) = gguf {
             let out = std::process::Command::new(&python)
                 .arg(&script)
                 .arg(gguf)
-                .args(["--gen", &r.gen_tokens.to_string(), "--threads", &threads.to_string()])
+                .args(["--gen", &generated.to_string(), "--threads", &threads.to_string()])
                 .output()
                 .with_context(|| {
                     format!("running {python} (set FLEDGE_LLAMA_PYTHON, or run scripts/llama-cpp-check.sh once)")
@@ -651,11 +715,13 @@ fn run_bench_generate(
             }
             let l: serde_json::Value = serde_json::from_slice(&out.stdout).context("llama.cpp benchmark output")?;
             let tps = l["tokens_per_s"].as_f64().unwrap_or(f64::NAN);
+            // The last variant timed: Q8_0 when asked for, the GGUF's type.
+            let best = if quantize == Quantize::Q8_0 { "fledge q8_0" } else { "fledge f32" };
             eprintln!(
-                "round {}: llama.cpp {}: {tps:.0} tokens/s (fledge/llama.cpp {:.2}x)",
+                "round {}: llama.cpp {}: {tps:.0} tokens/s ({best}/llama.cpp {:.2}x)",
                 round + 1,
                 gguf.display(),
-                r.tokens_per_s / tps
+                last / tps
             );
             row["llama_cpp"] = l;
         }
@@ -753,7 +819,11 @@ pub(crate) fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBo
 fn run_generate(args: GenerateArgs) -> Result<()> {
     let model = cli::chat::model_or_shipped(args.model.as_deref())?;
     let (config, params, tokenizer) = cli::chat::load_model(&model)?;
+    let quantized = fledge::generate::QuantizedWeights::for_option(args.quantize, &config, &params);
     let mut generator = fledge::generate::Generator::new(&config, &params);
+    if let Some(q) = &quantized {
+        generator = generator.quantized(q);
+    }
     // A document starts after an <|endoftext|>, as every training document did.
     let mut prompt = vec![tokenizer.eot_id()];
     prompt.extend(tokenizer.encode(&args.prompt, false));

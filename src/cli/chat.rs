@@ -400,6 +400,10 @@ pub struct ChatArgs {
     /// (default: the model shipped in models/).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// How the matrices are stored while generating: f32, or q8_0 (a quarter of the bytes, faster;
+    /// perplexity within 1%) (default: f32).
+    #[arg(long, value_enum, default_value_t, hide_default_value = true)]
+    quantize: fledge::generate::Quantize,
     /// A system message to start with (default: none).
     #[arg(long)]
     system: Option<String>,
@@ -480,7 +484,11 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
         turns: Vec::new(),
     };
     let interactive = std::io::stdin().is_terminal();
+    let quantized = fledge::generate::QuantizedWeights::for_option(args.quantize, &config, &params);
     let mut generator = Generator::new(&config, &params);
+    if let Some(q) = &quantized {
+        generator = generator.quantized(q);
+    }
     let stdout = std::io::stdout();
     if interactive {
         eprintln!(

@@ -23,6 +23,10 @@ pub struct ModelArgs {
     /// (default: the model shipped in models/).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// How the matrices are stored while generating: f32, or q8_0 (a quarter of the bytes, faster;
+    /// perplexity within 1%) (default: f32).
+    #[arg(long, value_enum, default_value_t, hide_default_value = true)]
+    pub quantize: fledge::generate::Quantize,
     /// The model id clients send as `model` (default: the model folder's name).
     #[arg(long)]
     name: Option<String>,
@@ -120,7 +124,8 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
     if args.max_active == 0 {
         bail!("--max-active must be at least 1");
     }
-    let model = Arc::new(Model { name, config, params, tokenizer });
+    let quantized = fledge::generate::QuantizedWeights::for_option(args.quantize, &config, &params);
+    let model = Arc::new(Model { name, config, params, tokenizer, quantized });
     let engine = Engine::start(
         model.clone(),
         EngineConfig { max_active: args.max_active, queue: args.queue, batch: !unbatched, ..Default::default() },

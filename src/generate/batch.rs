@@ -16,7 +16,8 @@
 
 use rayon::prelude::*;
 
-use super::{attend, matvec, swiglu_row};
+use super::q8::Q8Vector;
+use super::{attend, matvecs, swiglu_row, Input, QuantizedWeights, Weight, ROWS_PER_TASK};
 use crate::model::kernels::{linear_forward, rmsnorm_row, Rope};
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
@@ -58,20 +59,60 @@ pub struct BatchDecoder<'a> {
     up: Vec<f32>,
     last: Vec<f32>,
     logits: Vec<f32>,
+    /// The matrices in Q8_0, when decoding quantized ([`BatchDecoder::quantized`]).
+    q8: Option<&'a QuantizedWeights>,
+    /// Each row's layer input in Q8_0 blocks.
+    xq: Vec<Q8Vector>,
 }
 
 /// Below this many rows a matrix product costs more than row-by-row
 /// matrix-vector products (packing the weights outweighs reusing them).
 const MIN_MATMUL_ROWS: usize = 4;
 
-/// `y[r] = W x[r]` for every row, `W` `[d_out, d_in]`.
-fn linear(y: &mut [f32], x: &[f32], w: &[f32], rows: usize, d_in: usize, d_out: usize) {
-    if rows < MIN_MATMUL_ROWS {
-        for (y, x) in y.chunks_exact_mut(d_out).zip(x.chunks_exact(d_in)).take(rows) {
-            matvec(y, w, x);
+/// `y[r] = W x[r]` for every row, `W` `[d_out, d_in]`; `xq` holds the
+/// rows' Q8_0 blocks when `W` is Q8_0.
+fn linear(y: &mut [f32], x: &[f32], w: Weight, xq: &mut Vec<Q8Vector>, rows: usize, d_in: usize, d_out: usize) {
+    match w {
+        Weight::F32(w) if rows >= MIN_MATMUL_ROWS => {
+            linear_forward(&mut y[..rows * d_out], &x[..rows * d_in], w, rows, d_in, d_out)
         }
-    } else {
-        linear_forward(&mut y[..rows * d_out], &x[..rows * d_in], w, rows, d_in, d_out);
+        Weight::F32(_) => {
+            for (y, x) in y.chunks_exact_mut(d_out).zip(x.chunks_exact(d_in)).take(rows) {
+                matvecs(&mut [(y, w)], Input { x, q8: None });
+            }
+        }
+        Weight::Q8(_) => {
+            xq.resize_with(rows, Q8Vector::default);
+            for (q, x) in xq.iter_mut().zip(x.chunks_exact(d_in)) {
+                q.set(x);
+            }
+            // Each task multiplies its rows of W by every input row, so a
+            // block of weights is read from memory once per step, not once
+            // per row; its outputs are a column strip of `y`, copied in after.
+            let tasks = w.chunks(ROWS_PER_TASK, d_in);
+            let strips: Vec<Vec<f32>> = tasks
+                .into_par_iter()
+                .map(|w| {
+                    let n = match w {
+                        Weight::Q8(q) => q.rows(),
+                        Weight::F32(f) => f.len() / d_in,
+                    };
+                    let mut strip = vec![0.0; rows * n];
+                    for (r, out) in strip.chunks_exact_mut(n).enumerate() {
+                        w.product(out, Input { x: &x[r * d_in..(r + 1) * d_in], q8: Some(&xq[r]) });
+                    }
+                    strip
+                })
+                .collect();
+            let mut col = 0;
+            for strip in strips {
+                let n = strip.len() / rows;
+                for (r, part) in strip.chunks_exact(n).enumerate() {
+                    y[r * d_out + col..r * d_out + col + n].copy_from_slice(part);
+                }
+                col += n;
+            }
+        }
     }
 }
 
@@ -98,7 +139,17 @@ impl<'a> BatchDecoder<'a> {
             up: Vec::new(),
             last: Vec::new(),
             logits: Vec::new(),
+            q8: None,
+            xq: Vec::new(),
         }
+    }
+
+    /// Multiplies by `weights` (made from this decoder's `params`) in Q8_0
+    /// instead of the f32 matrices.
+    pub fn quantized(mut self, weights: &'a QuantizedWeights) -> Self {
+        assert_eq!(weights.layers.len(), self.config.n_layers, "weights match the config");
+        self.q8 = Some(weights);
+        self
     }
 
     /// A free slot with an empty cache, or `None` when all are taken.
@@ -179,17 +230,23 @@ impl<'a> BatchDecoder<'a> {
 
         let p = self.params;
         let w = |off: usize, len: usize| &p[off..off + len];
+        let q8 = self.q8;
+        // The matrix `i` of layer `l` (in [`QuantizedWeights`] order), or the
+        // output head for `None`, as stored.
+        let weight = |l, i, off: usize, len: usize| QuantizedWeights::weight(q8, l, i, &p[off..off + len]);
+        let xq = &mut self.xq;
         for (x, r) in self.x.chunks_exact_mut(d).zip(rows) {
             x.copy_from_slice(w(self.layout.embed + r.token as usize * d, d));
         }
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
+            let at = Some(l);
             for (y, x) in self.xn.chunks_exact_mut(d).zip(self.x.chunks_exact(d)) {
                 rmsnorm_row(y, x, w(o.attn_norm, d), c.norm_eps);
             }
-            linear(&mut self.q, &self.xn, w(o.wq, d * d), n, d, d);
-            linear(&mut self.k, &self.xn, w(o.wk, kv * d), n, d, kv);
-            linear(&mut self.v, &self.xn, w(o.wv, kv * d), n, d, kv);
+            linear(&mut self.q, &self.xn, weight(at, 0, o.wq, d * d), xq, n, d, d);
+            linear(&mut self.k, &self.xn, weight(at, 1, o.wk, kv * d), xq, n, d, kv);
+            linear(&mut self.v, &self.xn, weight(at, 2, o.wv, kv * d), xq, n, d, kv);
             for (i, &pos) in positions.iter().enumerate() {
                 for h in 0..heads {
                     self.rope.rotate(&mut self.q[i * d + h * hd..i * d + (h + 1) * hd], pos, false);
@@ -209,17 +266,17 @@ impl<'a> BatchDecoder<'a> {
                 let qi = &q[i * d..(i + 1) * d];
                 attend(out, qi, &slot.k[l], &slot.v[l], positions[i], hd, kv_heads, &mut scores);
             });
-            linear(&mut self.xn, &self.att, w(o.wo, d * d), n, d, d);
+            linear(&mut self.xn, &self.att, weight(at, 3, o.wo, d * d), xq, n, d, d);
             for (x, a) in self.x.iter_mut().zip(&self.xn) {
                 *x += a;
             }
             for (y, x) in self.xn.chunks_exact_mut(d).zip(self.x.chunks_exact(d)) {
                 rmsnorm_row(y, x, w(o.ffn_norm, d), c.norm_eps);
             }
-            linear(&mut self.gate, &self.xn, w(o.w_gate, f * d), n, d, f);
-            linear(&mut self.up, &self.xn, w(o.w_up, f * d), n, d, f);
+            linear(&mut self.gate, &self.xn, weight(at, 4, o.w_gate, f * d), xq, n, d, f);
+            linear(&mut self.up, &self.xn, weight(at, 5, o.w_up, f * d), xq, n, d, f);
             swiglu_row(&mut self.gate, &self.up);
-            linear(&mut self.xn, &self.gate, w(o.w_down, d * f), n, f, d);
+            linear(&mut self.xn, &self.gate, weight(at, 6, o.w_down, d * f), xq, n, f, d);
             for (x, m) in self.x.iter_mut().zip(&self.xn) {
                 *x += m;
             }
@@ -236,7 +293,15 @@ impl<'a> BatchDecoder<'a> {
         }
         let vocab = c.vocab_size;
         self.logits.resize(wanted.len() * vocab, 0.0);
-        linear(&mut self.logits, &self.last, w(self.layout.lm_head, vocab * d), wanted.len(), d, vocab);
+        linear(
+            &mut self.logits,
+            &self.last,
+            weight(None, 0, self.layout.lm_head, vocab * d),
+            xq,
+            wanted.len(),
+            d,
+            vocab,
+        );
     }
 }
 
@@ -253,16 +318,46 @@ mod tests {
     fn batched_logits_equal_one_sequence_at_a_time() {
         let mut c = ModelConfig::preset("tiny", 97).unwrap();
         c.n_kv_heads = 2;
-        let params = init_params(&c, &ParamLayout::new(&c), 5);
+        batched_match(&c, false);
+    }
+
+    /// The same in Q8_0: every matrix quantized (tiny's widths are whole
+    /// blocks), then with a feed-forward width that is not, whose
+    /// down-projection stays f32.
+    #[test]
+    fn batched_q8_logits_equal_one_sequence_at_a_time() {
+        let mut c = ModelConfig::preset("tiny", 97).unwrap();
+        c.n_kv_heads = 2;
+        batched_match(&c, true);
+        c.ffn_hidden = 200;
+        batched_match(&c, true);
+    }
+
+    fn batched_match(c: &ModelConfig, quantize: bool) {
+        let params = init_params(c, &ParamLayout::new(c), 5);
+        let q8 = quantize.then(|| QuantizedWeights::new(c, &params));
+        if let Some(q) = &q8 {
+            assert!(q.counts().0 > 0);
+        }
+        let generator = || {
+            let g = Generator::new(c, &params);
+            match &q8 {
+                Some(q) => g.quantized(q),
+                None => g,
+            }
+        };
         let seqs: Vec<Vec<u32>> = (0..3u32).map(|s| (0..20 + 3 * s).map(|i| (i * 31 + s * 7) % 97).collect()).collect();
         let reference: Vec<Vec<Vec<f32>>> = seqs
             .iter()
             .map(|seq| {
-                let mut g = Generator::new(&c, &params);
+                let mut g = generator();
                 seq.iter().map(|&t| g.step(t).to_vec()).collect()
             })
             .collect();
-        let mut b = BatchDecoder::new(&c, &params, 2);
+        let mut b = BatchDecoder::new(c, &params, 2);
+        if let Some(q) = &q8 {
+            b = b.quantized(q);
+        }
         // The third sequence must wait for a free slot.
         let (s0, s1) = (b.acquire().unwrap(), b.acquire().unwrap());
         assert!(b.acquire().is_none());

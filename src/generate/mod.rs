@@ -12,6 +12,7 @@
 
 pub mod batch;
 pub mod inspect;
+pub mod q8;
 
 use multiversion::multiversion;
 use rand::{Rng, SeedableRng};
@@ -23,6 +24,7 @@ use crate::model::kernels::{rmsnorm_row, Rope};
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
+use q8::{Q8Matrix, Q8Rows, Q8Vector};
 
 /// A model ready to generate: weights, a KV cache, and buffers for one token.
 pub struct Generator<'a> {
@@ -47,11 +49,144 @@ pub struct Generator<'a> {
     logits: Vec<f32>,
     /// What each layer computed, when asked for ([`Generator::start_trace`]).
     trace: Option<inspect::Trace>,
+    /// The matrices in Q8_0, when generating quantized ([`Generator::quantized`]).
+    q8: Option<&'a QuantizedWeights>,
+    /// The current layer input, quantized for the Q8_0 products.
+    xq: Q8Vector,
+}
+
+/// How the generator's matrices are stored: `f32` as trained, or `q8_0`
+/// (see [`q8`]), a quarter of the bytes to read per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantize {
+    #[default]
+    F32,
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+/// Every matrix a token is multiplied by, in Q8_0: each layer's attention
+/// and feed-forward projections and the output head (the embedding lookup
+/// and the norms stay f32, as in llama.cpp's Q8_0 files). A matrix whose
+/// rows do not split into whole blocks stays f32, as fledge's GGUF export
+/// keeps it (in f16) for the same reason.
+#[derive(Debug, Clone)]
+pub struct QuantizedWeights {
+    layers: Vec<[Option<Q8Matrix>; 7]>,
+    lm_head: Option<Q8Matrix>,
+}
+
+impl QuantizedWeights {
+    pub fn new(config: &ModelConfig, params: &[f32]) -> Self {
+        let (d, f) = (config.d_model, config.ffn_hidden);
+        let layout = ParamLayout::new(config);
+        let kv = config.n_kv_heads * config.head_dim();
+        let q = |off: usize, rows: usize, cols: usize| {
+            Q8Matrix::fits(cols).then(|| Q8Matrix::quantize(&params[off..off + rows * cols], rows, cols))
+        };
+        let layers = layout
+            .layers
+            .iter()
+            .map(|o| {
+                [
+                    q(o.wq, d, d),
+                    q(o.wk, kv, d),
+                    q(o.wv, kv, d),
+                    q(o.wo, d, d),
+                    q(o.w_gate, f, d),
+                    q(o.w_up, f, d),
+                    q(o.w_down, d, f),
+                ]
+            })
+            .collect();
+        Self { layers, lm_head: q(layout.lm_head, config.vocab_size, d) }
+    }
+
+    /// Matrices in Q8_0, and matrices kept in f32 (rows not whole blocks).
+    pub fn counts(&self) -> (usize, usize) {
+        let all = || self.layers.iter().flatten().chain([&self.lm_head]);
+        (all().filter(|m| m.is_some()).count(), all().filter(|m| m.is_none()).count())
+    }
+
+    /// The matrix `i` of layer `l` (in [`QuantizedWeights::new`]'s order),
+    /// or the output head for `None`, when it is Q8_0.
+    fn matrix(&self, layer: Option<usize>, i: usize) -> Option<&Q8Matrix> {
+        match layer {
+            Some(l) => self.layers[l][i].as_ref(),
+            None => self.lm_head.as_ref(),
+        }
+    }
+
+    /// A matrix as a product reads it: its Q8_0 blocks, else `f32`.
+    fn weight<'a>(q8: Option<&'a Self>, layer: Option<usize>, i: usize, f32: &'a [f32]) -> Weight<'a> {
+        match q8.and_then(|q| q.matrix(layer, i)) {
+            Some(m) => Weight::Q8(m.view()),
+            None => Weight::F32(f32),
+        }
+    }
+
+    /// The Q8_0 weights when `quantize` asks for them, else `None` (f32).
+    pub fn for_option(quantize: Quantize, config: &ModelConfig, params: &[f32]) -> Option<Self> {
+        match quantize {
+            Quantize::F32 => None,
+            Quantize::Q8_0 => Some(Self::new(config, params)),
+        }
+    }
+
+    /// Bytes the matrices take (each value one byte, each block's scale four).
+    pub fn bytes(&self) -> usize {
+        self.layers.iter().flatten().chain([&self.lm_head]).flatten().map(Q8Matrix::bytes).sum()
+    }
+}
+
+/// A weight matrix as a product reads it.
+#[derive(Clone, Copy)]
+pub(crate) enum Weight<'a> {
+    F32(&'a [f32]),
+    Q8(Q8Rows<'a>),
+}
+
+/// A product's input: the f32 vector, and its Q8_0 blocks when a weight is Q8_0.
+#[derive(Clone, Copy)]
+pub(crate) struct Input<'a> {
+    x: &'a [f32],
+    q8: Option<&'a Q8Vector>,
+}
+
+impl<'a> Input<'a> {
+    /// `x`, also quantized into `buffer` when the products are Q8_0 (the
+    /// weights they read are Q8_0 exactly when `x` splits into whole blocks).
+    pub(crate) fn new(x: &'a [f32], quantized: bool, buffer: &'a mut Q8Vector) -> Self {
+        if quantized && Q8Matrix::fits(x.len()) {
+            buffer.set(x);
+            return Input { x, q8: Some(buffer) };
+        }
+        Input { x, q8: None }
+    }
+}
+
+impl<'a> Weight<'a> {
+    /// Pieces of at most `rows` rows, for parallel tasks.
+    pub(crate) fn chunks(self, rows: usize, d_in: usize) -> Vec<Weight<'a>> {
+        match self {
+            Weight::F32(w) => w.chunks(rows * d_in).map(Weight::F32).collect(),
+            Weight::Q8(w) => w.chunks(rows).map(Weight::Q8).collect(),
+        }
+    }
+
+    /// `y = W x` over whole rows.
+    pub(crate) fn product(self, y: &mut [f32], x: Input) {
+        match self {
+            Weight::F32(w) => matvec_rows(y, w, x.x),
+            Weight::Q8(w) => q8::matvec_rows(y, w, x.q8.expect("the input was quantized for a Q8_0 weight")),
+        }
+    }
 }
 
 /// Rows of a weight matrix per parallel task: 64 rows of 256 inputs is 64 KB
 /// of weights, enough work to outweigh handing the task to another thread.
-const ROWS_PER_TASK: usize = 64;
+pub(crate) const ROWS_PER_TASK: usize = 64;
 
 /// Below this many multiply-adds a matrix-vector product runs on the calling
 /// thread: waking the others would cost more than it saves.
@@ -59,46 +194,43 @@ const PARALLEL_MACS: usize = 1 << 16;
 
 /// `y = W x` for `W` `[out, in]` row-major; rows split across threads when large.
 fn matvec(y: &mut [f32], w: &[f32], x: &[f32]) {
-    matvecs(&mut [(y, w)], x);
+    matvecs(&mut [(y, Weight::F32(w))], Input { x, q8: None });
 }
 
 /// Several products of the same input, `y_i = W_i x` (the query, key and
 /// value projections), in one parallel region: at batch 1 a token's work is
 /// a few dozen small products, and each region costs a hand-off to the
 /// other threads and a wait for the slowest, so fewer regions is faster.
-fn matvecs(products: &mut [(&mut [f32], &[f32])], x: &[f32]) {
-    let d_in = x.len();
+pub(crate) fn matvecs(products: &mut [(&mut [f32], Weight)], x: Input) {
+    let d_in = x.x.len();
     let macs: usize = products.iter().map(|(y, _)| y.len() * d_in).sum();
     if macs < PARALLEL_MACS {
         for (y, w) in products.iter_mut() {
-            matvec_rows(y, w, x);
+            w.product(y, x);
         }
         return;
     }
-    let tasks: Vec<(&mut [f32], &[f32])> = products
-        .iter_mut()
-        .flat_map(|(y, w)| y.chunks_mut(ROWS_PER_TASK).zip(w.chunks(ROWS_PER_TASK * d_in)))
-        .collect();
-    tasks.into_par_iter().for_each(|(y, w)| matvec_rows(y, w, x));
+    let tasks: Vec<(&mut [f32], Weight)> =
+        products.iter_mut().flat_map(|(y, w)| y.chunks_mut(ROWS_PER_TASK).zip(w.chunks(ROWS_PER_TASK, d_in))).collect();
+    tasks.into_par_iter().for_each(|(y, w)| w.product(y, x));
 }
 
 /// The feed-forward block's first half in one parallel region:
 /// `gate = silu(W_gate x) * (W_up x)`, each task computing the same rows of
 /// both products and combining them while they are in cache.
-fn swiglu_matvec(gate: &mut [f32], up: &mut [f32], w_gate: &[f32], w_up: &[f32], x: &[f32]) {
-    let d_in = x.len();
+fn swiglu_matvec(gate: &mut [f32], up: &mut [f32], w_gate: Weight, w_up: Weight, x: Input) {
+    let d_in = x.x.len();
     let serial = 2 * gate.len() * d_in < PARALLEL_MACS;
     type Outputs<'a> = (&'a mut [f32], &'a mut [f32]);
-    type Weights<'a> = (&'a [f32], &'a [f32]);
-    let task = |((g, u), (wg, wu)): (Outputs, Weights)| {
-        matvec_rows(g, wg, x);
-        matvec_rows(u, wu, x);
+    let task = |((g, u), (wg, wu)): (Outputs, (Weight, Weight))| {
+        wg.product(g, x);
+        wu.product(u, x);
         swiglu_row(g, u);
     };
     let chunks = gate
         .chunks_mut(ROWS_PER_TASK)
         .zip(up.chunks_mut(ROWS_PER_TASK))
-        .zip(w_gate.chunks(ROWS_PER_TASK * d_in).zip(w_up.chunks(ROWS_PER_TASK * d_in)));
+        .zip(w_gate.chunks(ROWS_PER_TASK, d_in).into_iter().zip(w_up.chunks(ROWS_PER_TASK, d_in)));
     if serial {
         chunks.for_each(task);
     } else {
@@ -239,9 +371,19 @@ impl<'a> Generator<'a> {
             scores: Vec::new(),
             logits: vec![0.0; config.vocab_size],
             trace: None,
+            q8: None,
+            xq: Q8Vector::default(),
             layout,
             params,
         }
+    }
+
+    /// Multiplies by `weights` (made from this generator's `params`) in
+    /// Q8_0 instead of the f32 matrices.
+    pub fn quantized(mut self, weights: &'a QuantizedWeights) -> Self {
+        assert_eq!(weights.layers.len(), self.config.n_layers, "weights match the config");
+        self.q8 = Some(weights);
+        self
     }
 
     /// Records, from the next token on, every layer's attention weights and
@@ -307,12 +449,22 @@ impl<'a> Generator<'a> {
         if let Some(t) = self.trace.as_mut() {
             t.residual[0].extend_from_slice(&self.x);
         }
+        // The matrix `i` of layer `l` (in [`QuantizedWeights`] order), or the
+        // output head for `None`, as stored.
+        let q8 = self.q8;
+        let weight = |l, i, off: usize, len: usize| QuantizedWeights::weight(q8, l, i, &p[off..off + len]);
         for l in 0..c.n_layers {
             let o = self.layout.layers[l];
+            let at = Some(l);
             rmsnorm_row(&mut self.xn, &self.x, w(o.attn_norm, d), c.norm_eps);
+            let x = Input::new(&self.xn, q8.is_some(), &mut self.xq);
             matvecs(
-                &mut [(&mut self.q, w(o.wq, d * d)), (&mut self.k, w(o.wk, kv * d)), (&mut self.v, w(o.wv, kv * d))],
-                &self.xn,
+                &mut [
+                    (&mut self.q, weight(at, 0, o.wq, d * d)),
+                    (&mut self.k, weight(at, 1, o.wk, kv * d)),
+                    (&mut self.v, weight(at, 2, o.wv, kv * d)),
+                ],
+                x,
             );
             for h in 0..heads {
                 self.rope.rotate(&mut self.q[h * hd..(h + 1) * hd], pos, false);
@@ -326,13 +478,22 @@ impl<'a> Generator<'a> {
             if let Some(t) = self.trace.as_mut() {
                 t.record_attention(l, &self.scores[..heads * (pos + 1)], pos + 1);
             }
-            matvec(&mut self.xn, w(o.wo, d * d), &self.att);
+            let x = Input::new(&self.att, q8.is_some(), &mut self.xq);
+            matvecs(&mut [(&mut self.xn, weight(at, 3, o.wo, d * d))], x);
             for (x, a) in self.x.iter_mut().zip(&self.xn) {
                 *x += a;
             }
             rmsnorm_row(&mut self.xn, &self.x, w(o.ffn_norm, d), c.norm_eps);
-            swiglu_matvec(&mut self.gate, &mut self.up, w(o.w_gate, f * d), w(o.w_up, f * d), &self.xn);
-            matvec(&mut self.xn, w(o.w_down, d * f), &self.gate);
+            let x = Input::new(&self.xn, q8.is_some(), &mut self.xq);
+            swiglu_matvec(
+                &mut self.gate,
+                &mut self.up,
+                weight(at, 4, o.w_gate, f * d),
+                weight(at, 5, o.w_up, f * d),
+                x,
+            );
+            let x = Input::new(&self.gate, q8.is_some(), &mut self.xq);
+            matvecs(&mut [(&mut self.xn, weight(at, 6, o.w_down, d * f))], x);
             for (x, m) in self.x.iter_mut().zip(&self.xn) {
                 *x += m;
             }
@@ -342,7 +503,8 @@ impl<'a> Generator<'a> {
         }
         let mut xf = vec![0.0; d];
         rmsnorm_row(&mut xf, &self.x, w(self.layout.final_norm, d), c.norm_eps);
-        matvec(&mut self.logits, w(self.layout.lm_head, c.vocab_size * d), &xf);
+        let x = Input::new(&xf, q8.is_some(), &mut self.xq);
+        matvecs(&mut [(&mut self.logits, weight(None, 0, self.layout.lm_head, c.vocab_size * d))], x);
         self.pos += 1;
     }
 }
@@ -773,6 +935,30 @@ mod tests {
             let err = step.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(err < 1e-4, "position {i}: logits differ by {err}");
         }
+    }
+
+    /// Q8_0 logits follow f32's closely, at every position, whether every
+    /// matrix is quantized or some stay f32 (rows not whole blocks).
+    #[test]
+    fn q8_logits_follow_f32() {
+        for ffn in [384, 200] {
+            let mut c = ModelConfig::preset("tiny", 97).unwrap();
+            c.ffn_hidden = ffn;
+            let params = init_params(&c, &ParamLayout::new(&c), 9);
+            let q8 = QuantizedWeights::new(&c, &params);
+            let (quantized, kept) = q8.counts();
+            assert_eq!(kept, if ffn % 32 == 0 { 0 } else { c.n_layers }, "only w_down of width {ffn} stays f32");
+            assert_eq!(quantized + kept, 7 * c.n_layers + 1);
+            let (mut f, mut q) = (Generator::new(&c, &params), Generator::new(&c, &params).quantized(&q8));
+            for t in 0..40u32 {
+                let (a, b) = (f.step(t * 13 % 97).to_vec(), q.step(t * 13 % 97).to_vec());
+                let dot: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+                let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let cosine = dot / (norm(&a) * norm(&b));
+                assert!(cosine > 0.999, "ffn {ffn}, position {t}: cosine {cosine}");
+            }
+        }
+        assert!(QuantizedWeights::for_option(Quantize::F32, &ModelConfig::preset("tiny", 97).unwrap(), &[]).is_none());
     }
 
     #[test]

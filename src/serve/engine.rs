@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::generate::batch::{BatchDecoder, Row};
-use crate::generate::{Decoding, FinishReason, SamplingOptions, Step, TokenLogprob};
+use crate::generate::{Decoding, FinishReason, Generator, QuantizedWeights, SamplingOptions, Step, TokenLogprob};
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 
@@ -31,6 +31,19 @@ pub struct Model {
     pub config: ModelConfig,
     pub params: Vec<f32>,
     pub tokenizer: Tokenizer,
+    /// The matrices in Q8_0 when serving quantized (`--quantize q8_0`).
+    pub quantized: Option<QuantizedWeights>,
+}
+
+impl Model {
+    /// A batch-1 generator over this model's weights, Q8_0 when it is served so.
+    pub fn generator(&self) -> Generator<'_> {
+        let g = Generator::new(&self.config, &self.params);
+        match &self.quantized {
+            Some(q) => g.quantized(q),
+            None => g,
+        }
+    }
 }
 
 /// What a request's channel carries, in order: text pieces, then one `Done`.
@@ -192,6 +205,9 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
     let window = model.config.max_seq_len;
     let vocab = model.config.vocab_size;
     let mut decoder = BatchDecoder::new(&model.config, &model.params, config.max_active);
+    if let Some(q) = &model.quantized {
+        decoder = decoder.quantized(q);
+    }
     let mut active: Vec<Active> = Vec::new();
     loop {
         // Admit waiting requests while slots are free; sleep when idle.

@@ -33,7 +33,6 @@ use super::api::{ApiError, ChatMessage, MAX_TOP_LOGPROBS};
 use super::engine::Model;
 use crate::chat::render_tokens;
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
-use crate::generate::Generator;
 
 /// The most attention weights one response carries (all heads of the
 /// reference model at 256 tokens is 3.1M): about 25 MB of JSON.
@@ -162,7 +161,7 @@ fn round(x: f32) -> f64 {
 pub fn respond(model: &Model, tokens: &[u32], options: InspectOptions) -> Value {
     let tok = &model.tokenizer;
     let c = &model.config;
-    let mut generator = Generator::new(c, &model.params);
+    let mut generator = model.generator();
     let r = inspect(&mut generator, tokens, options);
     let predictions = |top: &[(u32, f32)]| -> Value {
         top.iter().map(|&(id, lp)| json!({"id": id, "token": tok.token_text(id), "logprob": lp})).collect()

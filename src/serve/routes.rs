@@ -27,7 +27,7 @@ use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Job, Model};
 use crate::chat::{fit_to_window, render_tokens, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
-use crate::generate::{Generator, SamplingOptions, TokenLogprob};
+use crate::generate::{SamplingOptions, TokenLogprob};
 use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
 use crate::rag::{Index, Mode, Passage};
 
@@ -316,7 +316,7 @@ fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared,
 /// Each prompt token's log-probability given the ones before it (the
 /// model's own distribution: nothing was sampled), with `n` alternatives.
 fn prompt_logprobs(model: &Model, prompt: &[u32], n: usize) -> Vec<TokenLogprob> {
-    let mut generator = Generator::new(&model.config, &model.params);
+    let mut generator = model.generator();
     let seen = inspect(&mut generator, prompt, InspectOptions { top: n, heads: Heads::None, logit_lens: false });
     prompt[1..]
         .iter()
