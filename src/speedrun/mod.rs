@@ -61,6 +61,9 @@ pub struct SpeedrunConfig {
     pub retrieval: RetrievalStage,
     pub eval: EvalStage,
     pub export: ExportStage,
+    /// The matrix products' precision of pretraining and fine-tuning:
+    /// `auto` (bf16 where the CPU has AVX512-BF16, else f32), `f32` or `bf16`.
+    pub precision: crate::model::Precision,
 }
 
 /// Pretraining: a model preset trained on the shards for a number of tokens.
@@ -225,6 +228,7 @@ impl SpeedrunConfig {
             vocab_size: 4096,
             shard_tokens: 100_000_000,
             shared: PathBuf::from("../shared/data"),
+            precision: crate::model::Precision::Auto,
             pretrain: PretrainStage {
                 model: "tiny".into(),
                 tokens: 2_000_000,
@@ -391,6 +395,7 @@ impl SpeedrunConfig {
                     .map(|c| SftSource { path: self.out.join("chat").join(&c.name), weight: c.weight })
                     .collect(),
             }),
+            precision: self.precision,
             ..TrainSettings::default()
         }
     }
@@ -415,6 +420,7 @@ impl SpeedrunConfig {
             warmup_steps: s.warmup_steps,
             eval_every: s.eval_every,
             checkpoint_every: s.eval_every,
+            precision: self.precision,
             ..SftSettings::default()
         }
     }

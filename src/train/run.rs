@@ -23,7 +23,7 @@ use super::Trainer;
 use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::data::DataError;
 use crate::model::kernels::IGNORE;
-use crate::model::{Engine, ModelConfig};
+use crate::model::{Engine, ModelConfig, Precision};
 use crate::tokenizer::Tokenizer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -82,6 +82,11 @@ pub struct TrainSettings {
     /// (see [`super::mid`]); none when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mid: Option<super::mid::MidSettings>,
+    /// The matrix products' precision: `f32`, `bf16` (bfloat16 inputs, f32
+    /// sums; weights, gradients and optimizer stay f32) or `auto` (bf16 where
+    /// the CPU has AVX512-BF16). The library's default is `f32`, so runs built
+    /// in code (and the tests) are exact; the CLI's default is `auto`.
+    pub precision: Precision,
 }
 
 impl Default for TrainSettings {
@@ -114,6 +119,7 @@ impl Default for TrainSettings {
             early_stop: 0,
             best_on: None,
             mid: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -128,6 +134,8 @@ pub enum TrainError {
     Tokenizer(#[from] crate::tokenizer::TokenizerError),
     #[error(transparent)]
     Config(#[from] crate::model::config::ConfigError),
+    #[error(transparent)]
+    Precision(#[from] crate::model::bf16::PrecisionError),
     #[error("training settings: {0}")]
     Settings(String),
     #[error("the loss (or gradient norm) became {loss} at step {step}: training diverged. The last good checkpoint is kept in {out}; lower --lr or raise --warmup-steps and resume")]
@@ -566,6 +574,9 @@ pub fn run_loop(
 ) -> Result<RunSummary, TrainError> {
     let (settings, config, tokenizer) = (run.settings, run.config, run.tokenizer);
     settings.validate()?;
+    // Resolved before anything is written, so that `bf16` on a CPU without
+    // it fails at once. The torch engine picks its own precision.
+    let precision = if run.torch.is_some() { None } else { Some(settings.precision.resolve()?) };
     std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
 
     let adamw = AdamWConfig { weight_decay: settings.weight_decay, ..Default::default() };
@@ -589,6 +600,7 @@ pub fn run_loop(
         best_step: None,
         evals_since_best: 0,
         data_licenses: run.licenses.clone(),
+        precision: None,
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
         (true, Some(latest)) => {
@@ -629,6 +641,11 @@ pub fn run_loop(
         }
         (false, None) => fresh(init),
     };
+    if let Some(p) = precision {
+        trainer.engine.set_precision(p)?;
+        tracing::info!(precision = %p, requested = %settings.precision, "matrix products in {p}");
+    }
+    state.precision = precision;
     let mut worker = match &run.torch {
         Some(options) => Some(TorchWorker::start(
             options,
