@@ -608,4 +608,44 @@ mod tests {
         matmul_bf16(&mut c2, &a, &b, m, k, n, false, true, false);
         assert_eq!(c1, c2);
     }
+
+    /// One training step's gradients with bf16 products against f32's:
+    /// cosine similarity at least 0.999 for every tensor.
+    #[test]
+    fn bf16_gradients_are_close_to_f32() {
+        if skip() {
+            return;
+        }
+        let mut c = crate::model::ModelConfig::preset("tiny", 512).unwrap();
+        c.d_model = 128;
+        c.n_heads = 4;
+        c.n_kv_heads = 2;
+        c.n_layers = 2;
+        c.ffn_hidden = 352;
+        let (batch, time) = (4, 64);
+        let layout = crate::model::ParamLayout::new(&c);
+        let params = crate::model::params::init_params(&c, &layout, 3);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let data: Vec<u32> = (0..batch * time + 1).map(|_| rng.gen_range(0..c.vocab_size as u32)).collect();
+        let grads = |p: Precision| {
+            let mut e = crate::model::Engine::new(&c, batch, time);
+            assert_eq!(e.set_precision(p).unwrap(), p);
+            e.forward(&params, &data[..batch * time]);
+            let loss = e.loss_and_grad_logits(&data[1..], 1.0);
+            let mut g = vec![0.0f32; layout.total];
+            e.backward(&params, &mut g);
+            (loss, g)
+        };
+        let (loss32, g32) = grads(Precision::F32);
+        let (loss16, g16) = grads(Precision::Bf16);
+        assert!((loss32 - loss16).abs() < 1e-2 * loss32.abs(), "loss f32 {loss32}, bf16 {loss16}");
+        for t in &layout.tensors {
+            let (a, b) = (&g32[t.range()], &g16[t.range()]);
+            let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            let cos = dot / (na * nb).max(1e-300);
+            assert!(cos >= 0.999, "{}: cosine {cos} between the bf16 and f32 gradients", t.name);
+        }
+    }
 }

@@ -709,7 +709,16 @@ fn run_state<T: Serialize + serde::de::DeserializeOwned>(
 ) -> Result<RunState, SpeedrunError> {
     let Some(latest) = checkpoint::latest(dir)? else { return Ok(RunState::Resume) };
     let state = checkpoint::load_state(&latest)?;
-    let wanted = serde_json::to_value(settings).expect("settings serialize");
+    // The products' precision is how fast, not what, a run trains (like the
+    // machine it runs on): a run continues in another precision, and runs
+    // recorded before the setting existed still count as done.
+    let without_precision = |mut v: serde_json::Value| {
+        if let Some(map) = v.as_object_mut() {
+            map.remove("precision");
+        }
+        v
+    };
+    let wanted = without_precision(serde_json::to_value(settings).expect("settings serialize"));
     let same = state.as_ref().is_some_and(|s| {
         let mut saved = s.settings.clone();
         if let Some(map) = saved.as_object_mut() {
@@ -717,7 +726,7 @@ fn run_state<T: Serialize + serde::de::DeserializeOwned>(
                 map.remove(*key);
             }
         }
-        normalized::<T>(saved).is_some_and(|v| v == wanted)
+        normalized::<T>(saved).map(without_precision).is_some_and(|v| v == wanted)
     });
     match state {
         Some(state) if same && state.step >= steps => Ok(RunState::Done),

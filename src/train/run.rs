@@ -1016,6 +1016,33 @@ mod tests {
         assert_eq!(losses(&b.out), la, "a failed resume leaves the metrics as they were");
     }
 
+    /// Bit-exact resume with bf16 products too (where the CPU has them).
+    #[test]
+    fn resumed_bf16_run_matches_uninterrupted_run_bit_for_bit() {
+        if !crate::model::bf16::available() {
+            eprintln!("skipped: this CPU ({}) lacks AVX512-BF16", crate::bench::cpu_name());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (tok, shards) = tiny_data(dir.path());
+        let stop = Arc::new(AtomicBool::new(false));
+        let bf16 = |out: &str| TrainSettings { precision: Precision::Bf16, ..settings(dir.path(), &tok, &shards, out) };
+        let (a, b) = (bf16("a"), bf16("b"));
+        train(&a, false, stop.clone()).unwrap();
+        train(&b, false, stop.clone()).unwrap();
+        checkpoint::set_latest(&b.out, &b.out.join("step-000003")).unwrap();
+        train(&b, true, stop.clone()).unwrap();
+        let (la, lb) = (losses(&a.out), losses(&b.out));
+        assert_eq!(la.len(), 8);
+        assert_eq!(la, lb, "resumed bf16 losses differ from the uninterrupted run");
+        let state = checkpoint::load_state(&b.out.join("step-000008")).unwrap().unwrap();
+        assert_eq!(state.precision, Some(Precision::Bf16), "the checkpoint records the precision");
+        // And they are not the f32 run's: the products really ran in bf16.
+        let f = settings(dir.path(), &tok, &shards, "f");
+        train(&f, false, stop).unwrap();
+        assert_ne!(losses(&f.out), la);
+    }
+
     #[test]
     fn a_mid_training_phase_mixes_conversations_into_the_last_steps_and_resumes_exactly() {
         let dir = tempfile::tempdir().unwrap();
