@@ -7,7 +7,9 @@
 //! Karpathy's llm.c, each operation has an explicit forward and backward over
 //! preallocated buffers, fused where that saves a pass over memory, and the
 //! matrix products go to `matrixmultiply` (through ndarray's safe API), which
-//! picks AVX2/AVX-512/FMA kernels at run time.
+//! picks AVX2/AVX-512/FMA kernels at run time; with [`Precision::Bf16`]
+//! ([`matmul_in`] and the `_in` linear layers) they go to the bfloat16 kernel
+//! of [`super::bf16`] instead.
 //!
 //! Layouts: activations are row-major `[rows, features]` with rows = batch ×
 //! time. Inside attention, q/k/v are head-major `[batch, heads, time, head_dim]`
