@@ -648,4 +648,19 @@ mod tests {
             assert!(cos >= 0.999, "{}: cosine {cos} between the bf16 and f32 gradients", t.name);
         }
     }
+
+    /// The library's default is f32 (exact, as the tests expect); the
+    /// speedrun's and the config files' name their precision.
+    #[test]
+    fn settings_carry_the_precision() {
+        use crate::train::run::TrainSettings;
+        assert_eq!(TrainSettings::default().precision, Precision::F32);
+        assert_eq!(crate::chat::sft::SftSettings::default().precision, Precision::F32);
+        let t: TrainSettings = toml::from_str("precision = \"bf16\"").unwrap();
+        assert_eq!(t.precision, Precision::Bf16);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/speedrun.toml");
+        let c = crate::speedrun::SpeedrunConfig::load(&path).unwrap();
+        assert_eq!(c.precision, Precision::Auto);
+        assert_eq!(c.pretrain_settings(false).precision, Precision::Auto);
+    }
 }
