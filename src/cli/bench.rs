@@ -133,14 +133,16 @@ pub fn run_compare(
                 "; this CPU has no bfloat16 products in hardware, so fledge runs f32 only and --bf16 is emulated".into(),
         }
     );
-    println!("| implementation | tokens/s | fledge f32 / it | MFU (f32 peak) | MFU (bf16 peak) | peak memory |");
-    println!("|---|---:|---:|---:|---:|---:|");
-    let base = fledge_tps[0];
+    // One ratio column per fledge precision: fledge f32 / it, and fledge bf16 / it where it ran.
+    let ratio_heads: String = precisions.iter().map(|p| format!(" fledge {p} / it |")).collect();
+    let ratios = |tps: f64| -> String { fledge_tps.iter().map(|f| format!(" {:.2}x |", f / tps)).collect() };
+    println!("| implementation | tokens/s |{ratio_heads} MFU (f32 peak) | MFU (bf16 peak) | peak memory |");
+    println!("|---|---:|{}---:|---:|---:|", "---:|".repeat(precisions.len()));
     for (i, &p) in precisions.iter().enumerate() {
         let tps = fledge_tps[i];
-        let ratio = if i == 0 { String::new() } else { format!("{:.2}x", base / tps) };
         println!(
-            "| fledge {p} (`fledge bench train --precision {p}`) | {tps:.0} | {ratio} | {:.0}% | {} | {fledge_rss:.0} MB |",
+            "| fledge {p} (`fledge bench train --precision {p}`) | {tps:.0} |{} {:.0}% | {} | {fledge_rss:.0} MB |",
+            ratios(tps),
             mfu(tps, peak.gflops_best),
             mfu_bf16(tps)
         );
@@ -149,8 +151,8 @@ pub fn run_compare(
         let tps = median(torch_runs[i].iter().map(|m| m.tokens_per_s).collect());
         let rss = torch_runs[i].iter().map(|m| m.rss_mb).fold(0.0, f64::max);
         println!(
-            "| {name} | {tps:.0} | {:.2}x | {:.0}% | {} | {rss:.0} MB |",
-            base / tps,
+            "| {name} | {tps:.0} |{} {:.0}% | {} | {rss:.0} MB |",
+            ratios(tps),
             mfu(tps, peak.gflops_best),
             mfu_bf16(tps)
         );
