@@ -1,11 +1,14 @@
 //! bfloat16 matrix products for mixed-precision training, on AVX512-BF16.
 //!
-//! Why hand-written: no maintained crate that builds offline from the
-//! registries multiplies bfloat16 with `vdpbf16ps`. `matrixmultiply` (behind
-//! ndarray) is f32/f64 only; `gemm` has f16 kernels but computes bf16-free
-//! f32 products (no AVX512-BF16 path); oneDNN/MKL bindings need a C++ build or
-//! a downloaded library. A packed kernel of about 300 lines is the cheaper
-//! dependency.
+//! Why hand-written: we found no maintained crate that multiplies bfloat16
+//! with `vdpbf16ps` and builds offline. `matrixmultiply` (behind ndarray) is
+//! f32/f64 only; the `gemm` family has an f16 crate (`gemm-f16`) and no bf16
+//! one; `gemmkit` 0.1 (new, one author) has a bf16 feature through `half`
+//! whose kernels we did not verify use AVX512-BF16; `bf16-gemm` on GitHub is
+//! a proof of concept (column-major, not on crates.io); oneDNN/MKL bindings
+//! need a C++ build or a downloaded library (checked 2026-12-01 from docs.rs;
+//! `cargo search` does not reach the registry from this machine). A packed
+//! kernel of about 300 lines is the cheaper dependency.
 //!
 //! Semantics are PyTorch autocast's: the inputs of a product are rounded to
 //! bfloat16 (round-to-nearest-even, as `vcvtne2ps2bf16` does), the products
