@@ -102,6 +102,8 @@ pub fn peak_rss_mb() -> Option<f64> {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainBench {
     pub framework: String,
+    /// The matrix products' precision the step ran in (`f32` or `bf16`).
+    pub precision: String,
     pub threads: usize,
     pub params: usize,
     pub batch: usize,
@@ -117,13 +119,16 @@ pub struct TrainBench {
     pub peak_rss_mb: Option<f64>,
 }
 
+/// Measures the training step with the matrix products in `precision`
+/// (`Auto` resolves on this CPU; `Bf16` where the CPU lacks it is an error).
 pub fn train(
     config: &crate::model::ModelConfig,
     batch: usize,
     seq_len: usize,
     steps: usize,
     warmup: usize,
-) -> TrainBench {
+    precision: crate::model::Precision,
+) -> Result<TrainBench, crate::model::bf16::PrecisionError> {
     use rand::{Rng, SeedableRng};
     let mut trainer = crate::train::Trainer::new(
         config,
@@ -133,6 +138,7 @@ pub fn train(
         crate::train::optim::AdamWConfig { weight_decay: 0.1, ..Default::default() },
         1.0,
     );
+    let precision = trainer.engine.set_precision(precision)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1234);
     let data: Vec<u32> = (0..batch * (seq_len + 1)).map(|_| rng.gen_range(0..config.vocab_size as u32)).collect();
     let mut inputs = Vec::with_capacity(batch * seq_len);
@@ -157,8 +163,9 @@ pub fn train(
     let median_ms = median(times.clone());
     let tokens_per_s = (batch * seq_len) as f64 / (median_ms / 1e3);
     let flops_per_token = config.train_flops_per_token(seq_len);
-    TrainBench {
+    Ok(TrainBench {
         framework: "fledge".into(),
+        precision: precision.to_string(),
         threads: rayon::current_num_threads(),
         params: config.num_params(),
         batch,
@@ -172,13 +179,14 @@ pub fn train(
         loss_last: *losses.last().expect("at least one step"),
         losses,
         peak_rss_mb: peak_rss_mb(),
-    }
+    })
 }
 
-/// The f32 matrix-product peak of this machine through the engine's own
-/// matmul: the denominator of MFU.
+/// The matrix-product peak of this machine through the engine's own matmul,
+/// in f32 or bf16 (bfloat16 inputs, f32 sums): the denominator of MFU.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatmulBench {
+    pub dtype: String,
     pub m: usize,
     pub k: usize,
     pub n: usize,
@@ -186,21 +194,34 @@ pub struct MatmulBench {
     pub gflops_median: f64,
 }
 
+/// The f32 product peak.
 pub fn matmul(m: usize, k: usize, n: usize, repeats: usize) -> MatmulBench {
+    matmul_in(crate::model::Precision::F32, m, k, n, repeats).expect("f32 runs everywhere")
+}
+
+/// The product peak in `precision` (`Auto` resolves on this CPU).
+pub fn matmul_in(
+    precision: crate::model::Precision,
+    m: usize,
+    k: usize,
+    n: usize,
+    repeats: usize,
+) -> Result<MatmulBench, crate::model::bf16::PrecisionError> {
+    let p = precision.resolve()?;
     let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
     let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
     let mut c = vec![0.0f32; m * n];
     for _ in 0..3 {
-        crate::model::kernels::matmul(&mut c, &a, &b, m, k, n, false, false, false);
+        crate::model::kernels::matmul_in(p, &mut c, &a, &b, m, k, n, false, false, false);
     }
     let mut gflops = Vec::new();
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
-        crate::model::kernels::matmul(&mut c, &a, &b, m, k, n, false, false, false);
+        crate::model::kernels::matmul_in(p, &mut c, &a, &b, m, k, n, false, false, false);
         gflops.push(2.0 * (m * k * n) as f64 / t.elapsed().as_secs_f64() / 1e9);
     }
     std::hint::black_box(&c);
-    MatmulBench { m, k, n, gflops_best: min_max(&gflops).1, gflops_median: median(gflops) }
+    Ok(MatmulBench { dtype: p.to_string(), m, k, n, gflops_best: min_max(&gflops).1, gflops_median: median(gflops) })
 }
 
 /// Generation throughput at batch 1, as `torch_reference.py infer` measures

@@ -127,6 +127,11 @@ struct TrainArgs {
     /// A TOML file of training settings (keys as the flags below, with underscores; default: none).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Matrix products: auto (bf16 where the CPU has AVX512-BF16, else f32), f32, or bf16 (bfloat16
+    /// inputs, f32 sums; weights, gradients and AdamW stay f32) (default: auto, or the --config file's
+    /// `precision`).
+    #[arg(long, value_enum)]
+    precision: Option<fledge::model::Precision>,
     /// Continue the run in --out from its latest checkpoint (default: off; a run already in --out is refused).
     #[arg(long)]
     resume: bool,
@@ -224,6 +229,10 @@ struct SpeedrunArgs {
     /// The folder of the chat and QA sets (default: ../shared/data).
     #[arg(long)]
     shared: Option<PathBuf>,
+    /// Matrix products of pretraining and fine-tuning: auto (bf16 where the CPU has AVX512-BF16, else
+    /// f32), f32 or bf16 (default: auto, or the --config file's `precision`).
+    #[arg(long, value_enum)]
+    precision: Option<fledge::model::Precision>,
     /// Pretraining and fine-tuning computed by PyTorch (--engine torch) instead of fledge's engine.
     #[command(flatten)]
     engine: cli::engine::EngineArgs,
@@ -421,6 +430,10 @@ enum BenchCommand {
         /// beside the checkout).
         #[arg(long)]
         torch_script: Option<PathBuf>,
+        /// Matrix products of the step: auto (bf16 where the CPU has AVX512-BF16, else f32), f32 or
+        /// bf16 (default: auto). --compare measures f32 and, where the CPU has it, bf16.
+        #[arg(long, value_enum, default_value_t = fledge::model::Precision::Auto)]
+        precision: fledge::model::Precision,
     },
     /// Generation tokens/s at batch 1 (greedy, KV cache), as torch_reference.py infer measures; random
     /// weights of a preset, or a model; with --llama-cpp, llama.cpp on the same model side by side.
@@ -463,12 +476,15 @@ enum BenchCommand {
     },
     /// Load test of `fledge serve`: concurrent streaming clients on loopback (time to first token, tokens/s, errors, peak memory).
     Serve(cli::serve::BenchServeArgs),
-    /// f32 matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
+    /// Matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
     Matmul {
         #[arg(long, default_value_t = 1024)]
         n: usize,
         #[arg(long, default_value_t = 20)]
         repeats: usize,
+        /// f32, or bf16 (bfloat16 inputs, f32 sums; needs AVX512-BF16) (default: f32).
+        #[arg(long, value_enum, default_value_t = fledge::model::Precision::F32)]
+        dtype: fledge::model::Precision,
     },
 }
 
@@ -547,6 +563,7 @@ fn run(cli: Cli) -> Result<()> {
             rounds,
             python,
             torch_script,
+            precision,
         }) => {
             if compare {
                 if preset != "reference" || vocab_size != 4096 || batch != 16 || seq_len != 256 {
@@ -554,7 +571,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 return cli::bench::run_compare(rounds, steps, warmup, python.as_deref(), torch_script.as_deref());
             }
-            run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup)
+            run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup, precision)
         }
         Command::Bench(BenchCommand::Generate {
             preset,
@@ -569,8 +586,8 @@ fn run(cli: Cli) -> Result<()> {
             let gguf = llama_cpp.as_deref();
             run_bench_generate(&preset, vocab_size, gen, model.as_deref(), gguf, rounds, quantize, text.as_deref())
         }
-        Command::Bench(BenchCommand::Matmul { n, repeats }) => {
-            println!("{}", serde_json::to_string(&fledge::bench::matmul(n, n, n, repeats))?);
+        Command::Bench(BenchCommand::Matmul { n, repeats, dtype }) => {
+            println!("{}", serde_json::to_string(&fledge::bench::matmul_in(dtype, n, n, n, repeats)?)?);
             Ok(())
         }
     }
@@ -583,20 +600,25 @@ fn run_bench_train(
     seq_len: usize,
     steps: usize,
     warmup: usize,
+    precision: fledge::model::Precision,
 ) -> Result<()> {
     let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
     if seq_len > config.max_seq_len {
         bail!("--seq-len {seq_len} exceeds the preset's max_seq_len {}", config.max_seq_len);
     }
-    let r = fledge::bench::train(&config, batch, seq_len, steps.max(1), warmup);
-    let peak = fledge::bench::matmul(1024, 1024, 1024, 10);
+    let r = fledge::bench::train(&config, batch, seq_len, steps.max(1), warmup, precision)?;
+    tracing::info!(precision = %r.precision, "matrix products in {}", r.precision);
+    // MFU against the product peak of the precision the step ran in.
+    let peak = fledge::bench::matmul_in(precision, 1024, 1024, 1024, 10)?;
     eprintln!(
-        "train {preset}: {} params, batch {batch} x {seq_len}: median step {:.1} ms, {:.0} tokens/s, {:.1} GFLOP/s = {:.0}% of the measured matmul peak ({:.1} GFLOP/s, n=1024); loss {:.4} -> {:.4}; peak RSS {:.0} MB",
+        "train {preset} ({} products): {} params, batch {batch} x {seq_len}: median step {:.1} ms, {:.0} tokens/s, {:.1} GFLOP/s = {:.0}% of the measured {} matmul peak ({:.1} GFLOP/s, n=1024); loss {:.4} -> {:.4}; peak RSS {:.0} MB",
+        r.precision,
         r.params,
         r.median_ms,
         r.tokens_per_s,
         r.achieved_gflops,
         100.0 * r.achieved_gflops / peak.gflops_best,
+        peak.dtype,
         peak.gflops_best,
         r.loss_first,
         r.loss_last,
@@ -761,6 +783,13 @@ fn run_train(args: TrainArgs) -> Result<()> {
         }
         None => TrainSettings::default(),
     };
+    // The CLI's default precision is auto; the library's (and so a config
+    // file's, when it has no `precision` key) is f32.
+    s.precision = args.precision.unwrap_or(if config_sets(args.config.as_deref(), "precision") {
+        s.precision
+    } else {
+        fledge::model::Precision::Auto
+    });
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
     }
@@ -866,6 +895,13 @@ fn run_generate(args: GenerateArgs) -> Result<()> {
     Ok(())
 }
 
+/// Whether the TOML file at `path` (if any) sets `key` at its top level.
+pub(crate) fn config_sets(path: Option<&Path>, key: &str) -> bool {
+    path.and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key(key))
+}
+
 fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
     let mut config = match (&args.config, &args.preset) {
         (Some(path), None) => SpeedrunConfig::load(path)?,
@@ -884,6 +920,9 @@ fn run_speedrun(args: SpeedrunArgs) -> Result<()> {
     }
     if let Some(d) = args.shared {
         config.shared = d;
+    }
+    if let Some(p) = args.precision {
+        config.precision = p;
     }
     config.check().map_err(|e| anyhow::anyhow!("speedrun settings: {e}"))?;
     let torch = args.engine.torch_options()?;

@@ -93,6 +93,9 @@ pub struct SftSettings {
     pub val_per_source: usize,
     /// Skip malformed JSONL lines (counted) instead of stopping at the first.
     pub skip_bad: bool,
+    /// The matrix products' precision (see [`TrainSettings::precision`];
+    /// library default `f32`, CLI default `auto`).
+    pub precision: crate::model::Precision,
 }
 
 impl Default for SftSettings {
@@ -120,6 +123,7 @@ impl Default for SftSettings {
             log_every: 10,
             val_per_source: 100,
             skip_bad: false,
+            precision: crate::model::Precision::F32,
         }
     }
 }
@@ -170,6 +174,7 @@ impl SftSettings {
             keep_checkpoints: self.keep_checkpoints,
             log_every: self.log_every,
             sample_prompt: String::new(),
+            precision: self.precision,
             ..TrainSettings::default()
         }
     }

@@ -2,7 +2,8 @@
 //! (../shared/bench/torch_reference.py: eager, `--bf16`, `--compile`,
 //! `--compile --bf16`), in one run, rounds alternating so that the machine's
 //! noise falls on all alike; the median of each, ratios, MFU against the
-//! measured f32 product peak, and peak memory.
+//! measured f32 and bf16 product peaks, and peak memory. fledge runs in f32
+//! and, where the CPU has AVX512-BF16, in bf16 (`--precision bf16`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,13 +69,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The CPU has bfloat16 products in hardware (AVX512-BF16 or AMX-BF16).
-fn has_bf16() -> bool {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .map(|s| s.split_whitespace().any(|f| f == "avx512_bf16" || f == "amx_bf16"))
-        .unwrap_or(false)
-}
-
 pub fn run_compare(
     rounds: usize,
     steps: usize,
@@ -98,46 +92,75 @@ pub fn run_compare(
         ),
     };
     let config = fledge::model::ModelConfig::preset("reference", 4096)?;
+    use fledge::model::Precision;
     let peak = fledge::bench::matmul(1024, 1024, 1024, 10);
-    let bf16 = has_bf16();
-    let mut fledge_runs = Vec::new();
+    let bf16 = fledge::model::bf16::available();
+    let peak_bf16 = if bf16 { Some(fledge::bench::matmul_in(Precision::Bf16, 1024, 1024, 1024, 10)?) } else { None };
+    let precisions: Vec<Precision> = if bf16 { vec![Precision::F32, Precision::Bf16] } else { vec![Precision::F32] };
+    let mut fledge_runs: Vec<Vec<f64>> = precisions.iter().map(|_| Vec::new()).collect();
     let mut torch_runs: Vec<Vec<Measured>> = TORCH_VARIANTS.iter().map(|_| Vec::new()).collect();
     let mut fledge_rss = 0f64;
     let mut flops_per_token = 0.0;
     for round in 1..=rounds.max(1) {
-        eprintln!("round {round} of {rounds}: fledge f32");
-        let r = fledge::bench::train(&config, 16, 256, steps.max(1), warmup);
-        flops_per_token = r.flops_per_token;
-        fledge_rss = fledge_rss.max(r.peak_rss_mb.unwrap_or(f64::NAN));
-        fledge_runs.push(r.tokens_per_s);
+        for (i, &p) in precisions.iter().enumerate() {
+            eprintln!("round {round} of {rounds}: fledge {p}");
+            let r = fledge::bench::train(&config, 16, 256, steps.max(1), warmup, p)?;
+            flops_per_token = r.flops_per_token;
+            fledge_rss = fledge_rss.max(r.peak_rss_mb.unwrap_or(f64::NAN));
+            fledge_runs[i].push(r.tokens_per_s);
+        }
         for (i, (name, flags)) in TORCH_VARIANTS.iter().enumerate() {
             eprintln!("round {round} of {rounds}: {name}");
             torch_runs[i].push(run_torch(&python, &script, flags, steps, warmup)?);
         }
     }
-    let fledge_tps = median(fledge_runs.clone());
-    let mfu = |tps: f64| 100.0 * tps * flops_per_token / 1e9 / peak.gflops_best;
+    let fledge_tps: Vec<f64> = fledge_runs.iter().map(|r| median(r.clone())).collect();
+    let mfu = |tps: f64, peak: f64| 100.0 * tps * flops_per_token / 1e9 / peak;
+    let mfu_bf16 = |tps: f64| match &peak_bf16 {
+        Some(p) => format!("{:.0}%", mfu(tps, p.gflops_best)),
+        None => "-".into(),
+    };
     println!(
         "Training step, reference config (5.8M parameters, batch 16 × 256), {} · {} threads · torch {torch_version} · \
          median of {rounds} rounds of {steps} steps (after {warmup} warm-up), alternating. MFU against the measured \
-         f32 product peak, {:.1} GFLOP/s{}.\n",
+         product peaks (`fledge bench matmul --dtype`, n=1024): f32 {:.1} GFLOP/s{}.\n",
         fledge::bench::cpu_name(),
         rayon::current_num_threads(),
         peak.gflops_best,
-        if bf16 { "" } else { "; this CPU has no bfloat16 products in hardware, so --bf16 is emulated" }
+        match &peak_bf16 {
+            Some(p) => format!(", bf16 {:.1} GFLOP/s", p.gflops_best),
+            None =>
+                "; this CPU has no bfloat16 products in hardware, so fledge runs f32 only and --bf16 is emulated".into(),
+        }
     );
-    println!("| implementation | tokens/s | fledge / it | MFU (f32 peak) | peak memory |");
-    println!("|---|---:|---:|---:|---:|");
-    println!(
-        "| fledge f32 (`fledge bench train`) | {fledge_tps:.0} | | {:.0}% | {fledge_rss:.0} MB |",
-        mfu(fledge_tps)
-    );
+    // One ratio column per fledge precision: fledge f32 / it, and fledge bf16 / it where it ran.
+    let ratio_heads: String = precisions.iter().map(|p| format!(" fledge {p} / it |")).collect();
+    let ratios = |tps: f64| -> String { fledge_tps.iter().map(|f| format!(" {:.2}x |", f / tps)).collect() };
+    println!("| implementation | tokens/s |{ratio_heads} MFU (f32 peak) | MFU (bf16 peak) | peak memory |");
+    println!("|---|---:|{}---:|---:|---:|", "---:|".repeat(precisions.len()));
+    for (i, &p) in precisions.iter().enumerate() {
+        let tps = fledge_tps[i];
+        println!(
+            "| fledge {p} (`fledge bench train --precision {p}`) | {tps:.0} |{} {:.0}% | {} | {fledge_rss:.0} MB |",
+            ratios(tps),
+            mfu(tps, peak.gflops_best),
+            mfu_bf16(tps)
+        );
+    }
     for (i, (name, _)) in TORCH_VARIANTS.iter().enumerate() {
         let tps = median(torch_runs[i].iter().map(|m| m.tokens_per_s).collect());
         let rss = torch_runs[i].iter().map(|m| m.rss_mb).fold(0.0, f64::max);
-        println!("| {name} | {tps:.0} | {:.2}x | {:.0}% | {rss:.0} MB |", fledge_tps / tps, mfu(tps));
+        println!(
+            "| {name} | {tps:.0} |{} {:.0}% | {} | {rss:.0} MB |",
+            ratios(tps),
+            mfu(tps, peak.gflops_best),
+            mfu_bf16(tps)
+        );
     }
-    println!("\nEach round's tokens/s: fledge {:?}", fledge_runs.iter().map(|t| t.round()).collect::<Vec<_>>());
+    println!("\nEach round's tokens/s:");
+    for (i, p) in precisions.iter().enumerate() {
+        println!("  fledge {p}: {:?}", fledge_runs[i].iter().map(|t| t.round()).collect::<Vec<_>>());
+    }
     for (i, (name, _)) in TORCH_VARIANTS.iter().enumerate() {
         println!("  {name}: {:?}", torch_runs[i].iter().map(|m| m.tokens_per_s.round()).collect::<Vec<_>>());
     }

@@ -112,6 +112,10 @@ pub struct SftArgs {
     /// Continue the run in --out from its latest checkpoint (default: off).
     #[arg(long)]
     resume: bool,
+    /// Matrix products: auto (bf16 where the CPU has AVX512-BF16, else f32), f32, or bf16 (bfloat16
+    /// inputs, f32 sums) (default: auto, or the --config recipe's `precision`).
+    #[arg(long, value_enum)]
+    precision: Option<fledge::model::Precision>,
     #[command(flatten)]
     engine: super::engine::EngineArgs,
 }
@@ -129,6 +133,12 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
         ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
     }
     set!(base, out, steps, lr, batch, seq_len, pack, pretrain_fraction, eval_every, checkpoint_every);
+    // The CLI's default precision is auto; a recipe without the key, f32 as in the library.
+    s.precision = args.precision.unwrap_or(if crate::config_sets(args.config.as_deref(), "precision") {
+        s.precision
+    } else {
+        fledge::model::Precision::Auto
+    });
     if args.pretrain.is_some() {
         s.pretrain = args.pretrain;
     }

@@ -357,7 +357,7 @@ mod tests {
                 let mut y = [0.0];
                 let got = k.dot(&m.quants, &m.scales, &v.quants, &v.scales);
                 matvec_rows(&mut y, m.view(), &v);
-                let want = (w * x) as f32 * cols as f32 * 127.0 * 127.0 * m.scales[0] * v.scales[0];
+                let want = (w * x) * cols as f32 * 127.0 * 127.0 * m.scales[0] * v.scales[0];
                 assert!((got - want).abs() <= 1e-4 * want.abs(), "{k:?}: {got} vs {want}");
                 assert!((y[0] - want).abs() <= 1e-4 * want.abs());
             }

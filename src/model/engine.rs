@@ -8,6 +8,7 @@
 //! out like the parameters (see [`super::params`]).
 
 use super::attention;
+use super::bf16::{Precision, PrecisionError};
 use super::config::ModelConfig;
 use super::kernels::{self, Rope};
 use super::params::ParamLayout;
@@ -67,6 +68,8 @@ pub struct Engine {
     /// documents are packed into one row (see [`Engine::set_segments`]).
     segment_starts: Option<Vec<u32>>,
     scratch: Scratch,
+    /// The linear layers' products: f32, or bf16 inputs with f32 sums.
+    precision: Precision,
 }
 
 impl Engine {
@@ -121,6 +124,7 @@ impl Engine {
                 dh: z(n * f),
                 hm: z(n * d),
             },
+            precision: Precision::F32,
         }
     }
 
@@ -136,6 +140,19 @@ impl Engine {
         self.segment_starts = starts.map(|s| s.to_vec());
     }
 
+    /// Chooses the precision of the linear layers' products (forward and
+    /// backward); `Auto` resolves on this CPU. Returns the concrete choice.
+    /// Attention, norms, the loss and everything else stay f32.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<Precision, PrecisionError> {
+        self.precision = precision.resolve()?;
+        Ok(self.precision)
+    }
+
+    /// The concrete precision of the products (`F32` or `Bf16`).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     fn rows(&self) -> usize {
         self.batch * self.seq_len
     }
@@ -149,6 +166,7 @@ impl Engine {
         let (b, t, heads, kv_heads) = (self.batch, self.seq_len, c.n_heads, c.n_kv_heads);
         let kv = kv_heads * hd;
         let eps = c.norm_eps;
+        let prec = self.precision;
         assert_eq!(tokens.len(), n, "expected batch × seq_len tokens");
         self.tokens.copy_from_slice(tokens);
         let embed = &params[self.layout.embed..self.layout.embed + v * d];
@@ -176,12 +194,12 @@ impl Engine {
             kernels::rmsnorm_forward(&mut a.xn1, &mut a.rstd1, &a.x_in, w(o.attn_norm, d), d, eps);
             // Projections, then rotate q and k into head-major layout.
             let lin = &mut self.scratch.dq; // rows-major staging
-            kernels::linear_forward(lin, &a.xn1, w(o.wq, d * d), n, d, d);
+            kernels::linear_forward_in(prec, lin, &a.xn1, w(o.wq, d * d), n, d, d);
             kernels::to_head_major(&mut a.q, lin, b, t, heads, hd, Some(&self.rope));
             let lin_kv = &mut self.scratch.dkv;
-            kernels::linear_forward(lin_kv, &a.xn1, w(o.wk, kv * d), n, d, kv);
+            kernels::linear_forward_in(prec, lin_kv, &a.xn1, w(o.wk, kv * d), n, d, kv);
             kernels::to_head_major(&mut a.k, lin_kv, b, t, kv_heads, hd, Some(&self.rope));
-            kernels::linear_forward(lin_kv, &a.xn1, w(o.wv, kv * d), n, d, kv);
+            kernels::linear_forward_in(prec, lin_kv, &a.xn1, w(o.wv, kv * d), n, d, kv);
             kernels::to_head_major(&mut a.v, lin_kv, b, t, kv_heads, hd, None);
             attention::attention_forward(
                 &mut self.scratch.hm,
@@ -198,18 +216,18 @@ impl Engine {
             );
             kernels::from_head_major(&mut a.att, &self.scratch.hm, b, t, heads, hd, None);
             // Output projection and residual.
-            kernels::linear_forward(&mut a.x_mid, &a.att, w(o.wo, d * d), n, d, d);
+            kernels::linear_forward_in(prec, &mut a.x_mid, &a.att, w(o.wo, d * d), n, d, d);
             for (m, x) in a.x_mid.iter_mut().zip(&a.x_in) {
                 *m += x;
             }
             // MLP.
             kernels::rmsnorm_forward(&mut a.xn2, &mut a.rstd2, &a.x_mid, w(o.ffn_norm, d), d, eps);
-            kernels::linear_forward(&mut a.gate, &a.xn2, w(o.w_gate, f * d), n, d, f);
-            kernels::linear_forward(&mut a.up, &a.xn2, w(o.w_up, f * d), n, d, f);
+            kernels::linear_forward_in(prec, &mut a.gate, &a.xn2, w(o.w_gate, f * d), n, d, f);
+            kernels::linear_forward_in(prec, &mut a.up, &a.xn2, w(o.w_up, f * d), n, d, f);
             kernels::swiglu_forward(&mut a.h, &a.gate, &a.up);
             // The MLP's output waits in d_rows; the next layer (or the final
             // norm) adds it to x_mid to form its input.
-            kernels::linear_forward(&mut self.scratch.d_rows, &a.h, w(o.w_down, d * f), n, f, d);
+            kernels::linear_forward_in(prec, &mut self.scratch.d_rows, &a.h, w(o.w_down, d * f), n, f, d);
         }
         let last = self.layers.last().expect("at least one layer");
         for ((x, m), h) in self.x_final.iter_mut().zip(&last.x_mid).zip(&self.scratch.d_rows) {
@@ -218,7 +236,7 @@ impl Engine {
         let fw = &params[self.layout.final_norm..self.layout.final_norm + d];
         kernels::rmsnorm_forward(&mut self.xn_final, &mut self.rstd_final, &self.x_final, fw, d, eps);
         let head = &params[self.layout.lm_head..self.layout.lm_head + v * d];
-        kernels::linear_forward(&mut self.logits, &self.xn_final, head, n, d, v);
+        kernels::linear_forward_in(prec, &mut self.logits, &self.xn_final, head, n, d, v);
     }
 
     /// The logits of the last forward pass, `[batch*seq_len, vocab]`.
@@ -249,11 +267,13 @@ impl Engine {
         let (n, d, hd, f, v) = (self.rows(), c.d_model, c.head_dim(), c.ffn_hidden, c.vocab_size);
         let (b, t, heads, kv_heads) = (self.batch, self.seq_len, c.n_heads, c.n_kv_heads);
         let kv = kv_heads * hd;
+        let prec = self.precision;
         let s = &mut self.scratch;
 
         // Output head: dW_head += dlogits^T @ xn_final; dxn = dlogits @ W_head.
         let head = self.layout.lm_head;
-        kernels::linear_backward(
+        kernels::linear_backward_in(
+            prec,
             &mut s.dxn,
             &mut grads[head..head + v * d],
             &self.logits,
@@ -282,7 +302,8 @@ impl Engine {
             let p = |off: usize, len: usize| &params[off..off + len];
 
             // MLP: dx is the gradient of the layer's output (= x_mid + down).
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.dh,
                 &mut grads[o.w_down..o.w_down + d * f],
                 &s.dx,
@@ -295,7 +316,8 @@ impl Engine {
             );
             kernels::swiglu_backward_inplace(&mut a.gate, &mut a.up, &s.dh);
             let (dgate, dup) = (&a.gate, &a.up);
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.dxn,
                 &mut grads[o.w_gate..o.w_gate + f * d],
                 dgate,
@@ -306,7 +328,8 @@ impl Engine {
                 f,
                 false,
             );
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.dxn,
                 &mut grads[o.w_up..o.w_up + f * d],
                 dup,
@@ -328,7 +351,8 @@ impl Engine {
             );
 
             // Attention: dx is now the gradient of x_mid (= x_in + o_proj(att)).
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.d_rows,
                 &mut grads[o.wo..o.wo + d * d],
                 &s.dx,
@@ -359,7 +383,8 @@ impl Engine {
             );
             // Undo the rotation (the rotation's backward) and return to rows.
             kernels::from_head_major(&mut s.dq, &s.dq_hm, b, t, heads, hd, Some(&self.rope));
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.dxn,
                 &mut grads[o.wq..o.wq + d * d],
                 &s.dq,
@@ -371,7 +396,8 @@ impl Engine {
                 false,
             );
             kernels::from_head_major(&mut s.dkv, &s.dk_hm, b, t, kv_heads, hd, Some(&self.rope));
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.dxn,
                 &mut grads[o.wk..o.wk + kv * d],
                 &s.dkv,
@@ -383,7 +409,8 @@ impl Engine {
                 true,
             );
             kernels::from_head_major(&mut s.dkv, &s.dv_hm, b, t, kv_heads, hd, None);
-            kernels::linear_backward(
+            kernels::linear_backward_in(
+                prec,
                 &mut s.dxn,
                 &mut grads[o.wv..o.wv + kv * d],
                 &s.dkv,

@@ -7,7 +7,9 @@
 //! Karpathy's llm.c, each operation has an explicit forward and backward over
 //! preallocated buffers, fused where that saves a pass over memory, and the
 //! matrix products go to `matrixmultiply` (through ndarray's safe API), which
-//! picks AVX2/AVX-512/FMA kernels at run time.
+//! picks AVX2/AVX-512/FMA kernels at run time; with [`Precision::Bf16`]
+//! ([`matmul_in`] and the `_in` linear layers) they go to the bfloat16 kernel
+//! of [`super::bf16`] instead.
 //!
 //! Layouts: activations are row-major `[rows, features]` with rows = batch ×
 //! time. Inside attention, q/k/v are head-major `[batch, heads, time, head_dim]`
@@ -21,6 +23,7 @@ use rayon::prelude::*;
 use multiversion::multiversion;
 
 use super::attention::fast_exp;
+use super::bf16::Precision;
 use super::profile::{span, Kind};
 
 /// `c = a · b (+ c if accumulate)`, with `a` `[m, k]` and `b` `[k, n]`, each
@@ -52,9 +55,45 @@ pub fn matmul(
     general_mat_mul(1.0, &a, &b, if accumulate { 1.0 } else { 0.0 }, &mut c);
 }
 
+/// [`matmul`] in the given precision: [`Precision::Bf16`] takes bfloat16
+/// inputs with f32 sums ([`super::bf16`]); anything else is f32.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_in(
+    precision: Precision,
+    c: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    trans_a: bool,
+    trans_b: bool,
+    accumulate: bool,
+) {
+    if precision == Precision::Bf16 {
+        let _span = span(Kind::Matmul);
+        super::bf16::matmul_bf16(c, a, b, m, k, n, trans_a, trans_b, accumulate);
+    } else {
+        matmul(c, a, b, m, k, n, trans_a, trans_b, accumulate);
+    }
+}
+
 /// `y = x @ w^T` for a linear layer with `w` stored `[out, in]` (PyTorch's layout).
 pub fn linear_forward(y: &mut [f32], x: &[f32], w: &[f32], rows: usize, d_in: usize, d_out: usize) {
-    matmul(y, x, w, rows, d_in, d_out, false, true, false);
+    linear_forward_in(Precision::F32, y, x, w, rows, d_in, d_out);
+}
+
+/// [`linear_forward`] in the given precision.
+pub fn linear_forward_in(
+    precision: Precision,
+    y: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    rows: usize,
+    d_in: usize,
+    d_out: usize,
+) {
+    matmul_in(precision, y, x, w, rows, d_in, d_out, false, true, false);
 }
 
 /// Backward of [`linear_forward`]: `dw += dy^T @ x`, and `dx (+)= dy @ w`.
@@ -70,8 +109,25 @@ pub fn linear_backward(
     d_out: usize,
     accumulate_dx: bool,
 ) {
-    matmul(dw, dy, x, d_out, rows, d_in, true, false, true);
-    matmul(dx, dy, w, rows, d_out, d_in, false, false, accumulate_dx);
+    linear_backward_in(Precision::F32, dx, dw, dy, x, w, rows, d_in, d_out, accumulate_dx);
+}
+
+/// [`linear_backward`] in the given precision (both products).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward_in(
+    precision: Precision,
+    dx: &mut [f32],
+    dw: &mut [f32],
+    dy: &[f32],
+    x: &[f32],
+    w: &[f32],
+    rows: usize,
+    d_in: usize,
+    d_out: usize,
+    accumulate_dx: bool,
+) {
+    matmul_in(precision, dw, dy, x, d_out, rows, d_in, true, false, true);
+    matmul_in(precision, dx, dy, w, rows, d_out, d_in, false, false, accumulate_dx);
 }
 
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.

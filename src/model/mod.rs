@@ -3,16 +3,19 @@
 //! - [`config`]: sizes, presets, TOML, and the HF `config.json` mapping.
 //! - [`params`]: the flat parameter buffer and its HF tensor names; initialization.
 //! - [`attention`]: causal attention, register-tiled with run-time SIMD dispatch.
+//! - [`bf16`]: bfloat16 matrix products on AVX512-BF16 (mixed precision).
 //! - [`kernels`]: hand-written forward/backward kernels (why: see that module).
 //! - [`engine`]: forward and backward of the whole model over a batch.
 
 pub mod attention;
+pub mod bf16;
 pub mod config;
 pub mod engine;
 pub mod kernels;
 pub mod params;
 pub mod profile;
 
+pub use bf16::Precision;
 pub use config::ModelConfig;
 pub use engine::Engine;
 pub use params::ParamLayout;

@@ -85,6 +85,7 @@ pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> 
             "best": best,
             "last_eval": last,
             "hardware": state.hardware,
+            "precision": state.precision,
             "plot": plot,
             "settings": state.settings,
             "licenses": state.data_licenses,

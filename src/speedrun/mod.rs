@@ -62,6 +62,9 @@ pub struct SpeedrunConfig {
     pub retrieval: RetrievalStage,
     pub eval: EvalStage,
     pub export: ExportStage,
+    /// The matrix products' precision of pretraining and fine-tuning:
+    /// `auto` (bf16 where the CPU has AVX512-BF16, else f32), `f32` or `bf16`.
+    pub precision: crate::model::Precision,
 }
 
 /// Pretraining: a model preset trained on the shards for a number of tokens.
@@ -226,6 +229,7 @@ impl SpeedrunConfig {
             vocab_size: 4096,
             shard_tokens: 100_000_000,
             shared: PathBuf::from("../shared/data"),
+            precision: crate::model::Precision::Auto,
             pretrain: PretrainStage {
                 model: "tiny".into(),
                 tokens: 2_000_000,
@@ -392,6 +396,7 @@ impl SpeedrunConfig {
                     .map(|c| SftSource { path: self.out.join("chat").join(&c.name), weight: c.weight })
                     .collect(),
             }),
+            precision: self.precision,
             ..TrainSettings::default()
         }
     }
@@ -416,6 +421,7 @@ impl SpeedrunConfig {
             warmup_steps: s.warmup_steps,
             eval_every: s.eval_every,
             checkpoint_every: s.eval_every,
+            precision: self.precision,
             ..SftSettings::default()
         }
     }
@@ -704,7 +710,16 @@ fn run_state<T: Serialize + serde::de::DeserializeOwned>(
 ) -> Result<RunState, SpeedrunError> {
     let Some(latest) = checkpoint::latest(dir)? else { return Ok(RunState::Resume) };
     let state = checkpoint::load_state(&latest)?;
-    let wanted = serde_json::to_value(settings).expect("settings serialize");
+    // The products' precision is how fast, not what, a run trains (like the
+    // machine it runs on): a run continues in another precision, and runs
+    // recorded before the setting existed still count as done.
+    let without_precision = |mut v: serde_json::Value| {
+        if let Some(map) = v.as_object_mut() {
+            map.remove("precision");
+        }
+        v
+    };
+    let wanted = without_precision(serde_json::to_value(settings).expect("settings serialize"));
     let same = state.as_ref().is_some_and(|s| {
         let mut saved = s.settings.clone();
         if let Some(map) = saved.as_object_mut() {
@@ -712,7 +727,7 @@ fn run_state<T: Serialize + serde::de::DeserializeOwned>(
                 map.remove(*key);
             }
         }
-        normalized::<T>(saved).is_some_and(|v| v == wanted)
+        normalized::<T>(saved).map(without_precision).is_some_and(|v| v == wanted)
     });
     match state {
         Some(state) if same && state.step >= steps => Ok(RunState::Done),

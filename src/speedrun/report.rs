@@ -259,6 +259,7 @@ fn render_training(s: &mut String, rec: &StageRecord) {
         minutes(fig["seconds"].as_f64().unwrap_or(0.0)),
         fig["tokens_per_s"].as_f64().unwrap_or(0.0),
         fig["hardware"].as_str().map(|h| format!(" on {h}")).unwrap_or_default()
+            + &fig["precision"].as_str().map(|p| format!(", matrix products in {p}")).unwrap_or_default()
     );
     if fig["loss_tokens"] != fig["tokens"] {
         let _ = writeln!(

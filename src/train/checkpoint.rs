@@ -84,6 +84,10 @@ pub struct TrainState {
     /// included (see [`crate::data::license`]), for the model card and export.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_licenses: Vec<crate::data::license::SourceLicense>,
+    /// The matrix products' precision of the last session (`f32` or `bf16`;
+    /// absent in checkpoints written before it was recorded, which were f32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::model::Precision>,
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {

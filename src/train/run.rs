@@ -23,7 +23,7 @@ use super::Trainer;
 use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::data::DataError;
 use crate::model::kernels::IGNORE;
-use crate::model::{Engine, ModelConfig};
+use crate::model::{Engine, ModelConfig, Precision};
 use crate::tokenizer::Tokenizer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -82,6 +82,11 @@ pub struct TrainSettings {
     /// (see [`super::mid`]); none when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mid: Option<super::mid::MidSettings>,
+    /// The matrix products' precision: `f32`, `bf16` (bfloat16 inputs, f32
+    /// sums; weights, gradients and optimizer stay f32) or `auto` (bf16 where
+    /// the CPU has AVX512-BF16). The library's default is `f32`, so runs built
+    /// in code (and the tests) are exact; the CLI's default is `auto`.
+    pub precision: Precision,
 }
 
 impl Default for TrainSettings {
@@ -114,6 +119,7 @@ impl Default for TrainSettings {
             early_stop: 0,
             best_on: None,
             mid: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -128,6 +134,8 @@ pub enum TrainError {
     Tokenizer(#[from] crate::tokenizer::TokenizerError),
     #[error(transparent)]
     Config(#[from] crate::model::config::ConfigError),
+    #[error(transparent)]
+    Precision(#[from] crate::model::bf16::PrecisionError),
     #[error("training settings: {0}")]
     Settings(String),
     #[error("the loss (or gradient norm) became {loss} at step {step}: training diverged. The last good checkpoint is kept in {out}; lower --lr or raise --warmup-steps and resume")]
@@ -560,6 +568,9 @@ pub fn run_loop(
 ) -> Result<RunSummary, TrainError> {
     let (settings, config, tokenizer) = (run.settings, run.config, run.tokenizer);
     settings.validate()?;
+    // Resolved before anything is written, so that `bf16` on a CPU without
+    // it fails at once. The torch engine picks its own precision.
+    let precision = if run.torch.is_some() { None } else { Some(settings.precision.resolve()?) };
     std::fs::create_dir_all(&settings.out).map_err(io_err(&settings.out))?;
 
     let adamw = AdamWConfig { weight_decay: settings.weight_decay, ..Default::default() };
@@ -583,6 +594,7 @@ pub fn run_loop(
         best_step: None,
         evals_since_best: 0,
         data_licenses: run.licenses.clone(),
+        precision: None,
     };
     let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
         (true, Some(latest)) => {
@@ -623,6 +635,11 @@ pub fn run_loop(
         }
         (false, None) => fresh(init),
     };
+    if let Some(p) = precision {
+        trainer.engine.set_precision(p)?;
+        tracing::info!(precision = %p, requested = %settings.precision, "matrix products in {p}");
+    }
+    state.precision = precision;
     let mut worker = match &run.torch {
         Some(options) => Some(TorchWorker::start(
             options,
@@ -991,6 +1008,33 @@ mod tests {
         let err = train(&b, true, stop).unwrap_err().to_string();
         assert!(err.contains("step-000008/optimizer.safetensors") && err.contains("truncated or corrupt"), "{err}");
         assert_eq!(losses(&b.out), la, "a failed resume leaves the metrics as they were");
+    }
+
+    /// Bit-exact resume with bf16 products too (where the CPU has them).
+    #[test]
+    fn resumed_bf16_run_matches_uninterrupted_run_bit_for_bit() {
+        if !crate::model::bf16::available() {
+            eprintln!("skipped: this CPU ({}) lacks AVX512-BF16", crate::bench::cpu_name());
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (tok, shards) = tiny_data(dir.path());
+        let stop = Arc::new(AtomicBool::new(false));
+        let bf16 = |out: &str| TrainSettings { precision: Precision::Bf16, ..settings(dir.path(), &tok, &shards, out) };
+        let (a, b) = (bf16("a"), bf16("b"));
+        train(&a, false, stop.clone()).unwrap();
+        train(&b, false, stop.clone()).unwrap();
+        checkpoint::set_latest(&b.out, &b.out.join("step-000003")).unwrap();
+        train(&b, true, stop.clone()).unwrap();
+        let (la, lb) = (losses(&a.out), losses(&b.out));
+        assert_eq!(la.len(), 8);
+        assert_eq!(la, lb, "resumed bf16 losses differ from the uninterrupted run");
+        let state = checkpoint::load_state(&b.out.join("step-000008")).unwrap().unwrap();
+        assert_eq!(state.precision, Some(Precision::Bf16), "the checkpoint records the precision");
+        // And they are not the f32 run's: the products really ran in bf16.
+        let f = settings(dir.path(), &tok, &shards, "f");
+        train(&f, false, stop).unwrap();
+        assert_ne!(losses(&f.out), la);
     }
 
     #[test]
