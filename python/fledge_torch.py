@@ -246,10 +246,24 @@ class Worker:
         self.ddp = self.model
         if self.world > 1:
             self.ddp = nn.parallel.DistributedDataParallel(self.model)
+        if h.get("compile"):
+            self.ddp = torch.compile(self.ddp)
+        # Autocast, as fledge's engine does bf16: products in bfloat16, weights,
+        # softmax, norms, loss and AdamW in f32. `auto` picks it only on a GPU
+        # that has it (on a CPU without AMX, PyTorch's bf16 is slower).
+        want = h.get("precision", "f32")
+        cuda_bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.bf16 = want == "bf16" or (want == "auto" and cuda_bf16)
         self.clip = h["clip"]
         self.batch = h["batch"]
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "CPU"
-        self.reply({"hardware": f"torch {torch.__version__} {self.device.type} ({name}) x {self.world} processes"})
+        self.reply({
+            "hardware": f"torch {torch.__version__} {self.device.type} ({name}) x {self.world} processes",
+            "precision": "bf16" if self.bf16 else "f32",
+        })
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def step(self, h, payload):
         rows, t = h["rows"], h["seq_len"]
@@ -264,7 +278,7 @@ class Worker:
         local = torch.zeros((), dtype=torch.float64, device=self.device)
         for i, (a, b) in enumerate(chunks):
             sync = i == len(chunks) - 1 or self.world == 1
-            with contextlib.nullcontext() if sync else self.ddp.no_sync():
+            with contextlib.nullcontext() if sync else self.ddp.no_sync(), self.autocast():
                 logits = self.ddp(inputs[a:b], None if starts is None else starts[a:b])
                 loss = F.cross_entropy(logits.flatten(0, 1), targets[a:b].flatten(), ignore_index=IGNORE, reduction="sum")
                 (loss * (self.world / total)).backward()
@@ -287,7 +301,8 @@ class Worker:
         starts = self.ids(payload, 2 * n, n, (rows, t)) if h["segments"] else None
         out = []
         for a in range(0, rows, self.batch):
-            logits = self.model(inputs[a : a + self.batch], None if starts is None else starts[a : a + self.batch])
+            with self.autocast():
+                logits = self.model(inputs[a : a + self.batch], None if starts is None else starts[a : a + self.batch])
             out.append(F.cross_entropy(logits.flatten(0, 1), targets[a : a + self.batch].flatten(), ignore_index=IGNORE, reduction="none"))
         self.reply({}, torch.cat(out).double().cpu().numpy().tobytes())
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::data::shards::{tokenize_corpus, TokenShards};
-use fledge::model::{Engine, ModelConfig};
+use fledge::model::{Engine, ModelConfig, Precision};
 use fledge::tokenizer::Tokenizer;
 use fledge::train::checkpoint;
 use fledge::train::optim::AdamWConfig;
@@ -517,6 +517,33 @@ fn two_machines_meeting_at_an_endpoint_match_one_process() {
     let worst = worst(&curve(&s.out), &curve(&nodes.out));
     eprintln!("2 nodes vs 1 process: worst {worst:.2e}");
     assert!(worst <= 1e-5);
+}
+
+#[test]
+fn bf16_autocast_on_torch_follows_f32_and_is_recorded() {
+    // `--precision bf16` with the torch engine is autocast: products in
+    // bfloat16, weights and AdamW in f32. `auto` on a CPU stays f32.
+    let Some(python) = torch_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (tok, shards) = tiny_data(dir.path());
+    let stop = || Arc::new(AtomicBool::new(false));
+    let run = |out: &str, precision| {
+        let s = TrainSettings { precision, steps: 8, ..settings(dir.path(), &tok, &shards, out) };
+        train_with(&s, false, stop(), Some(torch(&python, 1))).unwrap();
+        let state = checkpoint::load_state(&s.out.join("step-000008")).unwrap().unwrap();
+        (curve(&s.out), state.precision)
+    };
+    let (f32_curve, f32_recorded) = run("f32", Precision::F32);
+    let (auto_curve, auto_recorded) = run("auto", Precision::Auto);
+    let (bf16_curve, bf16_recorded) = run("bf16", Precision::Bf16);
+    assert_eq!(
+        (f32_recorded, auto_recorded, bf16_recorded),
+        (Some(Precision::F32), Some(Precision::F32), Some(Precision::Bf16))
+    );
+    assert_eq!(auto_curve, f32_curve, "auto on a CPU is f32");
+    let (a, b) = (f32_curve[7].1, bf16_curve[7].1);
+    eprintln!("step-8 loss: f32 {a}, bf16 autocast {b} (rel {:.2e})", rel(b, a));
+    assert!(rel(b, a) <= 0.02 && a != b, "bf16 follows f32 closely, and is not f32");
 }
 
 #[test]

@@ -32,6 +32,10 @@ pub struct EngineArgs {
     /// With --engine torch: the Python that has torch (default: $FLEDGE_PYTHON, else python3).
     #[arg(long)]
     pub python: Option<PathBuf>,
+    /// With --engine torch: compile the model with torch.compile (minutes to start; faster steps on a
+    /// GPU) (default: off).
+    #[arg(long)]
+    pub compile: bool,
 }
 
 impl EngineArgs {
@@ -46,6 +50,7 @@ impl EngineArgs {
                 ("--node-rank", self.node_rank.is_some()),
                 ("--rdzv-endpoint", self.rdzv_endpoint.is_some()),
                 ("--python", self.python.is_some()),
+                ("--compile", self.compile),
             ];
             if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
                 bail!("{flag} is for the PyTorch engine: add --engine torch");
@@ -60,6 +65,8 @@ impl EngineArgs {
             nnodes: self.nnodes.unwrap_or(d.nnodes),
             node_rank: self.node_rank.unwrap_or(d.node_rank),
             rdzv_endpoint: self.rdzv_endpoint.clone(),
+            compile: self.compile,
+            ..d
         }))
     }
 }

@@ -642,7 +642,7 @@ pub fn run_loop(
     state.precision = precision;
     let mut worker = match &run.torch {
         Some(options) => Some(TorchWorker::start(
-            options,
+            &TorchOptions { precision: settings.precision, ..options.clone() },
             config,
             &trainer.engine.layout,
             (&trainer.params, &trainer.optimizer.m, &trainer.optimizer.v),
@@ -653,6 +653,10 @@ pub fn run_loop(
         )?),
         None => None,
     };
+    if let Some(w) = &worker {
+        tracing::info!(precision = %w.precision, requested = %settings.precision, "torch computes in {}", w.precision);
+        state.precision = Some(w.precision);
+    }
     let hardware = match &worker {
         Some(w) => w.hardware.clone(),
         None => format!("{} ({} threads)", crate::bench::cpu_name(), rayon::current_num_threads()),

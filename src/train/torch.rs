@@ -27,7 +27,7 @@ use super::run::{Scorer, TrainError};
 use super::trainer::StepStats;
 use crate::data::shards::Batch;
 use crate::model::params::ParamLayout;
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, Precision};
 
 /// The trainer's source, written next to the socket at each start.
 const TRAINER: &str = include_str!("../../python/fledge_torch.py");
@@ -64,11 +64,27 @@ pub struct TorchOptions {
     pub node_rank: usize,
     /// `host:port` of node 0, for several machines.
     pub rdzv_endpoint: Option<String>,
+    /// The products' precision as the run asks for it: `bf16` is autocast
+    /// (bfloat16 products, f32 weights, as fledge's engine does); `auto` is
+    /// bf16 on a CUDA device that has it, else f32. Set from the run's
+    /// settings by [`super::run::run_loop`].
+    pub precision: Precision,
+    /// Compile the model with `torch.compile` (`--compile`).
+    pub compile: bool,
 }
 
 impl Default for TorchOptions {
     fn default() -> Self {
-        Self { python: default_python(), device: Device::Cpu, nproc: 1, nnodes: 1, node_rank: 0, rdzv_endpoint: None }
+        Self {
+            python: default_python(),
+            device: Device::Cpu,
+            nproc: 1,
+            nnodes: 1,
+            node_rank: 0,
+            rdzv_endpoint: None,
+            precision: Precision::F32,
+            compile: false,
+        }
     }
 }
 
@@ -209,6 +225,8 @@ pub struct TorchWorker {
     seq_len: usize,
     /// The torch version, device and process count, for the checkpoint's record.
     pub hardware: String,
+    /// What the trainer computes in: `bf16` (autocast) or `f32`.
+    pub precision: Precision,
     _scratch: ScratchDir,
 }
 
@@ -266,6 +284,7 @@ impl TorchWorker {
             batch,
             seq_len,
             hardware: String::new(),
+            precision: Precision::F32,
             _scratch: scratch,
         };
         let tensors: Vec<_> = layout
@@ -285,9 +304,12 @@ impl TorchWorker {
             "adamw": adamw,
             "clip": clip,
             "batch": batch,
+            "precision": options.precision,
+            "compile": options.compile,
         });
         let (answer, _) = worker.call(header, &payload)?;
         worker.hardware = answer["hardware"].as_str().unwrap_or("torch").to_string();
+        worker.precision = if answer["precision"] == "bf16" { Precision::Bf16 } else { Precision::F32 };
         Ok(worker)
     }
 
