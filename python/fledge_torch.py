@@ -331,6 +331,10 @@ class Worker:
                 self.reply({"error": f"{type(e).__name__}: {e}"})
                 raise
         if self.world > 1:
+            # Every rank has read the last broadcast before any leaves: a
+            # rank that exits first closes connections the others still read
+            # from, and gloo aborts them.
+            dist.barrier()
             dist.destroy_process_group()
 
 
