@@ -13,22 +13,27 @@ fn shipped() -> PathBuf {
     dir
 }
 
-#[test]
-fn chat_without_a_model_named_talks_with_the_shipped_one_within_seconds() {
-    shipped();
-    let started = Instant::now();
+/// Runs `fledge ARGS` from the checkout (never from the build tree: a binary
+/// used elsewhere finds the checkout that holds it, see
+/// `fledge::project_file`) with `input` on its standard input.
+fn fledge_with_input(args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
-        .args(["chat", "--max-tokens", "24", "--temperature", "0"])
-        // From the checkout (never from the build tree: a binary used
-        // elsewhere finds the checkout that holds it, see `fledge::project_file`).
+        .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"Who are you?\n/quit\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn chat_without_a_model_named_talks_with_the_shipped_one_within_seconds() {
+    shipped();
+    let started = Instant::now();
+    let out = fledge_with_input(&["chat", "--max-tokens", "24", "--temperature", "0"], b"Who are you?\n/quit\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let answer = stdout.lines().find_map(|l| l.strip_prefix("fledge> ")).unwrap_or_default();
@@ -88,16 +93,7 @@ fn q8_0_generation_keeps_perplexity_within_one_percent() {
         &["generate", "--quantize", "q8_0", "--max-tokens", "16", "--temperature", "0"][..],
         &["chat", "--quantize", "q8_0", "--max-tokens", "16", "--temperature", "0"][..],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"Tell me a story about a hen.\n/quit\n").unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = fledge_with_input(args, b"Tell me a story about a hen.\n/quit\n");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.split_whitespace().count() >= 3, "{args:?}: {stdout}");

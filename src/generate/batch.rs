@@ -93,10 +93,7 @@ fn linear(y: &mut [f32], x: &[f32], w: Weight, xq: &mut Vec<Q8Vector>, rows: usi
             let strips: Vec<Vec<f32>> = tasks
                 .into_par_iter()
                 .map(|w| {
-                    let n = match w {
-                        Weight::Q8(q) => q.rows(),
-                        Weight::F32(f) => f.len() / d_in,
-                    };
+                    let n = w.rows(d_in);
                     let mut strip = vec![0.0; rows * n];
                     for (r, out) in strip.chunks_exact_mut(n).enumerate() {
                         w.product(out, Input { x: &x[r * d_in..(r + 1) * d_in], q8: Some(&xq[r]) });

@@ -175,6 +175,14 @@ impl<'a> Weight<'a> {
         }
     }
 
+    /// Rows held, for inputs of `d_in` values.
+    pub(crate) fn rows(self, d_in: usize) -> usize {
+        match self {
+            Weight::F32(w) => w.len() / d_in,
+            Weight::Q8(w) => w.rows(),
+        }
+    }
+
     /// `y = W x` over whole rows.
     pub(crate) fn product(self, y: &mut [f32], x: Input) {
         match self {
