@@ -59,11 +59,12 @@ pub fn run(corpus: &Path, out: &Path, seed: u64, prefix: &str) -> Result<(StoryR
             l.credit = format!("requests made by fledge for the stories of {}", l.credit);
             l
         });
-    let (convs, report) = make_story_requests(&texts, seed);
+    let (convs, report) = requests_by_story(&texts, seed);
     let (mut train, mut val, mut test) = (Vec::new(), Vec::new(), Vec::new());
-    for c in convs {
-        let story = c.messages.last().map(|m| m.content.as_bytes()).unwrap_or_default();
-        match mix64(fnv1a(story) ^ seed) % 100 {
+    // Split by story, so that no story is answered in training and asked for
+    // in validation or test in another form.
+    for (story, c) in convs {
+        match mix64(fnv1a(texts[story].trim().as_bytes()) ^ seed) % 100 {
             0..=1 => val.push(c),
             2..=3 => test.push(c),
             _ => train.push(c),
@@ -162,6 +163,19 @@ const NOT_SUBJECTS: &[&str] = &[
     "story",
     "fun",
     "help",
+    "play",
+    "look",
+    "walk",
+    "hug",
+    "smile",
+    "try",
+    "turn",
+    "bite",
+    "work",
+    "jump",
+    "kiss",
+    "wave",
+    "run",
 ];
 
 /// The nouns a story can be about: the words that follow "a", "an" or "the"
@@ -219,8 +233,9 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-/// The story's subjects: vocabulary nouns it uses at least twice, most used
-/// first (ties by first use), at most three.
+/// The story's subjects: vocabulary nouns it uses at least twice, those of
+/// its first two sentences first, then the most used (ties by first use), at
+/// most three.
 fn subjects_of(story: &str, vocabulary: &HashMap<&str, usize>) -> Vec<String> {
     let mut seen: Vec<(String, usize, usize)> = Vec::new();
     for (pos, raw) in story.split_whitespace().enumerate() {
@@ -238,7 +253,13 @@ fn subjects_of(story: &str, vocabulary: &HashMap<&str, usize>) -> Vec<String> {
         }
     }
     seen.retain(|s| s.1 >= 2);
-    seen.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    // Those in the opening first: a request is best answered by a story
+    // that says what was asked for at once.
+    let opening_words = story
+        .split_whitespace()
+        .count()
+        .min(split_sentences(story).iter().take(2).map(|s| s.split_whitespace().count()).sum());
+    seen.sort_by(|a, b| (b.2 < opening_words).cmp(&(a.2 < opening_words)).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
     seen.into_iter().take(3).map(|s| s.0).collect()
 }
 
@@ -329,13 +350,19 @@ fn about_request(subjects: &[String], hash: u64) -> String {
 /// documents). `seed` picks wordings and kinds; the same input and seed
 /// give the same output.
 pub fn make_story_requests(docs: &[&str], seed: u64) -> (Vec<Conversation>, StoryReport) {
+    let (convs, report) = requests_by_story(docs, seed);
+    (convs.into_iter().map(|(_, c)| c).collect(), report)
+}
+
+/// [`make_story_requests`], each conversation with the index of its story.
+fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, StoryReport) {
     let vocabulary_list = subject_vocabulary(docs, 1500);
     let vocabulary: HashMap<&str, usize> = vocabulary_list.iter().enumerate().map(|(i, w)| (w.as_str(), i)).collect();
     let mut report = StoryReport { documents: docs.len(), ..Default::default() };
     let mut kinds: HashMap<&'static str, usize> = HashMap::new();
     let mut skipped: HashMap<&'static str, usize> = HashMap::new();
     let mut out = Vec::new();
-    for doc in docs {
+    for (index, doc) in docs.iter().enumerate() {
         let story = doc.trim();
         let words = story.split_whitespace().count();
         if !STORY_WORDS.contains(&words) {
@@ -397,25 +424,142 @@ pub fn make_story_requests(docs: &[&str], seed: u64) -> (Vec<Conversation>, Stor
             }
             _ => ("about", about(&subjects, story, hash)),
         };
-        *kinds.entry(kind).or_default() += 1;
-        let conv = Conversation::new(messages);
-        if report.examples.iter().filter(|e| kind_of(e) == kind).count() < 2 {
-            report.examples.push(conv.clone());
+        // A second request for the same story, always a whole-story one in
+        // another form: the request -> story mapping is what is being taught,
+        // and the stories are few (about 4,000 in the reference corpus).
+        let again = about(&subjects, story, mix64(hash ^ 0x5eed));
+        let mut conversations = vec![(kind, messages)];
+        if again[0].content != conversations[0].1[0].content {
+            conversations.push(("about", again));
         }
-        out.push(conv);
+        for (kind, messages) in conversations {
+            *kinds.entry(kind).or_default() += 1;
+            let conv = Conversation::new(messages);
+            if report.examples.iter().filter(|e| kind_of(e) == kind).count() < 2 {
+                report.examples.push(conv.clone());
+            }
+            out.push((index, conv));
+        }
     }
-    report.used = out.len();
+    report.used = docs.len() - skipped.values().sum::<usize>();
     report.kinds = sorted(kinds);
     report.skipped = sorted(skipped);
     (out, report)
 }
 
+/// A request for `story` as a whole: its premise ("a cat who wants to
+/// fly"), its hero as introduced, or its subject nouns, whichever the story
+/// offers, chosen by `hash`.
 fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
-    let ask = match hero_of(story) {
-        Some(hero) if hash % 5 < 2 => about_request(&[], hash).replace("{}", &hero),
-        _ => about_request(subjects, hash),
+    let phrase = match (premise_of(story, hash >> 24), hero_of(story)) {
+        (Some(premise), _) if hash % 10 < 5 => Some(premise),
+        (_, Some(hero)) if hash % 10 < 7 => Some(hero),
+        _ => None,
+    };
+    let ask = match phrase {
+        Some(p) => about_request(&[], hash).replace("{}", &p),
+        None => about_request(subjects, hash),
     };
     vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)]
+}
+
+/// The story's premise, from its first three sentences: who it is about as
+/// the story introduces them ("a little dog named Max", "a weird rocket") and
+/// what the next sentence says of them ("Max wanted to fly." gives "who
+/// wants to fly"), so that every word a request like "a cat who is afraid
+/// of the dark" asks for has a place in the story's opening. Half the time
+/// (by `hash`) the verb is put in the present tense, as people ask.
+fn premise_of(story: &str, hash: u64) -> Option<String> {
+    static INTRO: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static DOES: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let intro = INTRO.get_or_init(|| {
+        regex::Regex::new(r"^(?:Once upon a time,? |One day,? |Once,? )?(?:in [a-z ]+, )?(?:there (?:was|lived) |)(a|an) ((?:[a-z]+ ){0,2}[a-z]+)(?: (?:named|called) ([A-Z][a-z]+))?[.,!]")
+            .expect("a valid pattern")
+    });
+    let does = DOES.get_or_init(|| {
+        regex::Regex::new(r"^(\S+|The [a-z]+) (loved|liked|wanted|was afraid of|was scared of|lived|could not|couldn't|did not like|didn't like|dreamed of|wished|had|was|found|made|kept|could) ([a-z']+(?: [a-z']+){0,6})")
+            .expect("a valid pattern")
+    });
+    let sentences: Vec<&str> = split_sentences(story).into_iter().take(3).collect();
+    let first = sentences.first()?;
+    let c = intro.captures(first)?;
+    let noun_phrase = c.get(2)?.as_str();
+    let noun = noun_phrase.rsplit(' ').next()?;
+    if NOT_SUBJECTS.contains(&noun) && !matches!(noun, "boy" | "girl" | "man" | "woman") {
+        return None;
+    }
+    let name = c.get(3).map(|m| m.as_str());
+    let who = match name {
+        Some(n) => format!("{} {noun_phrase} named {n}", c.get(1)?.as_str()),
+        None => format!("{} {noun_phrase}", c.get(1)?.as_str()),
+    };
+    let about_them = |s: &&'_ str| -> Option<(String, String)> {
+        let d = does.captures(s)?;
+        let subject = d.get(1)?.as_str();
+        let refers = Some(subject) == name
+            || matches!(subject, "He" | "She" | "It" | "They")
+            || subject == format!("The {noun}");
+        // A long sentence is cut after a few words, back to a word that can
+        // end a phrase: "loved to play with her toys and run" -> "loved to
+        // play with her toys".
+        let mut rest: Vec<&str> = d[3].split(' ').collect();
+        while rest.last().is_some_and(|w| DANGLING.contains(w)) {
+            rest.pop();
+        }
+        (refers && !rest.is_empty()).then(|| (d[2].to_string(), rest.join(" ")))
+    };
+    let (verb, rest) = sentences.iter().skip(1).find_map(about_them)?;
+    let verb = if hash % 2 == 0 { present_tense(&verb) } else { &verb };
+    let relative = if name.is_some() || hash % 3 != 0 { "who" } else { "that" };
+    Some(format!("{who} {relative} {verb} {rest}"))
+}
+
+/// Words a cut phrase must not end with.
+const DANGLING: &[&str] = &[
+    "and", "or", "but", "with", "the", "a", "an", "to", "her", "his", "their", "its", "in", "on", "of", "at", "for",
+    "from", "so", "very", "that", "when", "because", "my", "your", "some", "all", "was", "is", "had", "would", "he",
+    "she", "they", "it", "not", "did", "where", "who", "which", "like", "what", "how", "if", "were",
+];
+
+/// The present tense of the verbs [`premise_of`] reads.
+fn present_tense(verb: &str) -> &str {
+    match verb {
+        "loved" => "loves",
+        "liked" => "likes",
+        "wanted" => "wants",
+        "was afraid of" => "is afraid of",
+        "was scared of" => "is scared of",
+        "lived" => "lives",
+        "could not" | "couldn't" => "can't",
+        "did not like" | "didn't like" => "doesn't like",
+        "dreamed of" => "dreams of",
+        "wished" => "wishes",
+        "had" => "has",
+        "was" => "is",
+        "found" => "finds",
+        "made" => "makes",
+        "kept" => "keeps",
+        "could" => "can",
+        other => other,
+    }
+}
+
+/// The story's sentences, split after a ".", "!" or "?" followed by a space
+/// or a line break (quotes stay inside their sentence only roughly; this is
+/// for openings, which are mostly plain narration).
+fn split_sentences(story: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, c) in story.char_indices() {
+        if matches!(c, '.' | '!' | '?') && story[i + 1..].starts_with([' ', '\n']) {
+            out.push(story[start..=i].trim());
+            start = i + 1;
+        }
+    }
+    if start < story.len() && !story[start..].trim().is_empty() {
+        out.push(story[start..].trim());
+    }
+    out
 }
 
 /// The kind of an example, read back from its request (for the report's
@@ -517,6 +661,23 @@ mod tests {
             Some("an old owl who lived in a big tree")
         );
         assert_eq!(hero_of("The sun was hot."), None);
+    }
+
+    #[test]
+    fn a_premise_is_the_hero_and_what_the_next_sentence_says_of_them() {
+        let s = "Once upon a time, there was a little cat named Mia. Mia wanted to fly like the birds in the tall \
+                 trees and the sky. One day she saw a kite.";
+        assert_eq!(premise_of(s, 0).as_deref(), Some("a little cat named Mia who wants to fly like the birds"));
+        assert_eq!(premise_of(s, 1).as_deref(), Some("a little cat named Mia who wanted to fly like the birds"));
+        let s = "Once upon a time, in a dark cave, there was a dragon. The dragon was afraid of the dark. He cried.";
+        assert_eq!(premise_of(s, 0).as_deref(), Some("a dragon that is afraid of the dark"));
+        assert_eq!(premise_of(s, 2).as_deref(), Some("a dragon who is afraid of the dark"));
+        // Every word of the premise is in the story's opening.
+        let p = premise_of(s, 3).unwrap();
+        assert!(p.split(' ').filter(|w| !["who", "that"].contains(w)).all(|w| s.contains(w)), "{p}");
+        // Someone else's sentence is not the hero's.
+        assert_eq!(premise_of("There was a dog named Max. Sam wanted a cake.", 0), None);
+        assert_eq!(premise_of("The sun was hot. It was a day.", 0), None);
     }
 
     #[test]
