@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::model::kernels::Product;
 use crate::tokenizer::Tokenizer;
 
 /// Tokenization throughput, one thread and all threads.
@@ -212,12 +213,12 @@ pub fn matmul_in(
     let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
     let mut c = vec![0.0f32; m * n];
     for _ in 0..3 {
-        crate::model::kernels::matmul_in(p, &mut c, &a, &b, m, k, n, false, false, false);
+        crate::model::kernels::matmul_in(p, &mut c, &a, &b, Product::new(m, k, n));
     }
     let mut gflops = Vec::new();
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
-        crate::model::kernels::matmul_in(p, &mut c, &a, &b, m, k, n, false, false, false);
+        crate::model::kernels::matmul_in(p, &mut c, &a, &b, Product::new(m, k, n));
         gflops.push(2.0 * (m * k * n) as f64 / t.elapsed().as_secs_f64() / 1e9);
     }
     std::hint::black_box(&c);

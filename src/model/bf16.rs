@@ -32,6 +32,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::kernels::Product;
+
 /// The precision of the training step's matrix products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -125,18 +127,8 @@ pub fn round_bf16(x: f32) -> f32 {
 /// The scalar reference of [`matmul_bf16`]: inputs rounded to bf16, products
 /// summed in f64 (so tests can bound the kernel's f32 summation error). Also
 /// the fallback where the CPU lacks AVX512-BF16.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_reference(
-    c: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    trans_a: bool,
-    trans_b: bool,
-    accumulate: bool,
-) {
+pub fn matmul_reference(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+    let Product { m, k, n, trans_a, trans_b, accumulate } = p;
     let at = |i: usize, kk: usize| round_bf16(if trans_a { a[kk * m + i] } else { a[i * k + kk] }) as f64;
     let bt = |kk: usize, j: usize| round_bf16(if trans_b { b[j * k + kk] } else { b[kk * n + j] }) as f64;
     for i in 0..m {
@@ -149,20 +141,10 @@ pub fn matmul_reference(
 }
 
 /// `c = a · b (+ c if accumulate)` with bfloat16 inputs and f32 sums; same
-/// arguments as [`super::kernels::matmul`]. Falls back to
+/// arguments (a [`Product`]) as [`super::kernels::matmul`]. Falls back to
 /// [`matmul_reference`] where the CPU lacks AVX512-BF16.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_bf16(
-    c: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    trans_a: bool,
-    trans_b: bool,
-    accumulate: bool,
-) {
+pub fn matmul_bf16(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+    let Product { m, k, n, accumulate, .. } = p;
     assert!(a.len() >= m * k, "a has m*k values");
     assert!(b.len() >= k * n, "b has k*n values");
     assert!(c.len() >= m * n, "c has m*n values");
@@ -178,9 +160,9 @@ pub fn matmul_bf16(
     }
     #[cfg(target_arch = "x86_64")]
     if available() {
-        return x86::matmul(c, &a[..m * k], &b[..k * n], m, k, n, trans_a, trans_b, accumulate);
+        return x86::matmul(c, &a[..m * k], &b[..k * n], p);
     }
-    matmul_reference(c, a, b, m, k, n, trans_a, trans_b, accumulate);
+    matmul_reference(c, a, b, p);
 }
 
 /// Width of panel `jp` of `B`: [`NR`], or the last columns rounded up to 16.
@@ -327,18 +309,8 @@ mod x86 {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn matmul(
-        c: &mut [f32],
-        a: &[f32],
-        b: &[f32],
-        m: usize,
-        k: usize,
-        n: usize,
-        trans_a: bool,
-        trans_b: bool,
-        accumulate: bool,
-    ) {
+    pub(super) fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+        let Product { m, k, n, trans_a, trans_b, accumulate } = p;
         let kp = k.div_ceil(2);
         let panels = n.div_ceil(NR);
         // Pack B: panel jp holds columns jp*NR.. as [kp][width] pairs.
@@ -536,11 +508,12 @@ mod tests {
                         let a = random(m * k, 10 * s as u64);
                         let b = random(k * n, 10 * s as u64 + 1);
                         let c0 = random(m * n, 10 * s as u64 + 2);
+                        let p = Product { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc };
                         let mut c = c0.clone();
-                        matmul_bf16(&mut c, &a, &b, m, k, n, ta, tb, acc);
+                        matmul_bf16(&mut c, &a, &b, p);
                         // Against the reference of the same rounded inputs: only the f32 sums differ.
                         let mut r = c0.clone();
-                        matmul_reference(&mut r, &a, &b, m, k, n, ta, tb, acc);
+                        matmul_reference(&mut r, &a, &b, p);
                         let (want, abs) = exact(&a, &b, m, k, n, ta, tb);
                         let mut err2 = 0.0f64;
                         let mut norm2 = 0.0f64;
@@ -577,10 +550,11 @@ mod tests {
                         let a: Vec<f32> = random(m * k, 7 * s as u64).into_iter().map(round_bf16).collect();
                         let b: Vec<f32> = random(k * n, 7 * s as u64 + 1).into_iter().map(round_bf16).collect();
                         let c0 = random(m * n, 7 * s as u64 + 2);
+                        let p = Product { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc };
                         let mut c = c0.clone();
-                        matmul_bf16(&mut c, &a, &b, m, k, n, ta, tb, acc);
+                        matmul_bf16(&mut c, &a, &b, p);
                         let mut f = c0.clone();
-                        crate::model::kernels::matmul(&mut f, &a, &b, m, k, n, ta, tb, acc);
+                        crate::model::kernels::matmul(&mut f, &a, &b, p);
                         let (_, abs) = exact(&a, &b, m, k, n, ta, tb);
                         for i in 0..m * n {
                             // Both are f32 sums of the same exact products, in different orders.
@@ -607,8 +581,8 @@ mod tests {
         let (a, b) = (random(m * k, 1), random(k * n, 2));
         let mut c1 = vec![0.0; m * n];
         let mut c2 = vec![1.0; m * n];
-        matmul_bf16(&mut c1, &a, &b, m, k, n, false, true, false);
-        matmul_bf16(&mut c2, &a, &b, m, k, n, false, true, false);
+        matmul_bf16(&mut c1, &a, &b, Product::new(m, k, n).b_transposed());
+        matmul_bf16(&mut c2, &a, &b, Product::new(m, k, n).b_transposed());
         assert_eq!(c1, c2);
     }
 

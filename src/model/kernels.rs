@@ -26,21 +26,54 @@ use super::attention::fast_exp;
 use super::bf16::Precision;
 use super::profile::{span, Kind};
 
-/// `c = a · b (+ c if accumulate)`, with `a` `[m, k]` and `b` `[k, n]`, each
-/// optionally stored transposed (`trans_a`: `a` is stored `[k, m]`).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    c: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    trans_a: bool,
-    trans_b: bool,
-    accumulate: bool,
-) {
+/// The shape and storage of one matrix product `c = a · b (+ c)`, as taken by
+/// [`matmul`], [`matmul_in`] and the bfloat16 kernel of [`super::bf16`]:
+/// `a` is `[m, k]`, `b` is `[k, n]`, `c` is `[m, n]`, all row-major.
+///
+/// `Product::new(m, k, n)` is the plain product; `.a_transposed()`,
+/// `.b_transposed()` and `.accumulating()` set one flag each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Product {
+    /// Rows of `a` and of `c`.
+    pub m: usize,
+    /// The summed dimension: columns of `a`, rows of `b`.
+    pub k: usize,
+    /// Columns of `b` and of `c`.
+    pub n: usize,
+    /// `a` is stored transposed: row-major `[k, m]` instead of `[m, k]`.
+    pub trans_a: bool,
+    /// `b` is stored transposed: row-major `[n, k]` instead of `[k, n]`.
+    pub trans_b: bool,
+    /// Add the product to `c`'s values (`c += a · b`) instead of overwriting them.
+    pub accumulate: bool,
+}
+
+impl Product {
+    /// `c = a · b` with `a` `[m, k]` and `b` `[k, n]`, neither transposed.
+    pub const fn new(m: usize, k: usize, n: usize) -> Self {
+        Product { m, k, n, trans_a: false, trans_b: false, accumulate: false }
+    }
+
+    /// The same product with `a` stored transposed (`[k, m]`).
+    pub const fn a_transposed(self) -> Self {
+        Product { trans_a: true, ..self }
+    }
+
+    /// The same product with `b` stored transposed (`[n, k]`).
+    pub const fn b_transposed(self) -> Self {
+        Product { trans_b: true, ..self }
+    }
+
+    /// The same product added to `c` instead of overwriting it.
+    pub const fn accumulating(self) -> Self {
+        Product { accumulate: true, ..self }
+    }
+}
+
+/// `c = a · b (+ c if accumulate)`, with the shapes and storage of `p`.
+pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     let _span = span(Kind::Matmul);
+    let Product { m, k, n, trans_a, trans_b, accumulate } = p;
     let a = if trans_a {
         ArrayView2::from_shape((m, k).strides((1, m)), a).expect("a has m*k values")
     } else {
@@ -57,24 +90,12 @@ pub fn matmul(
 
 /// [`matmul`] in the given precision: [`Precision::Bf16`] takes bfloat16
 /// inputs with f32 sums ([`super::bf16`]); anything else is f32.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul_in(
-    precision: Precision,
-    c: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    trans_a: bool,
-    trans_b: bool,
-    accumulate: bool,
-) {
+pub fn matmul_in(precision: Precision, c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     if precision == Precision::Bf16 {
         let _span = span(Kind::Matmul);
-        super::bf16::matmul_bf16(c, a, b, m, k, n, trans_a, trans_b, accumulate);
+        super::bf16::matmul_bf16(c, a, b, p);
     } else {
-        matmul(c, a, b, m, k, n, trans_a, trans_b, accumulate);
+        matmul(c, a, b, p);
     }
 }
 
@@ -93,7 +114,7 @@ pub fn linear_forward_in(
     d_in: usize,
     d_out: usize,
 ) {
-    matmul_in(precision, y, x, w, rows, d_in, d_out, false, true, false);
+    matmul_in(precision, y, x, w, Product::new(rows, d_in, d_out).b_transposed());
 }
 
 /// Backward of [`linear_forward`]: `dw += dy^T @ x`, and `dx (+)= dy @ w`.
@@ -126,8 +147,8 @@ pub fn linear_backward_in(
     d_out: usize,
     accumulate_dx: bool,
 ) {
-    matmul_in(precision, dw, dy, x, d_out, rows, d_in, true, false, true);
-    matmul_in(precision, dx, dy, w, rows, d_out, d_in, false, false, accumulate_dx);
+    matmul_in(precision, dw, dy, x, Product::new(d_out, rows, d_in).a_transposed().accumulating());
+    matmul_in(precision, dx, dy, w, Product { accumulate: accumulate_dx, ..Product::new(rows, d_out, d_in) });
 }
 
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
@@ -411,11 +432,11 @@ mod tests {
         let a = [1.0, 2.0, 3.0, 4.0];
         let b = [5.0, 6.0, 7.0, 8.0];
         let mut c = [0.0; 4];
-        matmul(&mut c, &a, &b, 2, 2, 2, false, false, false);
+        matmul(&mut c, &a, &b, Product::new(2, 2, 2));
         assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
-        matmul(&mut c, &a, &b, 2, 2, 2, true, false, false); // a^T b
+        matmul(&mut c, &a, &b, Product::new(2, 2, 2).a_transposed()); // a^T b
         assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
-        matmul(&mut c, &a, &b, 2, 2, 2, false, true, true); // + a b^T
+        matmul(&mut c, &a, &b, Product::new(2, 2, 2).b_transposed().accumulating()); // + a b^T
         assert_eq!(c, [26.0 + 17.0, 30.0 + 23.0, 38.0 + 39.0, 44.0 + 53.0]);
     }
 
