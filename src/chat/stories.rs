@@ -451,49 +451,90 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
 /// fly"), its hero as introduced, or its subject nouns, whichever the story
 /// offers, chosen by `hash`.
 fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
-    let phrase = match (premise_of(story, hash >> 24), hero_of(story)) {
-        (Some(premise), _) if hash % 10 < 5 => Some(premise),
-        (_, Some(hero)) if hash % 10 < 7 => Some(hero),
-        _ => None,
-    };
-    let ask = match phrase {
-        Some(p) => about_request(&[], hash).replace("{}", &p),
-        None => about_request(subjects, hash),
+    let premise = premise_of(story);
+    if let Some(p) = premise.as_ref().filter(|_| hash % 10 < 6) {
+        let ask = about_request(&[], hash).replace("{}", &p.request(hash >> 24));
+        let told = p.restated(story).unwrap_or_else(|| story.to_string());
+        return vec![Message::new(Role::User, ask), Message::new(Role::Assistant, told)];
+    }
+    let ask = match hero_of(story) {
+        Some(hero) if hash % 10 < 8 => about_request(&[], hash).replace("{}", &hero),
+        _ => about_request(subjects, hash),
     };
     vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)]
 }
 
-/// The story's premise, from its first three sentences: who it is about as
-/// the story introduces them ("a little dog named Max", "a weird rocket") and
-/// what the next sentence says of them ("Max wanted to fly." gives "who
-/// wants to fly"), so that every word a request like "a cat who is afraid
-/// of the dark" asks for has a place in the story's opening. Half the time
-/// (by `hash`) the verb is put in the present tense, as people ask.
-fn premise_of(story: &str, hash: u64) -> Option<String> {
+/// What a story is about, read from its opening: who it is about as the
+/// story introduces them ("a little dog named Max", "a weird rocket") and
+/// what a following sentence says of them ("Max wanted to fly." gives
+/// "wanted to fly").
+struct Premise {
+    /// "a little cat named Mia"
+    who: String,
+    /// "wanted", as the story says it
+    verb: String,
+    /// "to fly like the birds", at most seven words: what a request names
+    rest: String,
+    /// The whole of the sentence after the verb, for the restated opening
+    told: String,
+    /// The story's words before `who` ("Once upon a time, there was ").
+    lead: String,
+    /// Byte offset in the story where what follows the premise's sentences
+    /// starts, when the intro sentence is only the intro and the sentence
+    /// about them was read to its end (so nothing is lost by restating them
+    /// as one sentence).
+    resume_at: Option<usize>,
+}
+
+impl Premise {
+    /// The premise as a request's subject, in the story's tense or (by
+    /// `hash`, half the time) the present, as people ask: "a little cat
+    /// named Mia who wants to fly like the birds".
+    fn request(&self, hash: u64) -> String {
+        let verb = if hash % 2 == 0 { present_tense(&self.verb) } else { &self.verb };
+        let relative = if self.who.contains(" named ") || hash % 3 != 0 { "who" } else { "that" };
+        format!("{} {relative} {verb} {}", self.who, self.rest)
+    }
+
+    /// The story told with its premise as its first sentence ("Once upon a
+    /// time, there was a little cat named Mia who wanted to fly like the
+    /// birds."), so that what a request names comes first, where a small
+    /// model learns to copy it; `None` when the opening cannot be restated
+    /// without losing words.
+    fn restated(&self, story: &str) -> Option<String> {
+        let at = self.resume_at?;
+        let rest = story[at..].trim_start();
+        Some(format!("{}{} who {} {}. {rest}", self.lead, self.who, self.verb, self.told).trim_end().to_string())
+    }
+}
+
+/// The story's premise, from its first three sentences (see [`Premise`]).
+fn premise_of(story: &str) -> Option<Premise> {
     static INTRO: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     static DOES: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let intro = INTRO.get_or_init(|| {
-        regex::Regex::new(r"^(?:Once upon a time,? |One day,? |Once,? )?(?:in [a-z ]+, )?(?:there (?:was|lived) |)(a|an) ((?:[a-z]+ ){0,2}[a-z]+)(?: (?:named|called) ([A-Z][a-z]+))?[.,!]")
+        regex::Regex::new(r"^((?:Once upon a time,? |One day,? |Once,? )?(?:in [a-z ]+, )?(?:[Tt]here (?:was|lived) |))(a|an) ((?:[a-z]+ ){0,2}[a-z]+)(?: (?:named|called) ([A-Z][a-z]+))?[.,!]")
             .expect("a valid pattern")
     });
     let does = DOES.get_or_init(|| {
-        regex::Regex::new(r"^(\S+|The [a-z]+) (loved|liked|wanted|was afraid of|was scared of|lived|could not|couldn't|did not like|didn't like|dreamed of|wished|had|was|found|made|kept|could) ([a-z']+(?: [a-z']+){0,6})")
+        regex::Regex::new(r"^(\S+|The [a-z]+) (loved|liked|wanted|was afraid of|was scared of|lived|could not|couldn't|did not like|didn't like|dreamed of|wished|had|was|found|made|kept|could) ([a-z']+(?: [a-z',]+){0,14})")
             .expect("a valid pattern")
     });
     let sentences: Vec<&str> = split_sentences(story).into_iter().take(3).collect();
     let first = sentences.first()?;
     let c = intro.captures(first)?;
-    let noun_phrase = c.get(2)?.as_str();
+    let noun_phrase = &c[3];
     let noun = noun_phrase.rsplit(' ').next()?;
     if NOT_SUBJECTS.contains(&noun) && !matches!(noun, "boy" | "girl" | "man" | "woman") {
         return None;
     }
-    let name = c.get(3).map(|m| m.as_str());
+    let name = c.get(4).map(|m| m.as_str());
     let who = match name {
-        Some(n) => format!("{} {noun_phrase} named {n}", c.get(1)?.as_str()),
-        None => format!("{} {noun_phrase}", c.get(1)?.as_str()),
+        Some(n) => format!("{} {noun_phrase} named {n}", &c[2]),
+        None => format!("{} {noun_phrase}", &c[2]),
     };
-    let about_them = |s: &&'_ str| -> Option<(String, String)> {
+    let intro_only = c[0].len() == first.len() && first.ends_with('.');
+    let about_them = |(i, s): (usize, &&str)| -> Option<(usize, String, String, Option<String>)> {
         let d = does.captures(s)?;
         let subject = d.get(1)?.as_str();
         let refers = Some(subject) == name
@@ -502,16 +543,23 @@ fn premise_of(story: &str, hash: u64) -> Option<String> {
         // A long sentence is cut after a few words, back to a word that can
         // end a phrase: "loved to play with her toys and run" -> "loved to
         // play with her toys".
-        let mut rest: Vec<&str> = d[3].split(' ').collect();
+        let whole = (d[0].len() + 1 == s.len() && s.ends_with('.')).then(|| d[3].to_string());
+        let mut rest: Vec<&str> = d[3].split(' ').take(7).map(|w| w.trim_end_matches(',')).collect();
         while rest.last().is_some_and(|w| DANGLING.contains(w)) {
             rest.pop();
         }
-        (refers && !rest.is_empty()).then(|| (d[2].to_string(), rest.join(" ")))
+        (refers && !rest.is_empty()).then(|| (i, d[2].to_string(), rest.join(" "), whole))
     };
-    let (verb, rest) = sentences.iter().skip(1).find_map(about_them)?;
-    let verb = if hash % 2 == 0 { present_tense(&verb) } else { &verb };
-    let relative = if name.is_some() || hash % 3 != 0 { "who" } else { "that" };
-    Some(format!("{who} {relative} {verb} {rest}"))
+    let (index, verb, rest, whole) = sentences.iter().enumerate().skip(1).find_map(about_them)?;
+    // The restated opening replaces sentences 1 and 2 only: a sentence
+    // between them would be lost.
+    let told = whole.clone().unwrap_or_default();
+    let resume_at = (intro_only && whole.is_some() && index == 1).then(|| {
+        let second = sentences[1];
+        // `second` is a slice of `story`: its end is where the rest starts.
+        second.as_ptr() as usize - story.as_ptr() as usize + second.len()
+    });
+    Some(Premise { who, verb, rest, told, lead: c[1].to_string(), resume_at })
 }
 
 /// Words a cut phrase must not end with.
@@ -617,7 +665,9 @@ mod tests {
             let source = docs.iter().find(|d| d.contains(answer.as_str()) || ask.contains(*d)).expect("from a story");
             match kind_of(c) {
                 "about" | "learns" => {
-                    assert_eq!(answer, source);
+                    // The story itself, or told with its premise as its first sentence.
+                    let last = |t: &str| t.split(". ").last().map(str::to_string);
+                    assert!(answer == source || last(answer) == last(source), "{answer}");
                     let subject = ask.split_whitespace().find(|w| {
                         [
                             "dragon", "rabbit", "bear", "kitten", "owl", "fox", "goat", "duck", "kite", "ball", "drum",
@@ -667,17 +717,32 @@ mod tests {
     fn a_premise_is_the_hero_and_what_the_next_sentence_says_of_them() {
         let s = "Once upon a time, there was a little cat named Mia. Mia wanted to fly like the birds in the tall \
                  trees and the sky. One day she saw a kite.";
-        assert_eq!(premise_of(s, 0).as_deref(), Some("a little cat named Mia who wants to fly like the birds"));
-        assert_eq!(premise_of(s, 1).as_deref(), Some("a little cat named Mia who wanted to fly like the birds"));
+        let p = premise_of(s).unwrap();
+        assert_eq!(p.request(0), "a little cat named Mia who wants to fly like the birds");
+        assert_eq!(p.request(1), "a little cat named Mia who wanted to fly like the birds");
+        assert_eq!(
+            p.restated(s).as_deref(),
+            Some("Once upon a time, there was a little cat named Mia who wanted to fly like the birds in the tall trees and the sky. One day she saw a kite.")
+        );
+        let long = "There was a cat named Mia. Mia wanted to fly like the birds in the tall trees and the sky above the old town on the hill. Then a kite.";
+        assert_eq!(premise_of(long).unwrap().restated(long), None, "a sentence too long to read whole is not restated");
         let s = "Once upon a time, in a dark cave, there was a dragon. The dragon was afraid of the dark. He cried.";
-        assert_eq!(premise_of(s, 0).as_deref(), Some("a dragon that is afraid of the dark"));
-        assert_eq!(premise_of(s, 2).as_deref(), Some("a dragon who is afraid of the dark"));
+        let p = premise_of(s).unwrap();
+        assert_eq!(p.request(0), "a dragon that is afraid of the dark");
+        assert_eq!(p.request(2), "a dragon who is afraid of the dark");
+        assert_eq!(
+            p.restated(s).as_deref(),
+            Some("Once upon a time, in a dark cave, there was a dragon who was afraid of the dark. He cried.")
+        );
         // Every word of the premise is in the story's opening.
-        let p = premise_of(s, 3).unwrap();
-        assert!(p.split(' ').filter(|w| !["who", "that"].contains(w)).all(|w| s.contains(w)), "{p}");
+        let r = p.request(3);
+        assert!(r.split(' ').filter(|w| !["who", "that"].contains(w)).all(|w| s.contains(w)), "{r}");
         // Someone else's sentence is not the hero's.
-        assert_eq!(premise_of("There was a dog named Max. Sam wanted a cake.", 0), None);
-        assert_eq!(premise_of("The sun was hot. It was a day.", 0), None);
+        assert!(premise_of("There was a dog named Max. Sam wanted a cake.").is_none());
+        assert!(premise_of("The sun was hot. It was a day.").is_none());
+        // An intro sentence that says more than the intro is not restated.
+        let s = "There was a dog named Max, who was old. Max loved bones. The end.";
+        assert_eq!(premise_of(s).unwrap().restated(s), None);
     }
 
     #[test]
