@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use super::card::{self, CardInputs};
 use super::gguf::{self, GgufType};
 use super::hf::{self, HfDtype};
-use super::record::ModelRecord;
 use super::{file_err, ExportError, Source};
 use crate::chat::{render_tokens, Message, Role};
 use crate::fsutil::{FolderKind, FolderWriter};
@@ -108,7 +107,7 @@ pub fn export_model(src: &Source, out: &Path, options: &ExportOptions) -> Result
         crate::fsutil::write_atomic(tmp.join("README.md"), card.as_bytes()).map_err(|e| file_err(tmp, e))?;
     }
     // What the card says, in a form import reads back exactly.
-    let record = ModelRecord { name: Some(name.clone()), licenses: src.licenses.clone(), training: src.state.clone() };
+    let record = src.record(&name);
     super::record::write(tmp, &record)?;
     folder.commit()?;
     let bytes = folder_bytes(out);

@@ -94,9 +94,7 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
             let _ = writeln!(
                 s,
                 "{} optimizer steps, {} tokens seen in the last stage (the checkpoint `{}`).",
-                state.step,
-                state.tokens_seen,
-                src.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                state.step, state.tokens_seen, src.checkpoint
             );
             match (&state.hardware, state.train_seconds) {
                 (Some(hw), secs) if secs > 0.0 => {

@@ -61,6 +61,9 @@ pub struct Source {
     pub licenses: Vec<SourceLicense>,
     /// The name the model was shared under, when it was exported before.
     pub name: Option<String>,
+    /// The checkpoint the weights come from: its folder's name, or the one
+    /// an exported or imported model's record names.
+    pub checkpoint: String,
 }
 
 impl Source {
@@ -79,6 +82,7 @@ impl Source {
                 state: record.training,
                 licenses: record.licenses,
                 name: record.name,
+                checkpoint: record.checkpoint.unwrap_or_else(|| folder_name(path)),
             });
         }
         let dir = checkpoint::resolve(path)?;
@@ -97,21 +101,37 @@ impl Source {
         }
         // A checkpoint fledge trained has its state; an imported one the
         // record the exported folder carried.
-        let (state, licenses, name) = match loaded.state {
+        let (state, licenses, name, checkpoint) = match loaded.state {
             Some(state) => {
                 let licenses = state.data_licenses.clone();
-                (Some(state), licenses, None)
+                (Some(state), licenses, None, folder_name(&dir))
             }
             None => {
                 let record = record::read(&dir)?.unwrap_or_default();
-                (record.training, record.licenses, record.name)
+                let checkpoint = record.checkpoint.unwrap_or_else(|| folder_name(&dir));
+                (record.training, record.licenses, record.name, checkpoint)
             }
         };
-        Ok(Self { dir, config: loaded.config, params: loaded.params, tokenizer, state, licenses, name })
+        Ok(Self { dir, config: loaded.config, params: loaded.params, tokenizer, state, licenses, name, checkpoint })
+    }
+
+    /// The record written beside an export of this model (`fledge.json`).
+    pub fn record(&self, name: &str) -> record::ModelRecord {
+        record::ModelRecord {
+            name: Some(name.to_string()),
+            licenses: self.licenses.clone(),
+            training: self.state.clone(),
+            checkpoint: Some(self.checkpoint.clone()),
+        }
     }
 
     /// The run folder holding this checkpoint (where metrics and reports live).
     pub fn run_dir(&self) -> Option<&Path> {
         self.dir.parent().filter(|p| p.join("latest.json").exists())
     }
+}
+
+/// The last component of `path`, as text.
+fn folder_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }

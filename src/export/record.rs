@@ -31,6 +31,10 @@ pub struct ModelRecord {
     /// The training record of the checkpoint it was exported from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<TrainState>,
+    /// The name of that checkpoint's folder ("step-000600"), so that the
+    /// card says the same after an import and another export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 /// The text of `fledge.json`.
@@ -83,7 +87,7 @@ pub fn from_card(card: &str) -> Option<ModelRecord> {
         }
         licenses.push(license_cell(source, license, credit, &manifest));
     }
-    Some(ModelRecord { name, licenses, training: None })
+    Some(ModelRecord { name, licenses, training: None, checkpoint: None })
 }
 
 /// One table row back into a license: `[ID](URL)` or `ID (NAME)`.
