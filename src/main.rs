@@ -102,7 +102,7 @@ struct GenerateArgs {
     /// Sample only from the most likely tokens that together hold this probability.
     #[arg(long, default_value_t = 0.95)]
     top_p: f32,
-    /// Make tokens already in the text less likely: their scores shrink by this factor (1: off).
+    /// Make tokens the continuation has already used less likely (the prompt's do not count): their scores shrink by this factor (1: off).
     #[arg(long, default_value_t = 1.1)]
     repetition_penalty: f32,
     /// Seed of the first sample's sampling.

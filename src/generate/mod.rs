@@ -6,8 +6,8 @@
 //! pass over the weights instead of a pass over the whole sequence.
 //!
 //! Sampling, in order: repetition penalty (CTRL, Keskar et al. 2019: positive
-//! logits of tokens already in the text are divided by the penalty, negative
-//! ones multiplied), temperature, top-k, top-p (nucleus), then a draw from a
+//! logits of tokens the reply has already used are divided by the penalty,
+//! negative ones multiplied; the prompt's tokens do not count), temperature, top-k, top-p (nucleus), then a draw from a
 //! seeded generator, so the same seed gives the same text.
 
 pub mod batch;
@@ -527,7 +527,11 @@ pub struct SamplingOptions {
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches p (1: all).
     pub top_p: f32,
-    /// Above 1 discourages tokens already in the text.
+    /// Above 1 discourages tokens the reply has already used. Only the
+    /// generated tokens count, not the prompt's: the penalty is there to stop
+    /// a small model from looping, and counting the prompt would push it away
+    /// from the very words it should copy (the subject of a story request,
+    /// the answer in a given text).
     pub repetition_penalty: f32,
     pub max_new_tokens: usize,
     pub seed: u64,
@@ -725,7 +729,7 @@ pub struct Decoding {
     options: SamplingOptions,
     rng: ChaCha8Rng,
     stop_tokens: Vec<u32>,
-    history: Vec<u32>,
+    /// The reply's tokens so far (the repetition penalty counts these).
     tokens: Vec<u32>,
     /// All generated tokens, decoded.
     decoded: String,
@@ -738,7 +742,7 @@ pub struct Decoding {
 }
 
 impl Decoding {
-    pub fn new(tokenizer: &Tokenizer, prompt_ids: &[u32], options: &SamplingOptions) -> Self {
+    pub fn new(tokenizer: &Tokenizer, options: &SamplingOptions) -> Self {
         let stop_tokens = if options.stop_tokens.is_empty() {
             vec![tokenizer.eot_id(), tokenizer.im_end_id()]
         } else {
@@ -748,7 +752,6 @@ impl Decoding {
             options: options.clone(),
             rng: ChaCha8Rng::seed_from_u64(options.seed),
             stop_tokens,
-            history: prompt_ids.to_vec(),
             tokens: Vec::new(),
             decoded: String::new(),
             emitted: String::new(),
@@ -785,19 +788,18 @@ impl Decoding {
         }
         let token = match self.options.logprobs {
             Some(n) => {
-                let lp = sample_with_logprobs(logits, &self.history, &self.options, n, &mut self.rng);
+                let lp = sample_with_logprobs(logits, &self.tokens, &self.options, n, &mut self.rng);
                 let token = lp.token;
                 if !self.stop_tokens.contains(&token) {
                     self.logprobs.push(lp);
                 }
                 token
             }
-            None => sample(logits, &self.history, &self.options, &mut self.rng),
+            None => sample(logits, &self.tokens, &self.options, &mut self.rng),
         };
         if self.stop_tokens.contains(&token) {
             return Step::Finished(self.flush(), FinishReason::StopToken);
         }
-        self.history.push(token);
         self.tokens.push(token);
         self.decoded = tokenizer.decode(&self.tokens).unwrap_or_default();
         let text = &self.decoded;
@@ -872,7 +874,7 @@ pub fn generate(
     for &t in prompt_ids.iter().take(max_ctx) {
         logits = generator.step(t).to_vec();
     }
-    let mut decoding = Decoding::new(tokenizer, prompt_ids, options);
+    let mut decoding = Decoding::new(tokenizer, options);
     let finish = loop {
         let step = if logits.is_empty() || generator.position() >= max_ctx {
             decoding.finish(FinishReason::ContextFull)
@@ -983,6 +985,30 @@ mod tests {
         assert_eq!(sample(&mut [0.1, 3.0, 2.9], &[1], &penalized, &mut rng), 2);
     }
 
+    /// The penalty counts the reply's own tokens, never the prompt's: a
+    /// model asked about a cat may say "cat", however hard it is penalized.
+    #[test]
+    fn the_repetition_penalty_spares_the_prompt_and_counts_the_reply() {
+        let text = "the cat sat on the mat. the dog sat on the log. ".repeat(30);
+        let tok = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let prompt = tok.encode("the cat", false);
+        let options = SamplingOptions { temperature: 0.0, repetition_penalty: 1e6, ..Default::default() };
+        let mut d = Decoding::new(&tok, &options);
+        let vocab = tok.vocab_size();
+        // Logits that favour the prompt's last token, then another.
+        let favour = |first: u32, second: u32| {
+            let mut l = vec![0.0f32; vocab];
+            l[first as usize] = 5.0;
+            l[second as usize] = 4.0;
+            l
+        };
+        let (cat, other) = (*prompt.last().unwrap(), tok.im_end_id() - 1);
+        d.next(&mut favour(cat, other), &tok);
+        assert_eq!(d.last_token(), cat, "a prompt token is not penalized");
+        d.next(&mut favour(cat, other), &tok);
+        assert_eq!(d.last_token(), other, "once the reply has used it, it is");
+    }
+
     /// Text that may begin a stop string is held back until it is clear; the
     /// stop string itself is never handed out.
     #[test]
@@ -996,7 +1022,7 @@ mod tests {
             stop_strings: vec!["User:".into()],
             ..Default::default()
         };
-        let mut d = Decoding::new(&tok, &[], &options);
+        let mut d = Decoding::new(&tok, &options);
         let mut shown = String::new();
         for &t in &script {
             // Logits that make greedy sampling pick the scripted token.

@@ -245,7 +245,7 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
             }
             let slot = decoder.acquire().expect("a free slot while fewer than max_active are active");
             stats.prompt_tokens.fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
-            let decoding = Decoding::new(tok, &job.prompt, &job.options);
+            let decoding = Decoding::new(tok, &job.options);
             active.push(Active { slot, prompt: job.prompt, fed: 0, decoding, events: job.events });
             stats.active.store(active.len(), Ordering::SeqCst);
             stats.queued.fetch_sub(1, Ordering::SeqCst);
