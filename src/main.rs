@@ -250,6 +250,8 @@ enum DataCommand {
     Stories(cli::chat::DataStoriesArgs),
     /// Make reading-comprehension conversations (questions answered by copying a span) from a prepared corpus.
     Rc(cli::chat::DataRcArgs),
+    /// Make reading-comprehension conversations about synthetic everyday texts (notes, messages, timetables...).
+    Notes(cli::chat::DataNotesArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
     Report {
         /// The prepared corpus folder.
@@ -526,6 +528,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data(DataCommand::Chat(args)) => cli::chat::run_data_chat(args),
         Command::Data(DataCommand::Stories(args)) => cli::chat::run_data_stories(args),
         Command::Data(DataCommand::Rc(args)) => cli::chat::run_data_rc(args),
+        Command::Data(DataCommand::Notes(args)) => cli::chat::run_data_notes(args),
         Command::Index(cmd) => cli::rag::run_index(cmd),
         Command::Ask(args) => cli::rag::run_ask(args),
         Command::Serve(args) => cli::serve::run_serve(args),
@@ -1244,6 +1247,7 @@ mod tests {
             "tokenizer decode",
             "tokenizer sweep",
             "data rc",
+            "data notes",
             "index search",
             "generate",
             "eval",

@@ -8,6 +8,9 @@
 //!   conversation JSONL, keeping their own splits.
 //! - [`rc`]: reading-comprehension conversations made from the prepared
 //!   pretraining corpus (`fledge data rc`).
+//! - [`notes`]: reading-comprehension conversations about synthetic everyday
+//!   texts (notes, messages, timetables, labels...) with rare names and
+//!   distractors (`fledge data notes`).
 //! - [`sft`]: fine-tuning data (masking, packing, mixing) on the training loop.
 //! - [`eval`]: exact match and token F1 on held-out grounded QA.
 //! - [`battery`]: the hand-written sets of `evals/` (grounded QA, refusals,
@@ -17,6 +20,7 @@
 pub mod battery;
 pub mod convert;
 pub mod eval;
+pub mod notes;
 pub mod rc;
 pub mod sft;
 pub mod stories;

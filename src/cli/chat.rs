@@ -718,3 +718,41 @@ pub fn run_data_rc(args: DataRcArgs) -> Result<()> {
     println!("written under {}", args.out.join(fledge::chat::rc::SOURCE).display());
     Ok(())
 }
+
+#[derive(Args)]
+pub struct DataNotesArgs {
+    /// Output folder; the set goes to OUT/notes/{train,val,test}.jsonl with report.json and notes-report.json.
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+    /// Number of everyday texts to write, each with 1 to 4 questions (about 12% of them unanswerable).
+    #[arg(long, default_value_t = fledge::chat::notes::DEFAULT_COUNT)]
+    count: usize,
+    /// Seed for the texts, wordings and splits; the same seed gives the same set.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+}
+
+/// `fledge data notes`: questions about synthetic everyday texts.
+pub fn run_data_notes(args: DataNotesArgs) -> Result<()> {
+    let run = fledge::chat::notes::run(&args.out, args.count, args.seed)?;
+    let r = &run.report;
+    println!("{:<14} {:>8}", "text kind", "texts");
+    for (kind, n) in &r.texts_per_kind {
+        println!("{kind:<14} {n:>8}");
+    }
+    println!("{:<14} {:>8} {:>11}", "question kind", "questions", "candidates");
+    for (kind, n) in &r.questions_per_kind {
+        println!("{kind:<14} {n:>8} {:>11}", r.candidates_per_kind.get(kind).copied().unwrap_or(0));
+    }
+    for (why, n) in &r.skipped {
+        println!("skipped {n}: {why}");
+    }
+    println!(
+        "{} questions ({} unanswerable) about {} of {} texts, in {:.1} s",
+        r.questions, r.unanswerable, r.texts, r.count, r.seconds
+    );
+    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("conversations per split: {}", splits.join(", "));
+    println!("written under {}", args.out.join(fledge::chat::notes::SOURCE).display());
+    Ok(())
+}
