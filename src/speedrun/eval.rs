@@ -93,11 +93,12 @@ pub fn training_record(stage: Stage, run: &Path, seconds: f64, reused: bool) -> 
     })
 }
 
-/// The chat sets made from the speedrun's own corpus, not converted from ../shared/data.
-const MADE_FROM_CORPUS: [&str; 2] = ["rc", "stories"];
+/// The chat sets fledge makes itself, not converted from ../shared/data: from
+/// the speedrun's own corpus (rc, stories) or from its own rules (notes).
+const MADE_BY_FLEDGE: [&str; 3] = ["rc", "stories", "notes"];
 
-/// Their seed: `fledge data rc` and `fledge data stories`'s default, so that
-/// the speedrun's sets are the ones those commands make.
+/// Their seed: `fledge data rc`, `data stories` and `data notes`'s default, so
+/// that the speedrun's sets are the ones those commands make.
 const DATA_SEED: u64 = 1234;
 
 /// Converts the chat and QA sets the fine-tuning mix and the evaluation
@@ -112,10 +113,10 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
     wanted.sort();
     wanted.dedup();
     // Sets made from the corpus itself (reading comprehension, story
-    // requests), from its training documents only.
+    // requests; from its training documents only) or by rule (notes).
     let corpus = config.out.join("data");
     let mut converted = 0;
-    for set in wanted.iter().filter(|s| MADE_FROM_CORPUS.contains(s)) {
+    for set in wanted.iter().filter(|s| MADE_BY_FLEDGE.contains(s)) {
         if out.join(set).join("report.json").exists() {
             continue;
         }
@@ -125,6 +126,9 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
             "rc" => crate::chat::rc::run(&corpus, &out, DATA_SEED, crate::chat::rc::DEFAULT_MAX_QUESTIONS)
                 .map(|_| ())
                 .map_err(|e| failed(e.to_string()))?,
+            "notes" => crate::chat::notes::run(&out, crate::chat::notes::DEFAULT_COUNT, DATA_SEED)
+                .map(|_| ())
+                .map_err(|e| failed(e.to_string()))?,
             _ => crate::chat::stories::run(&corpus, &out, DATA_SEED, "tinystories")
                 .map(|_| ())
                 .map_err(|e| failed(e.to_string()))?,
@@ -132,7 +136,7 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
         converted += 1;
     }
     let mut sources: Vec<&str> = Vec::new();
-    for set in wanted.iter().filter(|s| !MADE_FROM_CORPUS.contains(s)) {
+    for set in wanted.iter().filter(|s| !MADE_BY_FLEDGE.contains(s)) {
         let source = if set.starts_with("babi-task") { "babi" } else { set };
         if !convert::SOURCES.contains(&source) {
             return Err(stage_err(

@@ -192,12 +192,14 @@ impl Default for ExportStage {
 /// The presets `fledge speedrun --preset` knows.
 pub const PRESETS: [&str; 3] = ["tiny", "reference", "small"];
 
-/// The chat mix of `recipes/sft.toml`: reading comprehension made from the
-/// corpus (answers copied out of a text) and story requests answered with
-/// its stories, bAbI and FairytaleQA for answering from a context, the
-/// identity set and some open conversation as a small share.
+/// The chat mix of `recipes/sft.toml`: questions about everyday texts
+/// (`fledge data notes`) and reading comprehension made from the corpus
+/// (answers copied out of a text), story requests answered with its stories,
+/// bAbI and FairytaleQA for answering from a context, the identity set and
+/// some open conversation as a small share.
 fn chat_mix() -> Vec<ChatSet> {
     [
+        ("notes", 0.5),
         ("rc", 0.6),
         ("stories", 1.0),
         ("babi-task1", 1.0),
