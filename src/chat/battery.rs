@@ -184,6 +184,8 @@ pub fn has_identity_line(reply: &str) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct GroundedAnswer {
     pub id: String,
+    /// The kind of text asked about (note, story, timetable, ...).
+    pub text_kind: String,
     pub answer_type: String,
     pub answerable: bool,
     pub question: String,
@@ -209,6 +211,9 @@ pub struct GroundedScore {
     pub refusal_rate: f64,
     /// Answer accuracy per answer type (name, place, time, ...), with counts.
     pub by_type: Vec<(String, usize, f64)>,
+    /// Answer accuracy per kind of text (note, story, timetable, ...), with
+    /// counts: where a model that has learned one kind of text fails another.
+    pub by_text_kind: Vec<(String, usize, f64)>,
     pub seconds: f64,
     #[serde(skip)]
     pub answers: Vec<GroundedAnswer>,
@@ -240,6 +245,7 @@ pub fn score_grounded(
             let reply = reply.trim().to_string();
             Some(GroundedAnswer {
                 id: item.id.clone(),
+                text_kind: item.kind.clone(),
                 answer_type: item.answer_type.clone(),
                 answerable: item.answerable,
                 question: item.question.clone(),
@@ -258,17 +264,6 @@ pub fn score_grounded(
     let rate = |v: &[&GroundedAnswer], f: &dyn Fn(&GroundedAnswer) -> f64| {
         v.iter().map(|a| f(a)).sum::<f64>() / v.len().max(1) as f64
     };
-    let mut types: Vec<String> = yes.iter().map(|a| a.answer_type.clone()).collect();
-    types.sort();
-    types.dedup();
-    let by_type = types
-        .into_iter()
-        .map(|t| {
-            let of: Vec<&GroundedAnswer> = yes.iter().copied().filter(|a| a.answer_type == t).collect();
-            let accuracy = rate(&of, &|a| f64::from(u8::from(a.accurate)));
-            (t, of.len(), accuracy)
-        })
-        .collect();
     GroundedScore {
         answerable: yes.len(),
         unanswerable: no.len(),
@@ -278,10 +273,23 @@ pub fn score_grounded(
         answer_accuracy: rate(&yes, &|a| f64::from(u8::from(a.accurate))),
         false_refusal_rate: rate(&yes, &|a| f64::from(u8::from(a.refused))),
         refusal_rate: rate(&no, &|a| f64::from(u8::from(a.refused))),
-        by_type,
+        by_type: accuracy_by(&yes, |a| &a.answer_type),
+        by_text_kind: accuracy_by(&yes, |a| &a.text_kind),
         seconds: start.elapsed().as_secs_f64(),
         answers,
     }
+}
+
+/// Answer accuracy of `answers` grouped by `key`, in the key's order, with
+/// each group's size.
+fn accuracy_by(answers: &[&GroundedAnswer], key: impl Fn(&GroundedAnswer) -> &str) -> Vec<(String, usize, f64)> {
+    let mut groups: std::collections::BTreeMap<&str, (usize, usize)> = std::collections::BTreeMap::new();
+    for a in answers {
+        let (asked, right) = groups.entry(key(a)).or_default();
+        *asked += 1;
+        *right += usize::from(a.accurate);
+    }
+    groups.into_iter().map(|(k, (asked, right))| (k.to_string(), asked, right as f64 / asked as f64)).collect()
 }
 
 /// One story reply and its verdict.
@@ -444,6 +452,35 @@ mod tests {
         // The built-in copy is the checkout's.
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("evals");
         assert_eq!(read_grounded(Some(&dir), None).unwrap().len(), all.len());
+    }
+
+    #[test]
+    fn accuracy_is_grouped_by_text_kind_and_answer_type() {
+        let answer = |kind: &str, answer_type: &str, accurate: bool| GroundedAnswer {
+            id: String::new(),
+            text_kind: kind.into(),
+            answer_type: answer_type.into(),
+            answerable: true,
+            question: String::new(),
+            answers: Vec::new(),
+            reply: String::new(),
+            exact: accurate,
+            f1: 0.0,
+            accurate,
+            refused: false,
+        };
+        let all = [
+            answer("story", "name", true),
+            answer("note", "time", false),
+            answer("story", "time", false),
+            answer("story", "name", true),
+        ];
+        let refs: Vec<&GroundedAnswer> = all.iter().collect();
+        let by_kind = accuracy_by(&refs, |a| &a.text_kind);
+        assert_eq!(by_kind, vec![("note".to_string(), 1, 0.0), ("story".to_string(), 3, 2.0 / 3.0)]);
+        let by_type = accuracy_by(&refs, |a| &a.answer_type);
+        assert_eq!(by_type, vec![("name".to_string(), 2, 1.0), ("time".to_string(), 2, 0.0)]);
+        assert!(accuracy_by(&[], |a| &a.text_kind).is_empty());
     }
 
     #[test]

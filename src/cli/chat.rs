@@ -389,6 +389,9 @@ fn print_battery(b: &Battery) {
     for (kind, n, accuracy) in &g.by_type {
         println!("| answer type: {kind} | {n} | {accuracy:.3} | | | |");
     }
+    for (kind, n, accuracy) in &g.by_text_kind {
+        println!("| text kind: {kind} | {n} | {accuracy:.3} | | | |");
+    }
     if g.too_long > 0 {
         println!("({} questions longer than the context window were not asked)", g.too_long);
     }
