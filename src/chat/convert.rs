@@ -127,6 +127,28 @@ pub struct Converted {
 }
 
 impl Converted {
+    /// A set fledge generated itself (rc, notes): its conversations, each
+    /// tagged with its split, the generator's skip counts and notes.
+    pub(crate) fn from_tagged(
+        source: &str,
+        tagged: impl IntoIterator<Item = (Split, Conversation)>,
+        skipped: &BTreeMap<String, usize>,
+        notes: Vec<String>,
+    ) -> Self {
+        let mut b = Builder::new(source);
+        for (split, conv) in tagged {
+            b.push(split, conv);
+        }
+        b.skipped = skipped.clone();
+        b.notes = notes;
+        b.finish()
+    }
+
+    /// Conversations per split, by the split's name.
+    pub fn split_counts(&self) -> BTreeMap<String, usize> {
+        self.splits.iter().map(|(s, v)| (s.as_str().to_string(), v.len())).collect()
+    }
+
     pub fn split(&self, split: Split) -> &[Conversation] {
         self.splits.iter().find(|(s, _)| *s == split).map(|(_, c)| c.as_slice()).unwrap_or(&[])
     }

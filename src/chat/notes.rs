@@ -470,18 +470,11 @@ pub fn split_of(context: &str, seed: u64) -> Split {
 
 /// The conversations as a converted set (train / val / test by text).
 pub fn to_converted(convs: Vec<NotesConversation>, report: &mut NotesReport, notes: Vec<String>) -> Converted {
-    let mut splits: BTreeMap<Split, Vec<Conversation>> = Split::ALL.iter().map(|&s| (s, Vec::new())).collect();
-    for c in convs {
-        let split = split_of(&c.conversation.messages[0].content, report.seed);
-        splits.entry(split).or_default().push(c.conversation);
-    }
-    report.splits = splits.iter().map(|(s, v)| (s.as_str().to_string(), v.len())).collect();
-    Converted {
-        source: SOURCE.into(),
-        splits: splits.into_iter().collect(),
-        skipped: report.skipped.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        notes,
-    }
+    let seed = report.seed;
+    let tagged = convs.into_iter().map(|c| (split_of(&c.conversation.messages[0].content, seed), c.conversation));
+    let converted = Converted::from_tagged(SOURCE, tagged, &report.skipped, notes);
+    report.splits = converted.split_counts();
+    converted
 }
 
 /// The set's license: fledge's own text, like the `identity` set.

@@ -478,17 +478,10 @@ pub fn split_of(doc: &str) -> Split {
 
 /// The conversations as a converted set (train / val / test by document).
 pub fn to_converted(docs: &[&str], convs: Vec<RcConversation>, report: &mut RcReport, notes: Vec<String>) -> Converted {
-    let mut splits: BTreeMap<Split, Vec<Conversation>> = Split::ALL.iter().map(|&s| (s, Vec::new())).collect();
-    for c in convs {
-        splits.entry(split_of(docs[c.doc])).or_default().push(c.conversation);
-    }
-    report.splits = splits.iter().map(|(s, v)| (s.as_str().to_string(), v.len())).collect();
-    Converted {
-        source: SOURCE.into(),
-        splits: splits.into_iter().collect(),
-        skipped: report.skipped.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        notes,
-    }
+    let tagged = convs.into_iter().map(|c| (split_of(docs[c.doc]), c.conversation));
+    let converted = Converted::from_tagged(SOURCE, tagged, &report.skipped, notes);
+    report.splits = converted.split_counts();
+    converted
 }
 
 // ---------------------------------------------------------------------------
