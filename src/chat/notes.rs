@@ -38,7 +38,9 @@
 //! 3. 1 to 4 questions are picked, favouring kinds asked least so far, so
 //!    that no kind exceeds a quarter of the questions; about 12% are
 //!    unanswerable. Why-answers keep their conjunction ("because the road is
-//!    closed"), as in `rc`.
+//!    closed"), as in `rc`, except where `reasons` has said half of the
+//!    because-sentences another way ("The road is closed, so ..."): there the
+//!    answer is the cause as written.
 //! 4. Texts are split 96/2/2 into train, val and test by a hash of the text.
 
 /// `w!["Where is {x}?", ...]`: the wordings, formatted with the variables
@@ -57,6 +59,7 @@ mod instructions;
 mod labels;
 mod mail;
 mod notices;
+mod reasons;
 mod schedules;
 mod story;
 mod words;
@@ -327,7 +330,8 @@ fn make_text(seed: u64, i: usize, skips: &mut Skips) -> Checked {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ mix64(i as u64 + 1));
     let kind = *TextKind::ALL.choose(&mut rng).expect("kinds");
     let mut g = Gen::new(ChaCha8Rng::seed_from_u64(rng.gen()));
-    let draft = (kind.template())(&mut g);
+    let mut draft = (kind.template())(&mut g);
+    reasons::reword_reasons(&mut draft, &mut g);
     check(kind, draft, skips)
 }
 
