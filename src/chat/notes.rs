@@ -78,6 +78,16 @@ use crate::data::dedup::{fnv1a, mix64};
 use crate::data::license::SourceLicense;
 use gen::{Draft, Gen, Qa};
 
+/// The generator's given names, of girls and women (`female`) or of boys and
+/// men; story requests rename heroes with them.
+pub(crate) fn given_names(female: bool) -> &'static [String] {
+    if female {
+        words::female()
+    } else {
+        words::male()
+    }
+}
+
 /// The set's name: output goes to `{out}/notes/`.
 pub const SOURCE: &str = "notes";
 /// Default number of texts.

@@ -10,10 +10,14 @@
 //! Kinds (counted in the report): `about` (a story about one or two things),
 //! `learns` (a story where someone learns to ...; only from stories that say
 //! so), `continue` (the opening given, the rest of the story answered),
-//! `title` (a story given, a title made from its subject answered).
+//! `title` (a story given, a title made from its subject answered),
+//! `swapped` (a story retold with another animal or name for its hero, and
+//! a request that names it).
 //!
 //! Rule-based, like the reading-comprehension data: the stories are simple and the rules
 //! small, and no model is needed to make the data a model learns from.
+
+mod swap;
 
 use std::collections::HashMap;
 
@@ -361,6 +365,7 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
     let mut report = StoryReport { documents: docs.len(), ..Default::default() };
     let mut kinds: HashMap<&'static str, usize> = HashMap::new();
     let mut skipped: HashMap<&'static str, usize> = HashMap::new();
+    let mut examples_shown: HashMap<&'static str, usize> = HashMap::new();
     let mut out = Vec::new();
     for (index, doc) in docs.iter().enumerate() {
         let story = doc.trim();
@@ -432,10 +437,19 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
         if again[0].content != conversations[0].1[0].content {
             conversations.push(("about", again));
         }
+        // The same story about another animal and another named hero: the
+        // hero a request names must be copied from it (see `swap`).
+        let animal = swap::swap_animal(story, hash ^ 0xa11);
+        let named = swap::swap_name(story, hash ^ 0x9a3e, super::notes::given_names);
+        for (salt, (told, hero)) in [(1, animal), (2, named)].into_iter().filter_map(|(s, v)| Some((s, v?))) {
+            conversations.push(("swapped", about_hero(&told, &hero, mix64(hash ^ salt))));
+        }
         for (kind, messages) in conversations {
             *kinds.entry(kind).or_default() += 1;
             let conv = Conversation::new(messages);
-            if report.examples.iter().filter(|e| kind_of(e) == kind).count() < 2 {
+            let shown = examples_shown.entry(kind).or_insert(0);
+            if *shown < 2 {
+                *shown += 1;
                 report.examples.push(conv.clone());
             }
             out.push((index, conv));
@@ -462,6 +476,26 @@ fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
         _ => about_request(subjects, hash),
     };
     vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)]
+}
+
+/// A request for a retold `story` that names its new `hero` (an animal or a
+/// name): its premise or its hero as introduced when they hold the new
+/// word, else a plain request about the hero.
+fn about_hero(story: &str, hero: &str, hash: u64) -> Vec<Message> {
+    let names_hero = |ask: &str| swap::whole_word_count(ask, hero) > 0;
+    if let Some(p) = premise_of(story).filter(|p| hash % 10 < 6 && names_hero(&p.who)) {
+        let ask = about_request(&[], hash).replace("{}", &p.request(hash >> 24));
+        let told = p.restated(story).unwrap_or_else(|| story.to_string());
+        return vec![Message::new(Role::User, ask), Message::new(Role::Assistant, told)];
+    }
+    let ask = match hero_of(story).filter(|h| names_hero(h)) {
+        Some(h) => about_request(&[], hash).replace("{}", &h),
+        None if hero.starts_with(char::is_uppercase) => {
+            about_request(&[], hash).replace("{}", &format!("someone named {hero}"))
+        }
+        None => about_request(&[hero.to_string()], hash),
+    };
+    vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story.to_string())]
 }
 
 /// What a story is about, read from its opening: who it is about as the
@@ -545,6 +579,11 @@ fn premise_of(story: &str) -> Option<Premise> {
         // play with her toys".
         let whole = (d[0].len() + 1 == s.len() && s.ends_with('.')).then(|| d[3].to_string());
         let mut rest: Vec<&str> = d[3].split(' ').take(7).map(|w| w.trim_end_matches(',')).collect();
+        // "was three years old and he loved": a second clause cut short
+        // is dropped whole.
+        if let Some(and) = rest.iter().skip(2).position(|w| *w == "and") {
+            rest.truncate(and + 2);
+        }
         while rest.last().is_some_and(|w| DANGLING.contains(w)) {
             rest.pop();
         }
@@ -610,25 +649,6 @@ fn split_sentences(story: &str) -> Vec<&str> {
     out
 }
 
-/// The kind of an example, read back from its request (for the report's
-/// two examples per kind).
-fn kind_of(conv: &Conversation) -> &'static str {
-    let ask = conv.messages[0].content.to_lowercase();
-    if ask.contains(" learns ") {
-        "learns"
-    } else if ask.contains("title") || ask.starts_with("name this") || ask.ends_with("name this story.") {
-        "title"
-    } else if ask.starts_with("continue")
-        || ask.starts_with("finish")
-        || ask.starts_with("what happens")
-        || ask.starts_with("go on")
-    {
-        "continue"
-    } else {
-        "about"
-    }
-}
-
 fn sorted(counts: HashMap<&'static str, usize>) -> Vec<(String, usize)> {
     let mut v: Vec<(String, usize)> = counts.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
     v.sort();
@@ -638,6 +658,25 @@ fn sorted(counts: HashMap<&'static str, usize>) -> Vec<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kind of an example, read back from its request (for the report's
+    /// two examples per kind).
+    fn kind_of(conv: &Conversation) -> &'static str {
+        let ask = conv.messages[0].content.to_lowercase();
+        if ask.contains(" learns ") {
+            "learns"
+        } else if ask.contains("title") || ask.starts_with("name this") || ask.ends_with("name this story.") {
+            "title"
+        } else if ask.starts_with("continue")
+            || ask.starts_with("finish")
+            || ask.starts_with("what happens")
+            || ask.starts_with("go on")
+        {
+            "continue"
+        } else {
+            "about"
+        }
+    }
 
     fn story(animal: &str, thing: &str, extra: &str) -> String {
         format!(
@@ -659,10 +698,18 @@ mod tests {
         let docs: Vec<&str> = stories.iter().map(String::as_str).collect();
         let (convs, report) = make_story_requests(&docs, 7);
         assert_eq!(report.used, docs.len());
+        let mut retold = 0;
         for c in &convs {
             let (ask, answer) = (&c.messages[0].content, &c.messages[1].content);
             assert_eq!(c.messages.len(), 2);
-            let source = docs.iter().find(|d| d.contains(answer.as_str()) || ask.contains(*d)).expect("from a story");
+            let Some(source) = docs.iter().find(|d| d.contains(answer.as_str()) || ask.contains(*d)) else {
+                // A retelling with another hero: the hero the request names
+                // is the one the story tells of.
+                let hero = ask.split(|c: char| !c.is_alphabetic()).find(|w| swap::ANIMALS.contains(w));
+                assert!(hero.is_some_and(|h| answer.contains(h)), "{ask} / {answer}");
+                retold += 1;
+                continue;
+            };
             match kind_of(c) {
                 "about" | "learns" => {
                     // The story itself, or told with its premise as its first sentence.
@@ -686,6 +733,7 @@ mod tests {
                 _ => assert!(ask.starts_with(source) && answer.starts_with("The ")),
             }
         }
+        assert!(retold >= docs.len() / 2, "{retold} retellings of {} stories", docs.len());
         let again = make_story_requests(&docs, 7).0;
         assert_eq!(convs, again, "deterministic");
     }
