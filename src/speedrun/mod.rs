@@ -220,8 +220,9 @@ fn chat_mix() -> Vec<ChatSet> {
 impl SpeedrunConfig {
     /// A named preset. `tiny` runs the whole pipeline in minutes on two cores
     /// (what CI runs; its model is weak). `reference` is the bench's 5.8M-
-    /// parameter model on 20M tokens, then 900 chat steps: about three hours
-    /// on two cores, the model shipped in `models/`. `small` (~20M parameters,
+    /// parameter model on 20M tokens, then 1,500 chat steps: about four hours
+    /// on two cores; with 900 chat steps of an older mix it made step 1 of
+    /// the model shipped in `models/` (see the README). `small` (~20M parameters,
     /// 100M tokens) is for a bigger machine or a GPU.
     pub fn preset(name: &str) -> Option<SpeedrunConfig> {
         let tiny = SpeedrunConfig {
