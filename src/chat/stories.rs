@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use super::convert::{self, Converted, Split};
 use super::template::{Conversation, Message, Role};
+use crate::data::case::upper_first;
 use crate::data::dedup::{fnv1a, mix64};
 
 /// The set's name under the chat data folder.
@@ -296,11 +297,6 @@ fn opening_and_rest(story: &str, n: usize) -> Option<(String, String)> {
     None
 }
 
-fn title_case(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
-}
-
 /// Picks one of `options` by `hash`.
 fn pick<'a>(options: &[&'a str], hash: u64) -> &'a str {
     options[(hash % options.len() as u64) as usize]
@@ -419,9 +415,9 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
                     &["Give this story a title.", "What would be a good title for this story?", "Name this story."],
                     hash >> 8,
                 );
-                let first = format!("The {}", title_case(&subjects[0]));
+                let first = format!("The {}", upper_first(&subjects[0]));
                 let title = match subjects.get(1) {
-                    Some(b) if hash % 2 == 0 => format!("{first} and the {}", title_case(b)),
+                    Some(b) if hash % 2 == 0 => format!("{first} and the {}", upper_first(b)),
                     _ => first,
                 };
                 let content = format!("{story}\n\n{ask}");

@@ -114,7 +114,7 @@ impl CaseMap {
                 Position::Middle => false,
                 Position::AfterQuote => !self.lower_after_quote.contains(word),
             };
-            let restored = if capital { capitalize(mapped) } else { mapped.to_string() };
+            let restored = if capital { upper_first(mapped) } else { mapped.to_string() };
             if restored != word {
                 changed += 1;
             }
@@ -162,10 +162,20 @@ impl CaseStats {
     }
 }
 
-fn capitalize(word: &str) -> String {
-    let mut chars = word.chars();
+/// `s` with its first letter in upper case ("lily" -> "Lily").
+pub fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// `s` with its first letter in lower case ("The pool" -> "the pool").
+pub fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
 }

@@ -15,6 +15,7 @@
 
 use super::{hash_split, Builder};
 use crate::chat::template::{Conversation, Message, Role};
+use crate::data::case::lower_first;
 
 /// What the model says when a given text does not answer the question.
 pub const UNKNOWN_ANSWER: &str = "I don't know; the text doesn't say.";
@@ -300,11 +301,6 @@ const PASSAGES: &[Passage] = &[
         unanswered: &["How many stories did Fledge read?", "Who wrote the fledge program?"],
     },
 ];
-
-fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
-}
 
 fn chat(turns: &[(&str, &str)]) -> Conversation {
     let mut messages = Vec::with_capacity(turns.len() * 2);

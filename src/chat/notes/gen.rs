@@ -565,13 +565,7 @@ pub fn a_or_an(word: &str) -> String {
     format!("{} {word}", if an { "an" } else { "a" })
 }
 
-pub fn upper_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
+pub use crate::data::case::upper_first;
 
 /// "Kofi's", "Thomas'" is left as "Thomas's" (the house style of notes).
 pub fn poss(name: &str) -> String {

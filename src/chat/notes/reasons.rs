@@ -6,8 +6,9 @@
 //! forms (cause first with "so", cause as its own sentence, "as" and
 //! "since"), and the answer becomes the cause as the text now writes it.
 
-use super::gen::{upper_first, Draft, Gen};
+use super::gen::{Draft, Gen};
 use super::Kind;
+use crate::data::case::{lower_first, upper_first};
 
 /// Share of because-answers whose sentence is rewritten.
 const REWORD_SHARE: f64 = 0.5;
@@ -80,14 +81,6 @@ fn reword(line: &str, needle: &str, cause: &str, form: u32) -> Option<(String, S
         _ => (format!("{main}{stop} {cause_up}."), cause_up),
     };
     Some((format!("{}{sentence}{}", &line[..start], &line[end + stop.len_utf8()..]), answer))
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

@@ -55,21 +55,7 @@ pub struct Window<'a> {
     pub vocab: HashSet<String>,
 }
 
-pub fn upper_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-pub fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
+pub use crate::data::case::{lower_first, upper_first};
 
 /// Fills `{X}` slots of a template.
 pub fn fill(template: &str, slots: &[(&str, &str)]) -> String {

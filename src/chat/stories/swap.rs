@@ -8,6 +8,7 @@
 //! With the hero drawn from a wide list, the hero the story names can only
 //! come from the request, so the model learns to copy it from there.
 
+use crate::data::case::upper_first as upper;
 use crate::data::dedup::mix64;
 
 /// Animals a story's hero can be, singular: common animals of children's
@@ -192,11 +193,6 @@ fn replace_word(text: &str, from: &str, to: &str) -> String {
     }
     out.push_str(&text[last..]);
     out
-}
-
-fn upper(word: &str) -> String {
-    let mut c = word.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 /// "a owl" -> "an owl", "an penguin" -> "a penguin": the article before
