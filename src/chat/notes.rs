@@ -76,6 +76,8 @@ use super::convert::{self, ConvertError, Converted, Split};
 use super::template::{Conversation, Message, Role};
 use crate::data::dedup::{fnv1a, mix64};
 use crate::data::license::SourceLicense;
+/// Whole-word search, shared with the story retellings.
+pub(crate) use gen::word_starts;
 use gen::{Draft, Gen, Qa};
 
 /// The generator's given names, of girls and women (`female`) or of boys and

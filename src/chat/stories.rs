@@ -231,7 +231,15 @@ fn article(word: &str) -> &'static str {
     let plural = word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") && !word.contains(' ');
     if plural {
         "some"
-    } else if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    } else {
+        a_or_an(word)
+    }
+}
+
+/// "an" before a vowel sound, "a" before the rest ("a unicorn", "a uniform").
+fn a_or_an(word: &str) -> &'static str {
+    let vowel = word.starts_with(['a', 'e', 'i', 'o']) || (word.starts_with('u') && !word.starts_with("uni"));
+    if vowel {
         "an"
     } else {
         "a"
@@ -461,11 +469,8 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
 /// fly"), its hero as introduced, or its subject nouns, whichever the story
 /// offers, chosen by `hash`.
 fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
-    let premise = premise_of(story);
-    if let Some(p) = premise.as_ref().filter(|_| hash % 10 < 6) {
-        let ask = about_request(&[], hash).replace("{}", &p.request(hash >> 24));
-        let told = p.restated(story).unwrap_or_else(|| story.to_string());
-        return vec![Message::new(Role::User, ask), Message::new(Role::Assistant, told)];
+    if let Some(p) = premise_of(story).filter(|_| hash % 10 < 6) {
+        return premise_request(&p, story, hash);
     }
     let ask = match hero_of(story) {
         Some(hero) if hash % 10 < 8 => about_request(&[], hash).replace("{}", &hero),
@@ -474,15 +479,21 @@ fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
     vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)]
 }
 
+/// A request that states the story's premise, answered with the story
+/// restated to open with it.
+fn premise_request(p: &Premise, story: &str, hash: u64) -> Vec<Message> {
+    let ask = about_request(&[], hash).replace("{}", &p.request(hash >> 24));
+    let told = p.restated(story).unwrap_or_else(|| story.to_string());
+    vec![Message::new(Role::User, ask), Message::new(Role::Assistant, told)]
+}
+
 /// A request for a retold `story` that names its new `hero` (an animal or a
 /// name): its premise or its hero as introduced when they hold the new
 /// word, else a plain request about the hero.
 fn about_hero(story: &str, hero: &str, hash: u64) -> Vec<Message> {
     let names_hero = |ask: &str| swap::whole_word_count(ask, hero) > 0;
     if let Some(p) = premise_of(story).filter(|p| hash % 10 < 6 && names_hero(&p.who)) {
-        let ask = about_request(&[], hash).replace("{}", &p.request(hash >> 24));
-        let told = p.restated(story).unwrap_or_else(|| story.to_string());
-        return vec![Message::new(Role::User, ask), Message::new(Role::Assistant, told)];
+        return premise_request(&p, story, hash);
     }
     let ask = match hero_of(story).filter(|h| names_hero(h)) {
         Some(h) => about_request(&[], hash).replace("{}", &h),

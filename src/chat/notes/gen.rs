@@ -529,10 +529,13 @@ pub fn at_place(place: &str) -> String {
 /// Does `hay` contain `needle` with no letter or digit just before or after
 /// it ("mill" in "the old mill", not "ann" in "anna")?
 pub fn contains_word(hay: &str, needle: &str) -> bool {
-    if needle.is_empty() {
-        return false;
-    }
-    hay.match_indices(needle).any(|(i, _)| {
+    !needle.is_empty() && word_starts(hay, needle).next().is_some()
+}
+
+/// Where `needle` starts in `hay` as a whole word: no letter or digit right
+/// before or after it ("dog's" counts, "dogs" and "hotdog" do not).
+pub fn word_starts<'a>(hay: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
+    hay.match_indices(needle).map(|(i, _)| i).filter(move |&i| {
         let before = hay[..i].chars().next_back();
         let after = hay[i + needle.len()..].chars().next();
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)

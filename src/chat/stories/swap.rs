@@ -8,6 +8,8 @@
 //! With the hero drawn from a wide list, the hero the story names can only
 //! come from the request, so the model learns to copy it from there.
 
+use super::a_or_an;
+use crate::chat::notes::word_starts;
 use crate::data::case::upper_first as upper;
 use crate::data::dedup::mix64;
 
@@ -168,17 +170,8 @@ fn choose<T: AsRef<str>>(pool: &[T], hash: u64, ok: impl Fn(&str) -> bool) -> Op
     (0..pool.len()).map(|i| pool[(start + i) % pool.len()].as_ref()).find(|w| ok(w))
 }
 
-/// The byte offsets where `word` stands as a whole word in `text`.
-fn whole_word_at<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usize> + 'a {
-    text.match_indices(word).map(|(i, _)| i).filter(move |&i| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + word.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-    })
-}
-
 pub fn whole_word_count(text: &str, word: &str) -> usize {
-    whole_word_at(text, word).count()
+    word_starts(text, word).count()
 }
 
 /// `text` with every whole-word `from` replaced by `to` ("dog's" counts,
@@ -186,7 +179,7 @@ pub fn whole_word_count(text: &str, word: &str) -> usize {
 fn replace_word(text: &str, from: &str, to: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
-    for i in whole_word_at(text, from).collect::<Vec<_>>() {
+    for i in word_starts(text, from).collect::<Vec<_>>() {
         out.push_str(&text[last..i]);
         out.push_str(to);
         last = i + from.len();
@@ -198,8 +191,7 @@ fn replace_word(text: &str, from: &str, to: &str) -> String {
 /// "a owl" -> "an owl", "an penguin" -> "a penguin": the article before
 /// each `word`, lower or upper case, agrees with its first sound.
 fn fix_articles(text: &str, word: &str) -> String {
-    let an = word.starts_with(['a', 'e', 'i', 'o']) || (word.starts_with('u') && !word.starts_with("uni"));
-    let (right, wrong) = if an { ("an", "a") } else { ("a", "an") };
+    let (right, wrong) = if a_or_an(word) == "an" { ("an", "a") } else { ("a", "an") };
     let mut out = text.to_string();
     for (r, w) in [(right, wrong), (&upper(right)[..], &upper(wrong)[..])] {
         out = out.replace(&format!(" {w} {word}"), &format!(" {r} {word}"));
