@@ -259,6 +259,69 @@ impl<'a> Window<'a> {
     pub fn has_colour(&self) -> bool {
         self.vocab.iter().any(|w| words::colour(w))
     }
+
+    /// No "named", "called", "name" or "title", and no capitalised word
+    /// inside a sentence but a character's, "Mom" or "I" and the first word
+    /// after a quotation mark or a sentence's end: so no place or thing of the
+    /// passage has a name ("the park", never "Green Park").
+    pub fn only_people_named(&self) -> bool {
+        let named = self.vocab.iter().any(|w| matches!(w.as_str(), "named" | "called" | "name" | "title"));
+        let other_capitals = (self.a..self.b).any(|k| {
+            let st = &self.an.sents[k];
+            let opens = |t: usize| st.raw(t - 1).ends_with(['"', '“', '.', '!', '?', ':']);
+            let person = |w: &str| {
+                self.an.names.contains(w) || words::family_name(w) || matches!(w, "I" | "I'm" | "I'll" | "I've" | "I'd")
+            };
+            (1..st.toks.len()).any(|t| st.cap(t) && !person(st.raw(t)) && !opens(t))
+        });
+        !named && !other_capitals
+    }
+
+    /// Places and things that could have a name ("the park", "a book"):
+    /// a nameable noun after an article or possessive and before a
+    /// punctuation mark or a function word, so not "the park bench".
+    pub fn nameable_nouns(&self) -> Vec<String> {
+        let mut nouns = Vec::new();
+        for st in &self.an.sents[self.a..self.b] {
+            for t in 1..st.toks.len() {
+                let ends = t + 1 == st.toks.len() || !st.is_word(t + 1) || words::function_word(st.w(t + 1));
+                // "Oak Park" elsewhere may be the park's name
+                let capitalised = self.context.contains(&upper_first(st.w(t)));
+                if words::nameable(st.w(t)) && one_of_them(st.w(t - 1)) && ends && !capitalised {
+                    nouns.push(st.w(t).to_string());
+                }
+            }
+        }
+        nouns
+    }
+
+    /// The nouns of the window's "the park" and "a ball" (an article or
+    /// possessive and one singular noun, no pronoun) among the verb phrases' parts
+    /// that `keep` accepts.
+    pub fn bare_nouns(&self, keep: impl Fn(&Part) -> bool) -> Vec<String> {
+        let mut nouns = Vec::new();
+        for k in self.a..self.b {
+            let (Some(Clause { pred: Pred::Act { parts, .. }, .. }), st) = (&self.an.clauses[k], &self.an.sents[k])
+            else {
+                continue;
+            };
+            for p in parts.iter().filter(|p| !p.pron && p.e == p.np + 2 && keep(p)) {
+                let noun = st.w(p.e - 1);
+                let plain = noun.len() > 2 && !words::plural(noun) && !words::function_word(noun);
+                let one =
+                    matches!(st.w(p.np), "the" | "a" | "an" | "his" | "her" | "their" | "its" | "my" | "our" | "your");
+                if one && plain {
+                    nouns.push(noun.to_string());
+                }
+            }
+        }
+        nouns
+    }
+}
+
+/// An article or possessive: the determiners of one particular thing.
+fn one_of_them(w: &str) -> bool {
+    matches!(w, "the" | "a" | "an" | "his" | "her" | "their" | "its" | "my" | "our" | "your")
 }
 
 /// Everything a question about one clause needs.
@@ -382,6 +445,14 @@ pub const INF_T: &[&str] =
     &["What {Q} to do?", "What {Q} to do?", "What was it that {D} to do?", "{D} to do something. What?"];
 pub const NOT_NAMED_T: &[&str] =
     &["What was the {N}'s name?", "What was the {N} called?", "What is the name of the {N}?"];
+pub const NAMELESS_T: &[&str] = &[
+    "What was the name of the {N}?",
+    "What was the {N} called?",
+    "What was the {N}'s name?",
+    "What is the {N} called?",
+];
+pub const UNTITLED_T: &[&str] =
+    &["What was the title of the {N}?", "What was the {N} called?", "What was the name of the {N}?"];
 pub const WENT_T: &[&str] =
     &["Where did {S} go?", "Where did {S} go?", "Where was {S} going?", "What place did {S} go to?"];
 
@@ -944,30 +1015,22 @@ impl Maker<'_, '_> {
     pub fn unanswerable(&mut self) {
         let win = self.win;
         let an = win.an;
-        let mut options: Vec<u8> = vec![0, 1, 2, 3];
+        let mut options: Vec<u8> = vec![0, 1, 2, 3, 4];
         options.shuffle(&mut self.rng);
+        // the rarest kind first half the time, so that it is not crowded out
+        if self.chance(0.5) {
+            options.retain(|&o| o != 4);
+            options.insert(0, 4);
+        }
         for option in options {
             let before = self.out.len();
             match option {
                 0 if !win.has_colour() => {
                     // the colour of a thing the passage names but never colours
-                    let nouns: Vec<String> = (win.a..win.b)
-                        .filter_map(|k| an.clauses[k].as_ref().map(|c| (k, c)))
-                        .flat_map(|(k, c)| {
-                            let st = &an.sents[k];
-                            let mut v = Vec::new();
-                            if let Pred::Act { parts, .. } = &c.pred {
-                                for p in parts.iter().filter(|p| p.kind == PartKind::Obj && !p.pron && !p.animate) {
-                                    if words::determiner(st.w(p.s)) && p.e - p.s == 2 {
-                                        v.push(st.w(p.e - 1).to_string());
-                                    }
-                                }
-                            }
-                            v
-                        })
-                        .filter(|n| {
-                            n.len() > 2 && !words::plural(n) && !words::function_word(n) && !words::abstract_noun(n)
-                        })
+                    let nouns: Vec<String> = win
+                        .bare_nouns(|p| p.kind == PartKind::Obj && !p.animate)
+                        .into_iter()
+                        .filter(|n| !words::abstract_noun(n))
                         .collect();
                     if let Some(noun) = nouns.choose(&mut self.rng) {
                         let t = pick(&mut self.rng, COLOUR_T);
@@ -998,6 +1061,14 @@ impl Maker<'_, '_> {
                     if let Some(noun) = nouns.choose(&mut self.rng) {
                         let t = pick(&mut self.rng, NOT_NAMED_T);
                         self.unknown("nobody is named in the passage", fill(t, &[("{N}", noun)]));
+                    }
+                }
+                4 if win.only_people_named() => {
+                    // the name of the park or the title of the book when only people have names
+                    if let Some(noun) = win.nameable_nouns().choose(&mut self.rng) {
+                        let t = if words::titled(noun) { UNTITLED_T } else { NAMELESS_T };
+                        let t = pick(&mut self.rng, t);
+                        self.unknown("a place or thing the passage never names", fill(t, &[("{N}", noun)]));
                     }
                 }
                 3 => {

@@ -314,6 +314,23 @@ list!(
 );
 
 list!(
+    /// Places and things that have names in the world ("What was the name
+    /// of the park?"), for unanswerable questions when nothing is named.
+    nameable, "
+        park river lake town city village school shop store farm forest beach street road island hill
+        mountain zoo restaurant bakery library castle kingdom pond sea ocean bridge boat ship team circus
+        museum hospital market book song story movie film show poem
+    "
+);
+
+list!(
+    /// Nameable things with a title rather than a name.
+    titled, "
+        book song story movie film show poem
+    "
+);
+
+list!(
     /// Prepositions.
     preposition, "
         to in on at into onto under over with for from by near behind through around across up down out off
