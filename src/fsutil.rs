@@ -88,6 +88,14 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> io::Result<()> {
     f.commit()
 }
 
+/// Writes `value` to `path` atomically as pretty JSON with a final newline
+/// (the reports of the data makers and of training).
+pub fn write_json_atomic(path: impl AsRef<Path>, value: &impl serde::Serialize) -> io::Result<()> {
+    let mut json = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    json.push('\n');
+    write_atomic(path, json.as_bytes())
+}
+
 /// The hidden file fledge writes into every folder it produces: `# fledge
 /// KIND`, then the names of the files it wrote there, one a line. A later
 /// write of the same kind may replace or remove those, and only those.

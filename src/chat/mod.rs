@@ -28,6 +28,14 @@ pub mod template;
 
 pub use template::{render_text, render_tokens, Conversation, Message, Role};
 
+/// How many times the data makers (`rc`, `notes`) skipped something, by
+/// reason, for their reports.
+type Skips = std::collections::BTreeMap<&'static str, usize>;
+
+fn skip(skips: &mut Skips, reason: &'static str) {
+    *skips.entry(reason).or_default() += 1;
+}
+
 use crate::generate::{generate, FinishReason, Generator, SamplingOptions};
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;

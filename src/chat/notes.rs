@@ -74,6 +74,7 @@ use serde::Serialize;
 
 use super::convert::{self, ConvertError, Converted, Split};
 use super::template::{Conversation, Message, Role};
+use super::{skip, Skips};
 use crate::data::dedup::{fnv1a, mix64};
 use crate::data::license::SourceLicense;
 /// Whole-word search, shared with the story retellings.
@@ -274,12 +275,6 @@ pub struct NotesConversation {
     pub text_kind: TextKind,
     pub conversation: Conversation,
     pub qas: Vec<Qa>,
-}
-
-type Skips = BTreeMap<&'static str, usize>;
-
-fn skip(skips: &mut Skips, reason: &'static str) {
-    *skips.entry(reason).or_default() += 1;
 }
 
 /// A text with its checked questions.
@@ -533,9 +528,7 @@ pub fn run(out: &Path, count: usize, seed: u64) -> Result<NotesRun, NotesError> 
     report.seconds = start.elapsed().as_secs_f64();
     let mut written = convert::write_with_license(&converted, out, license())?;
     let path = out.join(SOURCE).join("notes-report.json");
-    let mut json = serde_json::to_string_pretty(&report).expect("the report serializes");
-    json.push('\n');
-    crate::fsutil::write_atomic(&path, json.as_bytes())
+    crate::fsutil::write_json_atomic(&path, &report)
         .map_err(|e| NotesError::WriteReport { path: path.display().to_string(), source: e })?;
     written.push(path);
     Ok(NotesRun { report, written })

@@ -50,6 +50,7 @@ use serde::Serialize;
 
 use super::convert::{self, ConvertError, Converted, Split, UNKNOWN_ANSWER};
 use super::template::{Conversation, Message, Role};
+use super::{skip, Skips};
 use crate::data::license::SourceLicense;
 use ask::{casual, Candidate, Maker, Qa, Window};
 use text::{analyse, Analysed};
@@ -191,12 +192,6 @@ pub struct RcConversation {
     pub doc: usize,
     pub conversation: Conversation,
     pub kinds: Vec<Kind>,
-}
-
-type Skips = BTreeMap<&'static str, usize>;
-
-fn skip(skips: &mut Skips, reason: &'static str) {
-    *skips.entry(reason).or_default() += 1;
 }
 
 /// How many sentences a context gets (1 to 10, mostly 3 to 6).
@@ -541,9 +536,7 @@ pub fn run(corpus: &Path, out: &Path, seed: u64, max_questions: usize) -> Result
     report.seconds = start.elapsed().as_secs_f64();
     let mut written = convert::write_with_licenses(&converted, out, &licenses)?;
     let path = out.join(SOURCE).join("rc-report.json");
-    let mut json = serde_json::to_string_pretty(&report).expect("the report serializes");
-    json.push('\n');
-    crate::fsutil::write_atomic(&path, json.as_bytes())
+    crate::fsutil::write_json_atomic(&path, &report)
         .map_err(|e| RcError::WriteReport { path: path.display().to_string(), source: e })?;
     written.push(path);
     Ok(RcRun { report, written })

@@ -569,7 +569,7 @@ pub fn sft_with(
     let (source, report) = SftBatches::new(settings, &tokenizer, shards.as_ref(), windows)?;
     std::fs::create_dir_all(&settings.out).map_err(|e| TrainError::Io { path: settings.out.clone(), source: e })?;
     let report_path = settings.out.join("sft-data.json");
-    crate::fsutil::write_atomic(&report_path, serde_json::to_string_pretty(&report).expect("serializes").as_bytes())
+    crate::fsutil::write_json_atomic(&report_path, &report)
         .map_err(|e| TrainError::Io { path: report_path.clone(), source: e })?;
     log_data_report(&report, settings.seq_len);
     let probe = vec![

@@ -89,8 +89,7 @@ pub fn run(corpus: &Path, out: &Path, seed: u64, prefix: &str) -> Result<(StoryR
     };
     convert::write_with_license(&converted, out, license)?;
     let path = out.join(SOURCE).join("stories-report.json");
-    let json = serde_json::to_string_pretty(&report).expect("the report serializes");
-    crate::fsutil::write_atomic(&path, json.as_bytes())
+    crate::fsutil::write_json_atomic(&path, &report)
         .map_err(|e| StoriesError::Report { path: path.display().to_string(), message: e.to_string() })?;
     Ok((report, Split::ALL.map(|s| converted.split(s).len())))
 }
