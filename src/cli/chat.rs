@@ -700,7 +700,7 @@ pub struct DataRcArgs {
     /// Seed for windows, wordings and sampling; the same seed gives the same set.
     #[arg(long, default_value_t = 1234)]
     seed: u64,
-    /// Most questions to make, about 8% of them unanswerable.
+    /// Most questions to make, about 6% of them unanswerable.
     #[arg(long, default_value_t = fledge::chat::rc::DEFAULT_MAX_QUESTIONS)]
     max_questions: usize,
 }

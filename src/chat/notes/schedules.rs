@@ -1,13 +1,15 @@
-//! Templates of timetables (a departures board, a bus route, a school day)
-//! and recipes (ingredients with quantities, then steps).
+//! Templates of timetables (a departures board, a bus route, a school day,
+//! opening hours) and recipes (ingredients with quantities, then steps).
 
 use super::gen::{Draft, Gen, TimeStyle};
+use super::words::DAYS;
 use super::Kind::*;
 
-/// A timetable or schedule: a departures board, a bus route, a school day.
+/// A timetable or schedule: a departures board, a bus route, a school day,
+/// opening hours.
 pub fn timetable(g: &mut Gen) -> Draft {
     let mut d = Draft::default();
-    match g.range(0, 2) {
+    match g.range(0, 3) {
         0 => {
             let station_town = g.town();
             let station = format!("{station_town} station");
@@ -263,7 +265,7 @@ pub fn timetable(g: &mut Gen) -> Draft {
                 &w!["How much is a ticket?", "What does the bus cost?", "How much is the fare from {a} to {b}?"],
             );
         }
-        _ => {
+        2 => {
             let kid = g.person().name;
             let day = g.day();
             let t1 = g.time(8, 9, TimeStyle::Colon);
@@ -395,8 +397,127 @@ pub fn timetable(g: &mut Gen) -> Draft {
                 &w!["Who teaches art?", "Who is the art teacher?", "Who takes {kid} for art?"],
             );
         }
+        _ => opening_hours(g, &mut d),
     }
     d
+}
+
+/// Opening hours of a pool, a library, a museum: weekday hours as one range
+/// ("Monday to Friday", "Mon-Fri", "Weekdays"), so that a question about one
+/// day ("on Wednesday evening", "on Sunday") must be matched to the line
+/// that covers it.
+fn opening_hours(g: &mut Gen, d: &mut Draft) {
+    // "twenty to nine to twenty to two" would be read as one time
+    let style = g.pick(&[TimeStyle::DotAmPm, TimeStyle::SpaceAmPm, TimeStyle::H24]);
+    let place = g.one(&["swimming pool", "library", "museum", "sports centre", "café", "post office", "garden centre"]);
+    let town = g.town();
+    let (open, close) = (g.time(6, 9, style), g.time(17, 21, style));
+    let (sat_open, sat_close) = (g.time(8, 10, style), g.time(13, 16, style));
+    let weekend = g.chance(0.5);
+    d.line(g.pick(&[format!("{town} {place}: opening times"), format!("Opening hours, {town} {place}")]));
+    let weekdays = g.pick(&[
+        format!("Monday to Friday: {open} to {close}"),
+        format!("Mon-Fri {open} - {close}"),
+        format!("Weekdays, {open} until {close}"),
+    ]);
+    d.line(weekdays);
+    if weekend {
+        d.line(g.pick(&[
+            format!("Saturday and Sunday: {sat_open} to {sat_close}"),
+            format!("Weekends {sat_open} - {sat_close}"),
+        ]));
+    } else {
+        d.line(g.pick(&[format!("Saturday: {sat_open} to {sat_close}"), format!("Sat {sat_open} - {sat_close}")]));
+    }
+    let closed =
+        if weekend { None } else { Some(g.pick(&[("Sunday: closed", "Sunday"), ("Closed on Sundays", "Sundays")])) };
+    if let Some((line, _)) = closed {
+        d.line(line);
+    }
+    let last = g.one(&["15 minutes", "half an hour", "30 minutes", "an hour", "45 minutes"]);
+    d.line(g.pick(&[
+        format!("Last entry is {last} before closing."),
+        format!("Please arrive at least {last} before we close."),
+    ]));
+    let day = g.pick(&DAYS[..5]);
+    d.ask(
+        g,
+        When,
+        &open,
+        &w![
+            "What time does the {place} open on {day}?",
+            "When does it open on a {day} morning?",
+            "I want to go on {day}. When does the {place} open?",
+            "How early can I get in on a weekday?"
+        ],
+    );
+    let day = g.pick(&DAYS[..5]);
+    d.ask(
+        g,
+        When,
+        &close,
+        &w![
+            "When does the {place} close on {day}?",
+            "I'm going on {day} evening. What time does it close?",
+            "How late is it open on weekdays?",
+            "What time does the {place} shut on a {day}?"
+        ],
+    );
+    if weekend {
+        let day = g.one(&["Saturday", "Sunday"]);
+        d.ask(
+            g,
+            When,
+            &sat_open,
+            &w![
+                "What time does the {place} open at the weekend?",
+                "When does it open on {day}?",
+                "I want to go on {day} morning. When does it open?"
+            ],
+        );
+        d.ask(
+            g,
+            When,
+            &sat_close,
+            &w!["When does it close at the weekend?", "What time does the {place} close on {day}?"],
+        );
+    } else {
+        d.ask(
+            g,
+            When,
+            &sat_open,
+            &w!["What time does the {place} open on Saturday?", "When does it open on a Saturday?"],
+        );
+        d.ask(g, When, &sat_close, &w!["When does it close on Saturday?", "How late is it open on Saturday?"]);
+    }
+    if let Some((_, day)) = closed {
+        let wordings = w!["Which day is the {place} closed?", "What day can't I go?", "On which day is it shut?"];
+        d.ask(g, When, day, &wordings);
+    }
+    d.ask(
+        g,
+        HowLong,
+        &last,
+        &w![
+            "How long before closing is the last entry?",
+            "How early before closing time do I need to get there?",
+            "What's the latest I can arrive, before closing?"
+        ],
+    );
+    d.unknown(
+        g,
+        "no prices are given",
+        |g| g.price(2, 9),
+        &["£", "$", "€", "free", "cost", "price", "pay"],
+        &w!["How much does it cost to get in?", "What is the price of a ticket?", "How much do I pay at the {place}?"],
+    );
+    d.unknown(
+        g,
+        "no phone number is given",
+        |g| g.phone(),
+        &["call", "phone", "ring"],
+        &w!["What is the {place}'s phone number?", "What number do I ring?"],
+    );
 }
 
 /// A recipe: ingredients with quantities, then steps.
