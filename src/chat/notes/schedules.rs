@@ -765,3 +765,36 @@ pub fn recipe(g: &mut Gen) -> Draft {
     );
     d
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// Every question about a day is answered from the line that covers it:
+    /// a weekday from the Monday-to-Friday line, Saturday, Sunday or the
+    /// weekend from the weekend's.
+    #[test]
+    fn opening_hours_are_answered_from_the_line_of_the_day_asked_about() {
+        let mut checked = 0;
+        for seed in 0..200 {
+            let mut g = Gen::new(ChaCha8Rng::seed_from_u64(seed));
+            let mut d = Draft::default();
+            opening_hours(&mut g, &mut d);
+            let weekdays = &d.lines[1];
+            let weekend = &d.lines[2];
+            for qa in d.qas.iter().filter(|qa| qa.kind == When && !qa.answer.starts_with("Sunday")) {
+                let q = qa.question.to_lowercase();
+                let on_weekday = DAYS[..5].iter().any(|day| q.contains(&day.to_lowercase())) || q.contains("weekday");
+                let on_weekend = ["saturday", "sunday", "weekend"].iter().any(|day| q.contains(day));
+                assert!(on_weekday || on_weekend, "{q}");
+                let line = if on_weekday { weekdays } else { weekend };
+                assert!(line.contains(&qa.answer), "{q} -> {} not on {line:?}", qa.answer);
+                checked += 1;
+            }
+        }
+        assert!(checked > 200, "{checked}");
+    }
+}
