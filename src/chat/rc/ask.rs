@@ -296,8 +296,8 @@ impl<'a> Window<'a> {
     }
 
     /// The nouns of the window's "the park" and "a ball" (an article or
-    /// possessive and one singular noun, no pronoun) among the verb phrases' parts
-    /// that `keep` accepts.
+    /// possessive and one singular noun, no pronoun) among the verb
+    /// phrases' parts that `keep` accepts.
     pub fn bare_nouns(&self, keep: impl Fn(&Part) -> bool) -> Vec<String> {
         let mut nouns = Vec::new();
         for k in self.a..self.b {
@@ -308,9 +308,7 @@ impl<'a> Window<'a> {
             for p in parts.iter().filter(|p| !p.pron && p.e == p.np + 2 && keep(p)) {
                 let noun = st.w(p.e - 1);
                 let plain = noun.len() > 2 && !words::plural(noun) && !words::function_word(noun);
-                let one =
-                    matches!(st.w(p.np), "the" | "a" | "an" | "his" | "her" | "their" | "its" | "my" | "our" | "your");
-                if one && plain {
+                if one_of_them(st.w(p.np)) && plain {
                     nouns.push(noun.to_string());
                 }
             }
