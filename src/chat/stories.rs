@@ -226,22 +226,13 @@ pub struct StoryReport {
     pub examples: Vec<Conversation>,
 }
 
+/// "some" before a plural ("some kittens"), else "a" or "an".
 fn article(word: &str) -> &'static str {
     let plural = word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") && !word.contains(' ');
     if plural {
         "some"
     } else {
-        a_or_an(word)
-    }
-}
-
-/// "an" before a vowel sound, "a" before the rest ("a unicorn", "a uniform").
-fn a_or_an(word: &str) -> &'static str {
-    let vowel = word.starts_with(['a', 'e', 'i', 'o']) || (word.starts_with('u') && !word.starts_with("uni"));
-    if vowel {
-        "an"
-    } else {
-        "a"
+        crate::chat::notes::article(word)
     }
 }
 

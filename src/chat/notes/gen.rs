@@ -562,10 +562,25 @@ pub fn ordinal(n: u32) -> String {
     format!("{n}{suffix}")
 }
 
-/// `word` with "a" or "an" before it ("an orange kite").
+/// `word` with "a" or "an" before it ("an orange kite", "a unicorn").
 pub fn a_or_an(word: &str) -> String {
-    let an = word.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']);
-    format!("{} {word}", if an { "an" } else { "a" })
+    format!("{} {word}", article(word))
+}
+
+/// "an" before a vowel sound, "a" before the rest. The sound is guessed from
+/// the spelling: a vowel letter, except the "you" sound of "uni-", "use",
+/// "usu-" and "uti-" ("a uniform", "a useful box"), and the silent h of
+/// "hour", "honest", "honour" and "heir".
+pub fn article(word: &str) -> &'static str {
+    let w = word.to_lowercase();
+    let you = ["uni", "use", "usu", "uti"].iter().any(|p| w.starts_with(p));
+    let silent_h = ["hour", "honest", "honour", "heir"].iter().any(|p| w.starts_with(p));
+    let vowel = w.starts_with(['a', 'e', 'i', 'o', 'u']);
+    if (vowel && !you) || silent_h {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 pub use crate::data::case::upper_first;
@@ -669,6 +684,22 @@ pub fn casual(rng: &mut ChaCha8Rng, q: String) -> String {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn the_article_follows_the_sound_not_the_letter() {
+        for (word, want) in [
+            ("orange kite", "an orange kite"),
+            ("Umbrella", "an Umbrella"),
+            ("umbrella", "an umbrella"),
+            ("unicorn", "a unicorn"),
+            ("useful box", "a useful box"),
+            ("hour", "an hour"),
+            ("hat", "a hat"),
+            ("", "a "),
+        ] {
+            assert_eq!(a_or_an(word), want);
+        }
+    }
 
     #[test]
     fn clock_times_read_as_people_write_them() {

@@ -8,7 +8,7 @@
 //! With the hero drawn from a wide list, the hero the story names can only
 //! come from the request, so the model learns to copy it from there.
 
-use super::a_or_an;
+use crate::chat::notes::article;
 use crate::chat::notes::word_starts;
 use crate::data::case::upper_first as upper;
 use crate::data::dedup::mix64;
@@ -191,7 +191,7 @@ fn replace_word(text: &str, from: &str, to: &str) -> String {
 /// "a owl" -> "an owl", "an penguin" -> "a penguin": the article before
 /// each `word`, lower or upper case, agrees with its first sound.
 fn fix_articles(text: &str, word: &str) -> String {
-    let (right, wrong) = if a_or_an(word) == "an" { ("an", "a") } else { ("a", "an") };
+    let (right, wrong) = if article(word) == "an" { ("an", "a") } else { ("a", "an") };
     let mut out = text.to_string();
     for (r, w) in [(right, wrong), (&upper(right)[..], &upper(wrong)[..])] {
         out = out.replace(&format!(" {w} {word}"), &format!(" {r} {word}"));
