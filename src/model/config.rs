@@ -94,8 +94,9 @@ impl ModelConfig {
             "tiny" => base(128, 4, 4, 4, 384),
             // The bench's reference; FFN 688 kept so measurements compare.
             "reference" => base(256, 6, 8, 8, 688),
-            // ~20M parameters at vocab 4096.
-            "small" => ModelConfig { max_seq_len: 512, ..base(512, 6, 8, 8, 1536) },
+            // 15.7M parameters at vocab 4096: the larger size of the PyTorch
+            // anchors in ../shared/data/README.md (d 384, 8 layers, FFN 1024).
+            "small" => ModelConfig { max_seq_len: 512, ..base(384, 8, 6, 6, 1024) },
             other => return Err(ConfigError::UnknownPreset(other.to_string())),
         };
         config.validate()?;
