@@ -390,7 +390,7 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
                 let ask = ask.replace("{s}", &format!("{} {s}", article(s))).replace("{l}", &l);
                 ("learns", vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)])
             }
-            3..=4 => match opening_and_rest(story, 1 + (hash >> 16) as usize % 3) {
+            3..=6 => match opening_and_rest(story, 1 + (hash >> 16) as usize % 3) {
                 Some((open, rest)) => {
                     let ask = pick(
                         &[
@@ -398,6 +398,11 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
                             "Finish this story: {}",
                             "What happens next? {}",
                             "Go on with this story:\n\n{}",
+                            // People also give the opening first and ask after it.
+                            "{} What happened next?",
+                            "{}\n\nContinue the story.",
+                            "Here is the start of a story: {} Please finish it.",
+                            "{} Tell me the rest of the story.",
                         ],
                         hash >> 8,
                     );
@@ -408,7 +413,7 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
                 }
                 None => ("about", about(&subjects, story, hash)),
             },
-            5 => {
+            7 => {
                 let ask = pick(
                     &["Give this story a title.", "What would be a good title for this story?", "Name this story."],
                     hash >> 8,
@@ -668,6 +673,10 @@ mod tests {
             || ask.starts_with("finish")
             || ask.starts_with("what happens")
             || ask.starts_with("go on")
+            || ask.starts_with("here is the start")
+            || ask.ends_with("what happened next?")
+            || ask.ends_with("continue the story.")
+            || ask.ends_with("the rest of the story.")
         {
             "continue"
         } else {
@@ -721,12 +730,12 @@ mod tests {
                     });
                     assert!(subject.is_some(), "{ask}");
                 }
-                "continue" => assert!(
-                    source.ends_with(answer.as_str())
-                        && source.starts_with(ask.split(": ").last().unwrap_or("").trim_start_matches('\n'))
-                        || ask.starts_with("What happens next?")
-                        || ask.starts_with("Go on")
-                ),
+                "continue" => {
+                    // The request holds the opening, whichever side the ask is on,
+                    // and the answer is the rest of the same story.
+                    let opening = source.strip_suffix(answer.as_str()).map(str::trim);
+                    assert!(opening.is_some_and(|o| !o.is_empty() && ask.contains(o)), "{ask} / {answer}");
+                }
                 _ => assert!(ask.starts_with(source) && answer.starts_with("The ")),
             }
         }
