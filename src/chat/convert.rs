@@ -284,6 +284,14 @@ impl Builder {
         self.splits.entry(split).or_default().push(conv);
     }
 
+    /// Keeps a conversation [`qa`] made, or counts why it could not.
+    fn push_or_skip(&mut self, split: Split, made: Result<Conversation, &'static str>, at: impl fmt::Display) {
+        match made {
+            Ok(conv) => self.push(split, conv),
+            Err(reason) => self.skip(reason, at),
+        }
+    }
+
     fn skip(&mut self, reason: impl Into<String>, at: impl fmt::Display) {
         let reason = reason.into();
         let count = self.skipped.entry(reason.clone()).or_default();

@@ -85,10 +85,7 @@ fn read_file(b: &mut Builder, path: &Path, test: bool) -> Result<(), ConvertErro
                 continue;
             };
             let answer = tail.split('\t').next().unwrap_or_default();
-            match qa(Some(context.clone()), question, answer) {
-                Ok(conv) => b.push(split, conv),
-                Err(reason) => b.skip(reason, format_args!("{name}:{line}")),
-            }
+            b.push_or_skip(split, qa(Some(context.clone()), question, answer), format_args!("{name}:{line}"));
         }
     }
     Ok(())

@@ -206,10 +206,8 @@ fn read_questions(
                 continue;
             }
         };
-        match qa(Some(context), row.get(question).unwrap_or_default(), row.get(answer).unwrap_or_default()) {
-            Ok(conv) => b.push(split, conv),
-            Err(reason) => b.skip(reason, at),
-        }
+        let made = qa(Some(context), row.get(question).unwrap_or_default(), row.get(answer).unwrap_or_default());
+        b.push_or_skip(split, made, at);
     }
     Ok(())
 }

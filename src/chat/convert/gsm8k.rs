@@ -53,10 +53,7 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
                 return;
             };
             let split = if test { Split::Test } else { holdout_split("gsm8k", p.question.trim()) };
-            match qa(None, &p.question, &answer) {
-                Ok(conv) => b.push(split, conv),
-                Err(reason) => b.skip(reason, at),
-            }
+            b.push_or_skip(split, qa(None, &p.question, &answer), at)
         })?;
     }
     Ok(b)

@@ -27,10 +27,7 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
     let mut b = Builder::new("p3-rc");
     for path in files {
         for_each_json_line(&mut b, &path, "line lacks prompt or completion", |b, at, pair: Pair| {
-            match qa(None, &pair.prompt, &pair.completion) {
-                Ok(conv) => b.push(hash_split("p3-rc", pair.prompt.trim()), conv),
-                Err(reason) => b.skip(reason, at),
-            }
+            b.push_or_skip(hash_split("p3-rc", pair.prompt.trim()), qa(None, &pair.prompt, &pair.completion), at)
         })?;
     }
     Ok(b)

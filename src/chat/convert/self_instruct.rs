@@ -43,10 +43,7 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
                     "" => instruction.to_string(),
                     input => format!("{instruction}\n\n{input}"),
                 };
-                match qa(None, &user, &inst.output) {
-                    Ok(conv) => b.push(hash_split("self-instruct", &user), conv),
-                    Err(reason) => b.skip(reason, at),
-                }
+                b.push_or_skip(hash_split("self-instruct", &user), qa(None, &user, &inst.output), at);
             }
         })?;
     }
