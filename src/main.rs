@@ -206,7 +206,7 @@ struct TrainArgs {
 #[derive(Args)]
 struct SpeedrunArgs {
     /// tiny (minutes; what CI runs), reference (5.8M parameters, hours on 2 cores: the shipped
-    /// model) or small (15.7M parameters, the same recipe, 2.7x the time) (default: tiny, or the
+    /// model) or small (15.7M parameters, the same recipe, about 2.3x the time) (default: tiny, or the
     /// --config file's `preset`).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(speedrun::PRESETS))]
     preset: Option<String>,
