@@ -113,27 +113,16 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
     wanted.sort();
     wanted.dedup();
     // Sets made from the corpus itself (reading comprehension, story
-    // requests; from its training documents only) or by rule (notes).
+    // requests; from its training documents only) or by rule (notes). They
+    // take seconds and change when fledge's generators change, so they are
+    // made again every time and replace the old ones only when they differ:
+    // a newer fledge never trains on an older fledge's sets.
     let corpus = config.out.join("data");
     let mut converted = 0;
     for set in wanted.iter().filter(|s| MADE_BY_FLEDGE.contains(s)) {
-        if out.join(set).join("report.json").exists() {
-            continue;
+        if remake(set, &corpus, &out)? {
+            converted += 1;
         }
-        let failed =
-            |e: String| stage_err(Stage::ChatData, format!("making the {set} set from {}: {e}", corpus.display()));
-        match *set {
-            "rc" => crate::chat::rc::run(&corpus, &out, DATA_SEED, crate::chat::rc::DEFAULT_MAX_QUESTIONS)
-                .map(|_| ())
-                .map_err(|e| failed(e.to_string()))?,
-            "notes" => crate::chat::notes::run(&out, crate::chat::notes::DEFAULT_COUNT, DATA_SEED)
-                .map(|_| ())
-                .map_err(|e| failed(e.to_string()))?,
-            _ => crate::chat::stories::run(&corpus, &out, DATA_SEED, "tinystories")
-                .map(|_| ())
-                .map_err(|e| failed(e.to_string()))?,
-        }
-        converted += 1;
     }
     let mut sources: Vec<&str> = Vec::new();
     for set in wanted.iter().filter(|s| !MADE_BY_FLEDGE.contains(s)) {
@@ -188,6 +177,45 @@ pub fn chat_data(config: &SpeedrunConfig) -> Result<StageRecord, SpeedrunError> 
         summary: format!("{} sets ({} converted now)", wanted.len(), converted),
         figures: json!({ "out": out, "sets": sets }),
     })
+}
+
+/// Makes the fledge-made `set` in a scratch folder beside `{out}/{set}` and
+/// puts it in place when its splits differ from what is there (or nothing
+/// is); returns whether it did.
+fn remake(set: &str, corpus: &Path, out: &Path) -> Result<bool, SpeedrunError> {
+    let failed = |e: String| stage_err(Stage::ChatData, format!("making the {set} set from {}: {e}", corpus.display()));
+    let scratch = out.join(format!(".{set}.remake"));
+    let io = |e: std::io::Error| failed(e.to_string());
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch).map_err(io)?; // our own leftover from a stopped run
+    }
+    std::fs::create_dir_all(&scratch).map_err(io)?;
+    match set {
+        "rc" => crate::chat::rc::run(corpus, &scratch, DATA_SEED, crate::chat::rc::DEFAULT_MAX_QUESTIONS)
+            .map(|_| ())
+            .map_err(|e| failed(e.to_string()))?,
+        "notes" => crate::chat::notes::run(&scratch, crate::chat::notes::DEFAULT_COUNT, DATA_SEED)
+            .map(|_| ())
+            .map_err(|e| failed(e.to_string()))?,
+        _ => crate::chat::stories::run(corpus, &scratch, DATA_SEED, "tinystories")
+            .map(|_| ())
+            .map_err(|e| failed(e.to_string()))?,
+    }
+    let (made, kept) = (scratch.join(set), out.join(set));
+    let same = ["train", "val", "test"].iter().all(|split| {
+        let file = format!("{split}.jsonl");
+        matches!((std::fs::read(made.join(&file)), std::fs::read(kept.join(&file))), (Ok(a), Ok(b)) if a == b)
+    });
+    if !same {
+        // The old set was made by fledge too (a set fledge did not make has no
+        // place in {out}/chat): it goes, the new one takes its name.
+        if kept.exists() {
+            std::fs::remove_dir_all(&kept).map_err(io)?;
+        }
+        std::fs::rename(&made, &kept).map_err(io)?;
+    }
+    std::fs::remove_dir_all(&scratch).map_err(io)?;
+    Ok(!same)
 }
 
 /// The validation set whose stories measure text quality, and the window.
@@ -533,4 +561,27 @@ pub fn export(config: &SpeedrunConfig, models: &Models, report: &Report) -> Resu
         ),
         figures: serde_json::to_value(&r).expect("report serializes"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fledge-made set is made again each run: kept when it comes out the
+    /// same, replaced when what is there differs (an older fledge's set).
+    #[test]
+    fn a_made_set_is_replaced_only_when_it_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("chat");
+        let corpus = dir.path().join("data"); // the notes need no corpus
+        assert!(remake("notes", &corpus, &out).unwrap(), "nothing was there");
+        let train = out.join("notes/train.jsonl");
+        let made = std::fs::read(&train).unwrap();
+        assert!(!remake("notes", &corpus, &out).unwrap(), "the same set again is kept");
+        std::fs::write(&train, "{\"messages\": []}\n").unwrap();
+        assert!(remake("notes", &corpus, &out).unwrap(), "a different set is replaced");
+        assert_eq!(std::fs::read(&train).unwrap(), made);
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["notes"], "no scratch folder is left behind");
+    }
 }

@@ -8,7 +8,7 @@
 //! | corpus | `data/` | the recipe and its inputs are unchanged (fingerprint) |
 //! | tokenizer | `tokenizer/` | the corpus was reused |
 //! | shards | `shards/` | same corpus and tokenizer (fingerprint) |
-//! | chat-data | `chat/` | each set's conversion is there |
+//! | chat-data | `chat/` | each set's conversion is there, and the sets fledge makes (rc, stories, notes) come out the same again |
 //! | pretrain | `train/` | its latest checkpoint finished these exact settings |
 //! | sft | `sft/` | as pretrain |
 //! | retrieval | `rag/` | same documents, settings and chat model |
