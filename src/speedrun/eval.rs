@@ -207,12 +207,13 @@ fn remake(set: &str, corpus: &Path, out: &Path) -> Result<bool, SpeedrunError> {
         matches!((std::fs::read(made.join(&file)), std::fs::read(kept.join(&file))), (Ok(a), Ok(b)) if a == b)
     });
     if !same {
-        // The old set was made by fledge too (a set fledge did not make has no
-        // place in {out}/chat): it goes, the new one takes its name.
-        if kept.exists() {
-            std::fs::remove_dir_all(&kept).map_err(io)?;
+        // Each file the generator wrote replaces its namesake in one rename;
+        // anything else in the folder is not fledge's to remove and stays.
+        std::fs::create_dir_all(&kept).map_err(io)?;
+        for entry in std::fs::read_dir(&made).map_err(io)? {
+            let name = entry.map_err(io)?.file_name();
+            std::fs::rename(made.join(&name), kept.join(&name)).map_err(io)?;
         }
-        std::fs::rename(&made, &kept).map_err(io)?;
     }
     std::fs::remove_dir_all(&scratch).map_err(io)?;
     Ok(!same)
