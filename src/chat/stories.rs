@@ -463,13 +463,26 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
 /// A request for `story` as a whole: its premise ("a cat who wants to
 /// fly"), its hero as introduced, or its subject nouns, whichever the story
 /// offers, chosen by `hash`.
+///
+/// Subject nouns are named only when the story's first two sentences hold
+/// them: a request for "a story about a dog" answered by a story whose dog
+/// comes in the fifth sentence teaches a small model that the opening need
+/// not say what was asked for, and the model then opens every story with
+/// its favourite girl named Lily. A story whose opening names none of its
+/// subjects is asked for by its hero or premise when it has one, else by
+/// its subjects as before.
 fn about(subjects: &[String], story: &str, hash: u64) -> Vec<Message> {
-    if let Some(p) = premise_of(story).filter(|_| hash % 10 < 6) {
+    let opening = split_sentences(story).into_iter().take(2).collect::<Vec<_>>().join(" ");
+    let named: Vec<String> = subjects.iter().filter(|s| swap::whole_word_count(&opening, s) > 0).cloned().collect();
+    let (premise, hero) = (premise_of(story), hero_of(story));
+    let plain_ok = !named.is_empty() || (premise.is_none() && hero.is_none());
+    if let Some(p) = premise.filter(|_| hash % 10 < 6 || !plain_ok) {
         return premise_request(&p, story, hash);
     }
-    let ask = match hero_of(story) {
-        Some(hero) if hash % 10 < 8 => about_request(&[], hash).replace("{}", &hero),
-        _ => about_request(subjects, hash),
+    let ask = match hero {
+        Some(hero) if hash % 10 < 8 || !plain_ok => about_request(&[], hash).replace("{}", &hero),
+        _ if named.is_empty() => about_request(subjects, hash),
+        _ => about_request(&named, hash),
     };
     vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)]
 }
@@ -797,6 +810,21 @@ mod tests {
         // An intro sentence that says more than the intro is not restated.
         let s = "There was a dog named Max, who was old. Max loved bones. The end.";
         assert_eq!(premise_of(s).unwrap().restated(s), None);
+    }
+
+    #[test]
+    fn a_request_names_only_subjects_the_opening_holds() {
+        let late = "Once upon a time, there was a little girl named Lily. She liked to sing. One day she saw a dog. \
+                    The dog was brown. The dog ran to the kite and the kite flew.";
+        let subjects = ["dog".to_string(), "kite".to_string()];
+        for hash in 0..40 {
+            let ask = &about(&subjects, late, hash)[0].content;
+            assert!(!ask.contains("dog") && !ask.contains("kite") && ask.contains("Lily"), "{ask}");
+        }
+        // Named at once: the request may name it plainly.
+        let early = "There was a dog and a kite. The dog was brown. The dog ran to the kite and the kite flew.";
+        let plain = (0..40).map(|h| about(&subjects, early, h)[0].content.clone()).filter(|a| a.contains("a dog"));
+        assert!(plain.count() > 0);
     }
 
     #[test]
