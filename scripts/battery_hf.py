@@ -92,8 +92,10 @@ class Model:
         if sample is None:
             kwargs.update(do_sample=False)
         else:
+            # Sampled as an outsider's `generate()` samples: with the folder's own
+            # generation_config.json (temperature, top-k, top-p).
             torch.manual_seed(sample)
-            kwargs.update(do_sample=True, temperature=0.7, top_k=40, top_p=0.95, repetition_penalty=1.1)
+            kwargs.update(do_sample=True)
         with torch.no_grad():
             out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
         return self.tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()

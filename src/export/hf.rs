@@ -108,6 +108,11 @@ pub fn export(src: &Source, tmp: &Path, dtype: HfDtype, card: &str) -> Result<()
         "special_tokens_map.json",
         pretty(&json!({"bos_token": eot_text, "eos_token": IM_END, "pad_token": eot_text})).as_bytes(),
     )?;
+    // `fledge chat`'s sampling, less its repetition penalty: fledge's counts
+    // only the reply's own tokens, transformers' counts the prompt's too, and
+    // so pushes the model away from the very words it was asked about (story
+    // requests on subject through transformers, 6M shipped model, dev split,
+    // 62 samples: 0.323 with a 1.1 penalty, 0.419 without).
     write(
         "generation_config.json",
         pretty(&json!({
@@ -116,9 +121,8 @@ pub fn export(src: &Source, tmp: &Path, dtype: HfDtype, card: &str) -> Result<()
             "pad_token_id": eot,
             "do_sample": true,
             "temperature": 0.7,
-            "top_k": 50,
+            "top_k": 40,
             "top_p": 0.95,
-            "repetition_penalty": 1.1,
             "max_new_tokens": 200,
         }))
         .as_bytes(),
