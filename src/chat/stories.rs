@@ -10,7 +10,8 @@
 //! Kinds (counted in the report): `about` (a story about one or two things),
 //! `learns` (a story where someone learns to ...; only from stories that say
 //! so), `continue` (the opening given, the rest of the story answered),
-//! `title` (a story given, a title made from its subject answered),
+//! `starts` (a first sentence given, the story that begins with it answered
+//! whole), `title` (a story given, a title made from its subject answered),
 //! `swapped` (a story retold with another animal or name for its hero, and
 //! a request that names it).
 //!
@@ -426,6 +427,28 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
                 let content = format!("{story}\n\n{ask}");
                 ("title", vec![Message::new(Role::User, content), Message::new(Role::Assistant, title)])
             }
+            // A story asked to begin with a given sentence, told whole: the
+            // opening is copied, the rest made up.
+            8 => match opening_and_rest(story, 1) {
+                Some((open, _)) => {
+                    let ask = pick(
+                        &[
+                            "Write a story that begins with: {}",
+                            "Tell me a story starting with \"{}\"",
+                            "Start a story with this sentence: {}",
+                            "Can you write a story that opens with \"{}\"?",
+                            "Begin a story with: {}",
+                            "Use this as the first line of a story: {}",
+                        ],
+                        hash >> 8,
+                    );
+                    (
+                        "starts",
+                        vec![Message::new(Role::User, ask.replace("{}", &open)), Message::new(Role::Assistant, story)],
+                    )
+                }
+                None => ("about", about(&subjects, story, hash)),
+            },
             _ => ("about", about(&subjects, story, hash)),
         };
         // A second request for the same story, always a whole-story one in
@@ -682,6 +705,11 @@ mod tests {
             "learns"
         } else if ask.contains("title") || ask.starts_with("name this") || ask.ends_with("name this story.") {
             "title"
+        } else if ["begins with", "starting with", "start a story", "opens with", "begin a story", "first line"]
+            .iter()
+            .any(|w| ask.contains(w))
+        {
+            "starts"
         } else if ask.starts_with("continue")
             || ask.starts_with("finish")
             || ask.starts_with("what happens")
@@ -742,6 +770,12 @@ mod tests {
                         .contains(&w.trim_matches(|c: char| !c.is_alphabetic()))
                     });
                     assert!(subject.is_some(), "{ask}");
+                }
+                "starts" => {
+                    // The whole story, whose first sentence the request holds.
+                    assert_eq!(answer, source);
+                    let first = split_sentences(source)[0];
+                    assert!(ask.contains(first), "{ask} / {answer}");
                 }
                 "continue" => {
                     // The request holds the opening, whichever side the ask is on,
@@ -810,6 +844,25 @@ mod tests {
         // An intro sentence that says more than the intro is not restated.
         let s = "There was a dog named Max, who was old. Max loved bones. The end.";
         assert_eq!(premise_of(s).unwrap().restated(s), None);
+    }
+
+    #[test]
+    fn a_story_asked_to_begin_with_a_sentence_begins_with_it() {
+        let animals = ["dragon", "rabbit", "bear", "kitten", "owl", "fox", "goat", "duck"];
+        let stories: Vec<String> = animals
+            .iter()
+            .flat_map(|a| ["kite", "ball", "drum", "hat", "boat", "shell"].map(|t| story(a, t, "")))
+            .collect();
+        let docs: Vec<&str> = stories.iter().map(String::as_str).collect();
+        let (convs, report) = make_story_requests(&docs, 3);
+        let starts: Vec<&Conversation> = convs.iter().filter(|c| kind_of(c) == "starts").collect();
+        let counted = report.kinds.iter().find(|(k, _)| k == "starts").map_or(0, |k| k.1);
+        assert!(!starts.is_empty() && starts.len() == counted, "{} of {counted}", starts.len());
+        for c in starts {
+            let (ask, answer) = (&c.messages[0].content, &c.messages[1].content);
+            assert!(docs.contains(&answer.as_str()), "told whole: {answer}");
+            assert!(ask.contains(split_sentences(answer)[0]), "{ask}");
+        }
     }
 
     #[test]
