@@ -36,10 +36,13 @@ pub struct AblateArgs {
     /// Tokenizer vocabulary size of each recipe's tokenizer.
     #[arg(long, default_value_t = 4096)]
     vocab_size: usize,
+    /// Sequences per step.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Tokens per sequence.
     #[arg(long, default_value_t = 256)]
     seq_len: usize,
+    /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f32,
     /// Evaluate (and checkpoint) every this many steps.
@@ -48,7 +51,7 @@ pub struct AblateArgs {
     /// Folder of the runs.
     #[arg(long, default_value = "runs/ablation")]
     out: PathBuf,
-    /// Only print the table of what has been trained so far.
+    /// Only print the table of what has been trained so far (default: off, train what is missing).
     #[arg(long)]
     report: bool,
 }
@@ -101,7 +104,7 @@ fn millions(tokens: u64) -> String {
 
 pub fn run_ablate(args: AblateArgs) -> Result<()> {
     let steps = args.tokens.div_ceil((args.batch * args.seq_len) as u64);
-    let stop = crate::ctrl_c_flag()?;
+    let stop = super::ctrl_c_flag()?;
     let mut rows = Vec::new();
     for recipe in &args.recipes {
         let name = recipe.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recipe".into());

@@ -1,4 +1,8 @@
-//! `fledge bench train --compare`: fledge's training step beside PyTorch's
+//! `fledge bench`: throughput of each part, measured the way
+//! ../shared/bench measures PyTorch's (training steps, generation, matrix
+//! products, tokenization, retrieval, the server under load).
+//!
+//! `bench train --compare` puts fledge's training step beside PyTorch's
 //! (../shared/bench/torch_reference.py: eager, `--bf16`, `--compile`,
 //! `--compile --bf16`), in one run, rounds alternating so that the machine's
 //! noise falls on all alike; the median of each, ratios, MFU against the
@@ -9,6 +13,166 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Tokenization throughput in MB/s, one thread and all threads.
+    Tokenize {
+        /// The tokenizer.json to measure (required).
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Text to encode (file or folder; a prepared jsonl works).
+        #[arg(long)]
+        input: PathBuf,
+        /// Times the text is encoded (the median counts, min and max beside it).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+    },
+    /// Training throughput (tokens/s, MFU, peak memory), measured as ../shared/bench/torch_reference.py does.
+    Train {
+        /// Model preset (the bench's reference config by default).
+        #[arg(long, default_value = "reference")]
+        preset: String,
+        /// Vocabulary size of the random model.
+        #[arg(long, default_value_t = 4096)]
+        vocab_size: usize,
+        /// Sequences per step.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Tokens per sequence.
+        #[arg(long, default_value_t = 256)]
+        seq_len: usize,
+        /// Steps timed (the median counts).
+        #[arg(long, default_value_t = 33)]
+        steps: usize,
+        /// Steps run first and not timed.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Also run ../shared/bench/torch_reference.py (eager, --bf16, --compile, --compile --bf16) in
+        /// alternating rounds and print the side-by-side table (reference config, batch 16 × 256 only;
+        /// default: off).
+        #[arg(long)]
+        compare: bool,
+        /// With --compare: rounds of every implementation.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// With --compare: the Python with torch (default: $FLEDGE_PYTHON, the test setup's
+        /// ~/.cache/fledge/interop-venv, else python3).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// With --compare: the PyTorch reference script (default: ../shared/bench/torch_reference.py
+        /// beside the checkout).
+        #[arg(long)]
+        torch_script: Option<PathBuf>,
+        /// Matrix products of the step: auto (bf16 where the CPU has AVX512-BF16, else f32), f32 or
+        /// bf16 (default: auto). --compare measures f32 and, where the CPU has it, bf16.
+        #[arg(long, value_enum, default_value_t = fledge::model::Precision::Auto)]
+        precision: fledge::model::Precision,
+    },
+    /// Generation tokens/s at batch 1 (greedy, KV cache), as torch_reference.py infer measures; random
+    /// weights of a preset, or a model; with --llama-cpp, llama.cpp on the same model side by side.
+    Generate {
+        /// Model preset of the random weights (without --model).
+        #[arg(long, default_value = "reference")]
+        preset: String,
+        /// Vocabulary size of the random model (without --model).
+        #[arg(long, default_value_t = 4096)]
+        vocab_size: usize,
+        /// Tokens generated per timed run.
+        #[arg(long, default_value_t = 200)]
+        gen: usize,
+        /// A model to load instead of random weights (checkpoint, run or exported HF folder; default:
+        /// none, random weights).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The same model as a GGUF file: also time llama.cpp (through llama-cpp-python, see
+        /// scripts/llama-cpp-check.sh) on it, alternating with fledge (default: none, fledge only).
+        #[arg(long)]
+        llama_cpp: Option<PathBuf>,
+        /// Rounds of the side-by-side comparison.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Also time fledge in q8_0 (its weights quantized as the GGUF's Q8_0), beside f32 (default: f32 only).
+        #[arg(long, value_enum, default_value_t, hide_default_value = true)]
+        quantize: fledge::generate::Quantize,
+        /// Held-out text: print its perplexity in f32 and (with --quantize q8_0) in Q8_0, windows of 255
+        /// tokens (default: none).
+        #[arg(long)]
+        text: Option<PathBuf>,
+    },
+    /// Retrieval latency (p50/p95 per mode) over an index, asking the questions of a question set.
+    Retrieval {
+        /// The index to search (`fledge index add`).
+        #[arg(long, default_value = "runs/fairytaleqa-rag/index")]
+        index: PathBuf,
+        /// The questions, one JSON object a line with a `question` field (`fledge index eval-set`).
+        #[arg(long, default_value = "runs/fairytaleqa-rag/questions.jsonl")]
+        questions: PathBuf,
+        /// The sentence-embedding model of the index (default: found as `fledge index` finds it).
+        #[arg(long)]
+        embedder: Option<PathBuf>,
+        /// How many questions to ask per mode.
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+    },
+    /// Load test of `fledge serve`: concurrent streaming clients on loopback (time to first token, tokens/s, errors, peak memory).
+    Serve(super::serve::BenchServeArgs),
+    /// Matrix-product GFLOP/s of the engine's matmul (the peak MFU is measured against).
+    Matmul {
+        /// The size of the square matrices multiplied (n × n by n × n).
+        #[arg(long, default_value_t = 1024)]
+        n: usize,
+        /// Products timed (the best and the median are printed).
+        #[arg(long, default_value_t = 20)]
+        repeats: usize,
+        /// f32, or bf16 (bfloat16 inputs, f32 sums; needs AVX512-BF16) (default: f32).
+        #[arg(long, value_enum, default_value_t = fledge::model::Precision::F32)]
+        dtype: fledge::model::Precision,
+    },
+}
+
+/// Runs one `fledge bench` command.
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Serve(args) => super::serve::run_bench_serve(args),
+        BenchCommand::Retrieval { index, questions, embedder, queries } => {
+            super::rag::bench_retrieval(&index, embedder.as_deref(), &questions, queries)
+        }
+        BenchCommand::Tokenize { tokenizer, input, repeats } => {
+            super::tokenizer::run_bench_tokenize(&tokenizer, &input, repeats)
+        }
+        BenchCommand::Train {
+            preset,
+            vocab_size,
+            batch,
+            seq_len,
+            steps,
+            warmup,
+            compare,
+            rounds,
+            python,
+            torch_script,
+            precision,
+        } => {
+            if compare {
+                if preset != "reference" || vocab_size != 4096 || batch != 16 || seq_len != 256 {
+                    bail!("--compare measures the reference config at batch 16 × 256, as torch_reference.py trains it: drop --preset, --vocab-size, --batch and --seq-len");
+                }
+                return run_compare(rounds, steps, warmup, python.as_deref(), torch_script.as_deref());
+            }
+            run_bench_train(&preset, vocab_size, batch, seq_len, steps, warmup, precision)
+        }
+        BenchCommand::Generate { preset, vocab_size, gen, model, llama_cpp, rounds, quantize, text } => {
+            let gguf = llama_cpp.as_deref();
+            run_bench_generate(&preset, vocab_size, gen, model.as_deref(), gguf, rounds, quantize, text.as_deref())
+        }
+        BenchCommand::Matmul { n, repeats, dtype } => {
+            println!("{}", serde_json::to_string(&fledge::bench::matmul_in(dtype, n, n, n, repeats)?)?);
+            Ok(())
+        }
+    }
+}
 
 /// One implementation's figures from one round.
 struct Measured {
@@ -69,7 +233,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-pub fn run_compare(
+fn run_compare(
     rounds: usize,
     steps: usize,
     warmup: usize,
@@ -164,5 +328,165 @@ pub fn run_compare(
     for (i, (name, _)) in TORCH_VARIANTS.iter().enumerate() {
         println!("  {name}: {:?}", torch_runs[i].iter().map(|m| m.tokens_per_s.round()).collect::<Vec<_>>());
     }
+    Ok(())
+}
+
+fn run_bench_train(
+    preset: &str,
+    vocab_size: usize,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    warmup: usize,
+    precision: fledge::model::Precision,
+) -> Result<()> {
+    let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
+    if seq_len > config.max_seq_len {
+        bail!("--seq-len {seq_len} exceeds the preset's max_seq_len {}", config.max_seq_len);
+    }
+    let r = fledge::bench::train(&config, batch, seq_len, steps.max(1), warmup, precision)?;
+    tracing::info!(precision = %r.precision, "matrix products in {}", r.precision);
+    // MFU against the product peak of the precision the step ran in.
+    let peak = fledge::bench::matmul_in(precision, 1024, 1024, 1024, 10)?;
+    eprintln!(
+        "train {preset} ({} products): {} params, batch {batch} x {seq_len}: median step {:.1} ms, {:.0} tokens/s, {:.1} GFLOP/s = {:.0}% of the measured {} matmul peak ({:.1} GFLOP/s, n=1024); loss {:.4} -> {:.4}; peak RSS {:.0} MB",
+        r.precision,
+        r.params,
+        r.median_ms,
+        r.tokens_per_s,
+        r.achieved_gflops,
+        100.0 * r.achieved_gflops / peak.gflops_best,
+        peak.dtype,
+        peak.gflops_best,
+        r.loss_first,
+        r.loss_last,
+        r.peak_rss_mb.unwrap_or(f64::NAN)
+    );
+    let profile = fledge::model::profile::report();
+    if !profile.is_empty() {
+        let total: f64 = profile.iter().map(|p| p.1).sum();
+        for (kind, secs) in &profile {
+            eprintln!("  {kind:>14}: {secs:7.2} s  {:5.1}%", 100.0 * secs / total);
+        }
+    }
+    let mut json = serde_json::to_value(&r)?;
+    json["matmul_peak_gflops"] = serde_json::json!(peak.gflops_best);
+    json["mfu"] = serde_json::json!(r.achieved_gflops / peak.gflops_best);
+    println!("{json}");
+    Ok(())
+}
+
+/// fledge's generation speed, and llama.cpp's on the same model when a GGUF
+/// is given: rounds alternate between the two so that the machine's noise
+/// falls on both alike.
+/// Generation tokens/s at batch 1: fledge f32, fledge Q8_0 (with
+/// `--quantize q8_0`) and llama.cpp on the same model's GGUF (with
+/// `--llama-cpp`), alternating round by round so that each sees the same
+/// machine; and perplexity on held-out text in f32 and Q8_0 (with `--text`).
+#[allow(clippy::too_many_arguments)]
+fn run_bench_generate(
+    preset: &str,
+    vocab_size: usize,
+    gen: usize,
+    model: Option<&Path>,
+    gguf: Option<&Path>,
+    rounds: usize,
+    quantize: fledge::generate::Quantize,
+    text: Option<&Path>,
+) -> Result<()> {
+    use fledge::generate::{Quantize, QuantizedWeights};
+    let (config, params, label, tokenizer) = match model {
+        Some(m) => {
+            let (config, params, tokenizer) = super::chat::load_model(m)?;
+            (config, params, m.display().to_string(), Some(tokenizer))
+        }
+        None => {
+            let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
+            let layout = fledge::model::ParamLayout::new(&config);
+            let params = fledge::model::params::init_params(&config, &layout, 0);
+            (config, params, format!("{preset} (random weights)"), None)
+        }
+    };
+    let quantized = QuantizedWeights::for_option(quantize, &config, &params);
+    let variants: Vec<(&str, Option<&QuantizedWeights>)> = match &quantized {
+        Some(q) => vec![("f32", None), ("q8_0", Some(q))],
+        None => vec![("f32", None)],
+    };
+    eprintln!("CPU: {} ({} threads)", fledge::bench::cpu_name(), rayon::current_num_threads());
+    if let Some(q) = &quantized {
+        let (q8, kept) = q.counts();
+        eprintln!(
+            "Q8_0: {q8} matrices, {:.1} MB; {kept} kept in f32 (rows not whole blocks of 32); all f32 weights: {:.1} MB",
+            q.bytes() as f64 / 1e6,
+            4.0 * params.len() as f64 / 1e6
+        );
+    }
+    if let Some(path) = text {
+        let tokenizer = tokenizer.as_ref().context("--text needs --model (random weights have no tokenizer)")?;
+        let raw = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let tokens = tokenizer.encode(&raw, false);
+        for (name, q) in &variants {
+            let ppl = fledge::bench::generator_perplexity(&config, &params, *q, &tokens, 255, tokenizer.eot_id());
+            eprintln!("perplexity of {} ({} tokens), {name}: {ppl:.4}", path.display(), tokens.len());
+            println!(
+                "{}",
+                serde_json::json!({"text": path, "tokens": tokens.len(), "weights": name, "perplexity": ppl})
+            );
+        }
+    }
+    let python = std::env::var("FLEDGE_LLAMA_PYTHON").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/fledge/llama-venv/bin/python")
+    });
+    let script_in_checkout = Path::new("scripts/bench_llama_cpp.py");
+    let script = fledge::project_file(script_in_checkout).unwrap_or_else(|| script_in_checkout.to_path_buf());
+    let threads = rayon::current_num_threads();
+    let mut rows = Vec::new();
+    for round in 0..rounds.max(1) {
+        let mut row = serde_json::json!({});
+        let mut generated = gen;
+        let mut last = 0.0f64;
+        for (name, q) in &variants {
+            let r = fledge::bench::generate_with(&config, &params, *q, gen);
+            eprintln!(
+                "round {}: fledge {name} {label}: {} params, {} tokens at batch 1 in {:.3} s: {:.0} tokens/s",
+                round + 1,
+                r.params,
+                r.gen_tokens,
+                r.median_s,
+                r.tokens_per_s
+            );
+            generated = r.gen_tokens;
+            last = r.tokens_per_s;
+            row[if *name == "f32" { "fledge".to_string() } else { format!("fledge_{name}") }] =
+                serde_json::to_value(&r)?;
+        }
+        if let Some(gguf) = gguf {
+            let out = std::process::Command::new(&python)
+                .arg(&script)
+                .arg(gguf)
+                .args(["--gen", &generated.to_string(), "--threads", &threads.to_string()])
+                .output()
+                .with_context(|| {
+                    format!("running {python} (set FLEDGE_LLAMA_PYTHON, or run scripts/llama-cpp-check.sh once)")
+                })?;
+            if !out.status.success() {
+                bail!("llama.cpp benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let l: serde_json::Value = serde_json::from_slice(&out.stdout).context("llama.cpp benchmark output")?;
+            let tps = l["tokens_per_s"].as_f64().unwrap_or(f64::NAN);
+            // The last variant timed: Q8_0 when asked for, the GGUF's type.
+            let best = if quantize == Quantize::Q8_0 { "fledge q8_0" } else { "fledge f32" };
+            eprintln!(
+                "round {}: llama.cpp {}: {tps:.0} tokens/s ({best}/llama.cpp {:.2}x)",
+                round + 1,
+                gguf.display(),
+                last / tps
+            );
+            row["llama_cpp"] = l;
+        }
+        rows.push(row);
+    }
+    println!("{}", serde_json::to_string(&rows)?);
     Ok(())
 }

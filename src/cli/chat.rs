@@ -29,6 +29,7 @@ pub struct DataChatArgs {
     /// The folder holding chat/ and qa/.
     #[arg(long, default_value = "../shared/data")]
     shared: PathBuf,
+    /// Output folder: each set goes to OUT/SET/{train,val,test}.jsonl with its report.json.
     #[arg(long, default_value = "runs/chat")]
     out: PathBuf,
 }
@@ -134,7 +135,7 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
     }
     set!(base, out, steps, lr, batch, seq_len, pack, pretrain_fraction, eval_every, checkpoint_every);
     // The CLI's default precision is auto; a recipe without the key, f32 as in the library.
-    s.precision = args.precision.unwrap_or(if crate::config_sets(args.config.as_deref(), "precision") {
+    s.precision = args.precision.unwrap_or(if super::config_sets(args.config.as_deref(), "precision") {
         s.precision
     } else {
         fledge::model::Precision::Auto
@@ -150,7 +151,7 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
         };
         s.sources.push(SftSource { path: PathBuf::from(path), weight });
     }
-    let stop = crate::ctrl_c_flag()?;
+    let stop = super::ctrl_c_flag()?;
     let summary = fledge::chat::sft::sft_with(&s, args.resume, stop, torch)?;
     println!(
         "{} {} steps ({} trained tokens) in {:.0} s; last loss {:.4}{}; checkpoint {}",

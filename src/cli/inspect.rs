@@ -14,7 +14,7 @@ use fledge::tokenizer::Tokenizer;
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// The text to inspect (or --file).
+    /// The text to inspect (default: none, then --file is read).
     text: Option<String>,
     /// Read the text from this UTF-8 file instead (default: none).
     #[arg(long, conflicts_with = "text")]

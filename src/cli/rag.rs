@@ -27,6 +27,8 @@ pub enum IndexCommand {
     List(IndexDir),
     /// Remove files or folders from the index.
     Remove {
+        /// Files and folders to remove, as they were added (required).
+        #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[command(flatten)]
         index: IndexDir,
@@ -35,7 +37,7 @@ pub enum IndexCommand {
     Stats {
         #[command(flatten)]
         index: IndexDir,
-        /// Print JSON.
+        /// Print JSON (default: off, a table).
         #[arg(long)]
         json: bool,
     },
@@ -78,13 +80,15 @@ pub struct AddArgs {
     index: IndexDir,
     #[command(flatten)]
     embedder: EmbedderArg,
-    /// Build a BM25-only index (no embedding model needed; no dense or hybrid retrieval).
+    /// Build a BM25-only index (no embedding model needed; no dense or hybrid retrieval; default: off,
+    /// embeddings too).
     #[arg(long)]
     no_embeddings: bool,
-    /// Chunk size in tokens (of the embedding model's tokenizer). Fixed when the index is created.
+    /// Chunk size in tokens (of the embedding model's tokenizer). Fixed when the index is created
+    /// (default: 200).
     #[arg(long)]
     chunk_tokens: Option<usize>,
-    /// Tokens shared by consecutive chunks. Fixed when the index is created.
+    /// Tokens shared by consecutive chunks. Fixed when the index is created (default: 40).
     #[arg(long)]
     overlap_tokens: Option<usize>,
     /// Files larger than this are skipped.
@@ -139,10 +143,11 @@ pub struct EvalArgs {
     /// Which split's questions (train, val, test, or all).
     #[arg(long, default_value = "test")]
     split: String,
-    /// Only the first N questions.
+    /// Only the first N questions (default: all).
     #[arg(long)]
     limit: Option<usize>,
-    /// Also answer every question with this chat model from the hybrid passages and score EM/F1.
+    /// Also answer every question with this chat model from the hybrid passages and score EM/F1
+    /// (default: none, retrieval only).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Passages retrieved for answering (as many as fit the window are used).
@@ -154,13 +159,13 @@ pub struct EvalArgs {
     /// Modes to score (bm25, dense, hybrid); default: every mode the index supports.
     #[arg(long, value_delimiter = ',')]
     modes: Vec<Mode>,
-    /// Hybrid fusion: weight of the dense ranking (BM25's is 1).
+    /// Hybrid fusion: weight of the dense ranking (BM25's is 1) (default: 0.3).
     #[arg(long)]
     dense_weight: Option<f32>,
-    /// Hybrid fusion: the rank offset k of 1 / (k + rank).
+    /// Hybrid fusion: the rank offset k of 1 / (k + rank) (default: 2).
     #[arg(long)]
     rrf_k: Option<f32>,
-    /// Write the scores (and the answers) here as JSON.
+    /// Write the scores (and the answers) here as JSON (default: none, print only).
     #[arg(long)]
     out: Option<PathBuf>,
 }

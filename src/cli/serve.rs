@@ -30,7 +30,8 @@ pub struct ModelArgs {
     /// The model id clients send as `model` (default: the model folder's name).
     #[arg(long)]
     name: Option<String>,
-    /// Ground answers in this index (`fledge index add`); requests can turn it off with "retrieval": false.
+    /// Ground answers in this index (`fledge index add`); requests can turn it off with "retrieval": false
+    /// (default: none, no retrieval).
     #[arg(long)]
     index: Option<PathBuf>,
     /// The embedding model folder (default: found as `fledge index` finds it).
@@ -45,16 +46,23 @@ pub struct ModelArgs {
     /// Requests waiting for a free slot; beyond this the server answers 503 at once.
     #[arg(long, default_value_t = 256)]
     queue: usize,
-    /// Run each sequence through its own forward pass (to measure what batching gains).
+    /// Run each sequence through its own forward pass (to measure what batching gains; default: off,
+    /// sequences batched).
     #[arg(long)]
     unbatched: bool,
     /// Sampling for requests that leave a field out.
     #[arg(long, default_value_t = 0.7)]
     temperature: f32,
+    /// Sample only from the most likely tokens that together hold this probability, for requests
+    /// without `top_p`.
     #[arg(long, default_value_t = 0.95)]
     top_p: f32,
-    #[arg(long, default_value_t = 50)]
+    /// Sample only from this many most likely tokens (0: all), for requests without `top_k` (as `fledge
+    /// chat`).
+    #[arg(long, default_value_t = 40)]
     top_k: usize,
+    /// Make tokens the reply has already used less likely (the prompt's do not count), for requests
+    /// without `repetition_penalty` (1: off).
     #[arg(long, default_value_t = 1.1)]
     repetition_penalty: f32,
 }
@@ -69,7 +77,8 @@ pub struct ServeArgs {
     /// Port (0: any free port, printed at startup).
     #[arg(long, default_value_t = 8000)]
     port: u16,
-    /// Require `Authorization: Bearer KEY` on the API.
+    /// Require `Authorization: Bearer KEY` on the API (default: none, the API is open; also read from
+    /// FLEDGE_API_KEY).
     #[arg(long, env = "FLEDGE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// Largest request body, in KiB.
@@ -84,7 +93,7 @@ pub struct ServeArgs {
     /// Seconds after which any connection is closed.
     #[arg(long, default_value_t = 600)]
     connection_timeout: u64,
-    /// Let web pages from this origin call the API (repeatable; CORS is off without it).
+    /// Let web pages from this origin call the API (repeatable; default: none, CORS off).
     #[arg(long = "cors-origin")]
     cors_origins: Vec<String>,
 }
@@ -102,10 +111,10 @@ pub struct BenchServeArgs {
     /// Longest answer per request, in tokens.
     #[arg(long, default_value_t = 64)]
     max_tokens: usize,
-    /// Also run the same load unbatched, and print both.
+    /// Also run the same load unbatched, and print both (default: off).
     #[arg(long)]
     compare: bool,
-    /// Write the figures (JSON) here.
+    /// Write the figures (JSON) here (default: none, print only).
     #[arg(long)]
     out: Option<PathBuf>,
 }
