@@ -27,8 +27,7 @@ pub enum IndexCommand {
     List(IndexDir),
     /// Remove files or folders from the index.
     Remove {
-        /// Files and folders to remove, as they were added (required).
-        #[arg(required = true)]
+        /// Files and folders to remove, as they were added (required; `fledge index list` shows them).
         paths: Vec<PathBuf>,
         #[command(flatten)]
         index: IndexDir,
