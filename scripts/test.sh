@@ -45,4 +45,5 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
-cargo test --release
+# Every test binary runs even after one fails, so one run shows every failure.
+cargo test --release --no-fail-fast
