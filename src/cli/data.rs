@@ -6,7 +6,6 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
 use fledge::data::prepare::{self, Recipe, SourceSpec};
-use fledge::data::read::Format;
 use fledge::data::shards;
 use fledge::tokenizer::Tokenizer;
 
@@ -48,15 +47,9 @@ pub struct PrepareArgs {
     /// Only files whose names match these globs, for --eval sets (e.g. '*_val_*'; default: every file).
     #[arg(long = "eval-include")]
     eval_include: Vec<String>,
-    /// Format of --source files (default: by extension).
-    #[arg(long, value_enum, default_value_t = Format::Auto)]
-    format: Format,
-    /// JSON field / CSV or parquet column with the text (default: text, body, content, story).
-    #[arg(long)]
-    field: Option<String>,
-    /// Replace invalid UTF-8 instead of refusing the file (default: off, refuse).
-    #[arg(long)]
-    lossy: bool,
+    /// How the --source and --eval files are read.
+    #[command(flatten)]
+    read: super::ReadFlags,
     /// License id of the --source folders that fledge's manifest does not know
     /// (`own` for your own text; an unknown id is refused with the list of known ones; default: none).
     #[arg(long)]
@@ -127,10 +120,10 @@ fn run_prepare(args: PrepareArgs) -> Result<()> {
     for s in &args.sources {
         let (name, path, weight) = parse_source(s, true)?;
         recipe.sources.push(SourceSpec {
-            format: args.format,
-            field: args.field.clone(),
+            format: args.read.format,
+            field: args.read.field.clone(),
             weight,
-            lossy: args.lossy,
+            lossy: args.read.lossy,
             license: args.license.clone(),
             ..SourceSpec::new(name, path)
         });
@@ -138,9 +131,9 @@ fn run_prepare(args: PrepareArgs) -> Result<()> {
     for s in &args.evals {
         let (name, path, _) = parse_source(s, false)?;
         recipe.eval_sets.push(SourceSpec {
-            field: args.field.clone(),
+            field: args.read.field.clone(),
             include: args.eval_include.clone(),
-            lossy: args.lossy,
+            lossy: args.read.lossy,
             ..SourceSpec::new(name, path)
         });
     }

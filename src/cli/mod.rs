@@ -19,6 +19,31 @@ pub mod train;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use clap::Args;
+
+use fledge::data::read::{Format, ReadOptions};
+
+/// How input text files are read: the flags `data prepare` and `tokenizer
+/// train` share.
+#[derive(Args)]
+pub struct ReadFlags {
+    /// Format of the input files (default: auto, by extension).
+    #[arg(long, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// JSON field / CSV or parquet column with the text (default: text, body, content, story).
+    #[arg(long)]
+    pub field: Option<String>,
+    /// Replace invalid UTF-8 instead of refusing the file (default: off, refuse).
+    #[arg(long)]
+    pub lossy: bool,
+}
+
+impl ReadFlags {
+    /// The reader's options, every file of a folder read.
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions { format: self.format, field: self.field.clone(), include: vec![], lossy: self.lossy }
+    }
+}
 
 /// A flag the first Ctrl-C sets (the training loop then saves and stops);
 /// a second Ctrl-C exits at once.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 
-use fledge::data::read::{self, Format, ReadOptions};
+use fledge::data::read::{self, ReadOptions};
 use fledge::tokenizer::Tokenizer;
 
 #[derive(Subcommand)]
@@ -51,15 +51,9 @@ pub struct TrainTokenizerArgs {
     /// Where to write tokenizer.json.
     #[arg(long, default_value = "runs/tokenizer/tokenizer.json")]
     out: PathBuf,
-    /// Format of the --input files (auto: by extension).
-    #[arg(long, value_enum, default_value_t = Format::Auto)]
-    format: Format,
-    /// JSON field / CSV or parquet column with the text (default: text, body, content, story).
-    #[arg(long)]
-    field: Option<String>,
-    /// Replace invalid UTF-8 instead of refusing the file (default: off, refuse).
-    #[arg(long)]
-    lossy: bool,
+    /// How the --input files are read.
+    #[command(flatten)]
+    read: super::ReadFlags,
 }
 
 #[derive(Args)]
@@ -104,7 +98,7 @@ fn read_texts(paths: &[PathBuf], options: &ReadOptions) -> Result<Vec<String>> {
 }
 
 fn run_train_tokenizer(args: TrainTokenizerArgs) -> Result<()> {
-    let options = ReadOptions { format: args.format, field: args.field.clone(), include: vec![], lossy: args.lossy };
+    let options = args.read.options();
     let texts = read_texts(&args.input, &options)?;
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
     tracing::info!(documents = texts.len(), mb = bytes as f64 / 1e6, vocab = args.vocab_size, "training tokenizer");
