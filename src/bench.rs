@@ -130,7 +130,6 @@ pub fn train(
     warmup: usize,
     precision: crate::model::Precision,
 ) -> Result<TrainBench, crate::model::bf16::PrecisionError> {
-    use rand::{Rng, SeedableRng};
     let mut trainer = crate::train::Trainer::new(
         config,
         batch,
@@ -140,15 +139,7 @@ pub fn train(
         1.0,
     );
     let precision = trainer.engine.set_precision(precision)?;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1234);
-    let data: Vec<u32> = (0..batch * (seq_len + 1)).map(|_| rng.gen_range(0..config.vocab_size as u32)).collect();
-    let mut inputs = Vec::with_capacity(batch * seq_len);
-    let mut targets = Vec::with_capacity(batch * seq_len);
-    for row in data.chunks(seq_len + 1) {
-        inputs.extend_from_slice(&row[..seq_len]);
-        targets.extend_from_slice(&row[1..]);
-    }
-    let micro_batch = [crate::data::shards::Batch { inputs, targets, segment_starts: None }];
+    let micro_batch = [random_batch(config, batch, seq_len)];
     let mut times = Vec::new();
     let mut losses = Vec::new();
     for i in 0..warmup + steps {
@@ -181,6 +172,73 @@ pub fn train(
         losses,
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+/// The training step with each f32 product library, alternating step by step
+/// in one run (so that both see the same machine at the same moments).
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryBench {
+    pub params: usize,
+    pub tokens_per_step: usize,
+    /// Median step of each library, ms, as (library, median).
+    pub median_ms: Vec<(String, f64)>,
+    /// matrixmultiply's step time over gemm's, per adjacent pair of steps.
+    pub paired_ratios: Vec<f64>,
+}
+
+/// Runs `steps` timed steps per library (after `warmup` untimed ones),
+/// gemm and matrixmultiply taking turns; leaves the library as it found it.
+pub fn train_matmul_libraries(
+    config: &crate::model::ModelConfig,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    warmup: usize,
+) -> LibraryBench {
+    use crate::model::kernels::{matmul_library, set_matmul_library, MatmulLibrary};
+    let before = matmul_library();
+    let mut trainer = crate::train::Trainer::new(
+        config,
+        batch,
+        seq_len,
+        0,
+        crate::train::optim::AdamWConfig { weight_decay: 0.1, ..Default::default() },
+        1.0,
+    );
+    let micro_batch = [random_batch(config, batch, seq_len)];
+    let libraries = [MatmulLibrary::Gemm, MatmulLibrary::Matrixmultiply];
+    let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..2 * (warmup + steps) {
+        let which = i % 2;
+        set_matmul_library(libraries[which]);
+        let t = Instant::now();
+        trainer.step(&micro_batch, 1e-3);
+        if i >= 2 * warmup {
+            times[which].push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    set_matmul_library(before);
+    let paired_ratios = times[1].iter().zip(&times[0]).map(|(mm, g)| mm / g).collect();
+    LibraryBench {
+        params: config.num_params(),
+        tokens_per_step: batch * seq_len,
+        median_ms: libraries.iter().zip(&times).map(|(l, t)| (l.to_string(), median(t.clone()))).collect(),
+        paired_ratios,
+    }
+}
+
+/// One batch of random tokens, inputs and next-token targets.
+fn random_batch(config: &crate::model::ModelConfig, batch: usize, seq_len: usize) -> crate::data::shards::Batch {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1234);
+    let data: Vec<u32> = (0..batch * (seq_len + 1)).map(|_| rng.gen_range(0..config.vocab_size as u32)).collect();
+    let mut inputs = Vec::with_capacity(batch * seq_len);
+    let mut targets = Vec::with_capacity(batch * seq_len);
+    for row in data.chunks(seq_len + 1) {
+        inputs.extend_from_slice(&row[..seq_len]);
+        targets.extend_from_slice(&row[1..]);
+    }
+    crate::data::shards::Batch { inputs, targets, segment_starts: None }
 }
 
 /// The matrix-product peak of this machine through the engine's own matmul,

@@ -69,6 +69,10 @@ pub enum BenchCommand {
         /// bf16 (default: auto). --compare measures f32 and, where the CPU has it, bf16.
         #[arg(long, value_enum, default_value_t = fledge::model::Precision::Auto)]
         precision: fledge::model::Precision,
+        /// Time the f32 step with each product library, gemm (used) and matrixmultiply (used before),
+        /// taking turns step by step in one run, and print both with their ratio (default: off).
+        #[arg(long)]
+        matmul_libraries: bool,
     },
     /// Generation tokens/s at batch 1 (greedy, KV cache), as torch_reference.py infer measures; random
     /// weights of a preset, or a model; with --llama-cpp, llama.cpp on the same model side by side.
@@ -154,7 +158,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             python,
             torch_script,
             precision,
+            matmul_libraries,
         } => {
+            if matmul_libraries {
+                return run_matmul_libraries(&preset, vocab_size, batch, seq_len, steps, warmup);
+            }
             if compare {
                 if preset != "reference" || vocab_size != 4096 || batch != 16 || seq_len != 256 {
                     bail!("--compare measures the reference config at batch 16 × 256, as torch_reference.py trains it: drop --preset, --vocab-size, --batch and --seq-len");
@@ -488,5 +496,38 @@ fn run_bench_generate(
         rows.push(row);
     }
     println!("{}", serde_json::to_string(&rows)?);
+    Ok(())
+}
+
+/// `bench train --matmul-libraries`: the two f32 product libraries, step by step in one run.
+fn run_matmul_libraries(
+    preset: &str,
+    vocab_size: usize,
+    batch: usize,
+    seq_len: usize,
+    steps: usize,
+    warmup: usize,
+) -> Result<()> {
+    let config = fledge::model::ModelConfig::preset(preset, vocab_size)?;
+    let r = fledge::bench::train_matmul_libraries(&config, batch, seq_len, steps.max(1), warmup);
+    let mut ratios = r.paired_ratios.clone();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "train {preset} (f32, {} params, batch {batch} x {seq_len}) on {}, {} threads, {} steps each, alternating:",
+        r.params,
+        fledge::bench::cpu_name(),
+        rayon::current_num_threads(),
+        steps.max(1)
+    );
+    for (library, ms) in &r.median_ms {
+        println!("  {library:>14}: median step {ms:.1} ms, {:.0} tokens/s", r.tokens_per_step as f64 / (ms / 1e3));
+    }
+    println!(
+        "  matrixmultiply / gemm step time, per adjacent pair: median {:.3} (range {:.3}-{:.3})",
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
+    );
+    println!("{}", serde_json::to_string(&r)?);
     Ok(())
 }

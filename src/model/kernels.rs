@@ -6,8 +6,10 @@
 //! SwiGLU, cross-entropy and the memory traffic between them. So, as in
 //! Karpathy's llm.c, each operation has an explicit forward and backward over
 //! preallocated buffers, fused where that saves a pass over memory, and the
-//! matrix products go to `matrixmultiply` (through ndarray's safe API), which
-//! picks AVX2/AVX-512/FMA kernels at run time; with [`Precision::Bf16`]
+//! matrix products go to a library made for them, the `gemm` crate (the one
+//! candle uses), which picks AVX2+FMA or AVX-512 kernels at run time and
+//! splits a product over rayon's threads (`matrixmultiply` before it; see
+//! [`matmul`] for why the change); with [`Precision::Bf16`]
 //! ([`matmul_in`] and the `_in` linear layers) they go to the bfloat16 kernel
 //! of [`super::bf16`] instead.
 //!
@@ -71,8 +73,68 @@ impl Product {
 }
 
 /// `c = a · b (+ c if accumulate)`, with the shapes and storage of `p`.
+///
+/// The `gemm` crate multiplies (on the training products of both presets it
+/// was 1.13-1.19x `matrixmultiply`, paired rounds on a 2-core AVX2 EPYC,
+/// 2026-12-02); `FLEDGE_MATMUL=matrixmultiply` selects the library used
+/// before, to compare the two side by side with `fledge bench train`.
 pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     let _span = span(Kind::Matmul);
+    if matmul_library() == MatmulLibrary::Gemm {
+        gemm_f32(c, a, b, p);
+    } else {
+        matrixmultiply_f32(c, a, b, p);
+    }
+}
+
+/// The library [`matmul`] hands f32 products to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatmulLibrary {
+    Gemm,
+    Matrixmultiply,
+}
+
+impl std::fmt::Display for MatmulLibrary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MatmulLibrary::Gemm => "gemm",
+            MatmulLibrary::Matrixmultiply => "matrixmultiply",
+        })
+    }
+}
+
+/// 0: not chosen yet; 1: gemm; 2: matrixmultiply.
+static MATMUL_LIBRARY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The library in use: as set by [`set_matmul_library`], else `FLEDGE_MATMUL`
+/// (`matrixmultiply`, or `gemm` for anything else) read on first use.
+pub fn matmul_library() -> MatmulLibrary {
+    use std::sync::atomic::Ordering::Relaxed;
+    match MATMUL_LIBRARY.load(Relaxed) {
+        1 => MatmulLibrary::Gemm,
+        2 => MatmulLibrary::Matrixmultiply,
+        _ => {
+            let chosen = match std::env::var("FLEDGE_MATMUL").as_deref() {
+                Ok("matrixmultiply") => MatmulLibrary::Matrixmultiply,
+                _ => MatmulLibrary::Gemm,
+            };
+            set_matmul_library(chosen);
+            chosen
+        }
+    }
+}
+
+/// Switches the library for every later product (the bench alternates them
+/// step by step to compare the two in one run).
+pub fn set_matmul_library(library: MatmulLibrary) {
+    let code = match library {
+        MatmulLibrary::Gemm => 1,
+        MatmulLibrary::Matrixmultiply => 2,
+    };
+    MATMUL_LIBRARY.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn matrixmultiply_f32(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     let Product { m, k, n, trans_a, trans_b, accumulate } = p;
     let a = if trans_a {
         ArrayView2::from_shape((m, k).strides((1, m)), a).expect("a has m*k values")
@@ -86,6 +148,57 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     };
     let mut c = ArrayViewMut2::from_shape((m, n), c).expect("c has m*n values");
     general_mat_mul(1.0, &a, &b, if accumulate { 1.0 } else { 0.0 }, &mut c);
+}
+
+fn gemm_f32(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+    let Product { m, k, n, trans_a, trans_b, accumulate } = p;
+    assert_eq!(a.len(), m * k, "a has m*k values");
+    assert_eq!(b.len(), k * n, "b has k*n values");
+    assert_eq!(c.len(), m * n, "c has m*n values");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    // Element (i, j) of a matrix sits at i * row_stride + j * col_stride.
+    let (a_rs, a_cs) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
+    let (b_rs, b_cs) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
+    // SAFETY: `gemm` reads a[i * a_rs + l * a_cs] for i < m, l < k: at most
+    // (m-1)k + (k-1) = mk - 1 untransposed, (k-1)m + (m-1) = mk - 1
+    // transposed, inside `a` (length m*k, asserted above); likewise `b`
+    // (length k*n) for l < k, j < n. It writes c[i * n + j] for i < m, j < n,
+    // at most mn - 1, inside `c` (length m*n). `c` is a unique borrow and `a`,
+    // `b` shared ones, so the destination aliases neither input. f32 is one of
+    // the element types `gemm` supports (it panics on others), and m, n, k are
+    // non-zero here. Exercised against a plain triple loop by
+    // `gemm_matches_a_plain_product` for every transpose and accumulate.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
 }
 
 /// [`matmul`] in the given precision: [`Precision::Bf16`] takes bfloat16
@@ -438,6 +551,43 @@ mod tests {
         assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
         matmul(&mut c, &a, &b, Product::new(2, 2, 2).b_transposed().accumulating()); // + a b^T
         assert_eq!(c, [26.0 + 17.0, 30.0 + 23.0, 38.0 + 39.0, 44.0 + 53.0]);
+    }
+
+    /// The `gemm` call (the one `unsafe` block of this file) against a plain
+    /// triple loop, on shapes that fill no kernel tile exactly, for every
+    /// transpose and accumulate, and the two libraries against each other.
+    #[test]
+    fn gemm_matches_a_plain_product() {
+        let value = |i: usize, salt: usize| ((i * 7919 + salt * 104_729) % 997) as f32 / 997.0 - 0.5;
+        for (m, k, n) in [(1, 1, 1), (37, 53, 29), (5, 300, 70), (130, 17, 9)] {
+            for flags in 0..8 {
+                let p =
+                    Product { m, k, n, trans_a: flags & 1 != 0, trans_b: flags & 2 != 0, accumulate: flags & 4 != 0 };
+                let a: Vec<f32> = (0..m * k).map(|i| value(i, 1)).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| value(i, 2)).collect();
+                let start: Vec<f32> = (0..m * n).map(|i| value(i, 3)).collect();
+                let at = |i: usize, l: usize| if p.trans_a { a[l * m + i] } else { a[i * k + l] };
+                let bt = |l: usize, j: usize| if p.trans_b { b[j * k + l] } else { b[l * n + j] };
+                let mut want = vec![0.0f64; m * n];
+                for i in 0..m {
+                    for j in 0..n {
+                        let dot: f64 = (0..k).map(|l| at(i, l) as f64 * bt(l, j) as f64).sum();
+                        want[i * n + j] = dot + if p.accumulate { start[i * n + j] as f64 } else { 0.0 };
+                    }
+                }
+                let (mut by_gemm, mut by_mm) = (start.clone(), start.clone());
+                gemm_f32(&mut by_gemm, &a, &b, p);
+                matrixmultiply_f32(&mut by_mm, &a, &b, p);
+                for ((g, mm), w) in by_gemm.iter().zip(&by_mm).zip(&want) {
+                    let tol = 1e-5 * (k as f64).sqrt().max(1.0);
+                    assert!((*g as f64 - w).abs() < tol, "gemm {g} against {w} for {p:?}");
+                    assert!((*mm as f64 - w).abs() < tol, "matrixmultiply {mm} against {w} for {p:?}");
+                }
+            }
+        }
+        let mut c = [7.0f32; 4];
+        gemm_f32(&mut c, &[], &[], Product::new(2, 0, 2));
+        assert_eq!(c, [0.0; 4], "an empty sum is zero");
     }
 
     #[test]
