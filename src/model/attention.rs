@@ -57,6 +57,33 @@ fn tile_4x16(
     acc
 }
 
+/// [`tile_4x16`] with `a` read transposed: `acc[r][c] = Σ_{k in ks}
+/// a[k * lda + cols[r]] * b[k * ldb + col0 + c]`, so that `Aᵀ · B` needs no
+/// transposed copy of `A` (the backward's `dSᵀ · Q` and `Pᵀ · dO`).
+#[inline(always)]
+fn tile_4x16_at(
+    a: &[f32],
+    lda: usize,
+    cols: [usize; TILE_ROWS],
+    b: &[f32],
+    ldb: usize,
+    col0: usize,
+    ks: std::ops::Range<usize>,
+) -> [[f32; TILE_COLS]; TILE_ROWS] {
+    let mut acc = [[0.0f32; TILE_COLS]; TILE_ROWS];
+    for k in ks {
+        let brow: &[f32; TILE_COLS] = b[k * ldb + col0..k * ldb + col0 + TILE_COLS].try_into().expect("16 columns");
+        let arow = &a[k * lda..];
+        let av = [arow[cols[0]], arow[cols[1]], arow[cols[2]], arow[cols[3]]];
+        for r in 0..TILE_ROWS {
+            for c in 0..TILE_COLS {
+                acc[r][c] += av[r] * brow[c];
+            }
+        }
+    }
+    acc
+}
+
 /// Row indices of the tile starting at `i0`, clamped to `n - 1` past the end
 /// (those rows are computed and thrown away, keeping the kernel fixed-size).
 #[inline(always)]
@@ -169,11 +196,10 @@ fn head_backward(
     vt: &[f32],
     t: usize,
     hd: usize,
-    scratch: &mut [Vec<f32>; 3],
+    ds: &mut Vec<f32>,
 ) {
     let scale = 1.0 / (hd as f32).sqrt();
     let tpad = round_up(t, TILE_COLS);
-    let [ds, dst, pt] = scratch;
     ds.clear();
     ds.resize(t * tpad, 0.0);
     // dP = dO · Vᵀ on and below the diagonal, then the softmax backward in place.
@@ -207,20 +233,13 @@ fn head_backward(
             }
         }
     }
-    // dK += dSᵀ · Q and dV += Pᵀ · dO: row j of the transposes is nonzero only for i ≥ j.
-    transpose_padded(dst, ds, t, t, tpad, t);
-    pt.clear();
-    pt.resize(t * t, 0.0);
-    for i in 0..t {
-        for j in 0..=i {
-            pt[j * t + i] = p[i * t + j];
-        }
-    }
+    // dK += dSᵀ · Q and dV += Pᵀ · dO, reading dS and P transposed in place:
+    // column j of dS and P is nonzero only for i ≥ j.
     for j0 in (0..t).step_by(TILE_ROWS) {
-        let rows = tile_rows(j0, t);
+        let cols = tile_rows(j0, t);
         for c0 in (0..hd).step_by(TILE_COLS) {
-            let acc_k = tile_4x16(dst, t, rows, q, hd, c0, j0..t);
-            let acc_v = tile_4x16(pt, t, rows, dout, hd, c0, j0..t);
+            let acc_k = tile_4x16_at(ds, tpad, cols, q, hd, c0, j0..t);
+            let acc_v = tile_4x16_at(p, t, cols, dout, hd, c0, j0..t);
             for r in 0..TILE_ROWS.min(t - j0) {
                 let at = (j0 + r) * hd + c0;
                 for c in 0..TILE_COLS {
@@ -315,8 +334,8 @@ pub fn attention_backward(
         .zip(dv.par_chunks_mut(block))
         .enumerate()
         .for_each_init(
-            || (Vec::new(), [Vec::new(), Vec::new(), Vec::new()]),
-            |(vt, scratch), (bkv, ((dq_group, dk), dv))| {
+            || (Vec::new(), Vec::new()),
+            |(vt, ds), (bkv, ((dq_group, dk), dv))| {
                 let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
                 let k = &k[bkv * block..][..block];
                 transpose_padded(vt, &v[bkv * block..][..block], time, hd, hd, tpad);
@@ -333,7 +352,7 @@ pub fn attention_backward(
                         vt,
                         time,
                         hd,
-                        scratch,
+                        ds,
                     );
                 }
             },
