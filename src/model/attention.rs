@@ -91,7 +91,7 @@ const LANES: usize = 8;
 
 /// `Σ x`, in [`LANES`] partial sums.
 #[inline(always)]
-fn sum_lanes(x: &[f32]) -> f32 {
+pub(super) fn sum_lanes(x: &[f32]) -> f32 {
     let mut acc = [0.0f32; LANES];
     let chunks = x.chunks_exact(LANES);
     let tail: f32 = chunks.remainder().iter().sum();
@@ -119,7 +119,7 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
 
 /// `max x` (of finite values), in [`LANES`] partial maxima.
 #[inline(always)]
-fn max_lanes(x: &[f32]) -> f32 {
+pub(super) fn max_lanes(x: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; LANES];
     let chunks = x.chunks_exact(LANES);
     let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use multiversion::multiversion;
 
-use super::attention::fast_exp;
+use super::attention::{fast_exp, max_lanes, sum_lanes};
 use super::bf16::Precision;
 use super::profile::{span, Kind};
 
@@ -494,13 +494,14 @@ pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, 
 /// place; returns the row's loss.
 #[multiversion(targets = "simd")]
 fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    // The maximum and the sum in fixed-order lanes, so that both loops
+    // vectorize and the result stays the same from run to run.
+    let max = max_lanes(row);
     let target_logit = row[target];
-    let mut sum = 0.0f32;
     for x in row.iter_mut() {
         *x = fast_exp(*x - max);
-        sum += *x;
     }
+    let sum = sum_lanes(row);
     let inv = g / sum;
     for x in row.iter_mut() {
         *x *= inv;
