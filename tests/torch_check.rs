@@ -83,7 +83,13 @@ fn five_adamw_steps_match_pytorch() {
         opt.update(&mut params, &grads, 1e-3);
     }
     eprintln!("fledge  {ours:?}\npytorch {expected:?}");
-    for (a, b) in ours.iter().zip(&expected) {
-        assert!((a - b).abs() < 2e-4, "loss {a} vs PyTorch {b}");
+    // The first five steps agree to PyTorch's printed precision. The script
+    // now runs more steps on its one repeated batch; there the two sums'
+    // different orders (PyTorch's kernels, fledge's) grow from step to step
+    // (by step 30, 0.3% with the gemm products, 0.6% with matrixmultiply's),
+    // so later steps are held to 1%: the same trajectory, not the same bits.
+    for (step, (a, b)) in ours.iter().zip(&expected).enumerate() {
+        let close = if step < 5 { (a - b).abs() < 2e-4 } else { (a - b).abs() < 0.01 * b.abs() };
+        assert!(close, "step {step}: loss {a} vs PyTorch {b}");
     }
 }
