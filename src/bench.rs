@@ -130,14 +130,7 @@ pub fn train(
     warmup: usize,
     precision: crate::model::Precision,
 ) -> Result<TrainBench, crate::model::bf16::PrecisionError> {
-    let mut trainer = crate::train::Trainer::new(
-        config,
-        batch,
-        seq_len,
-        0,
-        crate::train::optim::AdamWConfig { weight_decay: 0.1, ..Default::default() },
-        1.0,
-    );
+    let mut trainer = bench_trainer(config, batch, seq_len);
     let precision = trainer.engine.set_precision(precision)?;
     let micro_batch = [random_batch(config, batch, seq_len)];
     let mut times = Vec::new();
@@ -197,14 +190,7 @@ pub fn train_matmul_libraries(
 ) -> LibraryBench {
     use crate::model::kernels::{matmul_library, set_matmul_library, MatmulLibrary};
     let before = matmul_library();
-    let mut trainer = crate::train::Trainer::new(
-        config,
-        batch,
-        seq_len,
-        0,
-        crate::train::optim::AdamWConfig { weight_decay: 0.1, ..Default::default() },
-        1.0,
-    );
+    let mut trainer = bench_trainer(config, batch, seq_len);
     let micro_batch = [random_batch(config, batch, seq_len)];
     let libraries = [MatmulLibrary::Gemm, MatmulLibrary::Matrixmultiply];
     let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
@@ -225,6 +211,12 @@ pub fn train_matmul_libraries(
         median_ms: libraries.iter().zip(&times).map(|(l, t)| (l.to_string(), median(t.clone()))).collect(),
         paired_ratios,
     }
+}
+
+/// The trainer the benches step: seed 0, AdamW with weight decay 0.1, clipping at 1.
+fn bench_trainer(config: &crate::model::ModelConfig, batch: usize, seq_len: usize) -> crate::train::Trainer {
+    let adamw = crate::train::optim::AdamWConfig { weight_decay: 0.1, ..Default::default() };
+    crate::train::Trainer::new(config, batch, seq_len, 0, adamw, 1.0)
 }
 
 /// One batch of random tokens, inputs and next-token targets.
