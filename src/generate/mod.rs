@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::kernels::{rmsnorm_row, Rope};
+use crate::model::lanes;
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
@@ -289,7 +290,7 @@ fn attend_head(out: &mut [f32], q: &[f32], kc: &[f32], vc: &[f32], stride: usize
     let scale = 1.0 / (hd as f32).sqrt();
     let mut max = f32::NEG_INFINITY;
     for (j, s) in scores.iter_mut().enumerate() {
-        *s = dot::<8>(q, &kc[j * stride + offset..j * stride + offset + hd]) * scale;
+        *s = lanes::dot::<8>(q, &kc[j * stride + offset..j * stride + offset + hd]) * scale;
         max = max.max(*s);
     }
     let mut sum = 0.0;
@@ -315,29 +316,12 @@ fn swiglu_row(gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// `a · b` with `L` partial sums, so the compiler can use whole SIMD
-/// registers (a plain `sum()` must add in order and stays scalar). Always
-/// inlined, so it is compiled for the SIMD of the multiversioned function
-/// that calls it.
-#[inline(always)]
-fn dot<const L: usize>(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; L];
-    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(a, b)| a * b).sum();
-    for (a, b) in ac.zip(bc) {
-        for i in 0..L {
-            acc[i] += a[i] * b[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 /// `y = W x` over whole rows, 16 partial sums per row; compiled for
 /// AVX-512, AVX2+FMA and the baseline, picked at run time.
 #[multiversion(targets = "simd")]
 fn matvec_rows(y: &mut [f32], w: &[f32], x: &[f32]) {
     for (y, w) in y.iter_mut().zip(w.chunks_exact(x.len())) {
-        *y = dot::<16>(w, x);
+        *y = lanes::dot::<16>(w, x);
     }
 }
 

@@ -24,6 +24,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
+use super::lanes;
 use super::profile::{span, Kind};
 
 const TILE_ROWS: usize = 4;
@@ -82,53 +83,6 @@ fn tile_4x16_at(
         }
     }
     acc
-}
-
-/// Lanes of the reductions below: eight partial results, combined in a fixed
-/// order, so that the loops vectorize (a single running sum cannot, as float
-/// addition is not associative) and the result does not depend on the CPU.
-const LANES: usize = 8;
-
-/// `Σ x`, in [`LANES`] partial sums.
-#[inline(always)]
-pub(super) fn sum_lanes(x: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail: f32 = chunks.remainder().iter().sum();
-    for c in chunks {
-        for l in 0..LANES {
-            acc[l] += c[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `Σ a·b`, in [`LANES`] partial sums.
-#[inline(always)]
-fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// `max x` (of finite values), in [`LANES`] partial maxima.
-#[inline(always)]
-pub(super) fn max_lanes(x: &[f32]) -> f32 {
-    let mut acc = [f32::NEG_INFINITY; LANES];
-    let chunks = x.chunks_exact(LANES);
-    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    for c in chunks {
-        for l in 0..LANES {
-            acc[l] = if c[l] > acc[l] { c[l] } else { acc[l] };
-        }
-    }
-    acc.iter().fold(tail, |m, &v| if v > m { v } else { m })
 }
 
 /// Row indices of the tile starting at `i0`, clamped to `n - 1` past the end
@@ -201,12 +155,12 @@ fn head_forward(
             // in every product of the backward pass.
             let j0 = starts.map_or(0, |st| st[i] as usize);
             let s = &scores[r * tpad + j0..r * tpad + i + 1];
-            let max = max_lanes(s) * scale;
+            let max = lanes::max::<8>(s) * scale;
             let row = &mut p[i * t..(i + 1) * t];
             for (pj, &sj) in row[j0..=i].iter_mut().zip(s) {
                 *pj = fast_exp(sj * scale - max);
             }
-            let inv = 1.0 / sum_lanes(&row[j0..=i]);
+            let inv = 1.0 / lanes::sum::<8>(&row[j0..=i]);
             for pj in &mut row[j0..=i] {
                 *pj *= inv;
             }
@@ -261,7 +215,7 @@ fn head_backward(
         for i in i0..jend {
             let prow = &p[i * t..i * t + i + 1];
             let drow = &mut ds[i * tpad..(i + 1) * tpad];
-            let sum = dot_lanes(prow, &drow[..=i]);
+            let sum = lanes::dot::<8>(prow, &drow[..=i]);
             for (d, &pj) in drow[..=i].iter_mut().zip(prow) {
                 *d = pj * (*d - sum) * scale;
             }

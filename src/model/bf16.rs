@@ -144,23 +144,10 @@ pub fn matmul_reference(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
 /// arguments (a [`Product`]) as [`super::kernels::matmul`]. Falls back to
 /// [`matmul_reference`] where the CPU lacks AVX512-BF16.
 pub fn matmul_bf16(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
-    let Product { m, k, n, accumulate, .. } = p;
-    assert!(a.len() >= m * k, "a has m*k values");
-    assert!(b.len() >= k * n, "b has k*n values");
-    assert!(c.len() >= m * n, "c has m*n values");
-    let c = &mut c[..m * n];
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c.fill(0.0);
-        }
-        return;
-    }
+    let Some((c, a, b)) = super::kernels::product_operands(c, a, b, p) else { return };
     #[cfg(target_arch = "x86_64")]
     if available() {
-        return x86::matmul(c, &a[..m * k], &b[..k * n], p);
+        return x86::matmul(c, a, b, p);
     }
     matmul_reference(c, a, b, p);
 }

@@ -24,8 +24,9 @@ use rayon::prelude::*;
 
 use multiversion::multiversion;
 
-use super::attention::{fast_exp, max_lanes, sum_lanes};
+use super::attention::fast_exp;
 use super::bf16::Precision;
+use super::lanes;
 use super::profile::{span, Kind};
 
 /// The shape and storage of one matrix product `c = a · b (+ c)`, as taken by
@@ -150,28 +151,45 @@ fn matrixmultiply_f32(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     general_mat_mul(1.0, &a, &b, if accumulate { 1.0 } else { 0.0 }, &mut c);
 }
 
-fn gemm_f32(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
-    let Product { m, k, n, trans_a, trans_b, accumulate } = p;
-    assert_eq!(a.len(), m * k, "a has m*k values");
-    assert_eq!(b.len(), k * n, "b has k*n values");
-    assert_eq!(c.len(), m * n, "c has m*n values");
+/// The first `m*k`, `k*n` and `m*n` values of `a`, `b` and `c` (each must
+/// hold at least that many, as ndarray's views ask), or `None` when the
+/// product has no terms: then `c` is left as it is when accumulating and
+/// zeroed (an empty sum) otherwise. Shared by the product kernels that do
+/// not go through ndarray.
+pub(super) fn product_operands<'c, 'ab>(
+    c: &'c mut [f32],
+    a: &'ab [f32],
+    b: &'ab [f32],
+    p: Product,
+) -> Option<(&'c mut [f32], &'ab [f32], &'ab [f32])> {
+    let Product { m, k, n, accumulate, .. } = p;
+    assert!(a.len() >= m * k, "a has m*k values");
+    assert!(b.len() >= k * n, "b has k*n values");
+    assert!(c.len() >= m * n, "c has m*n values");
+    let c = &mut c[..m * n];
     if m == 0 || n == 0 {
-        return;
+        return None;
     }
     if k == 0 {
         if !accumulate {
             c.fill(0.0);
         }
-        return;
+        return None;
     }
+    Some((c, &a[..m * k], &b[..k * n]))
+}
+
+fn gemm_f32(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+    let Some((c, a, b)) = product_operands(c, a, b, p) else { return };
+    let Product { m, k, n, trans_a, trans_b, accumulate } = p;
     // Element (i, j) of a matrix sits at i * row_stride + j * col_stride.
     let (a_rs, a_cs) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
     let (b_rs, b_cs) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
     // SAFETY: `gemm` reads a[i * a_rs + l * a_cs] for i < m, l < k: at most
     // (m-1)k + (k-1) = mk - 1 untransposed, (k-1)m + (m-1) = mk - 1
-    // transposed, inside `a` (length m*k, asserted above); likewise `b`
-    // (length k*n) for l < k, j < n. It writes c[i * n + j] for i < m, j < n,
-    // at most mn - 1, inside `c` (length m*n). `c` is a unique borrow and `a`,
+    // transposed, inside `a` (cut to length m*k by `product_operands`);
+    // likewise `b` (length k*n) for l < k, j < n. It writes c[i * n + j] for
+    // i < m, j < n, at most mn - 1, inside `c` (length m*n). `c` is a unique borrow and `a`,
     // `b` shared ones, so the destination aliases neither input. f32 is one of
     // the element types `gemm` supports (it panics on others), and m, n, k are
     // non-zero here. Exercised against a plain triple loop by
@@ -496,12 +514,12 @@ pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, 
 fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
     // The maximum and the sum in fixed-order lanes, so that both loops
     // vectorize and the result stays the same from run to run.
-    let max = max_lanes(row);
+    let max = lanes::max::<8>(row);
     let target_logit = row[target];
     for x in row.iter_mut() {
         *x = fast_exp(*x - max);
     }
-    let sum = sum_lanes(row);
+    let sum = lanes::sum::<8>(row);
     let inv = g / sum;
     for x in row.iter_mut() {
         *x *= inv;
@@ -589,6 +607,11 @@ mod tests {
         let mut c = [7.0f32; 4];
         gemm_f32(&mut c, &[], &[], Product::new(2, 0, 2));
         assert_eq!(c, [0.0; 4], "an empty sum is zero");
+        // Longer slices are read from the start, as ndarray's views read them.
+        let (a, b) = ([1.0, 2.0, 3.0, 4.0, 99.0], [5.0, 6.0, 7.0, 8.0, 99.0]);
+        let mut c = [0.0f32; 5];
+        gemm_f32(&mut c, &a, &b, Product::new(2, 2, 2));
+        assert_eq!(c, [19.0, 22.0, 43.0, 50.0, 0.0]);
     }
 
     #[test]

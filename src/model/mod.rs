@@ -5,6 +5,7 @@
 //! - [`attention`]: causal attention, register-tiled with run-time SIMD dispatch.
 //! - [`bf16`]: bfloat16 matrix products on AVX512-BF16 (mixed precision).
 //! - [`kernels`]: hand-written forward/backward kernels (why: see that module).
+//! - [`lanes`]: sums, dot products and maxima in fixed-order SIMD lanes.
 //! - [`engine`]: forward and backward of the whole model over a batch.
 
 pub mod attention;
@@ -12,6 +13,7 @@ pub mod bf16;
 pub mod config;
 pub mod engine;
 pub mod kernels;
+pub mod lanes;
 pub mod params;
 pub mod profile;
 
