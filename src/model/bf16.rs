@@ -140,13 +140,88 @@ pub fn matmul_reference(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     }
 }
 
+/// The kernels that multiply in bf16, fastest first where each runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bf16Kernel {
+    /// AMX tiles ([`super::amx`]): Xeons since Sapphire Rapids.
+    Amx,
+    /// `vdpbf16ps` on AVX-512 registers (this module).
+    Avx512,
+    /// The scalar [`matmul_reference`], where neither runs.
+    Reference,
+}
+
+impl Bf16Kernel {
+    pub const ALL: [Bf16Kernel; 3] = [Bf16Kernel::Amx, Bf16Kernel::Avx512, Bf16Kernel::Reference];
+
+    /// Whether this CPU (and OS) runs the kernel.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Bf16Kernel::Amx => super::amx::available(),
+            Bf16Kernel::Avx512 => available(),
+            Bf16Kernel::Reference => true,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bf16Kernel::Amx => "amx",
+            Bf16Kernel::Avx512 => "avx512-bf16",
+            Bf16Kernel::Reference => "scalar",
+        }
+    }
+}
+
+/// 0: not chosen yet; else 1 + the index in [`Bf16Kernel::ALL`].
+static BF16_KERNEL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The kernel [`matmul_bf16`] uses: as set by [`set_bf16_kernel`], else the
+/// fastest that runs here; `FLEDGE_BF16_KERNEL=avx512` (or `scalar`) picks a
+/// slower one, to compare them on one machine.
+pub fn bf16_kernel() -> Bf16Kernel {
+    use std::sync::atomic::Ordering::Relaxed;
+    match BF16_KERNEL.load(Relaxed) {
+        0 => {
+            let fastest = Bf16Kernel::ALL.into_iter().find(|k| k.runs_here()).unwrap_or(Bf16Kernel::Reference);
+            let chosen = match std::env::var("FLEDGE_BF16_KERNEL").as_deref() {
+                Ok("avx512") | Ok("avx512-bf16") if available() => Bf16Kernel::Avx512,
+                Ok("scalar") => Bf16Kernel::Reference,
+                _ => fastest,
+            };
+            set_bf16_kernel(chosen);
+            chosen
+        }
+        code => Bf16Kernel::ALL[code as usize - 1],
+    }
+}
+
+/// Switches the kernel of every later bf16 product; one that does not run
+/// here falls back to the next that does.
+pub fn set_bf16_kernel(kernel: Bf16Kernel) {
+    let kernel = Bf16Kernel::ALL
+        .into_iter()
+        .skip_while(|k| *k != kernel)
+        .find(|k| k.runs_here())
+        .unwrap_or(Bf16Kernel::Reference);
+    let code = 1 + Bf16Kernel::ALL.iter().position(|k| *k == kernel).unwrap_or(2) as u8;
+    BF16_KERNEL.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// `c = a · b (+ c if accumulate)` with bfloat16 inputs and f32 sums; same
-/// arguments (a [`Product`]) as [`super::kernels::matmul`]. Falls back to
-/// [`matmul_reference`] where the CPU lacks AVX512-BF16.
+/// arguments (a [`Product`]) as [`super::kernels::matmul`], on the kernel of
+/// [`bf16_kernel`].
 pub fn matmul_bf16(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+    matmul_bf16_on(bf16_kernel(), c, a, b, p);
+}
+
+/// [`matmul_bf16`] on a given kernel, or the next one that runs here.
+pub fn matmul_bf16_on(kernel: Bf16Kernel, c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
     let Some((c, a, b)) = super::kernels::product_operands(c, a, b, p) else { return };
+    if kernel == Bf16Kernel::Amx && super::amx::available() {
+        return super::amx::matmul(c, a, b, p);
+    }
     #[cfg(target_arch = "x86_64")]
-    if available() {
+    if kernel != Bf16Kernel::Reference && available() {
         return x86::matmul(c, a, b, p);
     }
     matmul_reference(c, a, b, p);
@@ -165,7 +240,7 @@ fn rows_per_task(m: usize) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::*;
     use std::arch::x86_64::*;
 
@@ -178,7 +253,7 @@ mod x86 {
     /// `len.div_ceil(2)` writes. Masked-off lanes of the masked loads and
     /// stores are not accessed (no fault, no read), so the tail stays in bounds.
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-    unsafe fn cvt_row(dst: *mut u32, src: *const f32, len: usize) {
+    pub(in crate::model) unsafe fn cvt_row(dst: *mut u32, src: *const f32, len: usize) {
         let mut i = 0;
         while i < len {
             let rem = len - i;
@@ -202,7 +277,7 @@ mod x86 {
     /// As [`cvt_row`]: features checked; `r0` (and `r1`) valid for `len`
     /// reads, `dst` for `len` writes; masked-off lanes are not accessed.
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-    unsafe fn cvt_pair_rows(dst: *mut u32, r0: *const f32, r1: Option<*const f32>, len: usize) {
+    pub(in crate::model) unsafe fn cvt_pair_rows(dst: *mut u32, r0: *const f32, r1: Option<*const f32>, len: usize) {
         // u16 lane 2t takes lane t of the first row, 2t+1 lane t of the second.
         let idx = _mm512_set_epi16(
             31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17,
@@ -432,6 +507,16 @@ mod tests {
         (c, s)
     }
 
+    /// The hardware kernels that run on this CPU (the tests say which are skipped).
+    fn hardware_kernels() -> Vec<Bf16Kernel> {
+        let kernels: Vec<Bf16Kernel> =
+            [Bf16Kernel::Amx, Bf16Kernel::Avx512].into_iter().filter(|k| k.runs_here()).collect();
+        if !Bf16Kernel::Amx.runs_here() {
+            eprintln!("skipped the AMX kernel: this CPU ({}) lacks AMX-BF16", crate::bench::cpu_name());
+        }
+        kernels
+    }
+
     const SHAPES: [(usize, usize, usize); 9] = [
         (1, 1, 1),
         (2, 3, 17),
@@ -488,37 +573,44 @@ mod tests {
         if skip() {
             return;
         }
-        for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
-            for ta in [false, true] {
-                for tb in [false, true] {
-                    for acc in [false, true] {
-                        let a = random(m * k, 10 * s as u64);
-                        let b = random(k * n, 10 * s as u64 + 1);
-                        let c0 = random(m * n, 10 * s as u64 + 2);
-                        let p = Product { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc };
-                        let mut c = c0.clone();
-                        matmul_bf16(&mut c, &a, &b, p);
-                        // Against the reference of the same rounded inputs: only the f32 sums differ.
-                        let mut r = c0.clone();
-                        matmul_reference(&mut r, &a, &b, p);
-                        let (want, abs) = exact(&a, &b, m, k, n, ta, tb);
-                        let mut err2 = 0.0f64;
-                        let mut norm2 = 0.0f64;
-                        for i in 0..m * n {
-                            let base = if acc { c0[i] as f64 } else { 0.0 };
-                            let tol = 1e-6 * (abs[i] + base.abs()) + 1e-30;
+        for kernel in hardware_kernels() {
+            for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
+                for ta in [false, true] {
+                    for tb in [false, true] {
+                        for acc in [false, true] {
+                            let a = random(m * k, 10 * s as u64);
+                            let b = random(k * n, 10 * s as u64 + 1);
+                            let c0 = random(m * n, 10 * s as u64 + 2);
+                            let p = Product { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc };
+                            let mut c = c0.clone();
+                            matmul_bf16_on(kernel, &mut c, &a, &b, p);
+                            // Against the reference of the same rounded inputs: only the f32 sums differ.
+                            let mut r = c0.clone();
+                            matmul_reference(&mut r, &a, &b, p);
+                            let (want, abs) = exact(&a, &b, m, k, n, ta, tb);
+                            let mut err2 = 0.0f64;
+                            let mut norm2 = 0.0f64;
+                            for i in 0..m * n {
+                                let base = if acc { c0[i] as f64 } else { 0.0 };
+                                let tol = 1e-6 * (abs[i] + base.abs()) + 1e-30;
+                                assert!(
+                                    ((c[i] - r[i]) as f64).abs() <= tol,
+                                    "{} {m}x{k}x{n} ta={ta} tb={tb} acc={acc} [{i}]: {} vs reference {}",
+                                    kernel.as_str(),
+                                    c[i],
+                                    r[i]
+                                );
+                                err2 += (c[i] as f64 - base - want[i]).powi(2);
+                                norm2 += want[i].powi(2);
+                            }
+                            // And within bf16 rounding (8 bits) of the exact product.
+                            let rel = (err2 / norm2.max(1e-30)).sqrt();
                             assert!(
-                                ((c[i] - r[i]) as f64).abs() <= tol,
-                                "{m}x{k}x{n} ta={ta} tb={tb} acc={acc} [{i}]: {} vs reference {}",
-                                c[i],
-                                r[i]
+                                rel < 1e-2,
+                                "{} {m}x{k}x{n} ta={ta} tb={tb} acc={acc}: relative error {rel}",
+                                kernel.as_str()
                             );
-                            err2 += (c[i] as f64 - base - want[i]).powi(2);
-                            norm2 += want[i].powi(2);
                         }
-                        // And within bf16 rounding (8 bits) of the exact product.
-                        let rel = (err2 / norm2.max(1e-30)).sqrt();
-                        assert!(rel < 1e-2, "{m}x{k}x{n} ta={ta} tb={tb} acc={acc}: relative error {rel}");
                     }
                 }
             }
@@ -530,28 +622,31 @@ mod tests {
         if skip() {
             return;
         }
-        for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
-            for ta in [false, true] {
-                for tb in [false, true] {
-                    for acc in [false, true] {
-                        let a: Vec<f32> = random(m * k, 7 * s as u64).into_iter().map(round_bf16).collect();
-                        let b: Vec<f32> = random(k * n, 7 * s as u64 + 1).into_iter().map(round_bf16).collect();
-                        let c0 = random(m * n, 7 * s as u64 + 2);
-                        let p = Product { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc };
-                        let mut c = c0.clone();
-                        matmul_bf16(&mut c, &a, &b, p);
-                        let mut f = c0.clone();
-                        crate::model::kernels::matmul(&mut f, &a, &b, p);
-                        let (_, abs) = exact(&a, &b, m, k, n, ta, tb);
-                        for i in 0..m * n {
-                            // Both are f32 sums of the same exact products, in different orders.
-                            let tol = 1e-6 * (abs[i] + c0[i].abs() as f64) + 1e-30;
-                            assert!(
-                                ((c[i] - f[i]) as f64).abs() <= tol,
-                                "{m}x{k}x{n} ta={ta} tb={tb} acc={acc} [{i}]: bf16 {} vs f32 {}",
-                                c[i],
-                                f[i]
-                            );
+        for kernel in hardware_kernels() {
+            for (s, &(m, k, n)) in SHAPES.iter().enumerate() {
+                for ta in [false, true] {
+                    for tb in [false, true] {
+                        for acc in [false, true] {
+                            let a: Vec<f32> = random(m * k, 7 * s as u64).into_iter().map(round_bf16).collect();
+                            let b: Vec<f32> = random(k * n, 7 * s as u64 + 1).into_iter().map(round_bf16).collect();
+                            let c0 = random(m * n, 7 * s as u64 + 2);
+                            let p = Product { m, k, n, trans_a: ta, trans_b: tb, accumulate: acc };
+                            let mut c = c0.clone();
+                            matmul_bf16_on(kernel, &mut c, &a, &b, p);
+                            let mut f = c0.clone();
+                            crate::model::kernels::matmul(&mut f, &a, &b, p);
+                            let (_, abs) = exact(&a, &b, m, k, n, ta, tb);
+                            for i in 0..m * n {
+                                // Both are f32 sums of the same exact products, in different orders.
+                                let tol = 1e-6 * (abs[i] + c0[i].abs() as f64) + 1e-30;
+                                assert!(
+                                    ((c[i] - f[i]) as f64).abs() <= tol,
+                                    "{} {m}x{k}x{n} ta={ta} tb={tb} acc={acc} [{i}]: bf16 {} vs f32 {}",
+                                    kernel.as_str(),
+                                    c[i],
+                                    f[i]
+                                );
+                            }
                         }
                     }
                 }

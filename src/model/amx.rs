@@ -1,0 +1,416 @@
+//! bfloat16 matrix products on AMX tiles (Intel Xeon since Sapphire Rapids).
+//!
+//! Why this exists: on those Xeons `vdpbf16ps` (the [`super::bf16`] kernel)
+//! is no faster than f32 FMA (measured 2026-12-02 on a 2-core Xeon:
+//! `bench matmul --dtype bf16` 94 GFLOP/s against f32's 155), while one AMX
+//! `tdpbf16ps` multiplies a 16 × 32 bf16 tile by a 32 × 16 one into 16 × 16
+//! f32 sums, 16 times the work of a 512-bit FMA per instruction.
+//!
+//! Why hand-written, in `asm!`: Rust 1.95's AMX intrinsics and its
+//! `is_x86_feature_detected!("amx-bf16")` are unstable (`x86_amx_intrinsics`);
+//! the instructions themselves assemble from stable `asm!`, and CPUID says
+//! whether the CPU has them. No maintained crate on crates.io does AMX bf16
+//! products and builds offline (oneDNN's bindings need a C++ build or a
+//! downloaded library). Linux hands a process the 8 KB of tile state only
+//! after `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`; [`available`]
+//! asks once, and says no if the kernel refuses.
+//!
+//! Semantics are [`super::bf16::matmul_bf16`]'s (PyTorch autocast's): inputs
+//! rounded to bf16 to nearest even, products summed in f32, result f32.
+//!
+//! Layout. Every tile here is 16 rows of 64 bytes. An `A` tile is 16 rows of
+//! `C` by 32 values of `k` (16 bf16 pairs, a `u32` each), read from the
+//! packed rows of `A` (`[row][k / 2]` pairs, `k` padded with zeros to a
+//! multiple of 32). A `B` tile is 16 pairs of `k` by 16 columns in the
+//! pair-interleaved layout `tdpbf16ps` reads: packed `B` is panels of 16
+//! columns, each `[k / 2][16]` pairs. The micro-kernel keeps a 32 × 32 block
+//! of `C` in four tiles (tmm0-3), loads two `A` tiles (tmm4-5) and two `B`
+//! tiles (tmm6-7) per 32 values of `k`, and runs the four products: every
+//! tile load feeds two products. Operands stored the other way round
+//! (`trans_a`, `trans_b`) are transposed while packing, 16 × 16 pairs at a
+//! time in AVX-512 registers. Ragged edges are zero-padded in the packed
+//! copies; the block of `C` goes through a 32 × 32 scratch tile, of which
+//! only the real rows and columns are written back.
+//!
+//! Every element of `C` is the same sequence of tile products over `k`
+//! whatever the split into parallel tasks, so a run is bit-for-bit
+//! repeatable at any thread count (the sums differ from the AVX512-BF16
+//! kernel's, which adds in another order).
+
+use rayon::prelude::*;
+
+use super::kernels::Product;
+
+/// Whether this CPU and kernel run the AMX kernel: CPUID's AMX-TILE and
+/// AMX-BF16 bits, the AVX-512 features the packing uses, and Linux's
+/// permission to use the tile state (asked once per process).
+pub fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(detect)
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn detect() -> bool {
+    // CPUID leaf 7, sub-leaf 0: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
+    let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
+    let has_amx = leaf7.edx & (1 << 22) != 0 && leaf7.edx & (1 << 24) != 0;
+    if !has_amx || !super::bf16::available() {
+        return false;
+    }
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM, feature) takes two integers,
+    // touches no memory of ours, and only asks the kernel to allow the
+    // feature's state for this process; a refusal is a -1 return.
+    let granted = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) } == 0;
+    if !granted {
+        tracing::warn!("this CPU has AMX but Linux refused the tile state (arch_prctl); bf16 products use AVX512-BF16");
+    }
+    granted
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn detect() -> bool {
+    false
+}
+
+/// Rows of `C` per micro-kernel call (two `A` tiles) and columns (two `B` tiles).
+const BLOCK: usize = 32;
+
+/// `c = a · b (+ c)` on AMX, the operands already cut to size by
+/// [`super::kernels::product_operands`] (non-empty, `k > 0`).
+///
+/// # Panics
+/// If [`available`] is false (the caller checks).
+pub(super) fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+    assert!(available(), "the AMX kernel needs AMX-BF16 and the tile state");
+    #[cfg(target_arch = "x86_64")]
+    x86::matmul(c, a, b, p);
+}
+
+/// Rows of `C` per parallel task: a multiple of [`BLOCK`], at least two
+/// tasks per thread where the matrix allows, at most 256.
+fn rows_per_task(m: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    m.div_ceil(2 * threads).next_multiple_of(BLOCK).clamp(BLOCK, 256)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+    use crate::model::bf16::x86::{cvt_pair_rows, cvt_row};
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+
+    /// The tile configuration: palette 1, tiles 0-7 each 16 rows × 64 bytes.
+    #[repr(C, align(64))]
+    struct TileConfig([u8; 64]);
+
+    impl TileConfig {
+        fn all_16x64() -> TileConfig {
+            let mut bytes = [0u8; 64];
+            bytes[0] = 1; // palette 1
+            for t in 0..8 {
+                bytes[16 + 2 * t..18 + 2 * t].copy_from_slice(&64u16.to_le_bytes()); // colsb[t]
+                bytes[48 + t] = 16; // rows[t]
+            }
+            TileConfig(bytes)
+        }
+    }
+
+    /// Proof that this thread's tiles are configured as [`TileConfig::all_16x64`]
+    /// until it drops (then `tilerelease` hands the state back). Not `Send`:
+    /// the configuration belongs to the thread that loaded it.
+    struct Tiles {
+        _not_send: std::marker::PhantomData<*const ()>,
+    }
+
+    impl Tiles {
+        fn configure() -> Tiles {
+            let config = TileConfig::all_16x64();
+            // SAFETY: `available()` (checked by `matmul`) says the CPU has
+            // AMX-TILE and Linux granted the tile state, so `ldtilecfg` is
+            // valid; it reads the 64 bytes of `config`, a valid palette-1
+            // configuration (rows <= 16, colsb <= 64, reserved bytes zero).
+            // Tile registers are not used by compiled Rust code, so loading
+            // them clobbers nothing the compiler relies on.
+            unsafe { asm!("ldtilecfg [{0}]", in(reg) config.0.as_ptr(), options(nostack, readonly)) };
+            Tiles { _not_send: std::marker::PhantomData }
+        }
+
+        /// `out[32 × 32]` (row stride 32) `= A_block · B_pair` over `steps`
+        /// steps of 32 values of `k`. `a` is the first of 32 packed rows of
+        /// `a_stride` u32 each; `b0`, `b1` the two 16-column panels, each
+        /// `[steps * 16][16]` u32.
+        fn kernel(&self, a: &[u32], a_stride: usize, b0: &[u32], b1: &[u32], steps: usize, out: &mut [f32; 1024]) {
+            assert!(steps > 0 && a.len() >= 31 * a_stride + steps * 16 && a_stride >= steps * 16);
+            assert!(b0.len() >= steps * 256 && b1.len() >= steps * 256);
+            // SAFETY: the tiles are configured as all_16x64 (`self` exists
+            // on this thread). A tile loads read 16 rows of 64 bytes at
+            // a + 64s + r * a_stride * 4 (+ 16 rows for tmm5): the last byte
+            // read is below (31 * a_stride + 16 * steps) u32, inside `a` by
+            // the assert. B loads read 16 rows of 64 bytes, contiguous, at
+            // 1024 s bytes: below 256 * steps u32, inside b0 and b1. The
+            // stores write 16 rows of 64 bytes at stride 128 bytes from out
+            // + 0, + 64 bytes, + 2048, + 2112: the last byte is byte 4095 of
+            // `out` (4096 bytes). `steps` > 0, so the loop runs at least once
+            // and ends when the counter reaches zero.
+            unsafe {
+                asm!(
+                    "tilezero tmm0",
+                    "tilezero tmm1",
+                    "tilezero tmm2",
+                    "tilezero tmm3",
+                    "2:",
+                    "tileloadd tmm4, [{a0} + {astride}*1]",
+                    "tileloadd tmm5, [{a1} + {astride}*1]",
+                    "tileloadd tmm6, [{b0} + {bstride}*1]",
+                    "tileloadd tmm7, [{b1} + {bstride}*1]",
+                    "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tdpbf16ps tmm1, tmm4, tmm7",
+                    "tdpbf16ps tmm2, tmm5, tmm6",
+                    "tdpbf16ps tmm3, tmm5, tmm7",
+                    "add {a0}, 64",
+                    "add {a1}, 64",
+                    "add {b0}, 1024",
+                    "add {b1}, 1024",
+                    "dec {steps}",
+                    "jnz 2b",
+                    // The loop's registers are free now: reuse them for the stores.
+                    "mov {bstride}, 128",
+                    "tilestored [{out} + {bstride}*1], tmm0",
+                    "lea {a0}, [{out} + 64]",
+                    "tilestored [{a0} + {bstride}*1], tmm1",
+                    "lea {a0}, [{out} + 2048]",
+                    "tilestored [{a0} + {bstride}*1], tmm2",
+                    "lea {a0}, [{out} + 2112]",
+                    "tilestored [{a0} + {bstride}*1], tmm3",
+                    a0 = inout(reg) a.as_ptr() => _,
+                    a1 = inout(reg) a.as_ptr().add(16 * a_stride) => _,
+                    astride = in(reg) a_stride * 4,
+                    b0 = inout(reg) b0.as_ptr() => _,
+                    b1 = inout(reg) b1.as_ptr() => _,
+                    bstride = inout(reg) 64usize => _,
+                    steps = inout(reg) steps => _,
+                    out = in(reg) out.as_mut_ptr(),
+                    options(nostack),
+                );
+            }
+        }
+    }
+
+    impl Drop for Tiles {
+        fn drop(&mut self) {
+            // SAFETY: AMX is available (a `Tiles` exists); `tilerelease`
+            // returns the tiles to their initial state and touches no memory.
+            unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        }
+    }
+
+    /// Transposes a 16 × 16 block of u32: `dst[j * dst_stride + i] = src[i * 16 + j]`.
+    ///
+    /// # Safety
+    /// AVX-512F is available; `dst` is valid for 16 rows of 16 writes at `dst_stride`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn transpose_16x16(src: &[u32; 256], dst: *mut u32, dst_stride: usize) {
+        let r: [__m512i; 16] = std::array::from_fn(|i| _mm512_loadu_si512(src[i * 16..].as_ptr() as *const _));
+        // Within each 128-bit lane: pairs of rows interleaved, then quads.
+        let mut t = [_mm512_setzero_si512(); 16];
+        for i in 0..8 {
+            t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+        }
+        // u[4g + c], lane L: rows 4g..4g+4 of column 4L + c.
+        let mut u = [_mm512_setzero_si512(); 16];
+        for g in 0..4 {
+            u[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+            u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+            u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+            u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+        }
+        for c in 0..4 {
+            let x0 = _mm512_shuffle_i32x4::<0x88>(u[c], u[4 + c]);
+            let x1 = _mm512_shuffle_i32x4::<0xdd>(u[c], u[4 + c]);
+            let y0 = _mm512_shuffle_i32x4::<0x88>(u[8 + c], u[12 + c]);
+            let y1 = _mm512_shuffle_i32x4::<0xdd>(u[8 + c], u[12 + c]);
+            let rows = [
+                (c, _mm512_shuffle_i32x4::<0x88>(x0, y0)),
+                (4 + c, _mm512_shuffle_i32x4::<0x88>(x1, y1)),
+                (8 + c, _mm512_shuffle_i32x4::<0xdd>(x0, y0)),
+                (12 + c, _mm512_shuffle_i32x4::<0xdd>(x1, y1)),
+            ];
+            for (j, v) in rows {
+                _mm512_storeu_si512(dst.add(j * dst_stride) as *mut _, v);
+            }
+        }
+    }
+
+    /// [`transpose_16x16`] for the tests.
+    #[cfg(test)]
+    pub(super) fn transpose_for_tests(src: &[u32; 256], dst: &mut [u32], dst_stride: usize) {
+        assert!(crate::model::bf16::available() && dst.len() >= 15 * dst_stride + 16);
+        // SAFETY: AVX-512F checked just above; dst holds 16 rows of 16 at dst_stride.
+        unsafe { transpose_16x16(src, dst.as_mut_ptr(), dst_stride) }
+    }
+
+    /// Packs `B` (`k × n`, element `(kk, j)` at `b[kk * n + j]`, or
+    /// `b[j * k + kk]` when `trans_b`) as panels of 16 columns, each
+    /// `[kp16][16]` bf16 pairs, zero-padded.
+    fn pack_b(b: &[f32], k: usize, n: usize, trans_b: bool, kp16: usize) -> Vec<u32> {
+        let panels = n.next_multiple_of(BLOCK) / 16;
+        let mut packed = vec![0u32; panels * kp16 * 16];
+        let kp = k.div_ceil(2);
+        packed.par_chunks_mut(kp16 * 16).enumerate().for_each(|(q, panel)| {
+            let j0 = 16 * q;
+            if j0 >= n {
+                return; // a padding panel: zeros
+            }
+            let cols = (n - j0).min(16);
+            if trans_b {
+                // Column j of B is row j of b: convert 16 rows' pairs, then transpose.
+                let mut tmp = [0u32; 256];
+                for s in 0..kp16 / 16 {
+                    let kk = 32 * s;
+                    if kk >= k {
+                        break;
+                    }
+                    tmp.fill(0);
+                    for jj in 0..cols {
+                        // SAFETY: AVX512-BF16 checked by `available()`; row
+                        // j0 + jj of b has k values, of which min(32, k - kk)
+                        // are read from kk; tmp row jj has 16 pair slots.
+                        unsafe {
+                            cvt_row(tmp[jj * 16..].as_mut_ptr(), b[(j0 + jj) * k + kk..].as_ptr(), (k - kk).min(32))
+                        };
+                    }
+                    // SAFETY: AVX-512F checked; the panel has kp16 rows of 16
+                    // and this writes rows 16s..16s+16 < kp16.
+                    unsafe { transpose_16x16(&tmp, panel[s * 256..].as_mut_ptr(), 16) };
+                }
+            } else {
+                for p in 0..kp {
+                    let r0 = b[2 * p * n + j0..].as_ptr();
+                    let r1 = (2 * p + 1 < k).then(|| b[(2 * p + 1) * n + j0..].as_ptr());
+                    // SAFETY: AVX512-BF16 checked; rows 2p, 2p + 1 (< k) of
+                    // b have `cols` values from column j0; panel row p has 16.
+                    unsafe { cvt_pair_rows(panel[p * 16..].as_mut_ptr(), r0, r1, cols) };
+                }
+            }
+        });
+        packed
+    }
+
+    /// Packs rows `i0..i0 + rows` of `A` (`m × k`, element `(i, kk)` at
+    /// `a[i * k + kk]`, or `a[kk * m + i]` when `trans_a`) as
+    /// `[rows rounded up to 32][kp16]` bf16 pairs, zero-padded.
+    fn pack_a(a: &[f32], (m, k): (usize, usize), trans_a: bool, i0: usize, rows: usize, kp16: usize) -> Vec<u32> {
+        let mut packed = vec![0u32; rows.next_multiple_of(BLOCK) * kp16];
+        let kp = k.div_ceil(2);
+        if trans_a {
+            // Pairs of rows of a are pairs of k: convert 16 pairs × 16 rows of C, then transpose.
+            let mut tmp = [0u32; 256];
+            for g in 0..rows.div_ceil(16) {
+                let width = (rows - 16 * g).min(16);
+                for s in 0..kp16 / 16 {
+                    if 16 * s >= kp {
+                        break;
+                    }
+                    tmp.fill(0);
+                    for pp in 0..16.min(kp - 16 * s) {
+                        let kk = 2 * (16 * s + pp);
+                        let r0 = a[kk * m + i0 + 16 * g..].as_ptr();
+                        let r1 = (kk + 1 < k).then(|| a[(kk + 1) * m + i0 + 16 * g..].as_ptr());
+                        // SAFETY: AVX512-BF16 checked; rows kk, kk + 1 (< k)
+                        // of a have `width` values from column i0 + 16g
+                        // (<= m); tmp row pp has 16 slots.
+                        unsafe { cvt_pair_rows(tmp[pp * 16..].as_mut_ptr(), r0, r1, width) };
+                    }
+                    // SAFETY: AVX-512F checked; packed rows 16g..16g+16 of
+                    // kp16 pairs exist (rows rounded up to 32), columns
+                    // 16s..16s+16 <= kp16.
+                    unsafe { transpose_16x16(&tmp, packed[16 * g * kp16 + 16 * s..].as_mut_ptr(), kp16) };
+                }
+            }
+        } else {
+            for r in 0..rows {
+                // SAFETY: AVX512-BF16 checked; row i0 + r of a has k values;
+                // packed row r has kp16 >= k.div_ceil(2) slots.
+                unsafe { cvt_row(packed[r * kp16..].as_mut_ptr(), a[(i0 + r) * k..].as_ptr(), k) };
+            }
+        }
+        packed
+    }
+
+    pub(super) fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
+        let Product { m, k, n, trans_a, trans_b, accumulate } = p;
+        let kp16 = k.div_ceil(2).next_multiple_of(16);
+        let steps = kp16 / 16;
+        let packed_b = pack_b(b, k, n, trans_b, kp16);
+        let mc = rows_per_task(m);
+        c.par_chunks_mut(mc * n).enumerate().for_each(|(ib, cblk)| {
+            let (i0, rows) = (ib * mc, cblk.len() / n);
+            let packed_a = pack_a(a, (m, k), trans_a, i0, rows, kp16);
+            let tiles = Tiles::configure();
+            let mut out = [0f32; 1024];
+            // Column pairs outside, row blocks inside: the two B panels stay
+            // in cache while this task's rows of A stream past them.
+            for q in (0..n.div_ceil(16)).step_by(2) {
+                let b0 = &packed_b[q * kp16 * 16..];
+                let b1 = &packed_b[(q + 1) * kp16 * 16..];
+                let (j0, cols) = (16 * q, (n - 16 * q).min(BLOCK));
+                for rb in (0..rows).step_by(BLOCK) {
+                    tiles.kernel(&packed_a[rb * kp16..], kp16, b0, b1, steps, &mut out);
+                    for r in 0..(rows - rb).min(BLOCK) {
+                        let dst = &mut cblk[(rb + r) * n + j0..][..cols];
+                        let src = &out[r * BLOCK..][..cols];
+                        if accumulate {
+                            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                        } else {
+                            dst.copy_from_slice(src);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip() -> bool {
+        if !available() {
+            eprintln!(
+                "skipped: this CPU ({}) lacks AMX-BF16 (or Linux refused the tile state); the AMX kernel is not run",
+                crate::bench::cpu_name()
+            );
+        }
+        !available()
+    }
+
+    #[test]
+    fn transpose_16x16_transposes() {
+        if skip() {
+            return;
+        }
+        let src: [u32; 256] = std::array::from_fn(|i| i as u32);
+        let stride = 21;
+        let mut dst = vec![u32::MAX; 16 * stride];
+        x86::transpose_for_tests(&src, &mut dst, stride);
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(dst[j * stride + i], src[i * 16 + j], "element ({i}, {j})");
+            }
+            assert!(dst[i * stride + 16..(i + 1) * stride].iter().all(|&x| x == u32::MAX), "row {i}: wrote past 16");
+        }
+    }
+
+    #[test]
+    fn rows_per_task_are_whole_blocks() {
+        for m in [1, 31, 32, 33, 256, 688, 4096, 100_000] {
+            let r = rows_per_task(m);
+            assert!(r % BLOCK == 0 && (BLOCK..=256).contains(&r), "m {m}: {r}");
+        }
+    }
+}
