@@ -275,6 +275,76 @@ pub fn matmul_in(
     Ok(MatmulBench { dtype: p.to_string(), m, k, n, gflops_best: min_max(&gflops).1, gflops_median: median(gflops) })
 }
 
+/// One matrix product of the training step, timed alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepProduct {
+    /// Which layer's product, and which of forward, dX (input gradient) or dW.
+    pub name: String,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+    /// How many times a training step runs this shape.
+    pub per_step: usize,
+    pub median_ms: f64,
+    pub gflops: f64,
+}
+
+/// The distinct matrix products of one training step of `config` over
+/// `rows` tokens (batch × sequence), as the engine calls them: for each
+/// linear layer `y = x w^T`, `dx = dy w` and `dw += dy^T x`.
+pub fn step_products(config: &crate::model::ModelConfig, rows: usize) -> Vec<(String, usize, Product)> {
+    let (d, f, v, l) = (config.d_model, config.ffn_hidden, config.vocab_size, config.n_layers);
+    let kv = config.n_kv_heads * config.head_dim();
+    let mut linears = vec![("q, o", d, d, 2 * l), ("k, v", d, kv, 2 * l), ("gate, up", d, f, 2 * l), ("down", f, d, l)];
+    linears.push(("head", d, v, 1));
+    let mut out = Vec::new();
+    for (name, d_in, d_out, count) in linears {
+        out.push((format!("{name} forward"), count, Product::new(rows, d_in, d_out).b_transposed()));
+        out.push((format!("{name} dX"), count, Product::new(rows, d_out, d_in)));
+        out.push((format!("{name} dW"), count, Product::new(d_out, rows, d_in).a_transposed().accumulating()));
+    }
+    out
+}
+
+/// Times every product of [`step_products`] in `precision` (median of `repeats`).
+pub fn step_product_times(
+    precision: crate::model::Precision,
+    config: &crate::model::ModelConfig,
+    rows: usize,
+    repeats: usize,
+) -> Result<Vec<StepProduct>, crate::model::bf16::PrecisionError> {
+    let precision = precision.resolve()?;
+    let mut results = Vec::new();
+    for (name, per_step, p) in step_products(config, rows) {
+        let a: Vec<f32> = (0..p.m * p.k).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let b: Vec<f32> = (0..p.k * p.n).map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5).collect();
+        let mut c = vec![0.0f32; p.m * p.n];
+        crate::model::kernels::matmul_in(precision, &mut c, &a, &b, p);
+        let mut times = Vec::new();
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            crate::model::kernels::matmul_in(precision, &mut c, &a, &b, p);
+            times.push(t.elapsed().as_secs_f64());
+        }
+        std::hint::black_box(&c);
+        let seconds = median(times);
+        results.push(StepProduct {
+            name,
+            m: p.m,
+            k: p.k,
+            n: p.n,
+            trans_a: p.trans_a,
+            trans_b: p.trans_b,
+            per_step,
+            median_ms: seconds * 1e3,
+            gflops: 2.0 * (p.m * p.k * p.n) as f64 / seconds / 1e9,
+        });
+    }
+    Ok(results)
+}
+
 /// Generation throughput at batch 1, as `torch_reference.py infer` measures
 /// PyTorch: random weights, an 8-token prompt, `gen` tokens greedy, median of 3.
 #[derive(Debug, Clone, Serialize)]

@@ -133,6 +133,14 @@ pub enum BenchCommand {
         /// f32, or bf16 (bfloat16 inputs, f32 sums; needs AVX512-BF16) (default: f32).
         #[arg(long, value_enum, default_value_t = fledge::model::Precision::F32)]
         dtype: fledge::model::Precision,
+        /// Instead of square products, time every product shape of one
+        /// training step of --preset at batch 16 × 256 (forward, dX, dW of
+        /// each linear layer and the head) and print where the step's product time goes.
+        #[arg(long)]
+        step_shapes: bool,
+        /// With --step-shapes: the model preset (default: reference).
+        #[arg(long, default_value = "reference")]
+        preset: String,
     },
 }
 
@@ -175,11 +183,37 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             let gguf = llama_cpp.as_deref();
             run_bench_generate(&preset, vocab_size, gen, model.as_deref(), gguf, rounds, quantize, text.as_deref())
         }
-        BenchCommand::Matmul { n, repeats, dtype } => {
+        BenchCommand::Matmul { n, repeats, dtype, step_shapes, preset } => {
+            if step_shapes {
+                return run_step_shapes(dtype, &preset, repeats);
+            }
             println!("{}", serde_json::to_string(&fledge::bench::matmul_in(dtype, n, n, n, repeats)?)?);
             Ok(())
         }
     }
+}
+
+/// `bench matmul --step-shapes`: each product of a training step, its time
+/// and GFLOP/s, and the step's total.
+fn run_step_shapes(dtype: fledge::model::Precision, preset: &str, repeats: usize) -> Result<()> {
+    let config = fledge::model::ModelConfig::preset(preset, 4096)?;
+    let rows = 16 * 256;
+    let times = fledge::bench::step_product_times(dtype, &config, rows, repeats)?;
+    println!("{preset}, {rows} rows, {} products on {}:", dtype.resolve()?, fledge::bench::cpu_name());
+    println!("{:<18} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>9} {:>8} {:>9}", "product", "m", "k", "n", "tA", "tB", "count", "ms each", "GFLOP/s", "ms/step");
+    let mut total = 0.0;
+    for t in &times {
+        let per_step = t.median_ms * t.per_step as f64;
+        total += per_step;
+        let flag = |b: bool| if b { "T" } else { "" };
+        println!(
+            "{:<18} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>9.3} {:>8.1} {:>9.1}",
+            t.name, t.m, t.k, t.n, flag(t.trans_a), flag(t.trans_b), t.per_step, t.median_ms, t.gflops, per_step
+        );
+    }
+    let flops: f64 = times.iter().map(|t| 2.0 * (t.m * t.k * t.n * t.per_step) as f64).sum();
+    println!("products of one step: {total:.1} ms, {:.1} GFLOP/s overall", flops / total / 1e6);
+    Ok(())
 }
 
 /// One implementation's figures from one round.

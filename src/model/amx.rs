@@ -98,7 +98,7 @@ fn rows_per_task(m: usize) -> usize {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
-    use crate::model::bf16::x86::{cvt_pair_rows, cvt_row};
+    use crate::model::bf16::x86::{cvt_pair_rows_chunked, cvt_row};
     use std::arch::asm;
     use std::arch::x86_64::*;
 
@@ -138,36 +138,63 @@ mod x86 {
             Tiles { _not_send: std::marker::PhantomData }
         }
 
-        /// `out[32 × 32]` (row stride 32) `= A_block · B_pair` over `steps`
-        /// steps of 32 values of `k`. `a` is the first of 32 packed rows of
-        /// `a_stride` u32 each; `b0`, `b1` the two 16-column panels, each
-        /// `[steps * 16][16]` u32.
-        fn kernel(&self, a: &[u32], a_stride: usize, b0: &[u32], b1: &[u32], steps: usize, out: &mut [f32; 1024]) {
+        /// The 32 × 32 block of `C` at `c` (row stride `ldc` f32) `= A_block ·
+        /// B_pair`, `+=` when `accumulate`, over `steps` steps of 32 values
+        /// of `k`. `a` is the first of 32 packed rows of `a_stride` u32 each;
+        /// `b0`, `b1` the two 16-column panels, each `[steps * 16][16]` u32.
+        /// With `accumulate` the tiles start from `C` and add the products to
+        /// it in order, else from zero.
+        #[allow(clippy::too_many_arguments)]
+        fn kernel(
+            &self,
+            a: &[u32],
+            a_stride: usize,
+            (b0, b1): (&[u32], &[u32]),
+            steps: usize,
+            c: &mut [f32],
+            ldc: usize,
+            accumulate: bool,
+        ) {
             assert!(steps > 0 && a.len() >= 31 * a_stride + steps * 16 && a_stride >= steps * 16);
             assert!(b0.len() >= steps * 256 && b1.len() >= steps * 256);
+            assert!(ldc >= 32 && c.len() >= 31 * ldc + 32);
             // SAFETY: the tiles are configured as all_16x64 (`self` exists
             // on this thread). A tile loads read 16 rows of 64 bytes at
             // a + 64s + r * a_stride * 4 (+ 16 rows for tmm5): the last byte
             // read is below (31 * a_stride + 16 * steps) u32, inside `a` by
             // the assert. B loads read 16 rows of 64 bytes, contiguous, at
-            // 1024 s bytes: below 256 * steps u32, inside b0 and b1. The
-            // stores write 16 rows of 64 bytes at stride 128 bytes from out
-            // + 0, + 64 bytes, + 2048, + 2112: the last byte is byte 4095 of
-            // `out` (4096 bytes). `steps` > 0, so the loop runs at least once
-            // and ends when the counter reaches zero.
+            // 1024 s bytes: below 256 * steps u32, inside b0 and b1. The C
+            // loads and stores touch rows r < 32 at c + r * ldc, columns
+            // 0..32 (tiles at +0 and +16 f32, and 16 rows further): the
+            // last is c[31 * ldc + 31], inside `c` by the assert; `c` is a
+            // unique borrow, so nothing else reads or writes it meanwhile.
+            // `steps` > 0, so the loop runs and ends when the counter is zero.
             unsafe {
                 asm!(
+                    "test {acc}, {acc}",
+                    "jz 3f",
+                    "tileloadd tmm0, [{c0} + {cstride}*1]",
+                    "lea {t}, [{c0} + 64]",
+                    "tileloadd tmm1, [{t} + {cstride}*1]",
+                    "mov {t}, {cstride}",
+                    "shl {t}, 4",
+                    "add {t}, {c0}",
+                    "tileloadd tmm2, [{t} + {cstride}*1]",
+                    "add {t}, 64",
+                    "tileloadd tmm3, [{t} + {cstride}*1]",
+                    "jmp 2f",
+                    "3:",
                     "tilezero tmm0",
                     "tilezero tmm1",
                     "tilezero tmm2",
                     "tilezero tmm3",
                     "2:",
                     "tileloadd tmm4, [{a0} + {astride}*1]",
-                    "tileloadd tmm5, [{a1} + {astride}*1]",
                     "tileloadd tmm6, [{b0} + {bstride}*1]",
-                    "tileloadd tmm7, [{b1} + {bstride}*1]",
                     "tdpbf16ps tmm0, tmm4, tmm6",
+                    "tileloadd tmm7, [{b1} + {bstride}*1]",
                     "tdpbf16ps tmm1, tmm4, tmm7",
+                    "tileloadd tmm5, [{a1} + {astride}*1]",
                     "tdpbf16ps tmm2, tmm5, tmm6",
                     "tdpbf16ps tmm3, tmm5, tmm7",
                     "add {a0}, 64",
@@ -176,23 +203,26 @@ mod x86 {
                     "add {b1}, 1024",
                     "dec {steps}",
                     "jnz 2b",
-                    // The loop's registers are free now: reuse them for the stores.
-                    "mov {bstride}, 128",
-                    "tilestored [{out} + {bstride}*1], tmm0",
-                    "lea {a0}, [{out} + 64]",
-                    "tilestored [{a0} + {bstride}*1], tmm1",
-                    "lea {a0}, [{out} + 2048]",
-                    "tilestored [{a0} + {bstride}*1], tmm2",
-                    "lea {a0}, [{out} + 2112]",
-                    "tilestored [{a0} + {bstride}*1], tmm3",
+                    "tilestored [{c0} + {cstride}*1], tmm0",
+                    "lea {t}, [{c0} + 64]",
+                    "tilestored [{t} + {cstride}*1], tmm1",
+                    "mov {t}, {cstride}",
+                    "shl {t}, 4",
+                    "add {t}, {c0}",
+                    "tilestored [{t} + {cstride}*1], tmm2",
+                    "add {t}, 64",
+                    "tilestored [{t} + {cstride}*1], tmm3",
+                    acc = in(reg) accumulate as usize,
                     a0 = inout(reg) a.as_ptr() => _,
                     a1 = inout(reg) a.as_ptr().add(16 * a_stride) => _,
                     astride = in(reg) a_stride * 4,
                     b0 = inout(reg) b0.as_ptr() => _,
                     b1 = inout(reg) b1.as_ptr() => _,
-                    bstride = inout(reg) 64usize => _,
+                    bstride = in(reg) 64usize,
                     steps = inout(reg) steps => _,
-                    out = in(reg) out.as_mut_ptr(),
+                    c0 = in(reg) c.as_mut_ptr(),
+                    cstride = in(reg) ldc * 4,
+                    t = out(reg) _,
                     options(nostack),
                 );
             }
@@ -253,47 +283,79 @@ mod x86 {
         unsafe { transpose_16x16(src, dst.as_mut_ptr(), dst_stride) }
     }
 
+    /// One 64-byte cache line of packed pairs: the packed copies are made of
+    /// these so that every tile row starts on a cache line.
+    #[derive(Clone, Copy)]
+    #[repr(C, align(64))]
+    struct Line([u32; 16]);
+
+    /// A zeroed, 64-byte aligned buffer of `len` (a multiple of 16) u32.
+    struct Packed(Vec<Line>);
+
+    impl Packed {
+        fn zeroed(len: usize) -> Packed {
+            debug_assert!(len % 16 == 0);
+            Packed(vec![Line([0; 16]); len / 16])
+        }
+
+        fn as_slice(&self) -> &[u32] {
+            // SAFETY: `Line` is repr(C) of 16 u32 with no padding (size 64 =
+            // 16 * 4, align 64), so the Vec's lines are len * 16 consecutive,
+            // initialized u32, borrowed for as long as `self`.
+            unsafe { std::slice::from_raw_parts(self.0.as_ptr() as *const u32, self.0.len() * 16) }
+        }
+
+        fn as_mut_slice(&mut self) -> &mut [u32] {
+            // SAFETY: as `as_slice`, with the unique borrow of `self`.
+            unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut u32, self.0.len() * 16) }
+        }
+    }
+
+    /// Panels of packed `B` converted per parallel task (64 columns).
+    const PANELS_PER_TASK: usize = 4;
+
     /// Packs `B` (`k × n`, element `(kk, j)` at `b[kk * n + j]`, or
     /// `b[j * k + kk]` when `trans_b`) as panels of 16 columns, each
-    /// `[kp16][16]` bf16 pairs, zero-padded.
-    fn pack_b(b: &[f32], k: usize, n: usize, trans_b: bool, kp16: usize) -> Vec<u32> {
+    /// `[kp16][16]` bf16 pairs, zero-padded; the panel count is even.
+    fn pack_b(b: &[f32], k: usize, n: usize, trans_b: bool, kp16: usize) -> Packed {
         let panels = n.next_multiple_of(BLOCK) / 16;
-        let mut packed = vec![0u32; panels * kp16 * 16];
+        let mut packed = Packed::zeroed(panels * kp16 * 16);
         let kp = k.div_ceil(2);
-        packed.par_chunks_mut(kp16 * 16).enumerate().for_each(|(q, panel)| {
-            let j0 = 16 * q;
+        let group = PANELS_PER_TASK * kp16 * 16;
+        packed.as_mut_slice().par_chunks_mut(group).enumerate().for_each(|(g, panels)| {
+            let j0 = g * PANELS_PER_TASK * 16;
             if j0 >= n {
-                return; // a padding panel: zeros
+                return; // padding panels: zeros
             }
-            let cols = (n - j0).min(16);
+            let cols = (n - j0).min(PANELS_PER_TASK * 16);
             if trans_b {
                 // Column j of B is row j of b: convert 16 rows' pairs, then transpose.
                 let mut tmp = [0u32; 256];
-                for s in 0..kp16 / 16 {
-                    let kk = 32 * s;
-                    if kk >= k {
-                        break;
+                for q in 0..cols.div_ceil(16) {
+                    let width = (cols - 16 * q).min(16);
+                    for s in 0..k.div_ceil(32) {
+                        let kk = 32 * s;
+                        tmp.fill(0);
+                        for jj in 0..width {
+                            // SAFETY: AVX512-BF16 checked by `available()`; row
+                            // j0 + 16q + jj < n of b has k values, of which
+                            // min(32, k - kk) are read from kk; tmp row jj has 16 slots.
+                            unsafe { cvt_row(tmp[jj * 16..].as_mut_ptr(), b[(j0 + 16 * q + jj) * k + kk..].as_ptr(), (k - kk).min(32)) };
+                        }
+                        // SAFETY: AVX-512F checked; panel q of this group has
+                        // kp16 rows of 16 and this writes rows 16s..16s+16 <= kp16.
+                        unsafe { transpose_16x16(&tmp, panels[q * kp16 * 16 + s * 256..].as_mut_ptr(), 16) };
                     }
-                    tmp.fill(0);
-                    for jj in 0..cols {
-                        // SAFETY: AVX512-BF16 checked by `available()`; row
-                        // j0 + jj of b has k values, of which min(32, k - kk)
-                        // are read from kk; tmp row jj has 16 pair slots.
-                        unsafe {
-                            cvt_row(tmp[jj * 16..].as_mut_ptr(), b[(j0 + jj) * k + kk..].as_ptr(), (k - kk).min(32))
-                        };
-                    }
-                    // SAFETY: AVX-512F checked; the panel has kp16 rows of 16
-                    // and this writes rows 16s..16s+16 < kp16.
-                    unsafe { transpose_16x16(&tmp, panel[s * 256..].as_mut_ptr(), 16) };
                 }
             } else {
                 for p in 0..kp {
                     let r0 = b[2 * p * n + j0..].as_ptr();
                     let r1 = (2 * p + 1 < k).then(|| b[(2 * p + 1) * n + j0..].as_ptr());
-                    // SAFETY: AVX512-BF16 checked; rows 2p, 2p + 1 (< k) of
-                    // b have `cols` values from column j0; panel row p has 16.
-                    unsafe { cvt_pair_rows(panel[p * 16..].as_mut_ptr(), r0, r1, cols) };
+                    // SAFETY: AVX512-BF16 checked; rows 2p, 2p + 1 (< k) of b
+                    // have `cols` values from column j0; 16-column chunk q of
+                    // them goes to row p of panel q (< PANELS_PER_TASK), at
+                    // q * kp16 * 16 + p * 16, inside this group.
+                    unsafe { cvt_pair_rows_chunked(panels[p * 16..].as_mut_ptr(), kp16 * 16, r0, r1, cols) };
                 }
             }
         });
@@ -303,39 +365,39 @@ mod x86 {
     /// Packs rows `i0..i0 + rows` of `A` (`m × k`, element `(i, kk)` at
     /// `a[i * k + kk]`, or `a[kk * m + i]` when `trans_a`) as
     /// `[rows rounded up to 32][kp16]` bf16 pairs, zero-padded.
-    fn pack_a(a: &[f32], (m, k): (usize, usize), trans_a: bool, i0: usize, rows: usize, kp16: usize) -> Vec<u32> {
-        let mut packed = vec![0u32; rows.next_multiple_of(BLOCK) * kp16];
+    fn pack_a(a: &[f32], (m, k): (usize, usize), trans_a: bool, i0: usize, rows: usize, kp16: usize) -> Packed {
+        let rows_padded = rows.next_multiple_of(BLOCK);
+        let mut packed = Packed::zeroed(rows_padded * kp16);
+        let dst = packed.as_mut_slice();
         let kp = k.div_ceil(2);
         if trans_a {
-            // Pairs of rows of a are pairs of k: convert 16 pairs × 16 rows of C, then transpose.
-            let mut tmp = [0u32; 256];
-            for g in 0..rows.div_ceil(16) {
-                let width = (rows - 16 * g).min(16);
-                for s in 0..kp16 / 16 {
-                    if 16 * s >= kp {
-                        break;
-                    }
-                    tmp.fill(0);
-                    for pp in 0..16.min(kp - 16 * s) {
-                        let kk = 2 * (16 * s + pp);
-                        let r0 = a[kk * m + i0 + 16 * g..].as_ptr();
-                        let r1 = (kk + 1 < k).then(|| a[(kk + 1) * m + i0 + 16 * g..].as_ptr());
-                        // SAFETY: AVX512-BF16 checked; rows kk, kk + 1 (< k)
-                        // of a have `width` values from column i0 + 16g
-                        // (<= m); tmp row pp has 16 slots.
-                        unsafe { cvt_pair_rows(tmp[pp * 16..].as_mut_ptr(), r0, r1, width) };
-                    }
-                    // SAFETY: AVX-512F checked; packed rows 16g..16g+16 of
-                    // kp16 pairs exist (rows rounded up to 32), columns
-                    // 16s..16s+16 <= kp16.
-                    unsafe { transpose_16x16(&tmp, packed[16 * g * kp16 + 16 * s..].as_mut_ptr(), kp16) };
+            // Row pairs of `a` are pairs of k: convert 16 of them across all
+            // the rows at once into 16 × 16 blocks ([group][pair][row]), then
+            // transpose each block into place.
+            let groups = rows.div_ceil(16);
+            let mut tmp = vec![[0u32; 256]; groups];
+            for s in 0..kp.div_ceil(16) {
+                tmp.iter_mut().for_each(|t| t.fill(0));
+                for pp in 0..16.min(kp - 16 * s) {
+                    let kk = 2 * (16 * s + pp);
+                    let r0 = a[kk * m + i0..].as_ptr();
+                    let r1 = (kk + 1 < k).then(|| a[(kk + 1) * m + i0..].as_ptr());
+                    // SAFETY: AVX512-BF16 checked; rows kk, kk + 1 (< k) of a
+                    // have `rows` values from column i0 (i0 + rows <= m);
+                    // chunk g of them goes to tmp[g][pp * 16..], g < groups.
+                    unsafe { cvt_pair_rows_chunked(tmp.as_mut_ptr().cast::<u32>().add(pp * 16), 256, r0, r1, rows) };
+                }
+                for (g, block) in tmp.iter().enumerate() {
+                    // SAFETY: AVX-512F checked; packed rows 16g..16g+16 <=
+                    // rows_padded of kp16 pairs, columns 16s..16s+16 <= kp16.
+                    unsafe { transpose_16x16(block, dst[16 * g * kp16 + 16 * s..].as_mut_ptr(), kp16) };
                 }
             }
         } else {
             for r in 0..rows {
                 // SAFETY: AVX512-BF16 checked; row i0 + r of a has k values;
                 // packed row r has kp16 >= k.div_ceil(2) slots.
-                unsafe { cvt_row(packed[r * kp16..].as_mut_ptr(), a[(i0 + r) * k..].as_ptr(), k) };
+                unsafe { cvt_row(dst[r * kp16..].as_mut_ptr(), a[(i0 + r) * k..].as_ptr(), k) };
             }
         }
         packed
@@ -346,23 +408,32 @@ mod x86 {
         let kp16 = k.div_ceil(2).next_multiple_of(16);
         let steps = kp16 / 16;
         let packed_b = pack_b(b, k, n, trans_b, kp16);
+        let packed_b = packed_b.as_slice();
         let mc = rows_per_task(m);
         c.par_chunks_mut(mc * n).enumerate().for_each(|(ib, cblk)| {
             let (i0, rows) = (ib * mc, cblk.len() / n);
             let packed_a = pack_a(a, (m, k), trans_a, i0, rows, kp16);
+            let packed_a = packed_a.as_slice();
             let tiles = Tiles::configure();
-            let mut out = [0f32; 1024];
+            let mut scratch = [0f32; BLOCK * BLOCK];
             // Column pairs outside, row blocks inside: the two B panels stay
             // in cache while this task's rows of A stream past them.
             for q in (0..n.div_ceil(16)).step_by(2) {
-                let b0 = &packed_b[q * kp16 * 16..];
-                let b1 = &packed_b[(q + 1) * kp16 * 16..];
+                let b_pair = (&packed_b[q * kp16 * 16..], &packed_b[(q + 1) * kp16 * 16..]);
                 let (j0, cols) = (16 * q, (n - 16 * q).min(BLOCK));
                 for rb in (0..rows).step_by(BLOCK) {
-                    tiles.kernel(&packed_a[rb * kp16..], kp16, b0, b1, steps, &mut out);
-                    for r in 0..(rows - rb).min(BLOCK) {
+                    let a_block = &packed_a[rb * kp16..];
+                    let block_rows = (rows - rb).min(BLOCK);
+                    if block_rows == BLOCK && cols == BLOCK {
+                        // A whole block: the tiles load and store C in place.
+                        tiles.kernel(a_block, kp16, b_pair, steps, &mut cblk[rb * n + j0..], n, accumulate);
+                        continue;
+                    }
+                    // A ragged edge: through the scratch block, real rows and columns only.
+                    tiles.kernel(a_block, kp16, b_pair, steps, &mut scratch, BLOCK, false);
+                    for r in 0..block_rows {
                         let dst = &mut cblk[(rb + r) * n + j0..][..cols];
-                        let src = &out[r * BLOCK..][..cols];
+                        let src = &scratch[r * BLOCK..][..cols];
                         if accumulate {
                             dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
                         } else {

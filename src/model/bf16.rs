@@ -271,13 +271,30 @@ pub(super) mod x86 {
     }
 
     /// `dst[t] = (r0[t], r1[t])` as a bf16 pair for `t < len`; `r1 = None`
-    /// pairs with zero (odd `k`).
+    /// pairs with zero (odd `k`). [`cvt_pair_rows_chunked`] with contiguous chunks.
     ///
     /// # Safety
     /// As [`cvt_row`]: features checked; `r0` (and `r1`) valid for `len`
     /// reads, `dst` for `len` writes; masked-off lanes are not accessed.
     #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
     pub(in crate::model) unsafe fn cvt_pair_rows(dst: *mut u32, r0: *const f32, r1: Option<*const f32>, len: usize) {
+        cvt_pair_rows_chunked(dst, 16, r0, r1, len)
+    }
+
+    /// The pairs `(r0[t], r1[t])` for `t < len`, in chunks of 16: pair `t`
+    /// goes to `dst[(t / 16) * chunk_stride + t % 16]` (the AMX kernel's
+    /// panels of 16 columns take a whole row pair in one call).
+    ///
+    /// # Safety
+    /// As [`cvt_pair_rows`], with `dst` valid for the writes just described.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(in crate::model) unsafe fn cvt_pair_rows_chunked(
+        dst: *mut u32,
+        chunk_stride: usize,
+        r0: *const f32,
+        r1: Option<*const f32>,
+        len: usize,
+    ) {
         // u16 lane 2t takes lane t of the first row, 2t+1 lane t of the second.
         let idx = _mm512_set_epi16(
             31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17,
@@ -292,7 +309,8 @@ pub(super) mod x86 {
                 None => _mm512_setzero_ps(),
             };
             let v: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(x1, x0));
-            _mm512_mask_storeu_epi32(dst.add(t) as *mut i32, mk, _mm512_permutexvar_epi16(idx, v));
+            let out = dst.add(t / 16 * chunk_stride) as *mut i32;
+            _mm512_mask_storeu_epi32(out, mk, _mm512_permutexvar_epi16(idx, v));
             t += 16;
         }
     }
