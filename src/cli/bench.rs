@@ -200,7 +200,10 @@ fn run_step_shapes(dtype: fledge::model::Precision, preset: &str, repeats: usize
     let rows = 16 * 256;
     let times = fledge::bench::step_product_times(dtype, &config, rows, repeats)?;
     println!("{preset}, {rows} rows, {} products on {}:", dtype.resolve()?, fledge::bench::cpu_name());
-    println!("{:<18} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>9} {:>8} {:>9}", "product", "m", "k", "n", "tA", "tB", "count", "ms each", "GFLOP/s", "ms/step");
+    println!(
+        "{:<18} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>9} {:>8} {:>9}",
+        "product", "m", "k", "n", "tA", "tB", "count", "ms each", "GFLOP/s", "ms/step"
+    );
     let mut total = 0.0;
     for t in &times {
         let per_step = t.median_ms * t.per_step as f64;
@@ -208,7 +211,16 @@ fn run_step_shapes(dtype: fledge::model::Precision, preset: &str, repeats: usize
         let flag = |b: bool| if b { "T" } else { "" };
         println!(
             "{:<18} {:>5} {:>5} {:>5} {:>3} {:>3} {:>5} {:>9.3} {:>8.1} {:>9.1}",
-            t.name, t.m, t.k, t.n, flag(t.trans_a), flag(t.trans_b), t.per_step, t.median_ms, t.gflops, per_step
+            t.name,
+            t.m,
+            t.k,
+            t.n,
+            flag(t.trans_a),
+            flag(t.trans_b),
+            t.per_step,
+            t.median_ms,
+            t.gflops,
+            per_step
         );
     }
     let flops: f64 = times.iter().map(|t| 2.0 * (t.m * t.k * t.n * t.per_step) as f64).sum();

@@ -284,7 +284,12 @@ fn attend(
 /// `offset` in each `stride`-long cache row; `scores` has one slot per
 /// position. Compiled like [`matvec_rows`] for the SIMD the CPU has, with
 /// eight partial sums per dot product so that they vectorize.
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 fn attend_head(out: &mut [f32], q: &[f32], kc: &[f32], vc: &[f32], stride: usize, offset: usize, scores: &mut [f32]) {
     let hd = q.len();
     let scale = 1.0 / (hd as f32).sqrt();
@@ -318,7 +323,12 @@ fn swiglu_row(gate: &mut [f32], up: &[f32]) {
 
 /// `y = W x` over whole rows, 16 partial sums per row; compiled for
 /// AVX-512, AVX2+FMA and the baseline, picked at run time.
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 fn matvec_rows(y: &mut [f32], w: &[f32], x: &[f32]) {
     for (y, w) in y.iter_mut().zip(w.chunks_exact(x.len())) {
         *y = lanes::dot::<16>(w, x);

@@ -340,7 +340,13 @@ mod x86 {
                             // SAFETY: AVX512-BF16 checked by `available()`; row
                             // j0 + 16q + jj < n of b has k values, of which
                             // min(32, k - kk) are read from kk; tmp row jj has 16 slots.
-                            unsafe { cvt_row(tmp[jj * 16..].as_mut_ptr(), b[(j0 + 16 * q + jj) * k + kk..].as_ptr(), (k - kk).min(32)) };
+                            unsafe {
+                                cvt_row(
+                                    tmp[jj * 16..].as_mut_ptr(),
+                                    b[(j0 + 16 * q + jj) * k + kk..].as_ptr(),
+                                    (k - kk).min(32),
+                                )
+                            };
                         }
                         // SAFETY: AVX-512F checked; panel q of this group has
                         // kp16 rows of 16 and this writes rows 16s..16s+16 <= kp16.

@@ -122,7 +122,12 @@ pub fn fast_exp(x: f32) -> f32 {
 
 /// Forward for one (batch, head) block: `q`, `out` `[t, hd]`, `k`, `v` `[t, hd]`,
 /// `p` `[t, t]` (softmax probabilities, zero above the diagonal).
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 #[allow(clippy::too_many_arguments)]
 fn head_forward(
     out: &mut [f32],
@@ -182,7 +187,12 @@ fn head_forward(
 }
 
 /// Backward for one (batch, head) block. Writes `dq`; adds into `dk`, `dv`.
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 #[allow(clippy::too_many_arguments)]
 fn head_backward(
     dq: &mut [f32],

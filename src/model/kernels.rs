@@ -447,7 +447,12 @@ pub fn swiglu_forward(h: &mut [f32], gate: &[f32], up: &[f32]) {
         .for_each(|((h, g), u)| swiglu_chunk(h, g, u));
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 fn swiglu_chunk(h: &mut [f32], g: &[f32], u: &[f32]) {
     for ((h, &g), &u) in h.iter_mut().zip(g).zip(u) {
         *h = g * sigmoid(g) * u;
@@ -465,7 +470,12 @@ pub fn swiglu_backward_inplace(gate_to_dgate: &mut [f32], up_to_dup: &mut [f32],
         .for_each(|((g, u), dh)| swiglu_backward_chunk(g, u, dh));
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 fn swiglu_backward_chunk(g: &mut [f32], u: &mut [f32], dh: &[f32]) {
     for ((g, u), &dh) in g.iter_mut().zip(u.iter_mut()).zip(dh) {
         let s = sigmoid(*g);
@@ -510,7 +520,12 @@ pub fn cross_entropy_inplace(logits: &mut [f32], targets: &[u32], vocab: usize, 
 
 /// Softmax of one row of logits, turned into `(softmax - onehot) * g` in
 /// place; returns the row's loss.
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl", "x86_64+avx2+fma", "x86_64+sse4.2", "aarch64+neon"))]
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2",
+    "aarch64+neon"
+))]
 fn cross_entropy_row(row: &mut [f32], target: usize, g: f32) -> f64 {
     // The maximum and the sum in fixed-order lanes, so that both loops
     // vectorize and the result stays the same from run to run.
