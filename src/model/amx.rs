@@ -96,7 +96,7 @@ fn rows_per_task(m: usize) -> usize {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::*;
     use crate::model::bf16::x86::{cvt_pair_rows_chunked, cvt_row};
     use std::arch::asm;
@@ -121,14 +121,15 @@ mod x86 {
     /// Proof that this thread's tiles are configured as [`TileConfig::all_16x64`]
     /// until it drops (then `tilerelease` hands the state back). Not `Send`:
     /// the configuration belongs to the thread that loaded it.
-    struct Tiles {
+    pub(in crate::model) struct Tiles {
         _not_send: std::marker::PhantomData<*const ()>,
     }
 
     impl Tiles {
-        fn configure() -> Tiles {
+        pub(in crate::model) fn configure() -> Tiles {
+            assert!(super::available(), "the tiles need AMX and Linux's permission");
             let config = TileConfig::all_16x64();
-            // SAFETY: `available()` (checked by `matmul`) says the CPU has
+            // SAFETY: `available()` (asserted just above) says the CPU has
             // AMX-TILE and Linux granted the tile state, so `ldtilecfg` is
             // valid; it reads the 64 bytes of `config`, a valid palette-1
             // configuration (rows <= 16, colsb <= 64, reserved bytes zero).
@@ -145,7 +146,7 @@ mod x86 {
         /// With `accumulate` the tiles start from `C` and add the products to
         /// it in order, else from zero.
         #[allow(clippy::too_many_arguments)]
-        fn kernel(
+        pub(in crate::model) fn kernel(
             &self,
             a: &[u32],
             a_stride: usize,
@@ -242,7 +243,7 @@ mod x86 {
     /// # Safety
     /// AVX-512F is available; `dst` is valid for 16 rows of 16 writes at `dst_stride`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn transpose_16x16(src: &[u32; 256], dst: *mut u32, dst_stride: usize) {
+    pub(in crate::model) unsafe fn transpose_16x16(src: &[u32; 256], dst: *mut u32, dst_stride: usize) {
         let r: [__m512i; 16] = std::array::from_fn(|i| _mm512_loadu_si512(src[i * 16..].as_ptr() as *const _));
         // Within each 128-bit lane: pairs of rows interleaved, then quads.
         let mut t = [_mm512_setzero_si512(); 16];
@@ -287,10 +288,11 @@ mod x86 {
     /// these so that every tile row starts on a cache line.
     #[derive(Clone, Copy)]
     #[repr(C, align(64))]
-    struct Line([u32; 16]);
+    pub(in crate::model) struct Line([u32; 16]);
 
     /// A zeroed, 64-byte aligned buffer of `len` (a multiple of 16) u32.
-    struct Packed(Vec<Line>);
+    #[derive(Default)]
+    pub(in crate::model) struct Packed(Vec<Line>);
 
     impl Packed {
         fn zeroed(len: usize) -> Packed {
@@ -298,14 +300,21 @@ mod x86 {
             Packed(vec![Line([0; 16]); len / 16])
         }
 
-        fn as_slice(&self) -> &[u32] {
+        /// Makes the buffer hold `len` (a multiple of 16) u32, keeping its
+        /// allocation; entries already there keep their values, new ones are zero.
+        pub(in crate::model) fn set_len(&mut self, len: usize) {
+            debug_assert!(len % 16 == 0);
+            self.0.resize(len / 16, Line([0; 16]));
+        }
+
+        pub(in crate::model) fn as_slice(&self) -> &[u32] {
             // SAFETY: `Line` is repr(C) of 16 u32 with no padding (size 64 =
             // 16 * 4, align 64), so the Vec's lines are len * 16 consecutive,
             // initialized u32, borrowed for as long as `self`.
             unsafe { std::slice::from_raw_parts(self.0.as_ptr() as *const u32, self.0.len() * 16) }
         }
 
-        fn as_mut_slice(&mut self) -> &mut [u32] {
+        pub(in crate::model) fn as_mut_slice(&mut self) -> &mut [u32] {
             // SAFETY: as `as_slice`, with the unique borrow of `self`.
             unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut u32, self.0.len() * 16) }
         }

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use super::lanes;
 use super::profile::{span, Kind};
+use super::Precision;
 
 const TILE_ROWS: usize = 4;
 const TILE_COLS: usize = 16;
@@ -271,8 +272,12 @@ fn head_backward(
 /// between query and key, so a packed document is computed exactly as if it
 /// stood alone at the start of its own row. The backward pass needs no mask:
 /// it reads the zero probabilities the forward pass stored.
+///
+/// In [`Precision::Bf16`], on a CPU with AMX and sizes it takes, the products
+/// run on AMX tiles ([`super::amx_attention`]); otherwise in f32 here.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
+    precision: Precision,
     out: &mut [f32],
     probs: &mut [f32],
     q: &[f32],
@@ -285,6 +290,9 @@ pub fn attention_forward(
     time: usize,
     hd: usize,
 ) {
+    if precision == Precision::Bf16 && super::amx_attention::supported(time, hd) {
+        return super::amx_attention::forward(out, probs, q, k, v, segment_starts, batch, heads, kv_heads, time, hd);
+    }
     if hd % TILE_COLS != 0 {
         return attention_forward_simple(out, probs, q, k, v, segment_starts, batch, heads, kv_heads, time, hd);
     }
@@ -317,6 +325,7 @@ pub fn attention_forward(
 /// sharing a key/value head never write the same memory from two threads.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
+    precision: Precision,
     dq: &mut [f32],
     dk: &mut [f32],
     dv: &mut [f32],
@@ -331,6 +340,9 @@ pub fn attention_backward(
     time: usize,
     hd: usize,
 ) {
+    if precision == Precision::Bf16 && super::amx_attention::supported(time, hd) {
+        return super::amx_attention::backward(dq, dk, dv, dout, probs, q, k, v, batch, heads, kv_heads, time, hd);
+    }
     if hd % TILE_COLS != 0 {
         return attention_backward_simple(dq, dk, dv, dout, probs, q, k, v, batch, heads, kv_heads, time, hd);
     }
@@ -530,8 +542,23 @@ mod tests {
                     let mut p = vec![0.0; b * h * t * t];
                     let (mut dq, mut dk, mut dv) = (vec![0.0; q.len()], vec![0.0; k.len()], vec![0.0; v.len()]);
                     if fast {
-                        attention_forward(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
-                        attention_backward(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);
+                        attention_forward(Precision::F32, &mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
+                        attention_backward(
+                            Precision::F32,
+                            &mut dq,
+                            &mut dk,
+                            &mut dv,
+                            &dout,
+                            &p,
+                            &q,
+                            &k,
+                            &v,
+                            b,
+                            h,
+                            kvh,
+                            t,
+                            hd,
+                        );
                     } else {
                         attention_forward_simple(&mut out, &mut p, &q, &k, &v, segs, b, h, kvh, t, hd);
                         attention_backward_simple(&mut dq, &mut dk, &mut dv, &dout, &p, &q, &k, &v, b, h, kvh, t, hd);

@@ -202,6 +202,7 @@ impl Engine {
             kernels::linear_forward_in(prec, lin_kv, &a.xn1, w(o.wv, kv * d), n, d, kv);
             kernels::to_head_major(&mut a.v, lin_kv, b, t, kv_heads, hd, None);
             attention::attention_forward(
+                prec,
                 &mut self.scratch.hm,
                 &mut a.probs,
                 &a.q,
@@ -367,6 +368,7 @@ impl Engine {
             s.dk_hm.fill(0.0);
             s.dv_hm.fill(0.0);
             attention::attention_backward(
+                prec,
                 &mut s.dq_hm,
                 &mut s.dk_hm,
                 &mut s.dv_hm,
