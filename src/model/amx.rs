@@ -101,6 +101,8 @@ pub(super) mod x86 {
     use crate::model::bf16::x86::{cvt_pair_rows_chunked, cvt_row};
     use std::arch::asm;
     use std::arch::x86_64::*;
+    use std::cell::RefCell;
+    use std::thread::LocalKey;
 
     /// The tile configuration: palette 1, tiles 0-7 each 16 rows × 64 bytes.
     #[repr(C, align(64))]
@@ -290,33 +292,38 @@ pub(super) mod x86 {
     #[repr(C, align(64))]
     pub(in crate::model) struct Line([u32; 16]);
 
-    /// A zeroed, 64-byte aligned buffer of `len` (a multiple of 16) u32.
+    /// A 64-byte aligned buffer of `len` (a multiple of 16) u32, reused
+    /// from product to product: it never shrinks, so a later, larger use
+    /// neither reallocates nor refills what an earlier one grew.
     #[derive(Default)]
-    pub(in crate::model) struct Packed(Vec<Line>);
+    pub(in crate::model) struct Packed {
+        lines: Vec<Line>,
+        len: usize,
+    }
 
     impl Packed {
-        fn zeroed(len: usize) -> Packed {
-            debug_assert!(len % 16 == 0);
-            Packed(vec![Line([0; 16]); len / 16])
-        }
-
-        /// Makes the buffer hold `len` (a multiple of 16) u32, keeping its
-        /// allocation; entries already there keep their values, new ones are zero.
+        /// Makes the buffer hold `len` (a multiple of 16) u32. Entries keep
+        /// whatever an earlier use left there (zero when never used): the
+        /// packing functions write or zero every entry the kernels read.
         pub(in crate::model) fn set_len(&mut self, len: usize) {
             debug_assert!(len % 16 == 0);
-            self.0.resize(len / 16, Line([0; 16]));
+            if self.lines.len() < len / 16 {
+                self.lines.resize(len / 16, Line([0; 16]));
+            }
+            self.len = len / 16 * 16;
         }
 
         pub(in crate::model) fn as_slice(&self) -> &[u32] {
             // SAFETY: `Line` is repr(C) of 16 u32 with no padding (size 64 =
-            // 16 * 4, align 64), so the Vec's lines are len * 16 consecutive,
-            // initialized u32, borrowed for as long as `self`.
-            unsafe { std::slice::from_raw_parts(self.0.as_ptr() as *const u32, self.0.len() * 16) }
+            // 16 * 4, align 64), so the Vec's lines are consecutive,
+            // initialized u32; `len` <= 16 * lines.len() (set_len), and the
+            // slice is borrowed for as long as `self`.
+            unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const u32, self.len) }
         }
 
         pub(in crate::model) fn as_mut_slice(&mut self) -> &mut [u32] {
             // SAFETY: as `as_slice`, with the unique borrow of `self`.
-            unsafe { std::slice::from_raw_parts_mut(self.0.as_mut_ptr() as *mut u32, self.0.len() * 16) }
+            unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr() as *mut u32, self.len) }
         }
     }
 
@@ -326,9 +333,11 @@ pub(super) mod x86 {
     /// Packs `B` (`k × n`, element `(kk, j)` at `b[kk * n + j]`, or
     /// `b[j * k + kk]` when `trans_b`) as panels of 16 columns, each
     /// `[kp16][16]` bf16 pairs, zero-padded; the panel count is even.
-    fn pack_b(b: &[f32], k: usize, n: usize, trans_b: bool, kp16: usize) -> Packed {
+    fn pack_b(packed: &mut Packed, b: &[f32], k: usize, n: usize, trans_b: bool, kp16: usize) {
         let panels = n.next_multiple_of(BLOCK) / 16;
-        let mut packed = Packed::zeroed(panels * kp16 * 16);
+        packed.set_len(panels * kp16 * 16);
+        // Zeroed in place: padding rows and panels must read as zero.
+        packed.as_mut_slice().fill(0);
         let kp = k.div_ceil(2);
         let group = PANELS_PER_TASK * kp16 * 16;
         packed.as_mut_slice().par_chunks_mut(group).enumerate().for_each(|(g, panels)| {
@@ -374,15 +383,22 @@ pub(super) mod x86 {
                 }
             }
         });
-        packed
     }
 
     /// Packs rows `i0..i0 + rows` of `A` (`m × k`, element `(i, kk)` at
     /// `a[i * k + kk]`, or `a[kk * m + i]` when `trans_a`) as
     /// `[rows rounded up to 32][kp16]` bf16 pairs, zero-padded.
-    fn pack_a(a: &[f32], (m, k): (usize, usize), trans_a: bool, i0: usize, rows: usize, kp16: usize) -> Packed {
+    fn pack_a(
+        packed: &mut Packed,
+        a: &[f32],
+        (m, k): (usize, usize),
+        trans_a: bool,
+        i0: usize,
+        rows: usize,
+        kp16: usize,
+    ) {
         let rows_padded = rows.next_multiple_of(BLOCK);
-        let mut packed = Packed::zeroed(rows_padded * kp16);
+        packed.set_len(rows_padded * kp16);
         let dst = packed.as_mut_slice();
         let kp = k.div_ceil(2);
         if trans_a {
@@ -408,56 +424,101 @@ pub(super) mod x86 {
                     unsafe { transpose_16x16(block, dst[16 * g * kp16 + 16 * s..].as_mut_ptr(), kp16) };
                 }
             }
+            // The blocks wrote whole rows 0..16 * groups (zero past k); the
+            // rows up to rows_padded must read as zero.
+            dst[16 * groups * kp16..].fill(0);
         } else {
             for r in 0..rows {
+                let row = &mut dst[r * kp16..(r + 1) * kp16];
                 // SAFETY: AVX512-BF16 checked; row i0 + r of a has k values;
                 // packed row r has kp16 >= k.div_ceil(2) slots.
-                unsafe { cvt_row(dst[r * kp16..].as_mut_ptr(), a[(i0 + r) * k..].as_ptr(), k) };
+                unsafe { cvt_row(row.as_mut_ptr(), a[(i0 + r) * k..].as_ptr(), k) };
+                row[kp..].fill(0);
             }
+            dst[rows * kp16..].fill(0);
         }
-        packed
     }
 
     pub(super) fn matmul(c: &mut [f32], a: &[f32], b: &[f32], p: Product) {
-        let Product { m, k, n, trans_a, trans_b, accumulate } = p;
+        let Product { k, n, trans_b, .. } = p;
         let kp16 = k.div_ceil(2).next_multiple_of(16);
+        with_buffer(&PACKED_B, |packed_b| {
+            pack_b(packed_b, b, k, n, trans_b, kp16);
+            multiply_blocks(c, a, packed_b.as_slice(), p, kp16);
+        });
+    }
+
+    thread_local! {
+        /// Each thread's packed copies, kept from product to product: a
+        /// fresh allocation of them cost 7% of the products' time in page
+        /// faults and zeroing.
+        static PACKED_A: RefCell<Packed> = RefCell::new(Packed::default());
+        static PACKED_B: RefCell<Packed> = RefCell::new(Packed::default());
+    }
+
+    /// Runs `f` with this thread's buffer, or with a new one if the thread's
+    /// is in use (a product started by a job that rayon ran on this thread
+    /// while it waited inside another product).
+    fn with_buffer<R>(buffer: &'static LocalKey<RefCell<Packed>>, f: impl FnOnce(&mut Packed) -> R) -> R {
+        buffer.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut packed) => f(&mut packed),
+            Err(_) => f(&mut Packed::default()),
+        })
+    }
+
+    /// `C (+)= A · B` with `B` packed, in parallel tasks of rows, each
+    /// packing its rows of `A`.
+    fn multiply_blocks(c: &mut [f32], a: &[f32], packed_b: &[u32], p: Product, kp16: usize) {
+        let Product { m, k, n, trans_a, accumulate, .. } = p;
         let steps = kp16 / 16;
-        let packed_b = pack_b(b, k, n, trans_b, kp16);
-        let packed_b = packed_b.as_slice();
         let mc = rows_per_task(m);
         c.par_chunks_mut(mc * n).enumerate().for_each(|(ib, cblk)| {
-            let (i0, rows) = (ib * mc, cblk.len() / n);
-            let packed_a = pack_a(a, (m, k), trans_a, i0, rows, kp16);
-            let packed_a = packed_a.as_slice();
-            let tiles = Tiles::configure();
-            let mut scratch = [0f32; BLOCK * BLOCK];
-            // Column pairs outside, row blocks inside: the two B panels stay
-            // in cache while this task's rows of A stream past them.
-            for q in (0..n.div_ceil(16)).step_by(2) {
-                let b_pair = (&packed_b[q * kp16 * 16..], &packed_b[(q + 1) * kp16 * 16..]);
-                let (j0, cols) = (16 * q, (n - 16 * q).min(BLOCK));
-                for rb in (0..rows).step_by(BLOCK) {
-                    let a_block = &packed_a[rb * kp16..];
-                    let block_rows = (rows - rb).min(BLOCK);
-                    if block_rows == BLOCK && cols == BLOCK {
-                        // A whole block: the tiles load and store C in place.
-                        tiles.kernel(a_block, kp16, b_pair, steps, &mut cblk[rb * n + j0..], n, accumulate);
-                        continue;
-                    }
-                    // A ragged edge: through the scratch block, real rows and columns only.
-                    tiles.kernel(a_block, kp16, b_pair, steps, &mut scratch, BLOCK, false);
-                    for r in 0..block_rows {
-                        let dst = &mut cblk[(rb + r) * n + j0..][..cols];
-                        let src = &scratch[r * BLOCK..][..cols];
-                        if accumulate {
-                            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
-                        } else {
-                            dst.copy_from_slice(src);
-                        }
+            with_buffer(&PACKED_A, |packed_a| {
+                let (i0, rows) = (ib * mc, cblk.len() / n);
+                pack_a(packed_a, a, (m, k), trans_a, i0, rows, kp16);
+                multiply_task(cblk, packed_a.as_slice(), packed_b, (rows, n), kp16, steps, accumulate);
+            })
+        });
+    }
+
+    /// One task's rows of `C` from its packed rows of `A`.
+    fn multiply_task(
+        cblk: &mut [f32],
+        packed_a: &[u32],
+        packed_b: &[u32],
+        (rows, n): (usize, usize),
+        kp16: usize,
+        steps: usize,
+        accumulate: bool,
+    ) {
+        let tiles = Tiles::configure();
+        let mut scratch = [0f32; BLOCK * BLOCK];
+        // Column pairs outside, row blocks inside: the two B panels stay
+        // in cache while this task's rows of A stream past them.
+        for q in (0..n.div_ceil(16)).step_by(2) {
+            let b_pair = (&packed_b[q * kp16 * 16..], &packed_b[(q + 1) * kp16 * 16..]);
+            let (j0, cols) = (16 * q, (n - 16 * q).min(BLOCK));
+            for rb in (0..rows).step_by(BLOCK) {
+                let a_block = &packed_a[rb * kp16..];
+                let block_rows = (rows - rb).min(BLOCK);
+                if block_rows == BLOCK && cols == BLOCK {
+                    // A whole block: the tiles load and store C in place.
+                    tiles.kernel(a_block, kp16, b_pair, steps, &mut cblk[rb * n + j0..], n, accumulate);
+                    continue;
+                }
+                // A ragged edge: through the scratch block, real rows and columns only.
+                tiles.kernel(a_block, kp16, b_pair, steps, &mut scratch, BLOCK, false);
+                for r in 0..block_rows {
+                    let dst = &mut cblk[(rb + r) * n + j0..][..cols];
+                    let src = &scratch[r * BLOCK..][..cols];
+                    if accumulate {
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                    } else {
+                        dst.copy_from_slice(src);
                     }
                 }
             }
-        });
+        }
     }
 }
 
