@@ -130,12 +130,14 @@ pub enum BenchCommand {
         /// Products timed (the best and the median are printed).
         #[arg(long, default_value_t = 20)]
         repeats: usize,
-        /// f32, or bf16 (bfloat16 inputs, f32 sums; needs AVX512-BF16) (default: f32).
+        /// f32, or bf16 (bfloat16 inputs, f32 sums, on AMX tiles where the CPU has AMX; needs
+        /// AVX512-BF16) (default: f32).
         #[arg(long, value_enum, default_value_t = fledge::model::Precision::F32)]
         dtype: fledge::model::Precision,
         /// Instead of square products, time every product shape of one
         /// training step of --preset at batch 16 × 256 (forward, dX, dW of
-        /// each linear layer and the head) and print where the step's product time goes.
+        /// each linear layer and the head) and print where the step's product time goes
+        /// (default: off, square products).
         #[arg(long)]
         step_shapes: bool,
         /// With --step-shapes: the model preset (default: reference).
