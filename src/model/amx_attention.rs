@@ -25,6 +25,22 @@ use super::profile::{span, Kind};
 /// Queries (and keys) per block: two 16-row tiles.
 const BLOCK: usize = 32;
 
+/// One (batch, head) block's inputs, each `[t, hd]`.
+struct Head<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    t: usize,
+    hd: usize,
+}
+
+/// Where one head's gradients go: `dq` is written, `dk` and `dv` added to.
+struct Grads<'a> {
+    dq: &'a mut [f32],
+    dk: &'a mut [f32],
+    dv: &'a mut [f32],
+}
+
 /// Whether [`forward`] and [`backward`] run here for these sizes.
 pub fn supported(time: usize, hd: usize) -> bool {
     time > 0 && time % BLOCK == 0 && hd > 0 && hd % BLOCK == 0 && super::amx::available()
@@ -60,7 +76,7 @@ pub fn forward(
         |scratch, (bh, (out, p))| {
             let (b, h) = (bh / heads, bh % heads);
             let kvh = b * kv_heads + h / group;
-            let head = x86::Head {
+            let head = Head {
                 q: &q[bh * block..][..block],
                 k: &k[kvh * block..][..block],
                 v: &v[kvh * block..][..block],
@@ -111,14 +127,14 @@ pub fn backward(
             let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
             for g in 0..group {
                 let bh = b * heads + kvh * group + g;
-                let head = x86::Head {
+                let head = Head {
                     q: &q[bh * block..][..block],
                     k: &k[bkv * block..][..block],
                     v: &v[bkv * block..][..block],
                     t: time,
                     hd,
                 };
-                let grads = x86::Grads { dq: &mut dq_group[g * block..(g + 1) * block], dk, dv };
+                let grads = Grads { dq: &mut dq_group[g * block..(g + 1) * block], dk, dv };
                 x86::head_backward(
                     scratch,
                     &head,
@@ -133,20 +149,9 @@ pub fn backward(
 #[cfg(not(target_arch = "x86_64"))]
 mod x86 {
     //! No AMX off x86-64: [`super::supported`] is false, so nothing here runs.
+    use super::{Grads, Head};
     #[derive(Default)]
     pub struct Scratch;
-    pub struct Head<'a> {
-        pub q: &'a [f32],
-        pub k: &'a [f32],
-        pub v: &'a [f32],
-        pub t: usize,
-        pub hd: usize,
-    }
-    pub struct Grads<'a> {
-        pub dq: &'a mut [f32],
-        pub dk: &'a mut [f32],
-        pub dv: &'a mut [f32],
-    }
     pub fn head_forward(_: &mut Scratch, _: &Head, _: &mut [f32], _: &mut [f32], _: Option<&[u32]>) {
         unreachable!("AMX attention runs only on x86-64")
     }
@@ -157,27 +162,11 @@ mod x86 {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::BLOCK;
+    use super::{Grads, Head, BLOCK};
     use crate::model::amx::x86::{transpose_16x16, Packed, Tiles};
     use crate::model::attention::fast_exp;
     use crate::model::bf16::x86::{cvt_pair_rows_chunked, cvt_row};
     use crate::model::lanes;
-
-    /// One (batch, head) block's inputs, each `[t, hd]`.
-    pub struct Head<'a> {
-        pub q: &'a [f32],
-        pub k: &'a [f32],
-        pub v: &'a [f32],
-        pub t: usize,
-        pub hd: usize,
-    }
-
-    /// Where one head's gradients go: `dq` is written, `dk` and `dv` added to.
-    pub struct Grads<'a> {
-        pub dq: &'a mut [f32],
-        pub dk: &'a mut [f32],
-        pub dv: &'a mut [f32],
-    }
 
     /// Buffers kept by each rayon task from head to head.
     #[derive(Default)]
@@ -481,15 +470,9 @@ mod tests {
     }
 
     fn random(n: usize, seed: u64) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
     }
 
     fn rel_err(got: &[f32], want: &[f32]) -> f32 {
