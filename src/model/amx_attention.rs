@@ -18,8 +18,7 @@
 //! Used (see [`supported`]) when the CPU has AMX and both the sequence length
 //! and the head size are multiples of 32; otherwise the f32 path runs.
 
-use rayon::prelude::*;
-
+use super::attention::{par_heads, par_kv_groups, Dims};
 use super::profile::{span, Kind};
 
 /// Queries (and keys) per block: two 16-row tiles.
@@ -67,26 +66,20 @@ pub fn forward(
 ) {
     assert!(supported(time, hd), "AMX attention needs AMX and sizes that are multiples of 32");
     let _span = span(Kind::Attention);
-    let block = time * hd;
-    assert!(out.len() == batch * heads * block && q.len() == out.len() && probs.len() == batch * heads * time * time);
-    assert!(k.len() == batch * kv_heads * block && v.len() == k.len());
-    let group = heads / kv_heads;
-    out.par_chunks_mut(block).zip(probs.par_chunks_mut(time * time)).enumerate().for_each_init(
-        x86::Scratch::default,
-        |scratch, (bh, (out, p))| {
-            let (b, h) = (bh / heads, bh % heads);
-            let kvh = b * kv_heads + h / group;
-            let head = Head {
-                q: &q[bh * block..][..block],
-                k: &k[kvh * block..][..block],
-                v: &v[kvh * block..][..block],
-                t: time,
-                hd,
-            };
-            let starts = segment_starts.map(|st| &st[b * time..(b + 1) * time]);
-            x86::head_forward(scratch, &head, out, p, starts);
-        },
-    );
+    let dims = Dims { batch, heads, kv_heads, time, hd };
+    let block = dims.block();
+    assert!(q.len() == out.len() && k.len() == batch * kv_heads * block && v.len() == k.len());
+    par_heads(dims, out, probs, x86::Scratch::default, |scratch, at, out, p| {
+        let head = Head {
+            q: &q[at.bh * block..][..block],
+            k: &k[at.bkv * block..][..block],
+            v: &v[at.bkv * block..][..block],
+            t: time,
+            hd,
+        };
+        let starts = segment_starts.map(|st| &st[at.b * time..(at.b + 1) * time]);
+        x86::head_forward(scratch, &head, out, p, starts);
+    });
 }
 
 /// [`super::attention::attention_backward`] with bf16 products: writes `dq`,
@@ -112,38 +105,29 @@ pub fn backward(
 ) {
     assert!(supported(time, hd), "AMX attention needs AMX and sizes that are multiples of 32");
     let _span = span(Kind::Attention);
-    let block = time * hd;
-    assert!(dq.len() == batch * heads * block && dout.len() == dq.len() && q.len() == dq.len());
-    assert!(dk.len() == batch * kv_heads * block && dv.len() == dk.len() && k.len() == dk.len() && v.len() == dk.len());
+    let dims = Dims { batch, heads, kv_heads, time, hd };
+    let block = dims.block();
+    assert!(dout.len() == dq.len() && q.len() == dq.len() && k.len() == dk.len() && v.len() == dk.len());
     assert!(probs.len() == batch * heads * time * time);
-    let group = heads / kv_heads;
-    // Split by (batch, kv head): heads sharing a key/value head add into the
-    // same dk and dv, so they run one after another on one thread.
-    dq.par_chunks_mut(group * block)
-        .zip(dk.par_chunks_mut(block))
-        .zip(dv.par_chunks_mut(block))
-        .enumerate()
-        .for_each_init(x86::Scratch::default, |scratch, (bkv, ((dq_group, dk), dv))| {
-            let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
-            for g in 0..group {
-                let bh = b * heads + kvh * group + g;
-                let head = Head {
-                    q: &q[bh * block..][..block],
-                    k: &k[bkv * block..][..block],
-                    v: &v[bkv * block..][..block],
-                    t: time,
-                    hd,
-                };
-                let grads = Grads { dq: &mut dq_group[g * block..(g + 1) * block], dk, dv };
-                x86::head_backward(
-                    scratch,
-                    &head,
-                    &dout[bh * block..][..block],
-                    &probs[bh * time * time..][..time * time],
-                    grads,
-                );
-            }
-        });
+    par_kv_groups(dims, dq, dk, dv, x86::Scratch::default, |scratch, bkv, heads, dk, dv| {
+        for (at, dq) in heads {
+            let head = Head {
+                q: &q[at.bh * block..][..block],
+                k: &k[bkv * block..][..block],
+                v: &v[bkv * block..][..block],
+                t: time,
+                hd,
+            };
+            let grads = Grads { dq, dk: &mut *dk, dv: &mut *dv };
+            x86::head_backward(
+                scratch,
+                &head,
+                &dout[at.bh * block..][..block],
+                &probs[at.bh * time * time..][..time * time],
+                grads,
+            );
+        }
+    });
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -262,6 +262,93 @@ fn head_backward(
     }
 }
 
+/// The sizes of one attention call: `q` and `out` are `[batch, heads, time,
+/// hd]`, `k` and `v` are `[batch, kv_heads, time, hd]`, and each group of
+/// `heads / kv_heads` query heads shares one key/value head.
+#[derive(Clone, Copy)]
+pub(super) struct Dims {
+    pub batch: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub time: usize,
+    pub hd: usize,
+}
+
+impl Dims {
+    /// Elements in one head's `[time, hd]` block.
+    pub fn block(&self) -> usize {
+        self.time * self.hd
+    }
+
+    fn group(&self) -> usize {
+        self.heads / self.kv_heads
+    }
+}
+
+/// Where one query head's blocks are: `bh` indexes `q`, `out`, `dout` and
+/// `probs` (in blocks), `bkv` indexes `k` and `v`, `b` is its batch row.
+#[derive(Clone, Copy)]
+pub(super) struct HeadAt {
+    pub b: usize,
+    pub bh: usize,
+    pub bkv: usize,
+}
+
+/// The forward passes' parallel split, shared by the f32, plain-loop and AMX
+/// paths: `each(scratch, head, out, probs)` runs once per (batch, head) with
+/// that head's `[time, hd]` output block and `[time, time]` probabilities,
+/// and one `scratch` from `init` per rayon task.
+pub(super) fn par_heads<S>(
+    dims: Dims,
+    out: &mut [f32],
+    probs: &mut [f32],
+    init: impl Fn() -> S + Sync + Send,
+    each: impl Fn(&mut S, HeadAt, &mut [f32], &mut [f32]) + Sync + Send,
+) {
+    assert_eq!(out.len(), dims.batch * dims.heads * dims.block());
+    assert_eq!(probs.len(), dims.batch * dims.heads * dims.time * dims.time);
+    let group = dims.group();
+    out.par_chunks_mut(dims.block()).zip(probs.par_chunks_mut(dims.time * dims.time)).enumerate().for_each_init(
+        init,
+        |scratch, (bh, (out, p))| {
+            let b = bh / dims.heads;
+            let bkv = b * dims.kv_heads + (bh % dims.heads) / group;
+            each(scratch, HeadAt { b, bh, bkv }, out, p)
+        },
+    );
+}
+
+/// The backward passes' parallel split: by (batch, key/value head), because
+/// the query heads sharing a key/value head add into the same `dk` and `dv`,
+/// so they must run one after another on one thread. `each(scratch, bkv,
+/// heads, dk, dv)` gets that key/value head's gradient blocks and, for each of
+/// its query heads in order, the head's place and its `dq` block.
+#[allow(clippy::type_complexity)]
+pub(super) fn par_kv_groups<S>(
+    dims: Dims,
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+    init: impl Fn() -> S + Sync + Send,
+    each: impl Fn(&mut S, usize, Vec<(HeadAt, &mut [f32])>, &mut [f32], &mut [f32]) + Sync + Send,
+) {
+    let block = dims.block();
+    let group = dims.group();
+    assert_eq!(dq.len(), dims.batch * dims.heads * block);
+    assert!(dk.len() == dims.batch * dims.kv_heads * block && dv.len() == dk.len());
+    dq.par_chunks_mut(group * block)
+        .zip(dk.par_chunks_mut(block))
+        .zip(dv.par_chunks_mut(block))
+        .enumerate()
+        .for_each_init(init, |scratch, (bkv, ((dq_group, dk), dv))| {
+            let b = bkv / dims.kv_heads;
+            let first = b * dims.heads + (bkv % dims.kv_heads) * group;
+            let heads =
+                dq_group.chunks_mut(block).enumerate().map(|(g, dq)| (HeadAt { b, bh: first + g, bkv }, dq)).collect();
+            each(scratch, bkv, heads, dk, dv)
+        });
+}
+
 /// Causal attention, head-major. `q`, `out`: `[batch, heads, time, hd]`;
 /// `k`, `v`: `[batch, kv_heads, time, hd]`; `probs`: `[batch, heads, time, time]`
 /// keeps the softmax for the backward (entries above the diagonal are zero).
@@ -297,27 +384,21 @@ pub fn attention_forward(
         return attention_forward_simple(out, probs, q, k, v, segment_starts, batch, heads, kv_heads, time, hd);
     }
     let _span = span(Kind::Attention);
-    debug_assert_eq!(out.len(), batch * heads * time * hd);
-    let group = heads / kv_heads;
-    out.par_chunks_mut(time * hd).zip(probs.par_chunks_mut(time * time)).enumerate().for_each_init(
-        Vec::new,
-        |kt, (bh, (out, p))| {
-            let (b, h) = (bh / heads, bh % heads);
-            let kvh = b * kv_heads + h / group;
-            let block = time * hd;
-            head_forward(
-                out,
-                p,
-                &q[bh * block..][..block],
-                &k[kvh * block..][..block],
-                &v[kvh * block..][..block],
-                time,
-                hd,
-                segment_starts.map(|st| &st[b * time..(b + 1) * time]),
-                kt,
-            );
-        },
-    );
+    let dims = Dims { batch, heads, kv_heads, time, hd };
+    let block = dims.block();
+    par_heads(dims, out, probs, Vec::new, |kt, at, out, p| {
+        head_forward(
+            out,
+            p,
+            &q[at.bh * block..][..block],
+            &k[at.bkv * block..][..block],
+            &v[at.bkv * block..][..block],
+            time,
+            hd,
+            segment_starts.map(|st| &st[at.b * time..(at.b + 1) * time]),
+            kt,
+        );
+    });
 }
 
 /// Backward of [`attention_forward`]. Writes `dq`, and accumulates into `dk`, `dv`
@@ -347,38 +428,36 @@ pub fn attention_backward(
         return attention_backward_simple(dq, dk, dv, dout, probs, q, k, v, batch, heads, kv_heads, time, hd);
     }
     let _span = span(Kind::Attention);
-    debug_assert_eq!(dq.len(), batch * heads * time * hd);
-    let group = heads / kv_heads;
-    let block = time * hd;
+    let dims = Dims { batch, heads, kv_heads, time, hd };
+    let block = dims.block();
     let tpad = round_up(time, TILE_COLS);
-    dq.par_chunks_mut(group * block)
-        .zip(dk.par_chunks_mut(block))
-        .zip(dv.par_chunks_mut(block))
-        .enumerate()
-        .for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(vt, ds), (bkv, ((dq_group, dk), dv))| {
-                let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
-                let k = &k[bkv * block..][..block];
-                transpose_padded(vt, &v[bkv * block..][..block], time, hd, hd, tpad);
-                for g in 0..group {
-                    let bh = b * heads + kvh * group + g;
-                    head_backward(
-                        &mut dq_group[g * block..(g + 1) * block],
-                        dk,
-                        dv,
-                        &dout[bh * block..][..block],
-                        &probs[bh * time * time..][..time * time],
-                        &q[bh * block..][..block],
-                        k,
-                        vt,
-                        time,
-                        hd,
-                        ds,
-                    );
-                }
-            },
-        );
+    par_kv_groups(
+        dims,
+        dq,
+        dk,
+        dv,
+        || (Vec::new(), Vec::new()),
+        |(vt, ds), bkv, heads, dk, dv| {
+            let k = &k[bkv * block..][..block];
+            transpose_padded(vt, &v[bkv * block..][..block], time, hd, hd, tpad);
+            for (at, dq) in heads {
+                let bh = at.bh;
+                head_backward(
+                    dq,
+                    dk,
+                    dv,
+                    &dout[bh * block..][..block],
+                    &probs[bh * time * time..][..time * time],
+                    &q[bh * block..][..block],
+                    k,
+                    vt,
+                    time,
+                    hd,
+                    ds,
+                );
+            }
+        },
+    );
 }
 
 #[inline]
@@ -409,41 +488,45 @@ pub fn attention_forward_simple(
     hd: usize,
 ) {
     let _span = span(Kind::Attention);
-    debug_assert_eq!(out.len(), batch * heads * time * hd);
     let scale = 1.0 / (hd as f32).sqrt();
-    let group = heads / kv_heads;
-    out.par_chunks_mut(time * hd).zip(probs.par_chunks_mut(time * time)).enumerate().for_each(|(bh, (out, p))| {
-        let (b, h) = (bh / heads, bh % heads);
-        let q = &q[bh * time * hd..][..time * hd];
-        let kvh = b * kv_heads + h / group;
-        let k = &k[kvh * time * hd..][..time * hd];
-        let v = &v[kvh * time * hd..][..time * hd];
-        for i in 0..time {
-            let j0 = segment_starts.map_or(0, |st| st[b * time + i] as usize);
-            let qi = &q[i * hd..(i + 1) * hd];
-            let row = &mut p[i * time..(i + 1) * time];
-            let mut max = f32::NEG_INFINITY;
-            for j in j0..=i {
-                let s = dot(qi, &k[j * hd..(j + 1) * hd]) * scale;
-                row[j] = s;
-                max = max.max(s);
+    let dims = Dims { batch, heads, kv_heads, time, hd };
+    let block = dims.block();
+    par_heads(
+        dims,
+        out,
+        probs,
+        || (),
+        |_, at, out, p| {
+            let q = &q[at.bh * block..][..block];
+            let k = &k[at.bkv * block..][..block];
+            let v = &v[at.bkv * block..][..block];
+            for i in 0..time {
+                let j0 = segment_starts.map_or(0, |st| st[at.b * time + i] as usize);
+                let qi = &q[i * hd..(i + 1) * hd];
+                let row = &mut p[i * time..(i + 1) * time];
+                let mut max = f32::NEG_INFINITY;
+                for j in j0..=i {
+                    let s = dot(qi, &k[j * hd..(j + 1) * hd]) * scale;
+                    row[j] = s;
+                    max = max.max(s);
+                }
+                let mut sum = 0.0;
+                for x in &mut row[j0..=i] {
+                    *x = fast_exp(*x - max);
+                    sum += *x;
+                }
+                let inv = 1.0 / sum;
+                let o = &mut out[i * hd..(i + 1) * hd];
+                o.fill(0.0);
+                for j in j0..=i {
+                    row[j] *= inv;
+                    axpy(o, row[j], &v[j * hd..(j + 1) * hd]);
+                }
+                row[..j0].fill(0.0);
+                row[i + 1..].fill(0.0);
             }
-            let mut sum = 0.0;
-            for x in &mut row[j0..=i] {
-                *x = fast_exp(*x - max);
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            let o = &mut out[i * hd..(i + 1) * hd];
-            o.fill(0.0);
-            for j in j0..=i {
-                row[j] *= inv;
-                axpy(o, row[j], &v[j * hd..(j + 1) * hd]);
-            }
-            row[..j0].fill(0.0);
-            row[i + 1..].fill(0.0);
-        }
-    });
+        },
+    );
 }
 
 /// Plain-loop backward of [`attention_forward_simple`].
@@ -465,21 +548,21 @@ pub fn attention_backward_simple(
 ) {
     let _span = span(Kind::Attention);
     let scale = 1.0 / (hd as f32).sqrt();
-    let group = heads / kv_heads;
-    let block = time * hd;
-    debug_assert_eq!(dq.len(), batch * heads * block);
-    dq.par_chunks_mut(group * block).zip(dk.par_chunks_mut(block)).zip(dv.par_chunks_mut(block)).enumerate().for_each(
-        |(bkv, ((dq_group, dk), dv))| {
-            let (b, kvh) = (bkv / kv_heads, bkv % kv_heads);
+    let dims = Dims { batch, heads, kv_heads, time, hd };
+    let block = dims.block();
+    par_kv_groups(
+        dims,
+        dq,
+        dk,
+        dv,
+        || vec![0.0f32; time],
+        |dp, bkv, heads, dk, dv| {
             let k = &k[bkv * block..][..block];
             let v = &v[bkv * block..][..block];
-            let mut dp = vec![0.0f32; time];
-            for g in 0..group {
-                let bh = b * heads + kvh * group + g;
-                let q = &q[bh * block..][..block];
-                let dout = &dout[bh * block..][..block];
-                let p = &probs[bh * time * time..][..time * time];
-                let dq = &mut dq_group[g * block..(g + 1) * block];
+            for (at, dq) in heads {
+                let q = &q[at.bh * block..][..block];
+                let dout = &dout[at.bh * block..][..block];
+                let p = &probs[at.bh * time * time..][..time * time];
                 for i in 0..time {
                     let doi = &dout[i * hd..(i + 1) * hd];
                     let pi = &p[i * time..(i + 1) * time];
