@@ -934,6 +934,27 @@ mod tests {
         assert!(e.contains("run.toml") && e.contains("sft.sets"), "{e}");
     }
 
+    /// The configurations shipped in configs/ are what users copy: each must load
+    /// over its preset and pass the checks a run makes before its first stage.
+    #[test]
+    fn every_shipped_config_loads() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let mut loaded = 0;
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let config = SpeedrunConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                if path.ends_with("speedrun-reference-mid.toml") {
+                    let mid = config.pretrain.mid.as_ref().expect("the mid arm has [pretrain.mid]");
+                    assert!(mid.sets.iter().any(|s| s.name == "notes"), "its phase mixes in the chat stage's notes");
+                    assert_eq!(config.pretrain.tokens, SpeedrunConfig::preset("reference").unwrap().pretrain.tokens);
+                }
+                loaded += 1;
+            }
+        }
+        assert!(loaded >= 2, "configs/ holds speedrun.toml and speedrun-reference-mid.toml");
+    }
+
     #[test]
     fn a_run_made_with_other_settings_is_moved_aside_not_resumed() {
         let dir = tempfile::tempdir().unwrap();
