@@ -36,8 +36,8 @@ pub struct SpeedrunArgs {
     /// The folder of the chat and QA sets (default: ../shared/data).
     #[arg(long)]
     shared: Option<PathBuf>,
-    /// Matrix products of pretraining and fine-tuning: auto (bf16 where the CPU has AVX512-BF16, else
-    /// f32), f32 or bf16 (default: auto, or the --config file's `precision`).
+    /// Matrix products of pretraining and fine-tuning: auto (bf16 where it is faster: AMX, or
+    /// AVX512-BF16 where a probe measures it 1.2x f32; else f32), f32 or bf16 (default: auto, or the --config file's `precision`).
     #[arg(long, value_enum)]
     precision: Option<fledge::model::Precision>,
     /// Pretraining and fine-tuning computed by PyTorch (--engine torch) instead of fledge's engine.

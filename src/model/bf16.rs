@@ -38,7 +38,8 @@ use super::kernels::Product;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// bf16 where the CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX-BF16), else f32.
+    /// bf16 where it is faster: on AMX tiles, or with AVX512-BF16 where a quick probe
+    /// measures its products well ahead of f32's; else f32.
     Auto,
     /// Everything in f32 (bit-for-bit the engine's reference behaviour).
     #[default]
@@ -57,10 +58,10 @@ pub struct PrecisionError {
 }
 
 impl Precision {
-    /// The concrete choice: `Auto` becomes `Bf16` where [`available`], else `F32`.
+    /// The concrete choice: `Auto` becomes `Bf16` where [`bf16_pays`], else `F32`.
     pub fn resolve(self) -> Result<Precision, PrecisionError> {
         match self {
-            Precision::Auto if available() => Ok(Precision::Bf16),
+            Precision::Auto if bf16_pays() => Ok(Precision::Bf16),
             Precision::Auto | Precision::F32 => Ok(Precision::F32),
             Precision::Bf16 if available() => Ok(Precision::Bf16),
             Precision::Bf16 => Err(PrecisionError { cpu: crate::bench::cpu_name() }),
@@ -95,6 +96,57 @@ pub fn available() -> bool {
     {
         false
     }
+}
+
+/// Whether `auto` multiplies in bf16 here. On AMX, always. With AVX512-BF16
+/// alone it depends on the CPU: on an AMD EPYC (Zen 4) its products ran 2-3.6x
+/// f32's, on an Intel Xeon without AMX (2026-12-04) half as fast as f32's
+/// (150 against 313 GFLOP/s, `fledge bench matmul --dtype`), which made the
+/// training step 1.38x slower. So a probe times one product of a training
+/// step's shape both ways (best of five, a few milliseconds, once per process)
+/// and bf16 wins only when it is at least 1.2x faster: near a tie the f32
+/// reference path stays, so the choice does not flip from run to run.
+pub fn bf16_pays() -> bool {
+    static PAYS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PAYS.get_or_init(|| {
+        if !available() {
+            return false;
+        }
+        if super::amx::available() {
+            return true;
+        }
+        let (f32_s, bf16_s) = probe_products();
+        let pays = f32_s >= 1.2 * bf16_s;
+        tracing::info!(
+            f32_ms = f32_s * 1e3,
+            bf16_ms = bf16_s * 1e3,
+            "precision auto: bf16 products {} (AVX512-BF16 without AMX, probed)",
+            if pays { "chosen" } else { "slower than 1.2x f32 here, f32 chosen" }
+        );
+        pays
+    })
+}
+
+/// Best-of-five seconds of one MLP-shaped product (512 rows × 256 → 768) in
+/// f32 and in bf16 on this CPU.
+fn probe_products() -> (f64, f64) {
+    let (m, k, n) = (512, 256, 768);
+    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let mut c = vec![0.0; m * n];
+    let p = Product::new(m, k, n).b_transposed();
+    let best = |f: &mut dyn FnMut()| {
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let f32_s = best(&mut || super::kernels::matmul(&mut c, &a, &b, p));
+    let bf16_s = best(&mut || matmul_bf16(&mut c, &a, &b, p));
+    (f32_s, bf16_s)
 }
 
 /// Rows of the register tile.
@@ -675,7 +727,8 @@ mod tests {
     #[test]
     fn products_are_repeatable_and_precision_resolves() {
         assert_eq!(Precision::F32.resolve().unwrap(), Precision::F32);
-        assert_eq!(Precision::Auto.resolve().unwrap(), if available() { Precision::Bf16 } else { Precision::F32 });
+        assert_eq!(Precision::Auto.resolve().unwrap(), if bf16_pays() { Precision::Bf16 } else { Precision::F32 });
+        assert!(!bf16_pays() || available(), "auto never picks a kernel the CPU lacks");
         assert_eq!(Precision::Bf16.resolve().is_ok(), available());
         let (m, k, n) = (130, 700, 90);
         let (a, b) = (random(m * k, 1), random(k * n, 2));
