@@ -12,8 +12,10 @@
 //! The tile is 4 × 16 with AVX2 (eight 8-lane accumulators) and 4 × 32 with
 //! AVX-512: at 4 × 16 an AVX-512 tile is four 16-lane accumulators, each
 //! waiting on its own previous multiply-add, which keeps the two FMA units
-//! half idle. Each entry's sum runs over the shared dimension in the same
-//! order at either width, so the results are bit-for-bit the same.
+//! half idle. Both take fused multiply-adds where the CPU has FMA. Each
+//! entry's sum runs over the shared dimension in the same order at either
+//! width, so the two widths agree bit for bit; the copy without FMA rounds
+//! each product separately and differs from them in the last bits.
 //!
 //! SIMD without `target-cpu=native`: the block functions are compiled several
 //! times by `multiversion` (AVX-512, AVX2+FMA, and the portable baseline) and
