@@ -49,7 +49,7 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     assert!(table.contains("identity"), "{table}");
 
     let sft = |steps: &str, resume: bool| {
-        let mut args = vec!["sft", "--base", "base", "--source", "chat/identity:2", "--out", "sft"];
+        let mut args = vec!["sft", "--base", "base", "--source", "chat/identity:2", "--out", "sft", "--seed", "7"];
         args.extend([
             "--steps",
             steps,
@@ -83,6 +83,7 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     let sources: Vec<&str> =
         state["data_licenses"].as_array().unwrap().iter().map(|l| l["source"].as_str().unwrap()).collect();
     assert_eq!(sources, ["fledge-sample", "identity"], "{state}");
+    assert_eq!(state["settings"]["seed"], 7, "--seed reaches the plan: {state}");
     // The chat model's window is at least the fine-tuning length.
     let config = fledge::model::ModelConfig::load(&d.join("sft/step-000002/model.toml")).unwrap();
     assert!(config.max_seq_len >= 96);

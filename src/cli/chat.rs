@@ -86,6 +86,11 @@ pub struct SftArgs {
     /// Peak learning rate (default: 0.0005).
     #[arg(long)]
     lr: Option<f32>,
+    /// Seed of the plan: the order of the conversations, which of them a fractional weight draws
+    /// and which pretraining windows are mixed in; another seed, another plan over the same sets
+    /// (default: 1234).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Token windows per optimizer step (default: 8).
     #[arg(long)]
     batch: Option<usize>,
@@ -133,7 +138,7 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
     }
-    set!(base, out, steps, lr, batch, seq_len, pack, pretrain_fraction, eval_every, checkpoint_every);
+    set!(base, out, steps, lr, seed, batch, seq_len, pack, pretrain_fraction, eval_every, checkpoint_every);
     // The CLI's default precision is auto; a recipe without the key, f32 as in the library.
     s.precision = args.precision.unwrap_or(if super::config_sets(args.config.as_deref(), "precision") {
         s.precision
