@@ -11,6 +11,10 @@
 #            2,930), so the two arms share their first 2,750 steps exactly and
 #            the ablation costs 2,133 more pretraining steps, not 4,883.
 #
+# The figures in the README were measured with the preset's chat stage as it was
+# at commit c746546 (1,500 steps, bAbI-1 at weight 0.5); check that commit out to
+# reproduce them: the preset's chat stage is now 4,500 steps.
+#
 # About 4 hours on two cores (f32 at about 4,000 tokens/s); every step resumes
 # where it stopped, so run it again after an interruption. Then the battery on
 # both splits and text quality as an outsider measures it, for each arm.
