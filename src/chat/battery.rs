@@ -224,24 +224,25 @@ pub fn grounded_messages(item: &GroundedItem) -> Vec<Message> {
     vec![Message::new(Role::Context, item.context.clone()), Message::new(Role::User, item.question.clone())]
 }
 
-/// Asks every item greedily and scores the replies. Items whose prompt and
-/// `max_new_tokens` do not fit the window are counted in `too_long`.
+/// Asks every item greedily, decoded as `answering` says
+/// ([`super::reply_contrasted`]), and scores the replies. Items whose prompt
+/// and longest answer do not fit the window are counted in `too_long`.
 pub fn score_grounded(
     config: &ModelConfig,
     params: &[f32],
     tok: &Tokenizer,
     items: &[GroundedItem],
-    max_new_tokens: usize,
+    answering: super::Answering,
 ) -> GroundedScore {
     let start = std::time::Instant::now();
     let answers: Vec<Option<GroundedAnswer>> = items
         .par_iter()
         .map(|item| {
             let messages = grounded_messages(item);
-            if render_tokens(tok, &messages, true).ids.len() + max_new_tokens > config.max_seq_len {
+            if render_tokens(tok, &messages, true).ids.len() + answering.max_new_tokens > config.max_seq_len {
                 return None;
             }
-            let (reply, _) = super::reply(config, params, tok, &messages, max_new_tokens, 0);
+            let (reply, _) = super::reply_contrasted(config, params, tok, &messages, answering, 0);
             let reply = reply.trim().to_string();
             Some(GroundedAnswer {
                 id: item.id.clone(),

@@ -92,7 +92,8 @@ pub struct QaScore {
     pub answers: Vec<Answer>,
 }
 
-/// Answers every item of `convs` greedily and scores the answers.
+/// Answers every item of `convs` greedily, decoded as `answering` says, and
+/// scores the answers.
 pub fn score_qa(
     name: &str,
     path: PathBuf,
@@ -100,17 +101,17 @@ pub fn score_qa(
     params: &[f32],
     tok: &Tokenizer,
     convs: &[Conversation],
-    max_new_tokens: usize,
+    answering: super::Answering,
 ) -> QaScore {
     let start = std::time::Instant::now();
     let results: Vec<Option<Answer>> = convs
         .par_iter()
         .map(|c| {
             let (prompt, reference) = c.split_last_answer()?;
-            if render_tokens(tok, prompt, true).ids.len() + max_new_tokens > config.max_seq_len {
+            if render_tokens(tok, prompt, true).ids.len() + answering.max_new_tokens > config.max_seq_len {
                 return None;
             }
-            let (prediction, finish) = super::reply(config, params, tok, prompt, max_new_tokens, 0);
+            let (prediction, finish) = super::reply_contrasted(config, params, tok, prompt, answering, 0);
             let prediction = prediction.trim().to_string();
             Some(Answer {
                 question: prompt.last().map(|m| m.content.clone()).unwrap_or_default(),

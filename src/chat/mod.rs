@@ -36,7 +36,7 @@ fn skip(skips: &mut Skips, reason: &'static str) {
     *skips.entry(reason).or_default() += 1;
 }
 
-use crate::generate::{generate, FinishReason, Generator, SamplingOptions};
+use crate::generate::{generate, generate_contrasted, ContextContrast, FinishReason, Generator, SamplingOptions};
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 
@@ -98,11 +98,59 @@ pub fn reply(
     max_new_tokens: usize,
     seed: u64,
 ) -> (String, FinishReason) {
+    reply_contrasted(config, params, tok, messages, Answering::plain(max_new_tokens), seed)
+}
+
+/// How grounded answers are decoded: greedily, at most `max_new_tokens`,
+/// with context-aware decoding at `context_weight` (0: off; see
+/// [`ContextContrast`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Answering {
+    pub max_new_tokens: usize,
+    pub context_weight: f32,
+}
+
+impl Answering {
+    pub fn plain(max_new_tokens: usize) -> Self {
+        Self { max_new_tokens, context_weight: 0.0 }
+    }
+}
+
+/// How much less likely than the with-context model's favourite a token may
+/// be and still be chosen under context-aware decoding
+/// ([`ContextContrast::plausible`]).
+pub const CONTEXT_PLAUSIBLE: f32 = 0.1;
+
+/// [`reply`] decoded as `answering` says: with context-aware decoding
+/// ([`ContextContrast`]) when its weight is above 0 and the conversation
+/// has a context message, plainly otherwise.
+pub fn reply_contrasted(
+    config: &ModelConfig,
+    params: &[f32],
+    tok: &Tokenizer,
+    messages: &[Message],
+    answering: Answering,
+    seed: u64,
+) -> (String, FinishReason) {
+    let Answering { max_new_tokens, context_weight } = answering;
     let options =
         SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, max_new_tokens, seed, ..Default::default() };
     let ids = render_tokens(tok, messages, true).ids;
     let mut generator = Generator::new(config, params);
-    let g = generate(&mut generator, tok, &ids, &options, |_| {});
+    let plain_messages: Vec<Message> = messages.iter().filter(|m| m.role != Role::Context).cloned().collect();
+    let g = if context_weight > 0.0 && plain_messages.len() < messages.len() {
+        let plain_ids = render_tokens(tok, &plain_messages, true).ids;
+        let mut plain = Generator::new(config, params);
+        let contrast = ContextContrast {
+            plain: &mut plain,
+            plain_prompt: &plain_ids,
+            weight: context_weight,
+            plausible: CONTEXT_PLAUSIBLE,
+        };
+        generate_contrasted(&mut generator, Some(contrast), tok, &ids, &options, |_| {})
+    } else {
+        generate(&mut generator, tok, &ids, &options, |_| {})
+    };
     (g.text, g.finish)
 }
 
@@ -130,5 +178,33 @@ mod tests {
         assert!(render_tokens(&tok, &msgs, true).ids.len() + 8 <= window);
         let mut huge = vec![Message::new(Role::Context, "the cat ".repeat(500)), Message::new(Role::User, "where?")];
         assert!(fit_to_window(&tok, &mut huge, 64, 8).is_err());
+    }
+
+    /// Context-aware answers contrast the conversation with itself minus its
+    /// context message: without one, or at weight 0, the reply is the plain one.
+    #[test]
+    fn contrasted_replies_drop_only_the_context_message() {
+        let text = "where is the cat? the cat is in the kitchen.\n".repeat(30);
+        let tok = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let c = ModelConfig::preset("tiny", tok.vocab_size()).unwrap();
+        let params = crate::model::params::init_params(&c, &crate::model::params::ParamLayout::new(&c), 9);
+        let asked = vec![Message::new(Role::User, "where is the cat?")];
+        let grounded = vec![Message::new(Role::Context, "the cat is in the kitchen."), asked[0].clone()];
+        let weighted = Answering { max_new_tokens: 8, context_weight: 3.0 };
+        let plain = |m: &[Message]| reply(&c, &params, &tok, m, 8, 0).0;
+        assert_eq!(reply_contrasted(&c, &params, &tok, &asked, weighted, 0).0, plain(&asked));
+        assert_eq!(reply_contrasted(&c, &params, &tok, &grounded, Answering::plain(8), 0).0, plain(&grounded));
+
+        // With a context, the reply is `generate_contrasted` against the question alone.
+        let ids = render_tokens(&tok, &grounded, true).ids;
+        let plain_ids = render_tokens(&tok, &asked, true).ids;
+        let mut other = Generator::new(&c, &params);
+        let contrast =
+            ContextContrast { plain: &mut other, plain_prompt: &plain_ids, weight: 3.0, plausible: CONTEXT_PLAUSIBLE };
+        let options =
+            SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, max_new_tokens: 8, ..Default::default() };
+        let expected =
+            generate_contrasted(&mut Generator::new(&c, &params), Some(contrast), &tok, &ids, &options, |_| {});
+        assert_eq!(reply_contrasted(&c, &params, &tok, &grounded, weighted, 0).0, expected.text);
     }
 }

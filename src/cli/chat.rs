@@ -12,7 +12,7 @@ use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
-use fledge::chat::{fit_to_window, render_tokens, Message, Role};
+use fledge::chat::{fit_to_window, render_tokens, Answering, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
 use fledge::rag::{Index, Mode};
@@ -234,6 +234,15 @@ pub struct EvalArgs {
     /// Longest story, in tokens, for the story requests.
     #[arg(long, default_value_t = 300)]
     story_tokens: usize,
+    /// Context-aware decoding for questions asked with a context: each token's scores become
+    /// (1 + W) x with the context - W x without it, so the answer leans on the text rather than
+    /// on what the model would say anyway (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    context_weight: f32,
+}
+
+fn answering(args: &EvalArgs) -> Answering {
+    Answering { max_new_tokens: args.max_tokens, context_weight: args.context_weight }
 }
 
 fn set_path(data: &Path, name: &str, split: &str) -> PathBuf {
@@ -275,7 +284,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
         if args.limit > 0 {
             convs.truncate(args.limit);
         }
-        let s = score_qa(name, path, &config, &params, &tok, &convs, args.max_tokens);
+        let s = score_qa(name, path, &config, &params, &tok, &convs, answering(&args));
         eprintln!(
             "{name}: EM {:.3}  F1 {:.3}  stop {:.3}  ({} scored, {:.0} s)",
             s.exact_match, s.f1, s.stop_rate, s.scored, s.seconds
@@ -363,7 +372,7 @@ fn run_battery(
         grounded.truncate(args.limit);
         stories.truncate(args.limit);
     }
-    let grounded = battery::score_grounded(config, params, tok, &grounded, args.max_tokens);
+    let grounded = battery::score_grounded(config, params, tok, &grounded, answering(args));
     eprintln!(
         "grounded ({}): accuracy {:.3}  EM {:.3}  F1 {:.3}  refusals {:.3}  false refusals {:.3}  ({:.0} s)",
         args.split,

@@ -477,7 +477,8 @@ fn answer_eval(
         messages.push(Message::new(Role::Assistant, item.answers[0].clone()));
         convs.push(Conversation::new(messages));
     }
-    Ok(fledge::chat::eval::score_qa("fairytaleqa-rag", model.to_path_buf(), &config, &params, &tok, &convs, max_tokens))
+    let answering = fledge::chat::Answering::plain(max_tokens);
+    Ok(fledge::chat::eval::score_qa("fairytaleqa-rag", model.to_path_buf(), &config, &params, &tok, &convs, answering))
 }
 
 pub fn run_ask(args: AskArgs) -> Result<()> {

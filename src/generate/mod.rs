@@ -859,6 +859,50 @@ pub fn generate(
     tokenizer: &Tokenizer,
     prompt_ids: &[u32],
     options: &SamplingOptions,
+    on_text: impl FnMut(&str),
+) -> Generation {
+    generate_contrasted(generator, None, tokenizer, prompt_ids, options, on_text)
+}
+
+/// Context-aware decoding (Shi et al. 2023, "Trusting Your Evidence:
+/// Hallucinate Less with Context-aware Decoding"): a second copy of the
+/// model reads the same conversation without its context, and each step's
+/// logits become `(1 + weight) * with - weight * without`, so that tokens
+/// the context makes likelier rise and those the model would say anyway
+/// (its favourite names, a time it made up) fall. Only tokens within
+/// `plausible` of the with-context model's most likely one (as a ratio of
+/// probabilities: 0.1 keeps those at least a tenth as likely) stay
+/// candidates, so the contrast never promotes a token the model itself
+/// finds absurd (the plausibility constraint of contrastive decoding, Li et
+/// al. 2023).
+pub struct ContextContrast<'g, 'a> {
+    /// A generator over the same weights, fed `plain_prompt`.
+    pub plain: &'g mut Generator<'a>,
+    /// The prompt without its context message.
+    pub plain_prompt: &'g [u32],
+    pub weight: f32,
+    pub plausible: f32,
+}
+
+impl ContextContrast<'_, '_> {
+    /// `with` becomes the contrasted logits (`without` is the plain model's).
+    fn combine(&self, with: &mut [f32], without: &[f32]) {
+        let max = with.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let floor = max + self.plausible.max(f32::MIN_POSITIVE).ln();
+        for (w, &p) in with.iter_mut().zip(without) {
+            *w = if *w < floor { f32::NEG_INFINITY } else { (1.0 + self.weight) * *w - self.weight * p };
+        }
+    }
+}
+
+/// [`generate`], with the logits contrasted against the conversation
+/// without its context when `contrast` is given ([`ContextContrast`]).
+pub fn generate_contrasted(
+    generator: &mut Generator,
+    mut contrast: Option<ContextContrast>,
+    tokenizer: &Tokenizer,
+    prompt_ids: &[u32],
+    options: &SamplingOptions,
     mut on_text: impl FnMut(&str),
 ) -> Generation {
     let start = std::time::Instant::now();
@@ -867,6 +911,16 @@ pub fn generate(
     let mut logits = Vec::new();
     for &t in prompt_ids.iter().take(max_ctx) {
         logits = generator.step(t).to_vec();
+    }
+    if let Some(c) = contrast.as_mut() {
+        c.plain.reset();
+        let mut plain = Vec::new();
+        for &t in c.plain_prompt.iter().take(max_ctx) {
+            plain = c.plain.step(t).to_vec();
+        }
+        if !logits.is_empty() && !plain.is_empty() {
+            c.combine(&mut logits, &plain);
+        }
     }
     let mut decoding = Decoding::new(tokenizer, options);
     let finish = loop {
@@ -882,6 +936,11 @@ pub fn generate(
                 }
                 if generator.position() < max_ctx {
                     logits = generator.step(decoding.last_token()).to_vec();
+                    if let Some(c) = contrast.as_mut() {
+                        // The plain prompt is the shorter one: it has room whenever the full one does.
+                        let plain = c.plain.step(decoding.last_token()).to_vec();
+                        c.combine(&mut logits, &plain);
+                    }
                 } else {
                     logits.clear();
                 }
@@ -1036,5 +1095,71 @@ mod tests {
         }
         assert_eq!(shown, "the dog ran. Us the cat. ");
         assert_eq!(d.text(), shown);
+    }
+
+    /// Context-aware decoding: each step's logits are (1 + w) x with - w x
+    /// without the context, tokens far less likely than the favourite are
+    /// dropped, and both copies of the model advance with every token.
+    #[test]
+    fn context_contrast_follows_both_prompts_token_by_token() {
+        let text = "the cat sat on the mat. the dog sat on the log. ".repeat(30);
+        let tok = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let c = ModelConfig::preset("tiny", tok.vocab_size()).unwrap();
+        let params = init_params(&c, &ParamLayout::new(&c), 5);
+        let (prompt, other) = (tok.encode("the cat sat on the", false), tok.encode("the dog", false));
+
+        let mut plain = Generator::new(&c, &params);
+        let contrast = ContextContrast { plain: &mut plain, plain_prompt: &other, weight: 1.0, plausible: 0.1 };
+        let mut logits = vec![2.0, 1.0, -5.0];
+        contrast.combine(&mut logits, &[1.0, 1.0, -9.0]);
+        assert_eq!(logits, vec![3.0, 1.0, f32::NEG_INFINITY]);
+
+        // No stop token can come up: every step is checked.
+        let options = SamplingOptions {
+            temperature: 0.0,
+            repetition_penalty: 1.0,
+            max_new_tokens: 6,
+            stop_tokens: vec![u32::MAX],
+            ..Default::default()
+        };
+        // A random model's scores barely depend on the prompt and its
+        // favourite is far ahead: a large weight and a loose bound give the
+        // contrast room to change the reply, so the check below is not vacuous.
+        let (weight, plausible) = (1000.0, 1e-6f32);
+        let mut g = Generator::new(&c, &params);
+        let contrast = ContextContrast { plain: &mut plain, plain_prompt: &other, weight, plausible };
+        let out = generate_contrasted(&mut g, Some(contrast), &tok, &prompt, &options, |_| {});
+        assert_eq!(out.tokens.len(), 6);
+
+        // The same by hand: two generators, the contrast, the argmax.
+        let (mut with, mut without) = (Generator::new(&c, &params), Generator::new(&c, &params));
+        let (mut lw, mut lo) = (Vec::new(), Vec::new());
+        for &t in &prompt {
+            lw = with.step(t).to_vec();
+        }
+        for &t in &other {
+            lo = without.step(t).to_vec();
+        }
+        for (i, &token) in out.tokens.iter().enumerate() {
+            let max = lw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let expected = (0..lw.len())
+                .filter(|&j| lw[j] >= max + plausible.ln())
+                .max_by(|&a, &b| {
+                    let score = |j: usize| (1.0 + weight) * lw[j] - weight * lo[j];
+                    score(a).total_cmp(&score(b))
+                })
+                .unwrap();
+            assert_eq!(token as usize, expected, "token {i}");
+            lw = with.step(token).to_vec();
+            lo = without.step(token).to_vec();
+        }
+        let plain_out = generate(&mut Generator::new(&c, &params), &tok, &prompt, &options, |_| {});
+        assert_ne!(out.tokens, plain_out.tokens, "a large weight against another prompt changes this reply");
+
+        // Against the very same prompt, the contrast is the plain logits.
+        let mut g = Generator::new(&c, &params);
+        let same = ContextContrast { plain: &mut plain, plain_prompt: &prompt, weight: 2.0, plausible: 0.1 };
+        let out = generate_contrasted(&mut g, Some(same), &tok, &prompt, &options, |_| {});
+        assert_eq!(out.tokens, plain_out.tokens);
     }
 }

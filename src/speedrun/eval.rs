@@ -11,6 +11,7 @@ use super::{io_err, SpeedrunConfig, SpeedrunError, Stage, StageRecord};
 use crate::chat::convert;
 use crate::chat::eval::{chat_loss, score_qa, QaScore};
 use crate::chat::template::{read_jsonl, Conversation, Message, Role};
+use crate::chat::Answering;
 use crate::export::bundle::{export_model, ExportOptions};
 use crate::export::gguf::GgufType;
 use crate::export::hf::HfDtype;
@@ -383,7 +384,7 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         if e.qa_limit > 0 {
             convs.truncate(e.qa_limit);
         }
-        qa.push(score_qa(set, path, &chat_config, &chat_params, &tok, &convs, e.max_tokens));
+        qa.push(score_qa(set, path, &chat_config, &chat_params, &tok, &convs, Answering::plain(e.max_tokens)));
     }
 
     // The same questions as retrieval, answered from the passages it finds.
@@ -411,8 +412,15 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         convs.push(Conversation::new(messages));
     }
     let rag_path = questions.clone();
-    let mut grounded =
-        score_qa("fairytaleqa-retrieved", rag_path, &chat_config, &chat_params, &tok, &convs, e.max_tokens);
+    let mut grounded = score_qa(
+        "fairytaleqa-retrieved",
+        rag_path,
+        &chat_config,
+        &chat_params,
+        &tok,
+        &convs,
+        Answering::plain(e.max_tokens),
+    );
     grounded.name = format!("fairytaleqa, {} passages retrieved ({mode})", config.retrieval.k);
 
     let battery = battery(&chat_config, &chat_params, &tok, e.max_tokens)?;
@@ -511,7 +519,7 @@ fn battery(
     for split in ["dev", "test"] {
         let grounded = read_grounded(None, Some(split)).map_err(bad)?;
         let requests = read_story_requests(None, Some(split)).map_err(bad)?;
-        let g = score_grounded(config, params, tok, &grounded, max_tokens);
+        let g = score_grounded(config, params, tok, &grounded, Answering::plain(max_tokens));
         let st = score_stories(config, params, tok, &requests, 300, 0);
         splits.push(json!({
             "split": split,
