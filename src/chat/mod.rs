@@ -137,8 +137,8 @@ pub fn reply_contrasted(
         SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, max_new_tokens, seed, ..Default::default() };
     let ids = render_tokens(tok, messages, true).ids;
     let mut generator = Generator::new(config, params);
-    let plain_messages: Vec<Message> = messages.iter().filter(|m| m.role != Role::Context).cloned().collect();
-    let g = if context_weight > 0.0 && plain_messages.len() < messages.len() {
+    let g = if context_weight > 0.0 && messages.iter().any(|m| m.role == Role::Context) {
+        let plain_messages: Vec<Message> = messages.iter().filter(|m| m.role != Role::Context).cloned().collect();
         let plain_ids = render_tokens(tok, &plain_messages, true).ids;
         let mut plain = Generator::new(config, params);
         let contrast = ContextContrast {
