@@ -4,14 +4,19 @@
 //!
 //! The whole prompt is the user message: its dozens of templates put the
 //! passage in different places and cutting it out reliably would need one
-//! parser per template. The completion, trimmed, is the answer. No splits in
-//! the set: the prompt picks one (90/5/5), so repeated prompts stay together.
+//! parser per template. The completion, trimmed, is the answer, without the
+//! `<|endoftext|>` every published completion ends with (kept, it would teach
+//! the model to write the marker as text before its own end token). No splits
+//! in the set: the prompt picks one (90/5/5), so repeated prompts stay together.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use super::{files_in, for_each_json_line, hash_split, no_files, qa, Builder, ConvertError};
+
+/// GPT-2's end-of-text marker, which ends the published completions.
+const END_OF_TEXT: &str = "<|endoftext|>";
 
 #[derive(Deserialize)]
 struct Pair {
@@ -27,7 +32,8 @@ pub(super) fn convert(dir: &Path) -> Result<Builder, ConvertError> {
     let mut b = Builder::new("p3-rc");
     for path in files {
         for_each_json_line(&mut b, &path, "line lacks prompt or completion", |b, at, pair: Pair| {
-            b.push_or_skip(hash_split("p3-rc", pair.prompt.trim()), qa(None, &pair.prompt, &pair.completion), at)
+            let answer = pair.completion.trim_end().trim_end_matches(END_OF_TEXT);
+            b.push_or_skip(hash_split("p3-rc", pair.prompt.trim()), qa(None, &pair.prompt, answer), at)
         })?;
     }
     Ok(b)
@@ -61,5 +67,9 @@ mod tests {
         let [train, val, test] = counts(&c);
         assert_eq!(train + val + test + c.total_skipped(), 13_762);
         assert!(c.total_skipped() < 50 && val > 500 && test > 500, "{:?} {:?}", counts(&c), c.skipped);
+        let conversations = c.splits.iter().flat_map(|(_, convs)| convs);
+        for (_, answer) in conversations.flat_map(msgs).filter(|(role, _)| *role == "assistant") {
+            assert!(!answer.contains("endoftext"), "the marker is left in an answer: {answer:?}");
+        }
     }
 }
