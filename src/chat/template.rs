@@ -174,38 +174,11 @@ pub const CHAT_TEMPLATE: &str = "{% for message in messages %}\
 {% endfor %}\
 {% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/// EXPERIMENT: where the question goes relative to its context.
-fn arranged(messages: &[Message]) -> Vec<&Message> {
-    static ORDER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let order = ORDER.get_or_init(|| std::env::var("FLEDGE_CONTEXT_ORDER").unwrap_or_else(|_| "after".into()));
-    let mut out = Vec::with_capacity(messages.len() + 1);
-    let mut i = 0;
-    while i < messages.len() {
-        let m = &messages[i];
-        let next_user = messages.get(i + 1).filter(|n| n.role == Role::User);
-        match (m.role, next_user, order.as_str()) {
-            (Role::Context, Some(q), "before") => {
-                out.extend([q, m]);
-                i += 2;
-            }
-            (Role::Context, Some(q), "both") => {
-                out.extend([q, m, q]);
-                i += 2;
-            }
-            _ => {
-                out.push(m);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
 /// The conversation as text. With `add_generation_prompt`, ends with the
 /// opening of an assistant message for the model to complete.
 pub fn render_text(messages: &[Message], add_generation_prompt: bool) -> String {
     let mut out = String::new();
-    for m in arranged(messages) {
+    for m in messages {
         out.push_str(IM_START);
         out.push_str(m.role.as_str());
         out.push('\n');
@@ -245,7 +218,7 @@ pub fn render_tokens(tok: &Tokenizer, messages: &[Message], add_generation_promp
     let (start, end) = (tok.im_start_id(), tok.im_end_id());
     let newline = tok.encode("\n", false);
     let mut r = Rendered::default();
-    for m in arranged(messages) {
+    for m in messages {
         let assistant = m.role == Role::Assistant;
         r.push(&[start], false);
         r.push(&tok.encode(&format!("{}\n", m.role), false), false);
