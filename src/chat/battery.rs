@@ -327,6 +327,9 @@ pub fn judge_story(request: &StoryRequest, reply: &str) -> StoryAnswer {
 #[derive(Debug, Clone, Serialize)]
 pub struct StoryScore {
     pub requests: usize,
+    /// How the replies were sampled (`fledge chat`'s other settings).
+    pub temperature: f32,
+    pub seed: u64,
     /// Stories of the subject asked for, long enough, with no identity line.
     pub pass_rate: f64,
     pub long_enough_rate: f64,
@@ -338,11 +341,11 @@ pub struct StoryScore {
     pub answers: Vec<StoryAnswer>,
 }
 
-/// The sampling `fledge chat` uses by default, seeded per request so a
-/// run is repeatable.
-pub fn story_sampling(max_new_tokens: usize, seed: u64) -> SamplingOptions {
+/// The sampling `fledge chat` uses by default (at `temperature`), seeded
+/// per request so a run is repeatable.
+pub fn story_sampling(max_new_tokens: usize, temperature: f32, seed: u64) -> SamplingOptions {
     SamplingOptions {
-        temperature: 0.7,
+        temperature,
         top_k: 40,
         top_p: 0.95,
         repetition_penalty: 1.1,
@@ -352,13 +355,15 @@ pub fn story_sampling(max_new_tokens: usize, seed: u64) -> SamplingOptions {
     }
 }
 
-/// Asks every story request (sampled, seed = `seed` + its position) and judges the replies.
+/// Asks every story request (sampled at `temperature`, seed = `seed` + its
+/// position) and judges the replies.
 pub fn score_stories(
     config: &ModelConfig,
     params: &[f32],
     tok: &Tokenizer,
     requests: &[StoryRequest],
     max_new_tokens: usize,
+    temperature: f32,
     seed: u64,
 ) -> StoryScore {
     let start = std::time::Instant::now();
@@ -370,7 +375,7 @@ pub fn score_stories(
             let ids = render_tokens(tok, &messages, true).ids;
             let budget = config.max_seq_len.saturating_sub(ids.len()).min(max_new_tokens);
             let mut generator = Generator::new(config, params);
-            let g = generate(&mut generator, tok, &ids, &story_sampling(budget, seed + i as u64), |_| {});
+            let g = generate(&mut generator, tok, &ids, &story_sampling(budget, temperature, seed + i as u64), |_| {});
             judge_story(request, g.text.trim())
         })
         .collect();
@@ -378,6 +383,8 @@ pub fn score_stories(
     let rate = |f: &dyn Fn(&StoryAnswer) -> bool| answers.iter().filter(|a| f(a)).count() as f64 / n;
     StoryScore {
         requests: answers.len(),
+        temperature,
+        seed,
         pass_rate: rate(&|a| a.pass),
         long_enough_rate: rate(&|a| a.words >= STORY_MIN_WORDS),
         subjects_rate: rate(&|a| a.missing_subjects.is_empty()),

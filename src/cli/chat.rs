@@ -234,6 +234,12 @@ pub struct EvalArgs {
     /// Longest story, in tokens, for the story requests.
     #[arg(long, default_value_t = 300)]
     story_tokens: usize,
+    /// Sampling temperature of the story requests (the other settings are `fledge chat`'s defaults).
+    #[arg(long, default_value_t = 0.7)]
+    story_temperature: f32,
+    /// Seed of the first story request's sampling (each next request uses the next seed).
+    #[arg(long, default_value_t = 0)]
+    story_seed: u64,
     /// Context-aware decoding for questions asked with a context: each token's scores become
     /// (1 + W) x with the context - W x without it, so the answer leans on the text rather than
     /// on what the model would say anyway (0: off).
@@ -383,7 +389,15 @@ fn run_battery(
         grounded.false_refusal_rate,
         grounded.seconds
     );
-    let stories = battery::score_stories(config, params, tok, &stories, args.story_tokens, 0);
+    let stories = battery::score_stories(
+        config,
+        params,
+        tok,
+        &stories,
+        args.story_tokens,
+        args.story_temperature,
+        args.story_seed,
+    );
     eprintln!("story requests ({}): told {:.3}  ({:.0} s)", args.split, stories.pass_rate, stories.seconds);
     let evals = evals.map_or_else(|| "evals/ (built in)".into(), |d| d.display().to_string());
     Ok(Battery { evals, split: args.split.clone(), grounded, stories })
@@ -417,8 +431,8 @@ fn print_battery(b: &Battery) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| sampled as `fledge chat` does (seed 0) | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
-        s.requests, s.pass_rate, s.long_enough_rate, s.subjects_rate, s.identity_rate, s.mean_words
+        "| sampled at temperature {} (seed {}), otherwise as `fledge chat` | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+        s.temperature, s.seed, s.requests, s.pass_rate, s.long_enough_rate, s.subjects_rate, s.identity_rate, s.mean_words
     );
 }
 
