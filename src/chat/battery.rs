@@ -219,6 +219,16 @@ pub struct GroundedScore {
     pub answers: Vec<GroundedAnswer>,
 }
 
+/// One standard error of a rate measured over `n` items, sqrt(p(1 - p) / n):
+/// two models whose rates differ by less than about twice this have not been
+/// told apart by the set.
+pub fn standard_error(rate: f64, n: usize) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    (rate * (1.0 - rate) / n as f64).sqrt()
+}
+
 /// The messages a grounded item is asked as.
 pub fn grounded_messages(item: &GroundedItem) -> Vec<Message> {
     vec![Message::new(Role::Context, item.context.clone()), Message::new(Role::User, item.question.clone())]
@@ -401,6 +411,13 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn standard_error_of_a_rate() {
+        assert!((standard_error(0.5, 100) - 0.05).abs() < 1e-12);
+        assert_eq!(standard_error(1.0, 200), 0.0);
+        assert_eq!(standard_error(0.3, 0), 0.0);
     }
 
     #[test]

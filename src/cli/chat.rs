@@ -410,11 +410,22 @@ fn print_battery(b: &Battery) {
     println!();
     println!("| grounded QA | questions | answer accuracy | exact match | token F1 | refused |");
     println!("|---|---:|---:|---:|---:|---:|");
+    let se = battery::standard_error;
     println!(
-        "| answerable | {} | {:.3} | {:.3} | {:.3} | {:.3} (false refusals) |",
-        g.answerable, g.answer_accuracy, g.exact_match, g.f1, g.false_refusal_rate
+        "| answerable | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} (false refusals) |",
+        g.answerable,
+        g.answer_accuracy,
+        se(g.answer_accuracy, g.answerable),
+        g.exact_match,
+        g.f1,
+        g.false_refusal_rate
     );
-    println!("| unanswerable | {} | | | | {:.3} (refusals) |", g.unanswerable, g.refusal_rate);
+    println!(
+        "| unanswerable | {} | | | | {:.3} ± {:.3} (refusals) |",
+        g.unanswerable,
+        g.refusal_rate,
+        se(g.refusal_rate, g.unanswerable)
+    );
     for (kind, n, accuracy) in &g.by_type {
         println!("| answer type: {kind} | {n} | {accuracy:.3} | | | |");
     }
@@ -424,6 +435,7 @@ fn print_battery(b: &Battery) {
     if g.too_long > 0 {
         println!("({} questions longer than the context window were not asked)", g.too_long);
     }
+    println!("(± one standard error of the rate, sqrt(p(1 - p) / n): a difference under about two is noise)");
     println!();
     println!(
         "| story requests | asked | told a story | ≥ {} words | on subject | identity line | mean words |",
@@ -431,8 +443,16 @@ fn print_battery(b: &Battery) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| sampled at temperature {} (seed {}), otherwise as `fledge chat` | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
-        s.temperature, s.seed, s.requests, s.pass_rate, s.long_enough_rate, s.subjects_rate, s.identity_rate, s.mean_words
+        "| sampled at temperature {} (seed {}), otherwise as `fledge chat` | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+        s.temperature,
+        s.seed,
+        s.requests,
+        s.pass_rate,
+        battery::standard_error(s.pass_rate, s.requests),
+        s.long_enough_rate,
+        s.subjects_rate,
+        s.identity_rate,
+        s.mean_words
     );
 }
 

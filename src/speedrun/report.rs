@@ -289,6 +289,14 @@ fn render_training(s: &mut String, rec: &StageRecord) {
     let _ = writeln!(s, "\n![{} loss]({})", rec.stage, fig["plot"].as_str().unwrap_or(""));
 }
 
+/// A rate with one standard error over `n` items ("0.356 ± 0.048").
+fn rate_with_error(rate: &Value, n: &Value) -> String {
+    match (rate.as_f64(), n.as_u64()) {
+        (Some(p), Some(n)) => format!("{p:.3} ± {:.3}", crate::chat::battery::standard_error(p, n as usize)),
+        _ => f(rate, 3),
+    }
+}
+
 /// The battery of `evals/`: grounded QA and refusals, story requests, per split.
 fn render_battery(s: &mut String, b: &Value) {
     let Some(splits) = b["splits"].as_array() else { return };
@@ -297,7 +305,8 @@ fn render_battery(s: &mut String, b: &Value) {
         "\nThe battery (`evals/`, hand-written): grounded questions about short texts, answered greedily; \
          answer accuracy counts a reply that holds a gold answer in at most max(12, 3 × its words) words. \
          Story requests are sampled as `fledge chat` samples; a story passes with 40 words or more, every \
-         subject word asked for, and no identity line.\n"
+         subject word asked for, and no identity line. ± is one standard error of the rate, sqrt(p(1 - p) / n): \
+         a difference under about two is noise.\n"
     );
     let _ = writeln!(
         s,
@@ -310,14 +319,14 @@ fn render_battery(s: &mut String, b: &Value) {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             sp["split"].as_str().unwrap_or(""),
             g["answerable"],
-            f(&g["answer_accuracy"], 3),
+            rate_with_error(&g["answer_accuracy"], &g["answerable"]),
             f(&g["exact_match"], 3),
             f(&g["f1"], 3),
             f(&g["false_refusal_rate"], 3),
             g["unanswerable"],
             f(&g["refusal_rate"], 3),
             st["requests"],
-            f(&st["pass_rate"], 3)
+            rate_with_error(&st["pass_rate"], &st["requests"])
         );
     }
     if let Some(dev) = splits.first() {
