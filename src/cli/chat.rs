@@ -235,7 +235,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 300)]
     story_tokens: usize,
     /// Sampling temperature of the story requests (the other settings are `fledge chat`'s defaults).
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TEMPERATURE)]
     story_temperature: f32,
     /// Seed of the first story request's sampling (each next request uses the next seed).
     #[arg(long, default_value_t = 0)]
@@ -448,7 +448,7 @@ fn print_battery(b: &Battery) {
         s.seed,
         s.requests,
         s.pass_rate,
-        battery::standard_error(s.pass_rate, s.requests),
+        se(s.pass_rate, s.requests),
         s.long_enough_rate,
         s.subjects_rate,
         s.identity_rate,
@@ -486,7 +486,7 @@ pub struct ChatArgs {
     #[arg(long, default_value_t = 200)]
     max_tokens: usize,
     /// Sampling temperature; 0 for greedy decoding.
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TEMPERATURE)]
     temperature: f32,
     /// Sample only from this many most likely tokens (0: all).
     #[arg(long, default_value_t = 40)]

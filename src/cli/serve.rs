@@ -51,7 +51,7 @@ pub struct ModelArgs {
     #[arg(long)]
     unbatched: bool,
     /// Sampling for requests that leave a field out.
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TEMPERATURE)]
     temperature: f32,
     /// Sample only from the most likely tokens that together hold this probability, for requests
     /// without `top_p`.

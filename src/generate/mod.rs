@@ -511,6 +511,11 @@ impl<'a> Generator<'a> {
     }
 }
 
+/// The temperature chat samples at unless told otherwise: `fledge chat`,
+/// `fledge serve` and the battery's story requests start from it (the
+/// exported `generation_config.json` writes the same 0.7 as JSON text).
+pub const CHAT_TEMPERATURE: f32 = 0.7;
+
 /// How to pick each next token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]

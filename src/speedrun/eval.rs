@@ -520,7 +520,7 @@ fn battery(
         let grounded = read_grounded(None, Some(split)).map_err(bad)?;
         let requests = read_story_requests(None, Some(split)).map_err(bad)?;
         let g = score_grounded(config, params, tok, &grounded, Answering::plain(max_tokens));
-        let st = score_stories(config, params, tok, &requests, 300, 0.7, 0);
+        let st = score_stories(config, params, tok, &requests, 300, crate::generate::CHAT_TEMPERATURE, 0);
         splits.push(json!({
             "split": split,
             "grounded": g,
