@@ -10,18 +10,30 @@ written again here from the rules in evals/README.md.
 Usage:
   python scripts/battery_hf.py MODEL_FOLDER [--evals evals] [--split dev|test|all]
       [--babi runs/chat/babi-task1/test.jsonl] [--fairytaleqa runs/chat/fairytaleqa/test.jsonl]
-      [--limit N] [--out results.json]
+      [--limit N] [--guidance G] [--out results.json]
+
+--guidance G (default 1.5, what `fledge chat` and `fledge eval` use; 0: off)
+steers replies without a context message (the story requests) toward the
+user's last message with classifier-free
+guidance, written again here: a second pass of the model over the
+conversation with that message's text removed, each token's scores
+(1 + G) x with - G x without, among the tokens at least a tenth as likely as
+the favourite; then the folder's temperature, top-k and top-p.
 
 Needs torch and transformers (the interop venv of scripts/test.sh has both).
 """
 
 import argparse
 import json
+import math
 import sys
 import time
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+
+# Candidates of a guided token: at least this fraction as likely as the favourite.
+PLAUSIBLE = 0.1
 
 REFUSAL_SIGNS = [
     "doesn't say", "does not say", "don't know", "do not know", "doesn't tell", "does not tell",
@@ -72,23 +84,60 @@ def read_jsonl(path, split=None):
     return [r for r in rows if split in (None, "all") or r.get("split") == split]
 
 
+class Guided(LogitsProcessor):
+    """Classifier-free guidance toward the last user message, then (when
+    sampling) temperature, top-k and top-p, in that order. The reply so far
+    is appended to the conversation without the request and the whole of it
+    run again each step: slower than a cache, and nothing to get wrong."""
+
+    def __init__(self, model, without_ids, prompt_len, weight, sampling):
+        self.model, self.without, self.prompt_len = model, without_ids, prompt_len
+        self.weight, self.sampling = weight, sampling
+
+    def __call__(self, input_ids, scores):
+        ids = torch.cat([self.without, input_ids[:, self.prompt_len:]], dim=1)
+        with torch.no_grad():
+            without = self.model(ids, attention_mask=torch.ones_like(ids)).logits[:, -1].float()
+        floor = scores.max(dim=-1, keepdim=True).values + math.log(PLAUSIBLE)
+        mixed = (1 + self.weight) * scores - self.weight * without
+        mixed = mixed.masked_fill(scores < floor, -math.inf)
+        if self.sampling is None:
+            return mixed
+        temperature, top_k, top_p = self.sampling
+        mixed = mixed / temperature
+        if top_k:
+            kth = torch.topk(mixed, min(top_k, mixed.shape[-1])).values[:, -1:]
+            mixed = mixed.masked_fill(mixed < kth, -math.inf)
+        if top_p < 1.0:
+            sorted_scores, order = torch.sort(mixed, descending=True)
+            cum = torch.softmax(sorted_scores, dim=-1).cumsum(dim=-1)
+            drop = cum - torch.softmax(sorted_scores, dim=-1) >= top_p
+            mixed = mixed.masked_fill(torch.zeros_like(drop).scatter(1, order, drop), -math.inf)
+        return mixed
+
+
 class Model:
-    def __init__(self, folder):
+    def __init__(self, folder, guidance):
         self.tok = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         self.model.eval()
         self.window = self.model.config.max_position_embeddings
         self.im_end = self.tok.convert_tokens_to_ids("<|im_end|>")
+        self.guidance = guidance
+
+    def render(self, messages):
+        ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+        return ids["input_ids"] if hasattr(ids, "input_ids") else ids
 
     def reply(self, messages, max_new_tokens, sample=None):
-        ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
-        if hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
+        ids = self.render(messages)
         budget = min(max_new_tokens, self.window - ids.shape[1])
         if budget <= 0:
             return None
         kwargs = dict(max_new_tokens=budget, eos_token_id=[self.im_end, self.tok.eos_token_id],
                       pad_token_id=self.tok.eos_token_id)
+        gc = self.model.generation_config
+        sampling = None if sample is None else (gc.temperature or 1.0, gc.top_k or 0, gc.top_p or 1.0)
         if sample is None:
             kwargs.update(do_sample=False)
         else:
@@ -96,6 +145,15 @@ class Model:
             # generation_config.json (temperature, top-k, top-p).
             torch.manual_seed(sample)
             kwargs.update(do_sample=True)
+        last_user = max((i for i, x in enumerate(messages) if x["role"] == "user"), default=None)
+        grounded = any(x["role"] == "context" for x in messages)
+        if self.guidance > 0 and last_user is not None and not grounded:
+            without = [dict(x, content="") if i == last_user else x for i, x in enumerate(messages)]
+            guided = Guided(self.model, self.render(without), ids.shape[1], self.guidance, sampling)
+            kwargs.update(logits_processor=LogitsProcessorList([guided]))
+            if sampling is not None:
+                # Guided does temperature, top-k and top-p itself, after the guidance.
+                kwargs.update(temperature=1.0, top_k=0, top_p=1.0)
         with torch.no_grad():
             out = self.model.generate(ids, attention_mask=torch.ones_like(ids), **kwargs)
         return self.tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
@@ -156,19 +214,20 @@ def main():
     ap.add_argument("--limit", type=int, default=200, help="items per bAbI / FairytaleQA set (0: all)")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--story-tokens", type=int, default=300)
+    ap.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance (0: off)")
     ap.add_argument("--out")
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    m = Model(args.model)
+    m = Model(args.model, args.guidance)
     t = time.time()
-    result = {"model": args.model, "split": args.split}
+    result = {"model": args.model, "split": args.split, "guidance": args.guidance}
     result["grounded"] = grounded(m, read_jsonl(f"{args.evals}/grounded-qa.jsonl", args.split), args.max_tokens)
     result["stories"] = stories(m, read_jsonl(f"{args.evals}/story-requests.jsonl", args.split), args.story_tokens)
     for name in ("babi", "fairytaleqa"):
         if getattr(args, name):
             result[name] = qa_set(m, getattr(args, name), args.limit, args.max_tokens)
     g, s = result["grounded"], result["stories"]
-    print(f"transformers on {args.model} ({args.split} split), {time.time() - t:.0f} s")
+    print(f"transformers on {args.model} ({args.split} split, guidance {args.guidance}), {time.time() - t:.0f} s")
     print(f"grounded: accuracy {g['answer_accuracy']:.3f}  EM {g['exact_match']:.3f}  F1 {g['f1']:.3f}  "
           f"refusals {g['refusal_rate']:.3f}  false refusals {g['false_refusal_rate']:.3f}  "
           f"({g['answerable']} answerable, {g['unanswerable']} unanswerable)")

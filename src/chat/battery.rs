@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::eval::{normalize, token_f1};
 use super::template::{render_tokens, Message, Role};
-use crate::generate::{generate, Generator, SamplingOptions};
+use crate::generate::{Generator, SamplingOptions};
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 
@@ -340,6 +340,9 @@ pub struct StoryScore {
     /// How the replies were sampled (`fledge chat`'s other settings).
     pub temperature: f32,
     pub seed: u64,
+    /// Classifier-free guidance toward the request (0: none; see
+    /// [`super::generate_reply`]).
+    pub guidance: f32,
     /// Stories of the subject asked for, long enough, with no identity line.
     pub pass_rate: f64,
     pub long_enough_rate: f64,
@@ -365,17 +368,40 @@ pub fn story_sampling(max_new_tokens: usize, temperature: f32, seed: u64) -> Sam
     }
 }
 
-/// Asks every story request (sampled at `temperature`, seed = `seed` + its
-/// position) and judges the replies.
+/// How the story requests are sampled: `fledge chat`'s settings at
+/// `temperature`, seeded per request, guided toward the request.
+#[derive(Debug, Clone, Copy)]
+pub struct StorySettings {
+    /// Longest story, in tokens.
+    pub max_new_tokens: usize,
+    pub temperature: f32,
+    /// The first request's seed; each next request uses the next one.
+    pub seed: u64,
+    /// Classifier-free guidance toward the request (0: none).
+    pub guidance: f32,
+}
+
+impl StorySettings {
+    /// As `fledge chat` answers by default, at most 300 tokens, seed 0.
+    pub fn chat() -> Self {
+        Self {
+            max_new_tokens: 300,
+            temperature: crate::generate::CHAT_TEMPERATURE,
+            seed: 0,
+            guidance: super::CHAT_GUIDANCE,
+        }
+    }
+}
+
+/// Asks every story request as `settings` say and judges the replies.
 pub fn score_stories(
     config: &ModelConfig,
     params: &[f32],
     tok: &Tokenizer,
     requests: &[StoryRequest],
-    max_new_tokens: usize,
-    temperature: f32,
-    seed: u64,
+    settings: StorySettings,
 ) -> StoryScore {
+    let StorySettings { max_new_tokens, temperature, seed, guidance } = settings;
     let start = std::time::Instant::now();
     let answers: Vec<StoryAnswer> = requests
         .par_iter()
@@ -384,8 +410,9 @@ pub fn score_stories(
             let messages = [Message::new(Role::User, request.prompt.clone())];
             let ids = render_tokens(tok, &messages, true).ids;
             let budget = config.max_seq_len.saturating_sub(ids.len()).min(max_new_tokens);
-            let mut generator = Generator::new(config, params);
-            let g = generate(&mut generator, tok, &ids, &story_sampling(budget, temperature, seed + i as u64), |_| {});
+            let (mut generator, mut guide) = (Generator::new(config, params), Generator::new(config, params));
+            let options = story_sampling(budget, temperature, seed + i as u64);
+            let g = super::generate_reply(&mut generator, &mut guide, guidance, tok, &messages, &options, |_| {});
             judge_story(request, g.text.trim())
         })
         .collect();
@@ -395,6 +422,7 @@ pub fn score_stories(
         requests: answers.len(),
         temperature,
         seed,
+        guidance,
         pass_rate: rate(&|a| a.pass),
         long_enough_rate: rate(&|a| a.words >= STORY_MIN_WORDS),
         subjects_rate: rate(&|a| a.missing_subjects.is_empty()),

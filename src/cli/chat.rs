@@ -12,7 +12,7 @@ use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
-use fledge::chat::{fit_to_window, render_tokens, Answering, Message, Role};
+use fledge::chat::{fit_to_window, generate_reply, render_tokens, Answering, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
 use fledge::rag::{Index, Mode};
@@ -240,15 +240,19 @@ pub struct EvalArgs {
     /// Seed of the first story request's sampling (each next request uses the next seed).
     #[arg(long, default_value_t = 0)]
     story_seed: u64,
-    /// Context-aware decoding for questions asked with a context: each token's scores become
-    /// (1 + W) x with the context - W x without it, so the answer leans on the text rather than
-    /// on what the model would say anyway (0: off).
+    /// Classifier-free guidance toward the request of every question asked without a context (the
+    /// story requests), as `fledge chat --guidance` (0: off).
+    #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
+    guidance: f32,
+    /// Context-aware decoding for questions asked with a context: each
+    /// token's scores become (1 + W) x with the context - W x without it, so the answer leans on
+    /// the text rather than on what the model would say anyway (0: off).
     #[arg(long, default_value_t = 0.0)]
     context_weight: f32,
 }
 
 fn answering(args: &EvalArgs) -> Answering {
-    Answering { max_new_tokens: args.max_tokens, context_weight: args.context_weight }
+    Answering { max_new_tokens: args.max_tokens, guidance: args.guidance, context_weight: args.context_weight }
 }
 
 fn set_path(data: &Path, name: &str, split: &str) -> PathBuf {
@@ -389,15 +393,13 @@ fn run_battery(
         grounded.false_refusal_rate,
         grounded.seconds
     );
-    let stories = battery::score_stories(
-        config,
-        params,
-        tok,
-        &stories,
-        args.story_tokens,
-        args.story_temperature,
-        args.story_seed,
-    );
+    let settings = battery::StorySettings {
+        max_new_tokens: args.story_tokens,
+        temperature: args.story_temperature,
+        seed: args.story_seed,
+        guidance: args.guidance,
+    };
+    let stories = battery::score_stories(config, params, tok, &stories, settings);
     eprintln!("story requests ({}): told {:.3}  ({:.0} s)", args.split, stories.pass_rate, stories.seconds);
     let evals = evals.map_or_else(|| "evals/ (built in)".into(), |d| d.display().to_string());
     Ok(Battery { evals, split: args.split.clone(), grounded, stories })
@@ -443,9 +445,10 @@ fn print_battery(b: &Battery) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| sampled at temperature {} (seed {}), otherwise as `fledge chat` | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+        "| sampled at temperature {} (seed {}), guidance {}, otherwise as `fledge chat` | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
         s.temperature,
         s.seed,
+        s.guidance,
         s.requests,
         s.pass_rate,
         se(s.pass_rate, s.requests),
@@ -488,6 +491,11 @@ pub struct ChatArgs {
     /// Sampling temperature; 0 for greedy decoding.
     #[arg(long, default_value_t = fledge::generate::CHAT_TEMPERATURE)]
     temperature: f32,
+    /// Classifier-free guidance toward your last message: each token's scores become (1 + G) x
+    /// with it - G x without it, so a story asked about a cat is about a cat (0: off; costs a
+    /// second pass of the model per token; not applied while a /context text is attached).
+    #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
+    guidance: f32,
     /// Sample only from this many most likely tokens (0: all).
     #[arg(long, default_value_t = 40)]
     top_k: usize,
@@ -547,9 +555,10 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
     };
     let interactive = std::io::stdin().is_terminal();
     let quantized = fledge::generate::QuantizedWeights::for_option(args.quantize, &config, &params);
-    let mut generator = Generator::new(&config, &params);
+    let (mut generator, mut guide) = (Generator::new(&config, &params), Generator::new(&config, &params));
     if let Some(q) = &quantized {
         generator = generator.quantized(q);
+        guide = guide.quantized(q);
     }
     let stdout = std::io::stdout();
     if interactive {
@@ -689,7 +698,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
         let mut out = stdout.lock();
         write!(out, "fledge> ")?;
         out.flush()?;
-        let g = fledge::generate::generate(&mut generator, &tok, &ids, &options, |piece| {
+        let g = generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
             let _ = write!(out, "{piece}");
             let _ = out.flush();
         });

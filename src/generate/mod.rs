@@ -869,27 +869,34 @@ pub fn generate(
     generate_contrasted(generator, None, tokenizer, prompt_ids, options, on_text)
 }
 
-/// Context-aware decoding (Shi et al. 2023, "Trusting Your Evidence:
-/// Hallucinate Less with Context-aware Decoding"): a second copy of the
-/// model reads the same conversation without its context, and each step's
-/// logits become `(1 + weight) * with - weight * without`, so that tokens
-/// the context makes likelier rise and those the model would say anyway
-/// (its favourite names, a time it made up) fall. Only tokens within
-/// `plausible` of the with-context model's most likely one (as a ratio of
-/// probabilities: 0.1 keeps those at least a tenth as likely) stay
-/// candidates, so the contrast never promotes a token the model itself
-/// finds absurd (the plausibility constraint of contrastive decoding, Li et
-/// al. 2023).
-pub struct ContextContrast<'g, 'a> {
+/// A second copy of the model reading another prompt, whose logits each
+/// step's logits are contrasted with: `(1 + weight) * with - weight *
+/// without`, so that tokens the difference between the two prompts makes
+/// likelier rise and those the model would say either way fall. Two uses:
+/// - context-aware decoding (Shi et al. 2023, "Trusting Your Evidence:
+///   Hallucinate Less with Context-aware Decoding"): the other prompt is the
+///   conversation without its context, so the answer leans on the text
+///   rather than on the model's favourite names or a time it made up;
+/// - classifier-free guidance (Sanchez et al. 2023, "Stay on Topic with
+///   Classifier-Free Guidance"): the other prompt is the conversation
+///   without the user's last request (`crate::chat::without_request`), so
+///   the reply keeps to what was asked (the cat of "a story about a cat").
+///
+/// Only tokens within `plausible` of the with-prompt model's most likely
+/// one (as a ratio of probabilities: 0.1 keeps those at least a tenth as
+/// likely) stay candidates, so the contrast never promotes a token the
+/// model itself finds absurd (the plausibility constraint of contrastive
+/// decoding, Li et al. 2023).
+pub struct Contrast<'g, 'a> {
     /// A generator over the same weights, fed `plain_prompt`.
     pub plain: &'g mut Generator<'a>,
-    /// The prompt without its context message.
+    /// The other prompt (without the context, or without the request).
     pub plain_prompt: &'g [u32],
     pub weight: f32,
     pub plausible: f32,
 }
 
-impl ContextContrast<'_, '_> {
+impl Contrast<'_, '_> {
     /// `with` becomes the contrasted logits (`without` is the plain model's).
     fn combine(&self, with: &mut [f32], without: &[f32]) {
         let max = with.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -900,11 +907,11 @@ impl ContextContrast<'_, '_> {
     }
 }
 
-/// [`generate`], with the logits contrasted against the conversation
-/// without its context when `contrast` is given ([`ContextContrast`]).
+/// [`generate`], with the logits contrasted against another prompt when
+/// `contrast` is given ([`Contrast`]).
 pub fn generate_contrasted(
     generator: &mut Generator,
-    mut contrast: Option<ContextContrast>,
+    mut contrast: Option<Contrast>,
     tokenizer: &Tokenizer,
     prompt_ids: &[u32],
     options: &SamplingOptions,
@@ -1114,7 +1121,7 @@ mod tests {
         let (prompt, other) = (tok.encode("the cat sat on the", false), tok.encode("the dog", false));
 
         let mut plain = Generator::new(&c, &params);
-        let contrast = ContextContrast { plain: &mut plain, plain_prompt: &other, weight: 1.0, plausible: 0.1 };
+        let contrast = Contrast { plain: &mut plain, plain_prompt: &other, weight: 1.0, plausible: 0.1 };
         let mut logits = vec![2.0, 1.0, -5.0];
         contrast.combine(&mut logits, &[1.0, 1.0, -9.0]);
         assert_eq!(logits, vec![3.0, 1.0, f32::NEG_INFINITY]);
@@ -1132,7 +1139,7 @@ mod tests {
         // contrast room to change the reply, so the check below is not vacuous.
         let (weight, plausible) = (1000.0, 1e-6f32);
         let mut g = Generator::new(&c, &params);
-        let contrast = ContextContrast { plain: &mut plain, plain_prompt: &other, weight, plausible };
+        let contrast = Contrast { plain: &mut plain, plain_prompt: &other, weight, plausible };
         let out = generate_contrasted(&mut g, Some(contrast), &tok, &prompt, &options, |_| {});
         assert_eq!(out.tokens.len(), 6);
 
@@ -1163,7 +1170,7 @@ mod tests {
 
         // Against the very same prompt, the contrast is the plain logits.
         let mut g = Generator::new(&c, &params);
-        let same = ContextContrast { plain: &mut plain, plain_prompt: &prompt, weight: 2.0, plausible: 0.1 };
+        let same = Contrast { plain: &mut plain, plain_prompt: &prompt, weight: 2.0, plausible: 0.1 };
         let out = generate_contrasted(&mut g, Some(same), &tok, &prompt, &options, |_| {});
         assert_eq!(out.tokens, plain_out.tokens);
     }

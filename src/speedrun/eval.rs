@@ -384,7 +384,7 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         if e.qa_limit > 0 {
             convs.truncate(e.qa_limit);
         }
-        qa.push(score_qa(set, path, &chat_config, &chat_params, &tok, &convs, Answering::plain(e.max_tokens)));
+        qa.push(score_qa(set, path, &chat_config, &chat_params, &tok, &convs, Answering::chat(e.max_tokens)));
     }
 
     // The same questions as retrieval, answered from the passages it finds.
@@ -419,7 +419,7 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         &chat_params,
         &tok,
         &convs,
-        Answering::plain(e.max_tokens),
+        Answering::chat(e.max_tokens),
     );
     grounded.name = format!("fairytaleqa, {} passages retrieved ({mode})", config.retrieval.k);
 
@@ -513,14 +513,14 @@ fn battery(
     tok: &Tokenizer,
     max_tokens: usize,
 ) -> Result<serde_json::Value, SpeedrunError> {
-    use crate::chat::battery::{read_grounded, read_story_requests, score_grounded, score_stories};
+    use crate::chat::battery::{read_grounded, read_story_requests, score_grounded, score_stories, StorySettings};
     let bad = |e: crate::chat::battery::BatteryError| stage_err(Stage::Eval, e.to_string());
     let mut splits = Vec::new();
     for split in ["dev", "test"] {
         let grounded = read_grounded(None, Some(split)).map_err(bad)?;
         let requests = read_story_requests(None, Some(split)).map_err(bad)?;
-        let g = score_grounded(config, params, tok, &grounded, Answering::plain(max_tokens));
-        let st = score_stories(config, params, tok, &requests, 300, crate::generate::CHAT_TEMPERATURE, 0);
+        let g = score_grounded(config, params, tok, &grounded, Answering::chat(max_tokens));
+        let st = score_stories(config, params, tok, &requests, StorySettings::chat());
         splits.push(json!({
             "split": split,
             "grounded": g,

@@ -304,9 +304,10 @@ fn render_battery(s: &mut String, b: &Value) {
         s,
         "\nThe battery (`evals/`, hand-written): grounded questions about short texts, answered greedily; \
          answer accuracy counts a reply that holds a gold answer in at most max(12, 3 × its words) words. \
-         Story requests are sampled as `fledge chat` samples; a story passes with 40 words or more, every \
+         Story requests are sampled and guided as `fledge chat` does (classifier-free guidance {}); a story passes with 40 words or more, every \
          subject word asked for, and no identity line. ± is one standard error of the rate, sqrt(p(1 - p) / n): \
-         a difference under about two is noise.\n"
+         a difference under about two is noise.\n",
+        splits.first().map_or("–".to_string(), |sp| f(&sp["stories"]["guidance"], 1))
     );
     let _ = writeln!(
         s,
