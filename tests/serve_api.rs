@@ -136,6 +136,8 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, u16)> {
         ("unknown field", json_chat(ok_chat(json!({"max_token": 5}))), 400),
         ("temperature a string", json_chat(ok_chat(json!({"temperature": "hot"}))), 400),
         ("temperature out of range", json_chat(ok_chat(json!({"temperature": 7}))), 400),
+        ("guidance out of range", json_chat(ok_chat(json!({"guidance": 11}))), 400),
+        ("guidance negative", json_chat(ok_chat(json!({"guidance": -1}))), 400),
         ("max_tokens a string", json_chat(ok_chat(json!({"max_tokens": "10"}))), 400),
         ("negative max_tokens", json_chat(ok_chat(json!({"max_tokens": -5}))), 400),
         ("zero max_tokens", json_chat(ok_chat(json!({"max_tokens": 0}))), 400),

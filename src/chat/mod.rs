@@ -89,8 +89,8 @@ pub fn fit_to_window(
 }
 
 /// How strongly replies are steered toward the user's last message unless
-/// told otherwise (classifier-free guidance, [`Contrast`]): `fledge chat`
-/// and `fledge eval` start from it (`fledge serve` does not guide yet). Measured on
+/// told otherwise (classifier-free guidance, [`Contrast`]): `fledge chat`,
+/// `fledge serve` and `fledge eval` start from it. Measured on
 /// the shipped model (README, "Guidance (measured)"): story requests told
 /// on their subject rose from about half to about eight in ten at 1.5;
 /// answers from a given text are not guided ([`generate_reply`]); 0 turns

@@ -65,6 +65,10 @@ pub struct ModelArgs {
     /// without `repetition_penalty` (1: off).
     #[arg(long, default_value_t = 1.1)]
     repetition_penalty: f32,
+    /// Classifier-free guidance toward the last user message, for chat requests without `guidance`,
+    /// as `fledge chat --guidance` (0: off; not applied to answers with a context).
+    #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
+    guidance: f32,
 }
 
 #[derive(Args)]
@@ -147,7 +151,11 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
         ..Default::default()
     };
     let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, started }))
+    if !(0.0..=10.0).contains(&args.guidance) {
+        bail!("--guidance is {}; it must be between 0 and 10", args.guidance);
+    }
+    let guidance = args.guidance;
+    Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, guidance, started }))
 }
 
 /// A positive number of seconds from the command line.

@@ -899,11 +899,19 @@ pub struct Contrast<'g, 'a> {
 impl Contrast<'_, '_> {
     /// `with` becomes the contrasted logits (`without` is the plain model's).
     fn combine(&self, with: &mut [f32], without: &[f32]) {
-        let max = with.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let floor = max + self.plausible.max(f32::MIN_POSITIVE).ln();
-        for (w, &p) in with.iter_mut().zip(without) {
-            *w = if *w < floor { f32::NEG_INFINITY } else { (1.0 + self.weight) * *w - self.weight * p };
-        }
+        contrast_logits(with, without, self.weight, self.plausible);
+    }
+}
+
+/// [`Contrast`]'s rule on one step's logits, for callers that run the second
+/// prompt themselves (the server's batched engine): `with` becomes
+/// `(1 + weight) * with - weight * without` where it is within `plausible`
+/// of its favourite, minus infinity elsewhere.
+pub fn contrast_logits(with: &mut [f32], without: &[f32], weight: f32, plausible: f32) {
+    let max = with.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let floor = max + plausible.max(f32::MIN_POSITIVE).ln();
+    for (w, &p) in with.iter_mut().zip(without) {
+        *w = if *w < floor { f32::NEG_INFINITY } else { (1.0 + weight) * *w - weight * p };
     }
 }
 

@@ -143,6 +143,9 @@ pub struct ChatRequest {
     pub repetition_penalty: Option<f32>,
     /// fledge: whether to ground this answer in the server's index (default: when it has one).
     pub retrieval: Option<bool>,
+    /// fledge: classifier-free guidance toward the last user message, 0 to 10 (default: the
+    /// server's `--guidance`); not applied to answers with a context.
+    pub guidance: Option<f32>,
     /// fledge (as vLLM): the last message is the assistant's, unfinished;
     /// the answer continues it instead of starting a new one (the chat
     /// page's "what if it had said …").

@@ -9,6 +9,11 @@
 //! reading theirs, up to a row budget so that a long prompt is read in chunks
 //! without stalling everyone else's stream. Generation never runs on the
 //! async threads that serve HTTP.
+//!
+//! A guided request (classifier-free guidance, `crate::chat::generate_reply`)
+//! holds two slots: its prompt, and the other prompt it is contrasted with,
+//! read first; while it generates, each step has a row for both, and its
+//! logits are contrasted before sampling.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
@@ -20,7 +25,9 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::generate::batch::{BatchDecoder, Row};
-use crate::generate::{Decoding, FinishReason, Generator, QuantizedWeights, SamplingOptions, Step, TokenLogprob};
+use crate::generate::{
+    contrast_logits, Decoding, FinishReason, Generator, QuantizedWeights, SamplingOptions, Step, TokenLogprob,
+};
 use crate::model::ModelConfig;
 use crate::tokenizer::Tokenizer;
 
@@ -64,6 +71,16 @@ pub struct Job {
     pub prompt: Vec<u32>,
     pub options: SamplingOptions,
     pub events: UnboundedSender<Event>,
+    /// Classifier-free guidance: the prompt without the request, and its weight.
+    pub guide: Option<Guide>,
+}
+
+/// The other prompt of a guided job (no longer than the job's own) and how
+/// strongly the reply is steered away from it.
+#[derive(Debug, Clone)]
+pub struct Guide {
+    pub prompt: Vec<u32>,
+    pub weight: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -188,11 +205,36 @@ struct Active {
     fed: usize,
     decoding: Decoding,
     events: UnboundedSender<Event>,
+    guide: Option<Guiding>,
+}
+
+/// The second sequence of a guided job.
+struct Guiding {
+    slot: usize,
+    prompt: Vec<u32>,
+    fed: usize,
+    weight: f32,
+    /// Its latest logits, waiting for the job's own.
+    logits: Vec<f32>,
+}
+
+/// Which of a job's sequences a row of logits belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Sequence {
+    Own,
+    Guide,
 }
 
 impl Active {
     fn reading_prompt(&self) -> bool {
-        self.fed < self.prompt.len()
+        self.fed < self.prompt.len() || self.guide.as_ref().is_some_and(|g| g.fed < g.prompt.len())
+    }
+
+    fn release(&self, decoder: &mut BatchDecoder) {
+        decoder.release(self.slot);
+        if let Some(g) = &self.guide {
+            decoder.release(g.slot);
+        }
     }
 
     fn done(&self, finish: FinishReason) -> Event {
@@ -204,7 +246,8 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
     let tok = &model.tokenizer;
     let window = model.config.max_seq_len;
     let vocab = model.config.vocab_size;
-    let mut decoder = BatchDecoder::new(&model.config, &model.params, config.max_active);
+    // Two slots a job at most (a guided one), so a free job place always has its slots.
+    let mut decoder = BatchDecoder::new(&model.config, &model.params, 2 * config.max_active);
     if let Some(q) = &model.quantized {
         decoder = decoder.quantized(q);
     }
@@ -246,7 +289,11 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
             let slot = decoder.acquire().expect("a free slot while fewer than max_active are active");
             stats.prompt_tokens.fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
             let decoding = Decoding::new(tok, &job.options);
-            active.push(Active { slot, prompt: job.prompt, fed: 0, decoding, events: job.events });
+            let guide = job.guide.filter(|g| !g.prompt.is_empty() && g.prompt.len() <= job.prompt.len()).map(|g| {
+                let slot = decoder.acquire().expect("two free slots while fewer than max_active are active");
+                Guiding { slot, prompt: g.prompt, fed: 0, weight: g.weight, logits: Vec::new() }
+            });
+            active.push(Active { slot, prompt: job.prompt, fed: 0, decoding, events: job.events, guide });
             stats.active.store(active.len(), Ordering::SeqCst);
             stats.queued.fetch_sub(1, Ordering::SeqCst);
         }
@@ -254,7 +301,7 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
         active.retain(|a| {
             let gone = a.events.is_closed();
             if gone {
-                decoder.release(a.slot);
+                a.release(&mut decoder);
                 stats.cancelled.fetch_add(1, Ordering::SeqCst);
             }
             !gone
@@ -264,28 +311,32 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
             continue;
         }
 
-        // Generating sequences first (one row each), then prompt chunks.
+        // Generating sequences first (one row each, and one for a guide), then prompt chunks.
         let mut rows = Vec::new();
         let mut owners = Vec::new();
         for (i, a) in active.iter().enumerate() {
             if !a.reading_prompt() {
                 rows.push(Row { slot: a.slot, token: a.decoding.last_token(), logits: true });
-                owners.push(i);
+                owners.push((i, Sequence::Own));
+                if let Some(g) = &a.guide {
+                    rows.push(Row { slot: g.slot, token: a.decoding.last_token(), logits: true });
+                    owners.push((i, Sequence::Guide));
+                }
             }
         }
         for (i, a) in active.iter_mut().enumerate() {
-            let room = config.step_rows.saturating_sub(rows.len());
-            if !a.reading_prompt() || room == 0 {
+            if !a.reading_prompt() {
                 continue;
             }
-            let end = (a.fed + room).min(a.prompt.len());
-            for p in a.fed..end {
-                rows.push(Row { slot: a.slot, token: a.prompt[p], logits: p + 1 == a.prompt.len() });
+            // A guide's prompt first: its logits wait for the job's own.
+            if let Some(g) = a.guide.as_mut() {
+                if feed(&mut rows, config.step_rows, g.slot, &g.prompt, &mut g.fed) {
+                    owners.push((i, Sequence::Guide));
+                }
             }
-            if end == a.prompt.len() {
-                owners.push(i);
+            if feed(&mut rows, config.step_rows, a.slot, &a.prompt, &mut a.fed) {
+                owners.push((i, Sequence::Own));
             }
-            a.fed = end;
         }
         // `owners` lists the rows asking for logits in row order, as the logits come back.
         let logits = forward(&mut decoder, &rows, config.batch);
@@ -295,8 +346,16 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
         // Sampling (top-k selection, detokenizing) costs about as much as the
         // forward pass at these sizes; sequences sample in parallel.
         let mut logit_row = vec![None; active.len()];
-        for (k, &i) in owners.iter().enumerate() {
-            logit_row[i] = Some(k);
+        for (k, &(i, sequence)) in owners.iter().enumerate() {
+            let row = &logits[k * vocab..(k + 1) * vocab];
+            match sequence {
+                Sequence::Own => logit_row[i] = Some(k),
+                Sequence::Guide => {
+                    let g = active[i].guide.as_mut().expect("a guide row comes from a guided job");
+                    g.logits.clear();
+                    g.logits.extend_from_slice(row);
+                }
+            }
         }
         let steps: Vec<Option<Step>> = active
             .par_iter_mut()
@@ -304,6 +363,9 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
             .map(|(a, k)| {
                 let k = k?;
                 let mut l = logits[k * vocab..(k + 1) * vocab].to_vec();
+                if let Some(g) = &a.guide {
+                    contrast_logits(&mut l, &g.logits, g.weight, crate::chat::GUIDANCE_PLAUSIBLE);
+                }
                 Some(if decoder.len(a.slot) >= window {
                     a.decoding.finish(FinishReason::ContextFull)
                 } else {
@@ -334,11 +396,26 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
         }
         for &i in finished.iter().rev() {
             let a = active.swap_remove(i);
-            decoder.release(a.slot);
+            a.release(&mut decoder);
             stats.completed.fetch_add(1, Ordering::SeqCst);
         }
         stats.active.store(active.len(), Ordering::SeqCst);
     }
+}
+
+/// Adds up to the rows' room of `prompt`'s unread tokens for `slot`;
+/// true when its last one is among them (the row that asks for logits).
+fn feed(rows: &mut Vec<Row>, step_rows: usize, slot: usize, prompt: &[u32], fed: &mut usize) -> bool {
+    let room = step_rows.saturating_sub(rows.len());
+    if *fed >= prompt.len() || room == 0 {
+        return false;
+    }
+    let end = (*fed + room).min(prompt.len());
+    for p in *fed..end {
+        rows.push(Row { slot, token: prompt[p], logits: p + 1 == prompt.len() });
+    }
+    *fed = end;
+    end == prompt.len()
 }
 
 /// One forward pass over all rows, or (unbatched) one per sequence.
@@ -354,4 +431,63 @@ fn forward(decoder: &mut BatchDecoder, rows: &[Row], batch: bool) -> Vec<f32> {
         start = end;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::{generate_reply, render_tokens, without_request, Message, Role};
+    use crate::model::params::{init_params, ParamLayout};
+
+    /// A guided job's text is `generate_reply`'s for the same options, with
+    /// other jobs (guided or not) batched beside it and prompts read in
+    /// chunks of a few rows.
+    #[test]
+    fn guided_jobs_answer_as_batch_one_guidance_does() {
+        let text = "tell me a story about a cat. the cat sat on the mat and the dog ran.\n".repeat(30);
+        let tokenizer = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let config = ModelConfig::preset("tiny", tokenizer.vocab_size()).unwrap();
+        let params = init_params(&config, &ParamLayout::new(&config), 5);
+        let model = Arc::new(Model { name: "m".into(), config, params, tokenizer, quantized: None });
+        let engine = Engine::start(model.clone(), EngineConfig { step_rows: 7, ..Default::default() });
+        let tok = &model.tokenizer;
+
+        let conversations = [
+            vec![Message::new(Role::User, "tell me a story about a cat.")],
+            vec![
+                Message::new(Role::User, "the dog ran."),
+                Message::new(Role::Assistant, "the cat sat."),
+                Message::new(Role::User, "a story about the mat?"),
+            ],
+            vec![Message::new(Role::User, "the cat sat on")],
+        ];
+        let weights = [1.5, 3.0, 0.0];
+        let mut receivers = Vec::new();
+        for (i, (messages, &weight)) in conversations.iter().zip(&weights).enumerate() {
+            let options =
+                SamplingOptions { temperature: 0.9, max_new_tokens: 16, seed: i as u64, ..Default::default() };
+            let guide = (weight > 0.0)
+                .then(|| Guide { prompt: render_tokens(tok, &without_request(messages).unwrap(), true).ids, weight });
+            let prompt = render_tokens(tok, messages, true).ids;
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            engine.submit(Job { prompt, options: options.clone(), events: tx, guide }).unwrap();
+            receivers.push((rx, options));
+        }
+        for ((mut rx, options), (messages, &weight)) in receivers.into_iter().zip(conversations.iter().zip(&weights)) {
+            let mut served = String::new();
+            while let Some(event) = rx.blocking_recv() {
+                match event {
+                    Event::Text(piece, _) => served.push_str(&piece),
+                    Event::Done { .. } => break,
+                }
+            }
+            let (mut g, mut other) = (model.generator(), model.generator());
+            let expected = generate_reply(&mut g, &mut other, weight, tok, messages, &options, |_| {});
+            assert_eq!(served, expected.text, "guidance {weight}");
+            if weight > 0.0 {
+                let plain = generate_reply(&mut g, &mut other, 0.0, tok, messages, &options, |_| {});
+                assert_ne!(served, plain.text, "the guidance changes these replies, so the check says something");
+            }
+        }
+    }
 }

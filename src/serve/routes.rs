@@ -24,8 +24,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
-use super::engine::{Engine, Event, Job, Model};
-use crate::chat::{fit_to_window, render_tokens, Message, Role};
+use super::engine::{Engine, Event, Guide, Job, Model};
+use crate::chat::{fit_to_window, render_tokens, without_request, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
 use crate::generate::{SamplingOptions, TokenLogprob};
 use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
@@ -45,6 +45,8 @@ pub struct AppState {
     pub api_key: Option<String>,
     /// Sampling for fields a request leaves out.
     pub defaults: SamplingOptions,
+    /// Classifier-free guidance for chat requests without `guidance`.
+    pub guidance: f32,
     /// When the server started (the model's `created`).
     pub started: u64,
 }
@@ -205,6 +207,8 @@ struct Prepared {
     /// For `echo` with `logprobs`: the prompt's tokens (after
     /// `<|endoftext|>`) with the model's log-probabilities.
     prompt_logprobs: Vec<TokenLogprob>,
+    /// The other prompt of a guided chat answer.
+    guide: Option<Guide>,
 }
 
 /// Runs CPU work (tokenizing, retrieval) off the async threads.
@@ -279,7 +283,25 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         )));
     }
     options.max_new_tokens = options.max_new_tokens.min(window - prompt.len());
-    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new() })
+    let guidance = match req.guidance {
+        Some(g) if !(0.0..=10.0).contains(&g) => {
+            return Err(ApiError::invalid(
+                "guidance".to_string(),
+                format!("`guidance` is {g}; it must be between 0 and 10"),
+            ))
+        }
+        Some(g) => g,
+        None => s.guidance,
+    };
+    // As `fledge chat`: guided unless there is a context to answer from.
+    let guide = without_request(&messages)
+        .filter(|_| guidance > 0.0 && !messages.iter().any(|m| m.role == Role::Context))
+        .map(|without| {
+            let mut other = render_tokens(tok, &without, true).ids;
+            other.extend_from_slice(&prompt[prompt.len() - begun..]);
+            Guide { prompt: other, weight: guidance }
+        });
+    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide })
 }
 
 /// Completion: the prompt continued as a document (after `<|endoftext|>`,
@@ -310,7 +332,7 @@ fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared,
         Some(n) if echo => prompt_logprobs(&s.model, &prompt, n),
         _ => Vec::new(),
     };
-    Ok(Prepared { prompt, options, sources: Vec::new(), echo: echo.then_some(text), prompt_logprobs })
+    Ok(Prepared { prompt, options, sources: Vec::new(), echo: echo.then_some(text), prompt_logprobs, guide: None })
 }
 
 /// Each prompt token's log-probability given the ones before it (the
@@ -328,7 +350,8 @@ fn prompt_logprobs(model: &Model, prompt: &[u32], n: usize) -> Vec<TokenLogprob>
 
 fn submit(s: &AppState, p: &Prepared) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
     let (tx, rx) = mpsc::unbounded_channel();
-    s.engine.submit(Job { prompt: p.prompt.clone(), options: p.options.clone(), events: tx }).map_err(|busy| {
+    let job = Job { prompt: p.prompt.clone(), options: p.options.clone(), events: tx, guide: p.guide.clone() };
+    s.engine.submit(job).map_err(|busy| {
         ApiError::status(StatusCode::SERVICE_UNAVAILABLE, "server_error", Some("server_busy"), busy.to_string())
     })?;
     Ok(rx)
