@@ -359,9 +359,9 @@ pub struct StoryScore {
 pub fn story_sampling(max_new_tokens: usize, temperature: f32, seed: u64) -> SamplingOptions {
     SamplingOptions {
         temperature,
-        top_k: 40,
-        top_p: 0.95,
-        repetition_penalty: 1.1,
+        top_k: crate::generate::CHAT_TOP_K,
+        top_p: crate::generate::CHAT_TOP_P,
+        repetition_penalty: crate::generate::CHAT_REPETITION_PENALTY,
         max_new_tokens,
         seed,
         ..Default::default()

@@ -497,13 +497,13 @@ pub struct ChatArgs {
     #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
     guidance: f32,
     /// Sample only from this many most likely tokens (0: all).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TOP_K)]
     top_k: usize,
     /// Sample only from the most likely tokens that together hold this probability.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TOP_P)]
     top_p: f32,
     /// Make tokens the reply has already used less likely (the prompt's do not count): their scores shrink by this factor (1: off).
-    #[arg(long, default_value_t = 1.1)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_REPETITION_PENALTY)]
     repetition_penalty: f32,
     /// Seed of the first reply's sampling (each reply uses the next).
     #[arg(long, default_value_t = 0)]

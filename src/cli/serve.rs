@@ -55,15 +55,15 @@ pub struct ModelArgs {
     temperature: f32,
     /// Sample only from the most likely tokens that together hold this probability, for requests
     /// without `top_p`.
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TOP_P)]
     top_p: f32,
     /// Sample only from this many most likely tokens (0: all), for requests without `top_k` (as `fledge
     /// chat`).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_TOP_K)]
     top_k: usize,
     /// Make tokens the reply has already used less likely (the prompt's do not count), for requests
     /// without `repetition_penalty` (1: off).
-    #[arg(long, default_value_t = 1.1)]
+    #[arg(long, default_value_t = fledge::generate::CHAT_REPETITION_PENALTY)]
     repetition_penalty: f32,
     /// Classifier-free guidance toward the last user message, for chat requests without `guidance`,
     /// as `fledge chat --guidance` (0: off; not applied to answers with a context).

@@ -515,6 +515,12 @@ impl<'a> Generator<'a> {
 /// `fledge serve` and the battery's story requests start from it (the
 /// exported `generation_config.json` writes the same 0.7 as JSON text).
 pub const CHAT_TEMPERATURE: f32 = 0.7;
+/// The rest of chat's sampling, shared the same way: the 40 most likely
+/// tokens, of those the ones holding 0.95 of the probability, and tokens
+/// the reply has used made 1.1 times less likely.
+pub const CHAT_TOP_K: usize = 40;
+pub const CHAT_TOP_P: f32 = 0.95;
+pub const CHAT_REPETITION_PENALTY: f32 = 1.1;
 
 /// How to pick each next token.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -7,14 +7,15 @@
 //! OpenAI defines that a small local model cannot honour (`n` above 1,
 //! tools, `logit_bias`) are refused with a message naming the field; ones
 //! that change nothing here (`user`, the penalties within their range) are
-//! accepted. `top_k`, `repetition_penalty`, `retrieval` and
+//! accepted. `top_k`, `repetition_penalty`, `guidance`, `retrieval` and
 //! `continue_final_message` are fledge's own.
 //!
 //! Log-probabilities (`logprobs`, `top_logprobs`) come in OpenAI's shapes.
 //! Where its documentation leaves open which distribution they describe,
-//! fledge gives the one each token was drawn from: after repetition penalty,
-//! temperature, top-k and top-p (so a cut alternative is not listed, and the
-//! listed ones sum to 1 at most); with `temperature: 0`, the raw model's.
+//! fledge gives the one each token was drawn from: after guidance (when the
+//! answer is guided), repetition penalty, temperature, top-k and top-p (so a
+//! cut alternative is not listed, and the listed ones sum to 1 at most); with
+//! `temperature: 0` and no guidance, the raw model's.
 //! The `logprobs` object says which, in its extra field `distribution`.
 
 use axum::http::StatusCode;

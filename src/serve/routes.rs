@@ -507,7 +507,14 @@ async fn respond(
         model: s.model.clone(),
         kind,
         wanted: p.options.logprobs.is_some(),
-        distribution: p.options.logprob_distribution(),
+        distribution: match &p.guide {
+            Some(g) => format!(
+                "guided: classifier-free guidance {} toward the last user message, then {}",
+                g.weight,
+                p.options.logprob_distribution()
+            ),
+            None => p.options.logprob_distribution(),
+        },
         offset: 0,
     };
     if !stream {

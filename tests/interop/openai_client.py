@@ -63,8 +63,8 @@ seen["completion"] = completion.choices[0].text
 import math
 import urllib.request
 
-# No repetition penalty: the greedy choice is then the model's likeliest token.
-greedy = {"repetition_penalty": 1.0}
+# No repetition penalty and no guidance: the greedy choice is then the model's likeliest token.
+greedy = {"repetition_penalty": 1.0, "guidance": 0}
 lp_chat = client.chat.completions.create(
     model=model, messages=messages, max_tokens=12, temperature=0, logprobs=True, top_logprobs=5, extra_body=greedy)
 content = lp_chat.choices[0].logprobs.content
@@ -114,7 +114,9 @@ sampled = client.chat.completions.create(
 for t in sampled.choices[0].logprobs.content:
     assert len(t.top_logprobs) <= 3 and abs(sum(math.exp(a.logprob) for a in t.top_logprobs) - 1) < 1e-4, t
     assert t.token in [a.token for a in t.top_logprobs], t
-assert sampled.choices[0].logprobs.model_extra["distribution"].startswith("sampling"), sampled.choices[0].logprobs
+# Guided by default (the server's --guidance), and the distribution says so.
+assert sampled.choices[0].logprobs.model_extra["distribution"].startswith("guided"), sampled.choices[0].logprobs
+assert "sampling" in sampled.choices[0].logprobs.model_extra["distribution"], sampled.choices[0].logprobs
 
 # Completions: logprobs N, and echo gives the prompt's too.
 echoed = client.completions.create(model=model, prompt="the dog ran to", max_tokens=4, temperature=0, logprobs=2, echo=True)
