@@ -112,6 +112,16 @@ pub fn without_request(messages: &[Message]) -> Option<Vec<Message>> {
     Some(without)
 }
 
+/// The conversation a reply to `messages` is contrasted with at `guidance`
+/// ([`without_request`]), or `None` when it is not guided: at 0, with no
+/// user message, or with a context message (see [`generate_reply`]).
+pub fn guided_against(messages: &[Message], guidance: f32) -> Option<Vec<Message>> {
+    if guidance <= 0.0 || messages.iter().any(|m| m.role == Role::Context) {
+        return None;
+    }
+    without_request(messages)
+}
+
 /// Generates the reply to `messages` with `options`, guided at `guidance`
 /// by a second generator over the same weights (`guide`, reset here); plain
 /// generation when `guidance` is 0, no user message is there, or the
@@ -129,8 +139,7 @@ pub fn generate_reply(
     on_text: impl FnMut(&str),
 ) -> Generation {
     let ids = render_tokens(tok, messages, true).ids;
-    let guided = guidance > 0.0 && !messages.iter().any(|m| m.role == Role::Context);
-    match without_request(messages).filter(|_| guided) {
+    match guided_against(messages, guidance) {
         Some(without) => {
             let other = render_tokens(tok, &without, true).ids;
             let contrast =

@@ -25,7 +25,7 @@ use tokio_stream::StreamExt;
 
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Guide, Job, Model};
-use crate::chat::{fit_to_window, render_tokens, without_request, Message, Role};
+use crate::chat::{fit_to_window, guided_against, render_tokens, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
 use crate::generate::{SamplingOptions, TokenLogprob};
 use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
@@ -294,13 +294,11 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         None => s.guidance,
     };
     // As `fledge chat`: guided unless there is a context to answer from.
-    let guide = without_request(&messages)
-        .filter(|_| guidance > 0.0 && !messages.iter().any(|m| m.role == Role::Context))
-        .map(|without| {
-            let mut other = render_tokens(tok, &without, true).ids;
-            other.extend_from_slice(&prompt[prompt.len() - begun..]);
-            Guide { prompt: other, weight: guidance }
-        });
+    let guide = guided_against(&messages, guidance).map(|without| {
+        let mut other = render_tokens(tok, &without, true).ids;
+        other.extend_from_slice(&prompt[prompt.len() - begun..]);
+        Guide { prompt: other, weight: guidance }
+    });
     Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide })
 }
 
