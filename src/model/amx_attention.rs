@@ -46,7 +46,9 @@ pub fn supported(time: usize, hd: usize) -> bool {
 }
 
 /// [`super::attention::attention_forward`] with bf16 products; the same
-/// arguments and layouts.
+/// arguments and layouts, except that each row of `probs` is written only up
+/// to the end of its query's 32-key diagonal block, all that [`backward`]
+/// reads (zeroing the rest was 100 MB of writes per reference step).
 ///
 /// # Panics
 /// If ![`supported`]`(time, hd)`.
@@ -274,8 +276,8 @@ mod x86 {
         }
     }
 
-    /// The softmax of one row of scores into `prow` (`[t]`): keys `j0..=i`
-    /// (zero elsewhere), scaled by `scale`.
+    /// The softmax of one row of scores into `prow` (the row up to the end of
+    /// its diagonal block): keys `j0..=i`, zero elsewhere, scaled by `scale`.
     #[inline(always)]
     fn softmax_row(prow: &mut [f32], scores: &[f32], j0: usize, i: usize, scale: f32) {
         let s = &scores[j0..=i];
@@ -324,7 +326,8 @@ mod x86 {
             for r in 0..BLOCK {
                 let i = BLOCK * ib + r;
                 let j0 = starts.map_or(0, |st| st[i] as usize);
-                let prow = &mut p[i * t..(i + 1) * t];
+                // Past the diagonal block the row is never read: left unwritten.
+                let prow = &mut p[i * t..i * t + kend];
                 softmax_row(prow, &s.scores[r * t..(r + 1) * t], j0, i, scale);
                 // SAFETY: prow has t >= kend values; packed row r has tp >= kend / 2 slots.
                 unsafe { cvt_row(pa[r * tp..].as_mut_ptr(), prow.as_ptr(), kend) };
@@ -498,7 +501,20 @@ mod tests {
             forward(&mut got.0, &mut got.1, &q, &k, &v, starts.as_deref(), batch, heads, kv_heads, time, hd);
             let case = format!("batch {batch}, heads {heads}/{kv_heads}, time {time}, hd {hd}");
             assert!(rel_err(&got.0, &want.0) < 2e-2, "{case}: output {}", rel_err(&got.0, &want.0));
-            assert!(rel_err(&got.1, &want.1) < 2e-2, "{case}: probabilities {}", rel_err(&got.1, &want.1));
+            // Each row is written up to the end of its diagonal block and left
+            // as it was (NaN here) past it; the backward below must not read
+            // those, or its gradients would be NaN.
+            let written = |x: &[f32]| -> Vec<f32> {
+                let rows = x.chunks_exact(time).enumerate();
+                rows.flat_map(|(r, row)| row[..BLOCK * ((r % time) / BLOCK + 1)].to_vec()).collect()
+            };
+            assert!(got
+                .1
+                .chunks_exact(time)
+                .enumerate()
+                .all(|(r, row)| row[BLOCK * ((r % time) / BLOCK + 1)..].iter().all(|x| x.is_nan())));
+            let (pg, pw) = (written(&got.1), written(&want.1));
+            assert!(rel_err(&pg, &pw) < 2e-2, "{case}: probabilities {}", rel_err(&pg, &pw));
             if let Some(st) = &starts {
                 // Keys before a query's segment have probability exactly zero.
                 for (i, &start) in st.iter().enumerate().take(time).skip(40) {
