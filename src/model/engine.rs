@@ -184,11 +184,7 @@ impl Engine {
             let a = &mut rest[0];
             if l > 0 {
                 // This layer's input is the previous layer's output.
-                let prev = &done[l - 1];
-                a.x_in.copy_from_slice(&prev.x_mid);
-                for (x, h) in a.x_in.iter_mut().zip(&self.scratch.d_rows) {
-                    *x += h;
-                }
+                kernels::add_into(&mut a.x_in, &done[l - 1].x_mid, &self.scratch.d_rows);
             }
             let w = |off: usize, len: usize| &params[off..off + len];
             kernels::rmsnorm_forward(&mut a.xn1, &mut a.rstd1, &a.x_in, w(o.attn_norm, d), d, eps);
@@ -218,9 +214,7 @@ impl Engine {
             kernels::from_head_major(&mut a.att, &self.scratch.hm, b, t, heads, hd, None);
             // Output projection and residual.
             kernels::linear_forward_in(prec, &mut a.x_mid, &a.att, w(o.wo, d * d), n, d, d);
-            for (m, x) in a.x_mid.iter_mut().zip(&a.x_in) {
-                *m += x;
-            }
+            kernels::add_assign(&mut a.x_mid, &a.x_in);
             // MLP.
             kernels::rmsnorm_forward(&mut a.xn2, &mut a.rstd2, &a.x_mid, w(o.ffn_norm, d), d, eps);
             kernels::linear_forward_in(prec, &mut a.gate, &a.xn2, w(o.w_gate, f * d), n, d, f);
@@ -231,9 +225,7 @@ impl Engine {
             kernels::linear_forward_in(prec, &mut self.scratch.d_rows, &a.h, w(o.w_down, d * f), n, f, d);
         }
         let last = self.layers.last().expect("at least one layer");
-        for ((x, m), h) in self.x_final.iter_mut().zip(&last.x_mid).zip(&self.scratch.d_rows) {
-            *x = m + h;
-        }
+        kernels::add_into(&mut self.x_final, &last.x_mid, &self.scratch.d_rows);
         let fw = &params[self.layout.final_norm..self.layout.final_norm + d];
         kernels::rmsnorm_forward(&mut self.xn_final, &mut self.rstd_final, &self.x_final, fw, d, eps);
         let head = &params[self.layout.lm_head..self.layout.lm_head + v * d];

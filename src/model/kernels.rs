@@ -285,6 +285,27 @@ pub fn linear_backward_in(
 /// Rows per parallel task of the norms' forward and backward passes.
 const NORM_ROWS: usize = 64;
 
+/// `out = a + b`, element by element, in parallel (the residual stream's
+/// additions: on one thread they were about 10 ms of a 400 ms bf16 step).
+pub fn add_into(out: &mut [f32], a: &[f32], b: &[f32]) {
+    let _span = span(Kind::Other);
+    out.par_chunks_mut(16_384).zip(a.par_chunks(16_384)).zip(b.par_chunks(16_384)).for_each(|((o, a), b)| {
+        for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+            *o = a + b;
+        }
+    });
+}
+
+/// `out += a`, element by element, in parallel.
+pub fn add_assign(out: &mut [f32], a: &[f32]) {
+    let _span = span(Kind::Other);
+    out.par_chunks_mut(16_384).zip(a.par_chunks(16_384)).for_each(|(o, a)| {
+        for (o, a) in o.iter_mut().zip(a) {
+            *o += a;
+        }
+    });
+}
+
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
 pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d: usize, eps: f32) {
     let _span = span(Kind::Norm);
