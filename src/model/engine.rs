@@ -277,7 +277,7 @@ impl Engine {
             v,
             false,
         );
-        s.dx.fill(0.0);
+        kernels::zero(&mut s.dx);
         let fnorm = self.layout.final_norm;
         kernels::rmsnorm_backward(
             &mut s.dx,
@@ -357,8 +357,8 @@ impl Engine {
                 false,
             );
             kernels::to_head_major(&mut s.hm, &s.d_rows, b, t, heads, hd, None);
-            s.dk_hm.fill(0.0);
-            s.dv_hm.fill(0.0);
+            kernels::zero(&mut s.dk_hm);
+            kernels::zero(&mut s.dv_hm);
             attention::attention_backward(
                 prec,
                 &mut s.dq_hm,

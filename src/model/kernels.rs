@@ -306,6 +306,13 @@ pub fn add_assign(out: &mut [f32], a: &[f32]) {
     });
 }
 
+/// Sets `out` to zero in parallel (one thread writing a gradient buffer's
+/// megabytes leaves the other idle).
+pub fn zero(out: &mut [f32]) {
+    let _span = span(Kind::Other);
+    out.par_chunks_mut(16_384).for_each(|o| o.fill(0.0));
+}
+
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
 pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d: usize, eps: f32) {
     let _span = span(Kind::Norm);

@@ -49,7 +49,7 @@ impl Trainer {
     /// to IGNORE do not count), so a micro-batch weighs as much as the
     /// targets it carries.
     pub fn step(&mut self, micro_batches: &[Batch], lr: f32) -> StepStats {
-        self.grads.fill(0.0);
+        crate::model::kernels::zero(&mut self.grads);
         let counted = |b: &Batch| b.targets.iter().filter(|&&t| t != IGNORE).count();
         let total = micro_batches.iter().map(counted).sum::<usize>().max(1) as f32;
         let mut loss = 0.0;
