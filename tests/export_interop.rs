@@ -179,4 +179,14 @@ fn transformers_and_the_gguf_reader_load_the_export() {
     if src.config.ffn_hidden % 32 != 0 {
         assert_eq!(gguf["q8_0"]["types"]["F16"].as_u64(), Some(src.config.n_layers as u64), "{gguf}");
     }
+
+    // The model card's Python example runs as written (sampling from
+    // generation_config.json, guided as fledge chat guides), pointed at the folder.
+    let card = std::fs::read_to_string(out.join("README.md")).unwrap();
+    let example = card.split("```python\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a python block");
+    assert!(example.contains("guidance_scale=2.5") && example.contains("negative_prompt_ids"), "{example}");
+    let example = example.replace("\"ref\"", &format!("{:?}", out.to_str().unwrap()));
+    let run = Command::new(&python).args(["-c", &format!("import torch\ntorch.manual_seed(0)\n{example}")]).output();
+    let printed = ok(run.unwrap());
+    eprintln!("the card's example printed: {printed}");
 }

@@ -138,16 +138,29 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
          the answer is in its context. Its window is {} tokens. Do not use it for anything that matters.\n",
         c.max_seq_len
     );
-    let _ = writeln!(s, "## How to use it\n\nWith transformers:\n\n```python");
+    // fledge chat's classifier-free guidance, through transformers' own:
+    // its guidance_scale weighs (conditional - negative) log-probabilities,
+    // so fledge's G is transformers' 1 + G; transformers has no cut to
+    // plausible tokens, so its samples are close to fledge's, not the same.
+    let _ = writeln!(
+        s,
+        "## How to use it\n\nWith transformers (sampling settings come from `generation_config.json`; \
+         `guidance_scale` and the negative prompt, the conversation with the request emptied, guide the reply \
+         toward the request as `fledge chat` does by default, without its cut to tokens at least {cut} times \
+         as likely as the favourite):\n\n```python",
+        cut = crate::chat::GUIDANCE_PLAUSIBLE
+    );
     let _ = writeln!(
         s,
         "from transformers import AutoModelForCausalLM, AutoTokenizer\n\
          tok = AutoTokenizer.from_pretrained(\"{name}\")\n\
          model = AutoModelForCausalLM.from_pretrained(\"{name}\")\n\
-         ids = tok.apply_chat_template([{{\"role\": \"user\", \"content\": \"Tell me a story.\"}}],\n\
-         \x20                           add_generation_prompt=True, return_tensors=\"pt\")\n\
-         out = model.generate(ids, max_new_tokens=100, do_sample=True, temperature=0.7)\n\
-         print(tok.decode(out[0][ids.shape[1]:], skip_special_tokens=True))\n```\n"
+         chat = lambda request: tok.apply_chat_template([{{\"role\": \"user\", \"content\": request}}],\n\
+         \x20   add_generation_prompt=True, return_tensors=\"pt\", return_dict=True)[\"input_ids\"]\n\
+         ids = chat(\"Tell me a story about a cat who is afraid of the rain.\")\n\
+         out = model.generate(ids, max_new_tokens=200, guidance_scale={scale}, negative_prompt_ids=chat(\"\"))\n\
+         print(tok.decode(out[0][ids.shape[1]:], skip_special_tokens=True))\n```\n",
+        scale = 1.0 + crate::chat::CHAT_GUIDANCE
     );
     if !inputs.gguf_files.is_empty() {
         let first = &inputs.gguf_files[0];

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{file_err, ExportError, Source};
 use crate::chat::template::{CHAT_TEMPLATE, IM_END};
 use crate::fsutil::write_atomic;
+use crate::generate::{CHAT_TEMPERATURE, CHAT_TOP_K, CHAT_TOP_P};
 use crate::model::params::ParamLayout;
 
 /// The weights' number format in `model.safetensors`.
@@ -120,15 +121,21 @@ pub fn export(src: &Source, tmp: &Path, dtype: HfDtype, card: &str) -> Result<()
             "eos_token_id": [im_end, eot],
             "pad_token_id": eot,
             "do_sample": true,
-            "temperature": 0.7,
-            "top_k": 40,
-            "top_p": 0.95,
+            "temperature": decimal(CHAT_TEMPERATURE),
+            "top_k": CHAT_TOP_K,
+            "top_p": decimal(CHAT_TOP_P),
             "max_new_tokens": 200,
         }))
         .as_bytes(),
     )?;
     write("README.md", card.as_bytes())?;
     Ok(())
+}
+
+/// An f32 setting as the decimal it was written as (0.7, not 0.699999988 as
+/// a plain widening to f64 would print it in JSON).
+fn decimal(x: f32) -> f64 {
+    x.to_string().parse().expect("an f32 prints as a decimal f64 parses")
 }
 
 #[cfg(test)]
