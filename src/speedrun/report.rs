@@ -323,9 +323,9 @@ fn render_battery(s: &mut String, b: &Value) {
             rate_with_error(&g["answer_accuracy"], &g["answerable"]),
             f(&g["exact_match"], 3),
             f(&g["f1"], 3),
-            f(&g["false_refusal_rate"], 3),
+            rate_with_error(&g["false_refusal_rate"], &g["answerable"]),
             g["unanswerable"],
-            f(&g["refusal_rate"], 3),
+            rate_with_error(&g["refusal_rate"], &g["unanswerable"]),
             st["requests"],
             rate_with_error(&st["pass_rate"], &st["requests"])
         );
@@ -454,7 +454,22 @@ fn render_eval(s: &mut String, fig: &Value) {
 
 #[cfg(test)]
 mod tests {
-    use super::utc_date;
+    use super::{render_battery, utc_date};
+    use serde_json::json;
+
+    #[test]
+    fn battery_rates_carry_their_standard_errors() {
+        let grounded = json!({"answerable": 100, "answer_accuracy": 0.36, "exact_match": 0.2, "f1": 0.4,
+            "false_refusal_rate": 0.08, "unanswerable": 25, "refusal_rate": 0.6});
+        let stories = json!({"requests": 50, "pass_rate": 0.88, "guidance": 1.5});
+        let mut s = String::new();
+        render_battery(&mut s, &json!({"splits": [{"split": "dev", "grounded": grounded, "stories": stories}]}));
+        // sqrt(p (1 - p) / n): over the answerable questions, the unanswerable ones, the requests.
+        let row = s.lines().find(|l| l.starts_with("| dev |")).expect("the dev row");
+        for cell in ["0.360 ± 0.048", "0.080 ± 0.027", "0.600 ± 0.098", "0.880 ± 0.046"] {
+            assert!(row.contains(cell), "{cell} missing from {row}");
+        }
+    }
 
     #[test]
     fn unix_times_become_utc_dates() {
