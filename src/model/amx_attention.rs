@@ -504,15 +504,16 @@ mod tests {
             // Each row is written up to the end of its diagonal block and left
             // as it was (NaN here) past it; the backward below must not read
             // those, or its gradients would be NaN.
+            let diagonal_end = |r: usize| BLOCK * ((r % time) / BLOCK + 1);
             let written = |x: &[f32]| -> Vec<f32> {
                 let rows = x.chunks_exact(time).enumerate();
-                rows.flat_map(|(r, row)| row[..BLOCK * ((r % time) / BLOCK + 1)].to_vec()).collect()
+                rows.flat_map(|(r, row)| row[..diagonal_end(r)].to_vec()).collect()
             };
-            assert!(got
-                .1
-                .chunks_exact(time)
-                .enumerate()
-                .all(|(r, row)| row[BLOCK * ((r % time) / BLOCK + 1)..].iter().all(|x| x.is_nan())));
+            let mut rows = got.1.chunks_exact(time).enumerate();
+            assert!(
+                rows.all(|(r, row)| row[diagonal_end(r)..].iter().all(|x| x.is_nan())),
+                "{case}: wrote past the diagonal block"
+            );
             let (pg, pw) = (written(&got.1), written(&want.1));
             assert!(rel_err(&pg, &pw) < 2e-2, "{case}: probabilities {}", rel_err(&pg, &pw));
             if let Some(st) = &starts {

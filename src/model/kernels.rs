@@ -282,14 +282,15 @@ pub fn linear_backward_in(
     matmul_in(precision, dx, dy, w, Product { accumulate: accumulate_dx, ..Product::new(rows, d_out, d_in) });
 }
 
-/// Rows per parallel task of the norms' forward and backward passes.
-const NORM_ROWS: usize = 64;
+/// Values per parallel task of the element-wise passes below.
+const ELEMENTWISE_CHUNK: usize = 16_384;
 
 /// `out = a + b`, element by element, in parallel (the residual stream's
 /// additions: on one thread they were about 10 ms of a 400 ms bf16 step).
 pub fn add_into(out: &mut [f32], a: &[f32], b: &[f32]) {
     let _span = span(Kind::Other);
-    out.par_chunks_mut(16_384).zip(a.par_chunks(16_384)).zip(b.par_chunks(16_384)).for_each(|((o, a), b)| {
+    let c = ELEMENTWISE_CHUNK;
+    out.par_chunks_mut(c).zip(a.par_chunks(c)).zip(b.par_chunks(c)).for_each(|((o, a), b)| {
         for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
             *o = a + b;
         }
@@ -299,7 +300,7 @@ pub fn add_into(out: &mut [f32], a: &[f32], b: &[f32]) {
 /// `out += a`, element by element, in parallel.
 pub fn add_assign(out: &mut [f32], a: &[f32]) {
     let _span = span(Kind::Other);
-    out.par_chunks_mut(16_384).zip(a.par_chunks(16_384)).for_each(|(o, a)| {
+    out.par_chunks_mut(ELEMENTWISE_CHUNK).zip(a.par_chunks(ELEMENTWISE_CHUNK)).for_each(|(o, a)| {
         for (o, a) in o.iter_mut().zip(a) {
             *o += a;
         }
@@ -310,8 +311,11 @@ pub fn add_assign(out: &mut [f32], a: &[f32]) {
 /// megabytes leaves the other idle).
 pub fn zero(out: &mut [f32]) {
     let _span = span(Kind::Other);
-    out.par_chunks_mut(16_384).for_each(|o| o.fill(0.0));
+    out.par_chunks_mut(ELEMENTWISE_CHUNK).for_each(|o| o.fill(0.0));
 }
+
+/// Rows per parallel task of the norms' forward and backward passes.
+const NORM_ROWS: usize = 64;
 
 /// RMSNorm: `y = x / rms(x) * w`; keeps `1 / rms` per row for the backward.
 pub fn rmsnorm_forward(y: &mut [f32], rstd: &mut [f32], x: &[f32], w: &[f32], d: usize, eps: f32) {
