@@ -15,12 +15,15 @@
 //! - [`eval`]: exact match and token F1 on held-out grounded QA.
 //! - [`battery`]: the hand-written sets of `evals/` (grounded QA, refusals,
 //!   story requests) scored as rates.
+//! - [`quote`]: answers about a given text quoted from it (beam search over
+//!   the text's spans).
 //! - [`stories`]: story requests made from the corpus's stories.
 
 pub mod battery;
 pub mod convert;
 pub mod eval;
 pub mod notes;
+pub mod quote;
 pub mod rc;
 pub mod sft;
 pub mod stories;
@@ -167,18 +170,21 @@ pub fn reply(
 /// guided toward the question at `guidance` (0: off), or, when
 /// `context_weight` is above 0 and a context is there, with context-aware
 /// decoding at that weight instead (an experiment of `fledge eval`; see
-/// [`Contrast`] for both).
+/// [`Contrast`] for both). With `quote` and a context, the answer is the
+/// span of the context the model finds likeliest ([`quote::quote`]) unless
+/// the model declines, whose reply is then decoded as the rest say.
 #[derive(Debug, Clone, Copy)]
 pub struct Answering {
     pub max_new_tokens: usize,
     pub guidance: f32,
     pub context_weight: f32,
+    pub quote: bool,
 }
 
 impl Answering {
-    /// Greedy, neither guided nor contrasted with the context.
+    /// Greedy, neither guided nor contrasted with the context, not quoted.
     pub fn plain(max_new_tokens: usize) -> Self {
-        Self { max_new_tokens, guidance: 0.0, context_weight: 0.0 }
+        Self { max_new_tokens, guidance: 0.0, context_weight: 0.0, quote: false }
     }
 
     /// Greedy and guided as `fledge chat` guides ([`CHAT_GUIDANCE`]).
@@ -201,10 +207,13 @@ pub fn reply_contrasted(
     answering: Answering,
     seed: u64,
 ) -> (String, FinishReason) {
-    let Answering { max_new_tokens, guidance, context_weight } = answering;
+    let Answering { max_new_tokens, guidance, context_weight, quote } = answering;
     let options =
         SamplingOptions { temperature: 0.0, repetition_penalty: 1.0, max_new_tokens, seed, ..Default::default() };
     let mut generator = Generator::new(config, params);
+    if let Some(text) = quote.then(|| quoted_reply(&mut generator, tok, messages, max_new_tokens)).flatten() {
+        return (text, FinishReason::StopToken);
+    }
     let mut other = Generator::new(config, params);
     let g = if context_weight > 0.0 && messages.iter().any(|m| m.role == Role::Context) {
         let ids = render_tokens(tok, messages, true).ids;
@@ -221,6 +230,27 @@ pub fn reply_contrasted(
         generate_reply(&mut generator, &mut other, guidance, tok, messages, &options, |_| {})
     };
     (g.text, g.finish)
+}
+
+/// The reply to `messages` quoted from their context messages
+/// ([`quote::quote`] with its measured settings), or `None` when there is
+/// no context or the model declines to answer from it.
+pub fn quoted_reply(
+    generator: &mut Generator,
+    tok: &Tokenizer,
+    messages: &[Message],
+    max_new_tokens: usize,
+) -> Option<String> {
+    let context: Vec<&str> = messages.iter().filter(|m| m.role == Role::Context).map(|m| m.content.as_str()).collect();
+    if context.is_empty() {
+        return None;
+    }
+    let ids = render_tokens(tok, messages, true).ids;
+    let (beams, penalty) = (quote::QUOTE_BEAMS, quote::QUOTE_LENGTH_PENALTY);
+    match quote::quote(generator, tok, &ids, &context.join("\n\n"), max_new_tokens, beams, penalty) {
+        quote::Quote::Span(text) => Some(text),
+        quote::Quote::Declined | quote::Quote::Nothing => None,
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
-use fledge::chat::{fit_to_window, generate_reply, render_tokens, Answering, Message, Role};
+use fledge::chat::{fit_to_window, generate_reply, quoted_reply, render_tokens, Answering, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
 use fledge::rag::{Index, Mode};
@@ -249,10 +249,20 @@ pub struct EvalArgs {
     /// the text rather than on what the model would say anyway (0: off).
     #[arg(long, default_value_t = 0.0)]
     context_weight: f32,
+    /// Answer questions asked with a context by quoting it: the span of the text the model finds
+    /// likeliest (beam search over the text's spans), unless its favourite first token starts its
+    /// refusal (default: off)
+    #[arg(long)]
+    quote: bool,
 }
 
 fn answering(args: &EvalArgs) -> Answering {
-    Answering { max_new_tokens: args.max_tokens, guidance: args.guidance, context_weight: args.context_weight }
+    Answering {
+        max_new_tokens: args.max_tokens,
+        guidance: args.guidance,
+        context_weight: args.context_weight,
+        quote: args.quote,
+    }
 }
 
 fn set_path(data: &Path, name: &str, split: &str) -> PathBuf {
@@ -496,6 +506,11 @@ pub struct ChatArgs {
     /// second pass of the model per token; not applied while a /context text is attached).
     #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
     guidance: f32,
+    /// While a /context text is attached, answer by quoting it: the span of the text the model finds
+    /// likeliest, unless it declines (more questions about a text answered right, but every reply is
+    /// then words of the text, a story request too) (default: off).
+    #[arg(long)]
+    quote: bool,
     /// Sample only from this many most likely tokens (0: all).
     #[arg(long, default_value_t = fledge::generate::CHAT_TOP_K)]
     top_k: usize,
@@ -698,15 +713,26 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
         let mut out = stdout.lock();
         write!(out, "fledge> ")?;
         out.flush()?;
-        let g = generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
-            let _ = write!(out, "{piece}");
-            let _ = out.flush();
-        });
+        let quoted =
+            args.quote.then(|| quoted_reply(&mut generator, &tok, &messages, options.max_new_tokens)).flatten();
+        let text = match quoted {
+            Some(text) => {
+                write!(out, "{text}")?;
+                text
+            }
+            None => {
+                let g = generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
+                    let _ = write!(out, "{piece}");
+                    let _ = out.flush();
+                });
+                if g.finish != FinishReason::StopToken {
+                    write!(out, "\n(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
+                }
+                g.text
+            }
+        };
         writeln!(out)?;
-        if g.finish != FinishReason::StopToken {
-            writeln!(out, "(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
-        }
-        session.turns.push(Message::new(Role::Assistant, g.text.trim().to_string()));
+        session.turns.push(Message::new(Role::Assistant, text.trim().to_string()));
         if rag.is_some() {
             println!("{}", sources_text(&cited, retrieved));
         }

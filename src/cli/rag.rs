@@ -191,6 +191,11 @@ pub struct AskArgs {
     /// Also print the passages given to the model (default: off).
     #[arg(long)]
     show_context: bool,
+    /// Answer in the model's own words instead of quoting the passages (default: quote: the span
+    /// of the passages the model finds likeliest, unless it declines; greedy whatever --temperature
+    /// says).
+    #[arg(long)]
+    free: bool,
 }
 
 /// Opens an index for queries, with its embedding model when it has one.
@@ -504,19 +509,28 @@ pub fn run_ask(args: AskArgs) -> Result<()> {
         ..Default::default()
     };
     let mut generator = Generator::new(&config, &params);
-    let stdout = std::io::stdout();
-    let g = {
-        use std::io::Write;
-        let mut out = stdout.lock();
-        let g = generate(&mut generator, &tok, &ids, &options, |piece| {
-            let _ = write!(out, "{piece}");
-            let _ = out.flush();
-        });
-        let _ = writeln!(out);
-        g
+    let quoted = if args.free {
+        None
+    } else {
+        fledge::chat::quoted_reply(&mut generator, &tok, &grounded.messages, options.max_new_tokens)
     };
-    if g.finish != FinishReason::StopToken {
-        println!("(stopped: {:?} after {} tokens)", g.finish, g.tokens.len());
+    if let Some(text) = quoted {
+        println!("{text}");
+    } else {
+        let stdout = std::io::stdout();
+        let g = {
+            use std::io::Write;
+            let mut out = stdout.lock();
+            let g = generate(&mut generator, &tok, &ids, &options, |piece| {
+                let _ = write!(out, "{piece}");
+                let _ = out.flush();
+            });
+            let _ = writeln!(out);
+            g
+        };
+        if g.finish != FinishReason::StopToken {
+            println!("(stopped: {:?} after {} tokens)", g.finish, g.tokens.len());
+        }
     }
     println!("{}", sources_text(&grounded.cited, passages.len()));
     eprintln!(

@@ -420,6 +420,15 @@ impl<'a> Generator<'a> {
         self.pos = 0;
     }
 
+    /// Forgets the cached context after its first `pos` tokens, so that
+    /// several continuations of one prompt share its cache (the quoted
+    /// answers' beam search, `crate::chat::quote`). Not while tracing.
+    pub fn rewind(&mut self, pos: usize) {
+        assert!(pos <= self.pos, "rewind to {pos} past the {} tokens cached", self.pos);
+        debug_assert!(self.trace.is_none(), "a trace cannot be rewound");
+        self.pos = pos;
+    }
+
     /// Feeds one token; returns the logits for the next one. Panics past
     /// `max_seq_len` (callers stop before; see [`generate`]).
     pub fn step(&mut self, token: u32) -> &[f32] {
@@ -1007,6 +1016,36 @@ mod tests {
         assert!((c.d_model + 2 * c.n_kv_heads * c.head_dim()) * c.d_model >= PARALLEL_MACS);
         assert!(2 * c.n_heads * 160 * c.head_dim() >= PARALLEL_MACS);
         cached_logits_match(&c, 160);
+    }
+
+    /// A rewound generator forgets what came after the rewind point: two
+    /// continuations of one prompt give the same logits as fresh runs.
+    #[test]
+    fn rewinding_shares_the_prompt_and_forgets_the_rest() {
+        let c = ModelConfig::preset("tiny", 97).unwrap();
+        let params = init_params(&c, &ParamLayout::new(&c), 5);
+        let prompt = [3u32, 14, 15, 92, 65];
+        let fresh = |tail: &[u32]| {
+            let mut g = Generator::new(&c, &params);
+            let mut logits = Vec::new();
+            for &t in prompt.iter().chain(tail) {
+                logits = g.step(t).to_vec();
+            }
+            logits
+        };
+        let mut g = Generator::new(&c, &params);
+        for &t in &prompt {
+            g.step(t);
+        }
+        for tail in [[35u32, 89], [79, 32], [35, 89]] {
+            g.rewind(prompt.len());
+            let mut logits = Vec::new();
+            for &t in &tail {
+                logits = g.step(t).to_vec();
+            }
+            assert_eq!(g.position(), prompt.len() + tail.len());
+            assert_eq!(logits, fresh(&tail), "continuation {tail:?}");
+        }
     }
 
     fn cached_logits_match(c: &ModelConfig, len: usize) {
