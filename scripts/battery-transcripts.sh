@@ -6,15 +6,18 @@
 # as `fledge chat` samples by default (temperature 0.7, seeds fixed), so the
 # output is reproducible.
 # Usage: scripts/battery-transcripts.sh [MODEL] [OUT.md]   (MODEL: default the shipped one)
+# QUOTE=1 answers from a text by quoting it (`fledge chat --quote`, as `fledge ask` answers).
 set -euo pipefail
 model=${1:-models/fledge-6m-chat}
 out=${2:-/dev/stdout}
 fledge=${FLEDGE:-target/release/fledge}
 demo=assets/chat-demo
+quote=()
+[[ ${QUOTE:-0} == 1 ]] && quote=(--quote)
 run() { # $1: title, $2: temperature, $3: seed, rest: REPL input lines
   local title=$1 temperature=$2 seed=$3; shift 3
   printf '### %s\n\n```\n' "$title"
-  printf '%s\n' "$@" | "$fledge" chat --model "$model" --temperature "$temperature" --seed "$seed" --max-tokens 300 2>/dev/null
+  printf '%s\n' "$@" | "$fledge" chat --model "$model" --temperature "$temperature" --seed "$seed" --max-tokens 300 "${quote[@]}" 2>/dev/null
   printf '```\n\n'
 }
 {
