@@ -10,7 +10,7 @@ written again here from the rules in evals/README.md.
 Usage:
   python scripts/battery_hf.py MODEL_FOLDER [--evals evals] [--split dev|test|all]
       [--babi runs/chat/babi-task1/test.jsonl] [--fairytaleqa runs/chat/fairytaleqa/test.jsonl]
-      [--limit N] [--guidance G] [--out results.json]
+      [--limit N] [--guidance G] [--quote] [--out results.json]
 
 --guidance G (default 1.5, what `fledge chat` and `fledge eval` use; 0: off)
 steers replies without a context message (the story requests) toward the
@@ -19,6 +19,13 @@ guidance, written again here: a second pass of the model over the
 conversation with that message's text removed, each token's scores
 (1 + G) x with - G x without, among the tokens at least a tenth as likely as
 the favourite; then the folder's temperature, top-k and top-p.
+
+--quote answers every question asked with a context by quoting it, as
+`fledge eval --quote` and `fledge ask` do, written again here: unless the
+model's favourite first token is the first of its refusal, a beam search (4
+beams) over the spans of the context (case aside, starting and ending on word
+boundaries), each span scored by its summed log-probability, the end token
+included, over its length in tokens to the power 0.5.
 
 Needs torch and transformers (the interop venv of scripts/test.sh has both).
 """
@@ -39,6 +46,10 @@ REFUSAL_SIGNS = [
     "doesn't say", "does not say", "don't know", "do not know", "doesn't tell", "does not tell",
     "not in the text", "isn't in the text", "not say", "no way to know", "not mentioned", "can't tell",
 ]
+# The refusal fledge's chat data teaches (src/chat/convert/identity.rs).
+REFUSAL = "I don't know; the text doesn't say."
+QUOTE_BEAMS, QUOTE_LENGTH_PENALTY = 4, 0.5
+
 IDENTITY_SIGNS = ["fledge", "language model", "i am an ai", "i'm an ai", "as an ai", "a small model"]
 
 
@@ -116,20 +127,103 @@ class Guided(LogitsProcessor):
         return mixed
 
 
+def letter(c):
+    return c.isascii() and c.isalnum() or ord(c) >= 128
+
+
+class Quoter:
+    """Quoted answers (see --quote): the span of the context the model finds
+    likeliest. Matching is on lower-cased text; a token's text is what the
+    tokenizer decodes it to."""
+
+    def __init__(self, m):
+        self.m = m
+        self.texts = [m.tok.decode([t]).lower() for t in range(m.model.config.vocab_size)]
+        self.special = set(m.tok.all_special_ids)
+        self.refusal_first = m.tok(REFUSAL)["input_ids"][0]
+
+    def extend(self, text, spelled, starts, t):
+        """(spelled, starts) after token t, or None when t leaves the text."""
+        s = self.texts[t]
+        if t in self.special or not s:
+            return None
+        if spelled is None:
+            s = s.lstrip()
+            if not s or not letter(s[0]):
+                return None
+            at = [i for i in range(len(text)) if text.startswith(s, i) and (i == 0 or not letter(text[i - 1]))]
+            return (s, at) if at else None
+        at = [i for i in starts if text.startswith(s, i + len(spelled))]
+        return (spelled + s, at) if at else None
+
+    def can_end(self, text, spelled, starts):
+        return spelled is not None and any(
+            i + len(spelled) >= len(text) or not letter(text[i + len(spelled)]) for i in starts)
+
+    def logprobs(self, ids, tokens):
+        seq = torch.cat([ids, torch.tensor([tokens], dtype=torch.long)], 1) if tokens else ids
+        with torch.no_grad():
+            return torch.log_softmax(self.m.model(seq).logits[0, -1].float(), -1)
+
+    def quote(self, messages, max_new_tokens):
+        """The quoted reply, or None when the model declines or nothing fits."""
+        ids = self.m.render(messages)
+        room = min(max_new_tokens, self.m.window - ids.shape[1])
+        if room <= 0:
+            return None
+        first = self.logprobs(ids, [])
+        if int(first.argmax()) == self.refusal_first:
+            return None
+        text = "\n\n".join(x["content"] for x in messages if x["role"] == "context").lower()
+        norm = lambda lp, n: lp / n ** QUOTE_LENGTH_PENALTY
+        live, best = [(0.0, [], None, [])], None
+        for _ in range(room):
+            grown = []
+            for lp_sum, tokens, spelled, starts in live:
+                lp = first if not tokens else self.logprobs(ids, tokens)
+                taken = 0
+                for t in torch.argsort(lp, descending=True).tolist():
+                    if taken == QUOTE_BEAMS:
+                        break
+                    if t == self.m.im_end:
+                        if self.can_end(text, spelled, starts):
+                            score = norm(lp_sum + float(lp[t]), len(tokens) + 1)
+                            if best is None or score > best[0]:
+                                best = (score, tokens)
+                            taken += 1
+                        continue
+                    nxt = self.extend(text, spelled, starts, t)
+                    if nxt:
+                        grown.append((lp_sum + float(lp[t]), tokens + [t], nxt[0], nxt[1]))
+                        taken += 1
+            live = sorted(grown, key=lambda b: -b[0])[:QUOTE_BEAMS]
+            top = best[0] if best else -math.inf
+            if all(norm(b[0], len(b[1])) < top for b in live):
+                break
+        tokens = best[1] if best else (live[0][1] if live else None)
+        reply = self.m.tok.decode(tokens).strip() if tokens else ""
+        return reply or None
+
+
 class Model:
-    def __init__(self, folder, guidance):
+    def __init__(self, folder, guidance, quote=False):
         self.tok = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
         self.model.eval()
         self.window = self.model.config.max_position_embeddings
         self.im_end = self.tok.convert_tokens_to_ids("<|im_end|>")
         self.guidance = guidance
+        self.quoter = Quoter(self) if quote else None
 
     def render(self, messages):
         ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
         return ids["input_ids"] if hasattr(ids, "input_ids") else ids
 
     def reply(self, messages, max_new_tokens, sample=None):
+        if self.quoter and any(x["role"] == "context" for x in messages):
+            quoted = self.quoter.quote(messages, max_new_tokens)
+            if quoted is not None:
+                return quoted
         ids = self.render(messages)
         budget = min(max_new_tokens, self.window - ids.shape[1])
         if budget <= 0:
@@ -215,19 +309,21 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--story-tokens", type=int, default=300)
     ap.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance (0: off)")
+    ap.add_argument("--quote", action="store_true", help="quote answers from their context (default: off)")
     ap.add_argument("--out")
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    m = Model(args.model, args.guidance)
+    m = Model(args.model, args.guidance, args.quote)
     t = time.time()
-    result = {"model": args.model, "split": args.split, "guidance": args.guidance}
+    result = {"model": args.model, "split": args.split, "guidance": args.guidance, "quote": args.quote}
     result["grounded"] = grounded(m, read_jsonl(f"{args.evals}/grounded-qa.jsonl", args.split), args.max_tokens)
     result["stories"] = stories(m, read_jsonl(f"{args.evals}/story-requests.jsonl", args.split), args.story_tokens)
     for name in ("babi", "fairytaleqa"):
         if getattr(args, name):
             result[name] = qa_set(m, getattr(args, name), args.limit, args.max_tokens)
     g, s = result["grounded"], result["stories"]
-    print(f"transformers on {args.model} ({args.split} split, guidance {args.guidance}), {time.time() - t:.0f} s")
+    quoted = ", quoted" if args.quote else ""
+    print(f"transformers on {args.model} ({args.split} split, guidance {args.guidance}{quoted}), {time.time() - t:.0f} s")
     print(f"grounded: accuracy {g['answer_accuracy']:.3f}  EM {g['exact_match']:.3f}  F1 {g['f1']:.3f}  "
           f"refusals {g['refusal_rate']:.3f}  false refusals {g['false_refusal_rate']:.3f}  "
           f"({g['answerable']} answerable, {g['unanswerable']} unanswerable)")
