@@ -23,7 +23,8 @@
 //! scores above the best ended one.
 
 use super::convert::UNKNOWN_ANSWER;
-use crate::generate::Generator;
+use crate::generate::inspect::log_softmax;
+use crate::generate::{argmax, Generator};
 use crate::tokenizer::Tokenizer;
 
 /// Beams kept at each step. 2 and 4 measured alike on the battery's dev
@@ -113,14 +114,6 @@ fn letter(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
 
-/// Natural-log softmax of `logits`.
-fn log_softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
-    let log_z = max + sum.ln();
-    logits.iter().map(|&l| l - log_z).collect()
-}
-
 /// The reply to the conversation `prompt` (rendered up to the assistant's
 /// turn) quoted from `context`, at most `max_new_tokens` tokens; see the
 /// module's notes for the search.
@@ -143,8 +136,7 @@ pub fn quote(
         first = generator.step(t).to_vec();
     }
     let refusal = tok.encode(UNKNOWN_ANSWER, false).first().copied();
-    let favourite = (0..first.len()).max_by(|&a, &b| first[a].total_cmp(&first[b])).map(|t| t as u32);
-    if favourite.is_some() && favourite == refusal {
+    if refusal == Some(argmax(&first)) {
         return Quote::Declined;
     }
     let spans = Spans::new(tok, context);
@@ -195,11 +187,10 @@ pub fn quote(
         next.sort_by(|a, b| b.logprob.total_cmp(&a.logprob));
         next.truncate(beams);
         let best_score = best.as_ref().map_or(f32::NEG_INFINITY, |(s, _)| *s);
-        if next.iter().all(|b| score(b.logprob, b.tokens.len()) < best_score) {
-            live = next;
+        live = next;
+        if live.iter().all(|b| score(b.logprob, b.tokens.len()) < best_score) {
             break;
         }
-        live = next;
     }
     let tokens = match best {
         Some((_, tokens)) => tokens,

@@ -694,7 +694,8 @@ pub fn sampling_distribution(logits: &mut [f32], history: &[u32], o: &SamplingOp
     candidates
 }
 
-fn argmax(v: &[f32]) -> u32 {
+/// The index of the largest value (the first, on ties).
+pub(crate) fn argmax(v: &[f32]) -> u32 {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
         if x > v[best] {
