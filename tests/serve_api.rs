@@ -172,6 +172,61 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, u16)> {
     ]
 }
 
+/// `quote` (as `fledge ask`): the answer about a context message is words of
+/// it, whole or streamed; the server's `--quote` is the default a request
+/// overrides; quoting refuses what it cannot honour, naming the field.
+#[test]
+fn quoted_answers_are_words_of_the_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "m", false);
+    let server = Server::start(&model, &["--quote"]);
+    let context = "the cat sat on a big red mat. the dog ran to the park.";
+    let ask = |extra: Value| {
+        let mut body = json!({"model": "m", "max_tokens": 12, "messages": [
+            {"role": "context", "content": context}, {"role": "user", "content": "where did the dog run?"}]});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        server.post_json("/v1/chat/completions", &body)
+    };
+    let (_, body) = server.request("GET", "/v1/models", &[], b"");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["data"][0]["quote"], true);
+
+    let (status, body) = ask(json!({}));
+    assert_eq!(status, 200, "{body}");
+    let a: Value = serde_json::from_str(&body).unwrap();
+    let quoted = a["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let words: Vec<&str> = context.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let said: Vec<&str> = quoted.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    assert!(!said.is_empty() && words.windows(said.len()).any(|w| w == said.as_slice()), "{quoted:?}");
+    assert_eq!(a["choices"][0]["finish_reason"], "stop");
+    assert!(a["usage"]["completion_tokens"].as_u64().unwrap() >= 1);
+
+    let (status, body) = ask(json!({"stream": true}));
+    assert_eq!(status, 200);
+    let ev = events(&body);
+    let text: String = ev[..ev.len() - 1]
+        .iter()
+        .filter_map(|e| {
+            serde_json::from_str::<Value>(e).unwrap()["choices"][0]["delta"]["content"].as_str().map(String::from)
+        })
+        .collect();
+    assert_eq!(text, quoted);
+
+    // Plain decoding, sampled, is not held to the context's words; its answer differs.
+    let (status, body) = ask(json!({"quote": false, "temperature": 1.0, "seed": 5}));
+    assert_eq!(status, 200, "{body}");
+    let plain: Value = serde_json::from_str(&body).unwrap();
+    assert_ne!(plain["choices"][0]["message"]["content"].as_str().unwrap(), quoted);
+
+    // The server's default steps aside for what quoting cannot give; asked for, it is an error.
+    let (status, _) = ask(json!({"logprobs": true}));
+    assert_eq!(status, 200);
+    let (status, body) = ask(json!({"quote": true, "logprobs": true}));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["param"], "quote");
+}
+
 #[test]
 fn log_probabilities_and_the_inspect_endpoint() {
     let dir = tempfile::tempdir().unwrap();

@@ -69,6 +69,12 @@ pub struct ModelArgs {
     /// as `fledge chat --guidance` (0: off; not applied to answers with a context).
     #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
     guidance: f32,
+    /// Answer questions about a context (a `context` message, or the passages retrieval found) with
+    /// the span of it the model finds likeliest, as `fledge ask` does, for chat requests without
+    /// `quote`. Off by default: with an index every request gets a context, and a story request
+    /// answered with a quote is no story.
+    #[arg(long, default_value_t = false)]
+    quote: bool,
 }
 
 #[derive(Args)]
@@ -154,8 +160,8 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
     if !(0.0..=10.0).contains(&args.guidance) {
         bail!("--guidance is {}; it must be between 0 and 10", args.guidance);
     }
-    let guidance = args.guidance;
-    Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, guidance, started }))
+    let (guidance, quote) = (args.guidance, args.quote);
+    Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, guidance, quote, started }))
 }
 
 /// A positive number of seconds from the command line.

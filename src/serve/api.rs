@@ -7,8 +7,8 @@
 //! OpenAI defines that a small local model cannot honour (`n` above 1,
 //! tools, `logit_bias`) are refused with a message naming the field; ones
 //! that change nothing here (`user`, the penalties within their range) are
-//! accepted. `top_k`, `repetition_penalty`, `guidance`, `retrieval` and
-//! `continue_final_message` are fledge's own.
+//! accepted. `top_k`, `repetition_penalty`, `guidance`, `retrieval`, `quote`
+//! and `continue_final_message` are fledge's own.
 //!
 //! Log-probabilities (`logprobs`, `top_logprobs`) come in OpenAI's shapes.
 //! Where its documentation leaves open which distribution they describe,
@@ -147,6 +147,10 @@ pub struct ChatRequest {
     /// fledge: classifier-free guidance toward the last user message, 0 to 10 (default: the
     /// server's `--guidance`); not applied to answers with a context.
     pub guidance: Option<f32>,
+    /// fledge: answer a question about a context (a `context` message, or the passages
+    /// retrieval found) with the span of it the model finds likeliest, as `fledge ask` does
+    /// (default: the server's `--quote`); sampling fields do not apply to a quoted answer.
+    pub quote: Option<bool>,
     /// fledge (as vLLM): the last message is the assistant's, unfinished;
     /// the answer continues it instead of starting a new one (the chat
     /// page's "what if it had said …").

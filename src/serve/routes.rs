@@ -25,9 +25,9 @@ use tokio_stream::StreamExt;
 
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Guide, Job, Model};
-use crate::chat::{fit_to_window, guided_against, render_tokens, Message, Role};
+use crate::chat::{fit_to_window, guided_against, quoted_reply, render_tokens, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
-use crate::generate::{SamplingOptions, TokenLogprob};
+use crate::generate::{FinishReason, SamplingOptions, TokenLogprob};
 use crate::rag::ground::{context_text, ground, GROUNDED_SYSTEM};
 use crate::rag::{Index, Mode, Passage};
 
@@ -47,6 +47,8 @@ pub struct AppState {
     pub defaults: SamplingOptions,
     /// Classifier-free guidance for chat requests without `guidance`.
     pub guidance: f32,
+    /// Quote answers about a context, for chat requests without `quote`.
+    pub quote: bool,
     /// When the server started (the model's `created`).
     pub started: u64,
 }
@@ -148,6 +150,7 @@ fn model_json(s: &AppState) -> Value {
         "owned_by": "fledge",
         "context_window": s.model.config.max_seq_len,
         "retrieval": s.index.is_some(),
+        "quote": s.quote,
     })
 }
 
@@ -209,6 +212,8 @@ struct Prepared {
     prompt_logprobs: Vec<TokenLogprob>,
     /// The other prompt of a guided chat answer.
     guide: Option<Guide>,
+    /// A chat answer to quote from its context: the conversation as rendered.
+    quote: Option<Vec<Message>>,
 }
 
 /// Runs CPU work (tokenizing, retrieval) off the async threads.
@@ -246,6 +251,18 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         _ => None,
     };
     let begun = unfinished.as_ref().map_or(0, Vec::len);
+    let quote = match req.quote {
+        Some(true) if begun > 0 || options.logprobs.is_some() => {
+            return Err(ApiError::invalid(
+                "quote".to_string(),
+                "a quoted answer is a span chosen by beam search: it cannot continue an unfinished answer \
+                 and has no sampled log-probabilities; leave out `continue_final_message` and `logprobs`, \
+                 or `quote`",
+            ))
+        }
+        Some(quote) => quote,
+        None => s.quote && begun == 0 && options.logprobs.is_none(),
+    };
     // Room kept for the answer when trimming: what was asked for, else a quarter of the window.
     let reserve = (max_tokens.unwrap_or(window / 4) + begun).min(window - 1);
     let mut sources = Vec::new();
@@ -299,7 +316,8 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         other.extend_from_slice(&prompt[prompt.len() - begun..]);
         Guide { prompt: other, weight: guidance }
     });
-    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide })
+    let quote = (quote && messages.iter().any(|m| m.role == Role::Context)).then_some(messages);
+    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide, quote })
 }
 
 /// Completion: the prompt continued as a document (after `<|endoftext|>`,
@@ -330,7 +348,8 @@ fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared,
         Some(n) if echo => prompt_logprobs(&s.model, &prompt, n),
         _ => Vec::new(),
     };
-    Ok(Prepared { prompt, options, sources: Vec::new(), echo: echo.then_some(text), prompt_logprobs, guide: None })
+    let echo = echo.then_some(text);
+    Ok(Prepared { prompt, options, sources: Vec::new(), echo, prompt_logprobs, guide: None, quote: None })
 }
 
 /// Each prompt token's log-probability given the ones before it (the
@@ -352,6 +371,27 @@ fn submit(s: &AppState, p: &Prepared) -> Result<mpsc::UnboundedReceiver<Event>, 
     s.engine.submit(job).map_err(|busy| {
         ApiError::status(StatusCode::SERVICE_UNAVAILABLE, "server_error", Some("server_busy"), busy.to_string())
     })?;
+    Ok(rx)
+}
+
+/// A quoted answer (`quote`, as `fledge ask`), found off the engine's thread
+/// with a batch-1 generator of its own and sent as one piece; when the model
+/// declines to answer from the text, the request goes to the engine and is
+/// decoded as any other.
+async fn quote_or_submit(
+    s: &AppState,
+    p: &Prepared,
+    messages: Vec<Message>,
+) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+    let (model, max_new_tokens) = (s.model.clone(), p.options.max_new_tokens);
+    let quoted =
+        blocking(move || Ok(quoted_reply(&mut model.generator(), &model.tokenizer, &messages, max_new_tokens))).await?;
+    let Some(text) = quoted else { return submit(s, p) };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let completion_tokens = s.model.tokenizer.encode(&text, false).len();
+    // The receiver is held here, so these sends cannot fail.
+    let _ = tx.send(Event::Text(text, Vec::new()));
+    let _ = tx.send(Event::Done { finish: FinishReason::StopToken, prompt_tokens: p.prompt.len(), completion_tokens });
     Ok(rx)
 }
 
@@ -493,7 +533,10 @@ async fn respond(
     stream: bool,
     include_usage: bool,
 ) -> Result<Response, ApiError> {
-    let mut events = submit(s, &p)?;
+    let mut events = match &p.quote {
+        Some(messages) => quote_or_submit(s, &p, messages.clone()).await?,
+        None => submit(s, &p)?,
+    };
     let env = Envelope {
         id: request_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" }),
         created: now(),
