@@ -404,6 +404,50 @@ pub fn generate_with(
     }
 }
 
+/// A chat's next turn: the time to read its prompt (`prompt_tokens`, of
+/// which the last `new_tokens` are the new message) before the first token
+/// of the reply, with the generator's cache kept from the turn before
+/// ([`crate::generate::Generator::prefill`]) and read again from scratch.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextTurnBench {
+    pub prompt_tokens: usize,
+    pub new_tokens: usize,
+    pub kept_ms: f64,
+    pub reread_ms: f64,
+}
+
+/// [`NextTurnBench`] for a conversation filling most of the window (ids
+/// cycling through the vocabulary, as [`generate_with`]'s prompt), median of 5.
+pub fn next_turn(
+    config: &crate::model::ModelConfig,
+    params: &[f32],
+    quantized: Option<&crate::generate::QuantizedWeights>,
+) -> NextTurnBench {
+    let mut g = crate::generate::Generator::new(config, params);
+    if let Some(q) = quantized {
+        g = g.quantized(q);
+    }
+    let prompt_tokens = (config.max_seq_len * 3 / 4).max(2);
+    let new_tokens = 20.min(prompt_tokens - 1);
+    let prompt: Vec<u32> = (0..prompt_tokens).map(|i| (1 + i % (config.vocab_size - 1)) as u32).collect();
+    let earlier = &prompt[..prompt_tokens - new_tokens];
+    let mut time = |keep: bool| {
+        let runs: Vec<f64> = (0..6)
+            .map(|_| {
+                g.reset();
+                if keep {
+                    g.prefill(earlier);
+                }
+                let t = Instant::now();
+                g.prefill(&prompt);
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        median(runs[1..].to_vec())
+    };
+    NextTurnBench { prompt_tokens, new_tokens, kept_ms: time(true), reread_ms: time(false) }
+}
+
 /// Perplexity (e^mean negative log-likelihood per token) of `tokens` as the
 /// generator computes it, in Q8_0 when `quantized` is given: windows of
 /// `window` tokens, each read after an `<|endoftext|>` (`bos`) from a fresh

@@ -130,11 +130,7 @@ pub fn quote(
     if prompt.is_empty() || prompt.len() >= window || beams == 0 {
         return Quote::Nothing;
     }
-    generator.reset();
-    let mut first = Vec::new();
-    for &t in prompt {
-        first = generator.step(t).to_vec();
-    }
+    let first = generator.prefill(prompt);
     let refusal = tok.encode(UNKNOWN_ANSWER, false).first().copied();
     if refusal == Some(argmax(&first)) {
         return Quote::Declined;

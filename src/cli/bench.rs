@@ -514,8 +514,20 @@ fn run_bench_generate(
             );
             generated = r.gen_tokens;
             last = r.tokens_per_s;
-            row[if *name == "f32" { "fledge".to_string() } else { format!("fledge_{name}") }] =
-                serde_json::to_value(&r)?;
+            let turn = fledge::bench::next_turn(&config, &params, *q);
+            eprintln!(
+                "round {}: fledge {name}: a chat's next turn, {} prompt tokens of which {} new: first token after {:.1} ms \
+                 with the cache kept, {:.1} ms read again ({:.1}x)",
+                round + 1,
+                turn.prompt_tokens,
+                turn.new_tokens,
+                turn.kept_ms,
+                turn.reread_ms,
+                turn.reread_ms / turn.kept_ms
+            );
+            let mut value = serde_json::to_value(&r)?;
+            value["next_turn"] = serde_json::to_value(&turn)?;
+            row[if *name == "f32" { "fledge".to_string() } else { format!("fledge_{name}") }] = value;
         }
         if let Some(gguf) = gguf {
             let out = std::process::Command::new(&python)

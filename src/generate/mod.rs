@@ -38,6 +38,9 @@ pub struct Generator<'a> {
     k_cache: Vec<Vec<f32>>,
     v_cache: Vec<Vec<f32>>,
     pos: usize,
+    /// The tokens the cache holds (its first `pos`), so that [`Generator::prefill`]
+    /// can keep what a new prompt shares with the last one.
+    fed: Vec<u32>,
     x: Vec<f32>,
     xn: Vec<f32>,
     q: Vec<f32>,
@@ -362,6 +365,7 @@ impl<'a> Generator<'a> {
             k_cache: vec![Vec::new(); config.n_layers],
             v_cache: vec![Vec::new(); config.n_layers],
             pos: 0,
+            fed: Vec::new(),
             x: vec![0.0; d],
             xn: vec![0.0; d],
             q: vec![0.0; d],
@@ -427,6 +431,25 @@ impl<'a> Generator<'a> {
         assert!(pos <= self.pos, "rewind to {pos} past the {} tokens cached", self.pos);
         debug_assert!(self.trace.is_none(), "a trace cannot be rewound");
         self.pos = pos;
+    }
+
+    /// Reads `prompt` into the cache and returns the logits for the token
+    /// after it. Whatever the cache already holds of it (the longest common
+    /// prefix with what was fed before) is kept, so a chat's next turn reads
+    /// only what is new: a 400-token conversation costs one step per new
+    /// token instead of 400. The last token is always read again, since the
+    /// logits after it are not kept. Empty for an empty prompt.
+    pub fn prefill(&mut self, prompt: &[u32]) -> Vec<f32> {
+        let shared = self.fed[..self.pos].iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        // A trace records every token it is fed, so a traced read starts over.
+        let keep = if self.trace.is_some() { 0 } else { shared.min(prompt.len().saturating_sub(1)) };
+        self.pos = keep;
+        tracing::debug!(prompt = prompt.len(), kept = keep, "prefill: the cache held {keep} of the prompt's tokens");
+        let mut logits = Vec::new();
+        for &t in &prompt[keep..] {
+            logits = self.step(t).to_vec();
+        }
+        logits
     }
 
     /// Feeds one token; returns the logits for the next one. Panics past
@@ -516,6 +539,8 @@ impl<'a> Generator<'a> {
         rmsnorm_row(&mut xf, &self.x, w(self.layout.final_norm, d), c.norm_eps);
         let x = Input::new(&xf, q8.is_some(), &mut self.xq);
         matvecs(&mut [(&mut self.logits, weight(None, 0, self.layout.lm_head, c.vocab_size * d))], x);
+        self.fed.truncate(self.pos);
+        self.fed.push(token);
         self.pos += 1;
     }
 }
@@ -943,17 +968,9 @@ pub fn generate_contrasted(
 ) -> Generation {
     let start = std::time::Instant::now();
     let max_ctx = generator.config.max_seq_len;
-    generator.reset();
-    let mut logits = Vec::new();
-    for &t in prompt_ids.iter().take(max_ctx) {
-        logits = generator.step(t).to_vec();
-    }
+    let mut logits = generator.prefill(&prompt_ids[..prompt_ids.len().min(max_ctx)]);
     if let Some(c) = contrast.as_mut() {
-        c.plain.reset();
-        let mut plain = Vec::new();
-        for &t in c.plain_prompt.iter().take(max_ctx) {
-            plain = c.plain.step(t).to_vec();
-        }
+        let plain = c.plain.prefill(&c.plain_prompt[..c.plain_prompt.len().min(max_ctx)]);
         if !logits.is_empty() && !plain.is_empty() {
             c.combine(&mut logits, &plain);
         }
@@ -1017,6 +1034,49 @@ mod tests {
         assert!((c.d_model + 2 * c.n_kv_heads * c.head_dim()) * c.d_model >= PARALLEL_MACS);
         assert!(2 * c.n_heads * 160 * c.head_dim() >= PARALLEL_MACS);
         cached_logits_match(&c, 160);
+    }
+
+    /// `prefill` keeps what the cache holds of a new prompt and reads only the
+    /// rest: after any earlier prompt (sharing a prefix, the same, longer,
+    /// shorter, unrelated) its logits and a whole generation equal a fresh
+    /// generator's; and it does reuse the cache, since spoiling the cached
+    /// first position changes what a prompt sharing it gives.
+    #[test]
+    fn prefill_reuses_the_shared_prefix_and_matches_a_fresh_read() {
+        let c = ModelConfig::preset("tiny", 97).unwrap();
+        let params = init_params(&c, &ParamLayout::new(&c), 5);
+        let fresh = |prompt: &[u32]| Generator::new(&c, &params).prefill(prompt);
+        let turn = [3u32, 14, 15, 92, 65, 35, 89];
+        let mut g = Generator::new(&c, &params);
+        let mut before: Vec<u32> = Vec::new();
+        for prompt in [&turn[..], &[3, 14, 15, 92, 65, 35, 89, 79, 32, 38][..], &turn[..], &turn[..4], &[50, 28, 8][..]]
+        {
+            assert_eq!(g.prefill(prompt), fresh(prompt), "after {before:?}, {prompt:?}");
+            assert_eq!(g.position(), prompt.len());
+            before = prompt.to_vec();
+        }
+        assert!(g.prefill(&[]).is_empty());
+
+        let tok = {
+            let text = "the cat sat on the mat. the dog ran.\n".repeat(20);
+            Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap()
+        };
+        let c = ModelConfig::preset("tiny", tok.vocab_size()).unwrap();
+        let params = init_params(&c, &ParamLayout::new(&c), 6);
+        let options = SamplingOptions { temperature: 0.8, max_new_tokens: 12, seed: 4, ..Default::default() };
+        let first = tok.encode("the cat sat", false);
+        let mut second = first.clone();
+        second.extend(tok.encode(" on the mat. the dog", false));
+        let mut g = Generator::new(&c, &params);
+        let _ = generate(&mut g, &tok, &first, &options, |_| {});
+        let reused = generate(&mut g, &tok, &second, &options, |_| {});
+        let anew = generate(&mut Generator::new(&c, &params), &tok, &second, &options, |_| {});
+        assert_eq!((reused.tokens, reused.logprobs), (anew.tokens, anew.logprobs));
+
+        let mut g = Generator::new(&c, &params);
+        g.prefill(&first);
+        g.k_cache[0][0] += 1.0;
+        assert_ne!(g.prefill(&second), Generator::new(&c, &params).prefill(&second));
     }
 
     /// A rewound generator forgets what came after the rewind point: two
