@@ -13,6 +13,11 @@
 //! slot in one step are consecutive positions; their keys and values are all
 //! written to the cache before attention, so a row attends to the rows before
 //! it in the same step as if they had come in earlier steps.
+//!
+//! A released slot keeps its cache and the tokens it holds, so a new
+//! sequence that starts the same way (a chat's next turn, sent again whole,
+//! as the OpenAI API does) takes the slot sharing most of its prompt and
+//! reads only the rest ([`BatchDecoder::acquire_for`]).
 
 use rayon::prelude::*;
 
@@ -39,6 +44,11 @@ struct Slot {
     v: Vec<Vec<f32>>,
     len: usize,
     in_use: bool,
+    /// The tokens the cache holds (its first `len`).
+    tokens: Vec<u32>,
+    /// When the slot was last released ([`BatchDecoder::release`]'s count):
+    /// a new sequence sharing nothing takes the longest-unused slot.
+    released: u64,
 }
 
 /// Weights, one KV cache per slot, and buffers grown to the largest step.
@@ -49,6 +59,7 @@ pub struct BatchDecoder<'a> {
     rope: Rope,
     slots: Vec<Slot>,
     max_slots: usize,
+    releases: u64,
     x: Vec<f32>,
     xn: Vec<f32>,
     q: Vec<f32>,
@@ -126,6 +137,7 @@ impl<'a> BatchDecoder<'a> {
             params,
             slots: Vec::new(),
             max_slots,
+            releases: 0,
             x: Vec::new(),
             xn: Vec::new(),
             q: Vec::new(),
@@ -151,26 +163,47 @@ impl<'a> BatchDecoder<'a> {
 
     /// A free slot with an empty cache, or `None` when all are taken.
     pub fn acquire(&mut self) -> Option<usize> {
-        if let Some(i) = self.slots.iter().position(|s| !s.in_use) {
-            self.slots[i].in_use = true;
-            self.slots[i].len = 0;
-            return Some(i);
-        }
-        if self.slots.len() >= self.max_slots {
-            return None;
-        }
-        let c = &self.config;
-        self.slots.push(Slot {
-            k: vec![Vec::new(); c.n_layers],
-            v: vec![Vec::new(); c.n_layers],
-            len: 0,
-            in_use: true,
-        });
-        Some(self.slots.len() - 1)
+        self.acquire_for(&[]).map(|(slot, _)| slot)
     }
 
+    /// A free slot for a sequence starting with `prompt`, and how many of
+    /// its tokens the slot's cache already holds (at most all but the last,
+    /// whose logits the caller needs): the free slot sharing the longest
+    /// prefix with it, else the one unused longest, else a new one; `None`
+    /// when all are taken. The caller feeds the prompt from there.
+    pub fn acquire_for(&mut self, prompt: &[u32]) -> Option<(usize, usize)> {
+        let shared = |s: &Slot| s.tokens[..s.len].iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        let best = (0..self.slots.len())
+            .filter(|&i| !self.slots[i].in_use)
+            .max_by_key(|&i| (shared(&self.slots[i]), std::cmp::Reverse(self.slots[i].released)));
+        let (slot, kept) = match best {
+            Some(i) => (i, shared(&self.slots[i]).min(prompt.len().saturating_sub(1))),
+            None if self.slots.len() < self.max_slots => {
+                let c = &self.config;
+                self.slots.push(Slot {
+                    k: vec![Vec::new(); c.n_layers],
+                    v: vec![Vec::new(); c.n_layers],
+                    len: 0,
+                    in_use: false,
+                    tokens: Vec::new(),
+                    released: 0,
+                });
+                (self.slots.len() - 1, 0)
+            }
+            None => return None,
+        };
+        let s = &mut self.slots[slot];
+        s.in_use = true;
+        s.len = kept;
+        s.tokens.truncate(kept);
+        Some((slot, kept))
+    }
+
+    /// Frees `slot`; its cache stays for a sequence that starts the same way.
     pub fn release(&mut self, slot: usize) {
+        self.releases += 1;
         self.slots[slot].in_use = false;
+        self.slots[slot].released = self.releases;
     }
 
     /// Tokens in the slot's cache.
@@ -280,6 +313,11 @@ impl<'a> BatchDecoder<'a> {
         }
         for (r, count) in added.iter().enumerate() {
             self.slots[r].len += count;
+        }
+        for (r, &pos) in rows.iter().zip(&positions) {
+            let tokens = &mut self.slots[r.slot].tokens;
+            tokens.truncate(pos);
+            tokens.push(r.token);
         }
 
         // The final norm and the vocabulary projection only for rows that need logits.
@@ -400,5 +438,44 @@ mod tests {
             }
         }
         assert_eq!(fed, [20, 23, 26], "every sequence was fed to the end");
+    }
+
+    /// A released slot serves a new sequence that starts the same way: the
+    /// longest shared prefix is kept (all but the last token of a repeated
+    /// prompt), the rest is read, and the logits are a fresh read's; a
+    /// sequence sharing nothing takes the slot unused longest.
+    #[test]
+    fn a_released_slot_keeps_the_prefix_a_new_prompt_shares() {
+        let c = ModelConfig::preset("tiny", 97).unwrap();
+        let params = init_params(&c, &ParamLayout::new(&c), 5);
+        let fresh = |seq: &[u32]| Generator::new(&c, &params).prefill(seq);
+        let mut b = BatchDecoder::new(&c, &params, 2);
+        let read = |b: &mut BatchDecoder, slot: usize, seq: &[u32], from: usize| {
+            let rows: Vec<Row> =
+                (from..seq.len()).map(|i| Row { slot, token: seq[i], logits: i + 1 == seq.len() }).collect();
+            b.forward(&rows).to_vec()
+        };
+        let first: Vec<u32> = (0..20).map(|i| (i * 31 + 7) % 97).collect();
+        let other: Vec<u32> = (0..9).map(|i| (i * 13 + 2) % 97).collect();
+        let (s0, kept) = b.acquire_for(&first).unwrap();
+        assert_eq!(kept, 0);
+        read(&mut b, s0, &first, 0);
+        let (s1, _) = b.acquire_for(&other).unwrap();
+        read(&mut b, s1, &other, 0);
+        b.release(s0);
+        b.release(s1);
+
+        let mut next = first[..15].to_vec();
+        next.extend([5, 6, 7]);
+        assert_eq!(b.acquire_for(&next), Some((s0, 15)));
+        let logits = read(&mut b, s0, &next, 15);
+        let err = logits.iter().zip(fresh(&next)).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(err < 1e-4, "logits differ by {err}");
+        b.release(s0);
+        assert_eq!(b.acquire_for(&next), Some((s0, 17)), "the same prompt again: all but its last token");
+        b.release(s0);
+        // Nothing shared: the slot released longest ago (s1's), not the one just used.
+        assert_eq!(b.acquire_for(&[96, 95]), Some((s1, 0)));
+        assert_eq!(b.len(s1), 0);
     }
 }

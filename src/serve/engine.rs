@@ -112,6 +112,8 @@ pub struct Stats {
     pub cancelled: AtomicU64,
     pub rejected: AtomicU64,
     pub prompt_tokens: AtomicU64,
+    /// Prompt tokens a slot's cache already held (not read again).
+    pub cached_prompt_tokens: AtomicU64,
     pub generated_tokens: AtomicU64,
     pub steps: AtomicU64,
     pub rows: AtomicU64,
@@ -126,6 +128,7 @@ pub struct StatsSnapshot {
     pub cancelled: u64,
     pub rejected: u64,
     pub prompt_tokens: u64,
+    pub cached_prompt_tokens: u64,
     pub generated_tokens: u64,
     pub steps: u64,
     pub rows: u64,
@@ -141,6 +144,7 @@ impl Stats {
             cancelled: l(&self.cancelled),
             rejected: l(&self.rejected),
             prompt_tokens: l(&self.prompt_tokens),
+            cached_prompt_tokens: l(&self.cached_prompt_tokens),
             generated_tokens: l(&self.generated_tokens),
             steps: l(&self.steps),
             rows: l(&self.rows),
@@ -286,14 +290,18 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
                 stats.queued.fetch_sub(1, Ordering::SeqCst);
                 continue;
             }
-            let slot = decoder.acquire().expect("a free slot while fewer than max_active are active");
+            // A slot that already holds the start of the prompt (the conversation so far) reads only the rest.
+            let (slot, fed) =
+                decoder.acquire_for(&job.prompt).expect("a free slot while fewer than max_active are active");
             stats.prompt_tokens.fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
+            stats.cached_prompt_tokens.fetch_add(fed as u64, Ordering::Relaxed);
             let decoding = Decoding::new(tok, &job.options);
             let guide = job.guide.filter(|g| !g.prompt.is_empty() && g.prompt.len() <= job.prompt.len()).map(|g| {
-                let slot = decoder.acquire().expect("two free slots while fewer than max_active are active");
-                Guiding { slot, prompt: g.prompt, fed: 0, weight: g.weight, logits: Vec::new() }
+                let (slot, fed) =
+                    decoder.acquire_for(&g.prompt).expect("two free slots while fewer than max_active are active");
+                Guiding { slot, prompt: g.prompt, fed, weight: g.weight, logits: Vec::new() }
             });
-            active.push(Active { slot, prompt: job.prompt, fed: 0, decoding, events: job.events, guide });
+            active.push(Active { slot, prompt: job.prompt, fed, decoding, events: job.events, guide });
             stats.active.store(active.len(), Ordering::SeqCst);
             stats.queued.fetch_sub(1, Ordering::SeqCst);
         }
@@ -489,5 +497,42 @@ mod tests {
                 assert_ne!(served, plain.text, "the guidance changes these replies, so the check says something");
             }
         }
+    }
+
+    /// A chat's next turn, sent whole as the API sends it, reads only what
+    /// its slot does not already hold, and answers as a fresh read does.
+    #[test]
+    fn a_next_turn_reuses_its_slot_and_answers_as_a_fresh_read() {
+        let text = "tell me a story about a cat. the cat sat on the mat and the dog ran.\n".repeat(30);
+        let tokenizer = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
+        let config = ModelConfig::preset("tiny", tokenizer.vocab_size()).unwrap();
+        let params = init_params(&config, &ParamLayout::new(&config), 5);
+        let model = Arc::new(Model { name: "m".into(), config, params, tokenizer, quantized: None });
+        let engine = Engine::start(model.clone(), EngineConfig { step_rows: 7, ..Default::default() });
+        let tok = &model.tokenizer;
+        let options = SamplingOptions { temperature: 0.9, max_new_tokens: 12, seed: 3, ..Default::default() };
+        let ask = |messages: &[Message]| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let prompt = render_tokens(tok, messages, true).ids;
+            engine.submit(Job { prompt, options: options.clone(), events: tx, guide: None }).unwrap();
+            let mut served = String::new();
+            while let Some(event) = rx.blocking_recv() {
+                match event {
+                    Event::Text(piece, _) => served.push_str(&piece),
+                    Event::Done { .. } => break,
+                }
+            }
+            served
+        };
+        let mut messages = vec![Message::new(Role::User, "tell me a story about a cat.")];
+        let first = ask(&messages);
+        let cached = engine.stats.snapshot().cached_prompt_tokens;
+        messages.push(Message::new(Role::Assistant, first));
+        messages.push(Message::new(Role::User, "the dog ran."));
+        let second = ask(&messages);
+        let kept = engine.stats.snapshot().cached_prompt_tokens - cached;
+        assert!(kept >= render_tokens(tok, &messages[..1], true).ids.len() as u64, "kept {kept}");
+        let (mut g, mut other) = (model.generator(), model.generator());
+        assert_eq!(second, generate_reply(&mut g, &mut other, 0.0, tok, &messages, &options, |_| {}).text);
     }
 }
