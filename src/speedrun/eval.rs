@@ -419,9 +419,10 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         &chat_params,
         &tok,
         &convs,
-        Answering::chat(e.max_tokens),
+        // As `fledge ask` answers: quoted from the passages.
+        Answering { quote: true, ..Answering::chat(e.max_tokens) },
     );
-    grounded.name = format!("fairytaleqa, {} passages retrieved ({mode})", config.retrieval.k);
+    grounded.name = format!("fairytaleqa, {} passages retrieved ({mode}), quoted as `fledge ask`", config.retrieval.k);
 
     let battery = battery(&chat_config, &chat_params, &tok, e.max_tokens)?;
 
@@ -520,10 +521,14 @@ fn battery(
         let grounded = read_grounded(None, Some(split)).map_err(bad)?;
         let requests = read_story_requests(None, Some(split)).map_err(bad)?;
         let g = score_grounded(config, params, tok, &grounded, Answering::chat(max_tokens));
+        // As `fledge ask` answers a question about a text.
+        let quoted = Answering { quote: true, ..Answering::chat(max_tokens) };
+        let q = score_grounded(config, params, tok, &grounded, quoted);
         let st = score_stories(config, params, tok, &requests, StorySettings::chat());
         splits.push(json!({
             "split": split,
             "grounded": g,
+            "grounded_quoted": {"answer_accuracy": q.answer_accuracy, "exact_match": q.exact_match, "f1": q.f1},
             "stories": st,
             "grounded_samples": g.answers.iter().take(8).collect::<Vec<_>>(),
             "story_samples": st.answers.iter().take(3).collect::<Vec<_>>(),

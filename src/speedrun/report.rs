@@ -302,7 +302,8 @@ fn render_battery(s: &mut String, b: &Value) {
     let Some(splits) = b["splits"].as_array() else { return };
     let _ = writeln!(
         s,
-        "\nThe battery (`evals/`, hand-written): grounded questions about short texts, answered greedily; \
+        "\nThe battery (`evals/`, hand-written): grounded questions about short texts, answered greedily, \
+         and quoted from the text as `fledge ask` answers (exact match and F1 are the greedy answers'); \
          answer accuracy counts a reply that holds a gold answer in at most max(12, 3 × its words) words. \
          Story requests are sampled and guided as `fledge chat` does (classifier-free guidance {}); a story passes with 40 words or more, every \
          subject word asked for, and no identity line. ± is one standard error of the rate, sqrt(p(1 - p) / n): \
@@ -311,16 +312,17 @@ fn render_battery(s: &mut String, b: &Value) {
     );
     let _ = writeln!(
         s,
-        "| split | answerable | answer accuracy | exact match | token F1 | false refusals | unanswerable | refused | story requests | told a story |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| split | answerable | answer accuracy | quoted, as `fledge ask` | exact match | token F1 | false refusals | unanswerable | refused | story requests | told a story |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for sp in splits {
         let (g, st) = (&sp["grounded"], &sp["stories"]);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             sp["split"].as_str().unwrap_or(""),
             g["answerable"],
             rate_with_error(&g["answer_accuracy"], &g["answerable"]),
+            rate_with_error(&sp["grounded_quoted"]["answer_accuracy"], &g["answerable"]),
             f(&g["exact_match"], 3),
             f(&g["f1"], 3),
             rate_with_error(&g["false_refusal_rate"], &g["answerable"]),
@@ -463,10 +465,12 @@ mod tests {
             "false_refusal_rate": 0.08, "unanswerable": 25, "refusal_rate": 0.6});
         let stories = json!({"requests": 50, "pass_rate": 0.88, "guidance": 1.5});
         let mut s = String::new();
-        render_battery(&mut s, &json!({"splits": [{"split": "dev", "grounded": grounded, "stories": stories}]}));
+        let quoted = json!({"answer_accuracy": 0.43});
+        let split = json!({"split": "dev", "grounded": grounded, "grounded_quoted": quoted, "stories": stories});
+        render_battery(&mut s, &json!({ "splits": [split] }));
         // sqrt(p (1 - p) / n): over the answerable questions, the unanswerable ones, the requests.
         let row = s.lines().find(|l| l.starts_with("| dev |")).expect("the dev row");
-        for cell in ["0.360 ± 0.048", "0.080 ± 0.027", "0.600 ± 0.098", "0.880 ± 0.046"] {
+        for cell in ["0.360 ± 0.048", "0.430 ± 0.050", "0.080 ± 0.027", "0.600 ± 0.098", "0.880 ± 0.046"] {
             assert!(row.contains(cell), "{cell} missing from {row}");
         }
     }
