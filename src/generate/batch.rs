@@ -42,9 +42,8 @@ pub struct Row {
 struct Slot {
     k: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
-    len: usize,
     in_use: bool,
-    /// The tokens the cache holds (its first `len`).
+    /// The tokens the cache holds, in order (their count is its length).
     tokens: Vec<u32>,
     /// When the slot was last released ([`BatchDecoder::release`]'s count):
     /// a new sequence sharing nothing takes the longest-unused slot.
@@ -172,7 +171,7 @@ impl<'a> BatchDecoder<'a> {
     /// prefix with it, else the one unused longest, else a new one; `None`
     /// when all are taken. The caller feeds the prompt from there.
     pub fn acquire_for(&mut self, prompt: &[u32]) -> Option<(usize, usize)> {
-        let shared = |s: &Slot| s.tokens[..s.len].iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        let shared = |s: &Slot| super::shared_prefix(&s.tokens, prompt);
         let best = (0..self.slots.len())
             .filter(|&i| !self.slots[i].in_use)
             .max_by_key(|&i| (shared(&self.slots[i]), std::cmp::Reverse(self.slots[i].released)));
@@ -183,7 +182,6 @@ impl<'a> BatchDecoder<'a> {
                 self.slots.push(Slot {
                     k: vec![Vec::new(); c.n_layers],
                     v: vec![Vec::new(); c.n_layers],
-                    len: 0,
                     in_use: false,
                     tokens: Vec::new(),
                     released: 0,
@@ -194,7 +192,6 @@ impl<'a> BatchDecoder<'a> {
         };
         let s = &mut self.slots[slot];
         s.in_use = true;
-        s.len = kept;
         s.tokens.truncate(kept);
         Some((slot, kept))
     }
@@ -208,7 +205,7 @@ impl<'a> BatchDecoder<'a> {
 
     /// Tokens in the slot's cache.
     pub fn len(&self, slot: usize) -> usize {
-        self.slots[slot].len
+        self.slots[slot].tokens.len()
     }
 
     /// Slots in use.
@@ -245,14 +242,14 @@ impl<'a> BatchDecoder<'a> {
         for r in rows {
             let s = &self.slots[r.slot];
             assert!(s.in_use, "slot {} is not in use", r.slot);
-            let pos = s.len + added[r.slot];
+            let pos = s.tokens.len() + added[r.slot];
             assert!(pos < c.max_seq_len, "slot {}: context full ({} tokens)", r.slot, c.max_seq_len);
             positions.push(pos);
             added[r.slot] += 1;
         }
         for (slot, &count) in self.slots.iter_mut().zip(&added) {
             if count > 0 {
-                let needed = (slot.len + count) * kv;
+                let needed = (slot.tokens.len() + count) * kv;
                 super::grow_cache(&mut slot.k, needed, c.max_seq_len * kv);
                 super::grow_cache(&mut slot.v, needed, c.max_seq_len * kv);
             }
@@ -311,13 +308,9 @@ impl<'a> BatchDecoder<'a> {
                 *x += m;
             }
         }
-        for (r, count) in added.iter().enumerate() {
-            self.slots[r].len += count;
-        }
-        for (r, &pos) in rows.iter().zip(&positions) {
-            let tokens = &mut self.slots[r.slot].tokens;
-            tokens.truncate(pos);
-            tokens.push(r.token);
+        // A slot's rows come in position order, so its tokens grow in order.
+        for r in rows {
+            self.slots[r.slot].tokens.push(r.token);
         }
 
         // The final norm and the vocabulary projection only for rows that need logits.

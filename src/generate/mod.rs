@@ -440,7 +440,7 @@ impl<'a> Generator<'a> {
     /// token instead of 400. The last token is always read again, since the
     /// logits after it are not kept. Empty for an empty prompt.
     pub fn prefill(&mut self, prompt: &[u32]) -> Vec<f32> {
-        let shared = self.fed[..self.pos].iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        let shared = shared_prefix(&self.fed[..self.pos], prompt);
         // A trace records every token it is fed, so a traced read starts over.
         let keep = if self.trace.is_some() { 0 } else { shared.min(prompt.len().saturating_sub(1)) };
         self.pos = keep;
@@ -717,6 +717,12 @@ pub fn sampling_distribution(logits: &mut [f32], history: &[u32], o: &SamplingOp
         candidates.iter_mut().for_each(|c| c.1 /= total);
     }
     candidates
+}
+
+/// How many tokens `a` and `b` share from their start: what a cache holding
+/// `a` keeps for a prompt `b` ([`Generator::prefill`], the server's slots).
+pub(crate) fn shared_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// The index of the largest value (the first, on ties).

@@ -447,17 +447,36 @@ mod tests {
     use crate::chat::{generate_reply, render_tokens, without_request, Message, Role};
     use crate::model::params::{init_params, ParamLayout};
 
-    /// A guided job's text is `generate_reply`'s for the same options, with
-    /// other jobs (guided or not) batched beside it and prompts read in
-    /// chunks of a few rows.
-    #[test]
-    fn guided_jobs_answer_as_batch_one_guidance_does() {
+    /// A random tiny model with a tokenizer of a few hundred tokens, and an
+    /// engine over it reading prompts in chunks of 7 rows.
+    fn tiny_engine() -> (Arc<Model>, Engine) {
         let text = "tell me a story about a cat. the cat sat on the mat and the dog ran.\n".repeat(30);
         let tokenizer = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
         let config = ModelConfig::preset("tiny", tokenizer.vocab_size()).unwrap();
         let params = init_params(&config, &ParamLayout::new(&config), 5);
         let model = Arc::new(Model { name: "m".into(), config, params, tokenizer, quantized: None });
         let engine = Engine::start(model.clone(), EngineConfig { step_rows: 7, ..Default::default() });
+        (model, engine)
+    }
+
+    /// A job's text, from its pieces up to `Done`.
+    fn served_text(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> String {
+        let mut served = String::new();
+        while let Some(event) = rx.blocking_recv() {
+            match event {
+                Event::Text(piece, _) => served.push_str(&piece),
+                Event::Done { .. } => break,
+            }
+        }
+        served
+    }
+
+    /// A guided job's text is `generate_reply`'s for the same options, with
+    /// other jobs (guided or not) batched beside it and prompts read in
+    /// chunks of a few rows.
+    #[test]
+    fn guided_jobs_answer_as_batch_one_guidance_does() {
+        let (model, engine) = tiny_engine();
         let tok = &model.tokenizer;
 
         let conversations = [
@@ -482,13 +501,7 @@ mod tests {
             receivers.push((rx, options));
         }
         for ((mut rx, options), (messages, &weight)) in receivers.into_iter().zip(conversations.iter().zip(&weights)) {
-            let mut served = String::new();
-            while let Some(event) = rx.blocking_recv() {
-                match event {
-                    Event::Text(piece, _) => served.push_str(&piece),
-                    Event::Done { .. } => break,
-                }
-            }
+            let served = served_text(&mut rx);
             let (mut g, mut other) = (model.generator(), model.generator());
             let expected = generate_reply(&mut g, &mut other, weight, tok, messages, &options, |_| {});
             assert_eq!(served, expected.text, "guidance {weight}");
@@ -503,26 +516,14 @@ mod tests {
     /// its slot does not already hold, and answers as a fresh read does.
     #[test]
     fn a_next_turn_reuses_its_slot_and_answers_as_a_fresh_read() {
-        let text = "tell me a story about a cat. the cat sat on the mat and the dog ran.\n".repeat(30);
-        let tokenizer = Tokenizer::train([text.as_str()].into_iter(), 300, false).unwrap();
-        let config = ModelConfig::preset("tiny", tokenizer.vocab_size()).unwrap();
-        let params = init_params(&config, &ParamLayout::new(&config), 5);
-        let model = Arc::new(Model { name: "m".into(), config, params, tokenizer, quantized: None });
-        let engine = Engine::start(model.clone(), EngineConfig { step_rows: 7, ..Default::default() });
+        let (model, engine) = tiny_engine();
         let tok = &model.tokenizer;
         let options = SamplingOptions { temperature: 0.9, max_new_tokens: 12, seed: 3, ..Default::default() };
         let ask = |messages: &[Message]| {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             let prompt = render_tokens(tok, messages, true).ids;
             engine.submit(Job { prompt, options: options.clone(), events: tx, guide: None }).unwrap();
-            let mut served = String::new();
-            while let Some(event) = rx.blocking_recv() {
-                match event {
-                    Event::Text(piece, _) => served.push_str(&piece),
-                    Event::Done { .. } => break,
-                }
-            }
-            served
+            served_text(&mut rx)
         };
         let mut messages = vec![Message::new(Role::User, "tell me a story about a cat.")];
         let first = ask(&messages);
