@@ -212,12 +212,18 @@ fn quoted_answers_are_words_of_the_context() {
         })
         .collect();
     assert_eq!(text, quoted);
+    // /health counts quoted answers with the engine's.
+    let h = server.health();
+    assert_eq!((h["engine"]["quoted"].as_u64(), h["engine"]["completed"].as_u64()), (Some(2), Some(2)), "{h}");
+    assert!(h["engine"]["generated_tokens"].as_u64().unwrap() >= 2, "{h}");
 
     // Plain decoding, sampled, is not held to the context's words; its answer differs.
     let (status, body) = ask(json!({"quote": false, "temperature": 1.0, "seed": 5}));
     assert_eq!(status, 200, "{body}");
     let plain: Value = serde_json::from_str(&body).unwrap();
     assert_ne!(plain["choices"][0]["message"]["content"].as_str().unwrap(), quoted);
+    let h = server.health();
+    assert_eq!((h["engine"]["quoted"].as_u64(), h["engine"]["completed"].as_u64()), (Some(2), Some(3)), "{h}");
 
     // The server's default steps aside for what quoting cannot give; asked for, it is an error.
     let (status, _) = ask(json!({"logprobs": true}));

@@ -109,6 +109,9 @@ pub struct Stats {
     pub queued: AtomicUsize,
     pub active: AtomicUsize,
     pub completed: AtomicU64,
+    /// Of `completed`, requests answered by quoting their context, outside
+    /// the batch (see `routes::quote_or_submit`).
+    pub quoted: AtomicU64,
     pub cancelled: AtomicU64,
     pub rejected: AtomicU64,
     pub prompt_tokens: AtomicU64,
@@ -125,6 +128,7 @@ pub struct StatsSnapshot {
     pub queued: usize,
     pub active: usize,
     pub completed: u64,
+    pub quoted: u64,
     pub cancelled: u64,
     pub rejected: u64,
     pub prompt_tokens: u64,
@@ -141,6 +145,7 @@ impl Stats {
             queued: self.queued.load(Ordering::SeqCst),
             active: self.active.load(Ordering::SeqCst),
             completed: l(&self.completed),
+            quoted: l(&self.quoted),
             cancelled: l(&self.cancelled),
             rejected: l(&self.rejected),
             prompt_tokens: l(&self.prompt_tokens),

@@ -6,6 +6,7 @@
 //! engine, then answered whole or streamed as server-sent events.
 
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -389,6 +390,12 @@ async fn quote_or_submit(
     let Some(text) = quoted else { return submit(s, p) };
     let (tx, rx) = mpsc::unbounded_channel();
     let completion_tokens = s.model.tokenizer.encode(&text, false).len();
+    // Counted as the engine counts what it answers, so /health adds up.
+    let stats = &s.engine.stats;
+    stats.prompt_tokens.fetch_add(p.prompt.len() as u64, Ordering::Relaxed);
+    stats.generated_tokens.fetch_add(completion_tokens as u64, Ordering::Relaxed);
+    stats.quoted.fetch_add(1, Ordering::SeqCst);
+    stats.completed.fetch_add(1, Ordering::SeqCst);
     // The receiver is held here, so these sends cannot fail.
     let _ = tx.send(Event::Text(text, Vec::new()));
     let _ = tx.send(Event::Done { finish: FinishReason::StopToken, prompt_tokens: p.prompt.len(), completion_tokens });
