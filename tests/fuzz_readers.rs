@@ -300,7 +300,7 @@ fn seeds() -> &'static Seeds {
         let report = r#"{"sources": [{"name": "cats", "weight": 1.0, "max_epochs": 2.0}]}"#;
         fs::write(corpus.join("report.json"), report).unwrap();
         let shards = dir.path().join("shards");
-        fledge::data::shards::tokenize_corpus(&corpus, &tok, &shards, 200).unwrap();
+        fledge::data::shards::tokenize_corpus(&corpus, &tok, &shards, 200, 0.0).unwrap();
         Seeds { checkpoint, shards, _dir: dir }
     })
 }

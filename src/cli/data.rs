@@ -79,6 +79,10 @@ pub struct TokenizeArgs {
     /// Tokens per shard file.
     #[arg(long, default_value_t = 100_000_000)]
     shard_tokens: u64,
+    /// Share of training documents followed by a blank line and the next document instead of
+    /// `<|endoftext|>`, so the model learns where a story starts in a plain file of stories (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    blank_line_share: f64,
 }
 
 /// Runs one `fledge data` command.
@@ -95,6 +99,14 @@ pub fn run(cmd: DataCommand) -> Result<()> {
 }
 
 /// Parses NAME=PATH[:WEIGHT].
+/// A share from 0 to 1, for `--blank-line-share`.
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a share: give a number from 0 to 1 (0.25: a quarter)")),
+    }
+}
+
 fn parse_source(spec: &str, allow_weight: bool) -> Result<(String, PathBuf, f64)> {
     let (name, rest) = spec
         .split_once('=')
@@ -155,7 +167,8 @@ fn run_prepare(args: PrepareArgs) -> Result<()> {
 
 fn run_tokenize(args: TokenizeArgs) -> Result<()> {
     let tokenizer = Tokenizer::load(&args.tokenizer)?;
-    let headers = shards::tokenize_corpus(&args.corpus, &tokenizer, &args.out, args.shard_tokens)?;
+    let headers =
+        shards::tokenize_corpus(&args.corpus, &tokenizer, &args.out, args.shard_tokens, args.blank_line_share)?;
     println!("{}", render_shard_table(&headers));
     println!("Wrote shards and headers to {}", args.out.display());
     Ok(())
@@ -182,6 +195,12 @@ fn render_shard_table(headers: &[shards::SplitHeader]) -> String {
             h.bytes as f64 / 1e6,
             h.tokens,
             h.bytes_per_token()
+        ));
+    }
+    for h in headers.iter().filter(|h| h.joined_by_blank_line > 0) {
+        s.push_str(&format!(
+            "\n{} of the {} {} documents run on into the next after a blank line instead of `<|endoftext|>`.\n",
+            h.joined_by_blank_line, h.documents, h.split
         ));
     }
     if let Some(val) = headers.iter().find(|h| h.split == "val" && !h.sets.is_empty()) {
@@ -213,4 +232,20 @@ fn run_report(corpus: &Path, shard_dir: Option<&Path>) -> Result<()> {
         println!("{}", render_shard_table(&headers));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_share;
+
+    #[test]
+    fn a_share_is_a_number_from_zero_to_one() {
+        assert_eq!(parse_share("0.3"), Ok(0.3));
+        assert_eq!(parse_share("0"), Ok(0.0));
+        assert_eq!(parse_share("1"), Ok(1.0));
+        for bad in ["1.5", "-0.1", "a third", "NaN"] {
+            let err = parse_share(bad).unwrap_err();
+            assert!(err.contains(bad) && err.contains("from 0 to 1"), "{err}");
+        }
+    }
 }

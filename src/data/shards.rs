@@ -3,7 +3,9 @@
 //! On disk, per split (`train`, `val`):
 //! - `{split}-{run}-{n:05}.bin`: flat little-endian token ids, u16 when the
 //!   vocabulary fits in 65,536 ids, u32 otherwise; every document is followed
-//!   by `<|endoftext|>`;
+//!   by `<|endoftext|>`, where a share of the training documents
+//!   (`blank_line_share`, 0 by default) continue into the next with a blank
+//!   line instead, as stories do in a plain text file of them;
 //! - `{split}.json`: the header, naming the tokenizer's hash, the id width,
 //!   and each shard file with its token count, plus per-source counts.
 //!
@@ -91,6 +93,14 @@ pub struct SplitHeader {
     /// tokenizer and the shard size. Tokenizing the same again reuses them.
     #[serde(default)]
     pub input: String,
+    /// Documents followed by a blank line and the next document instead of
+    /// `<|endoftext|>` (see [`tokenize_corpus`]'s `blank_line_share`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub joined_by_blank_line: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SplitHeader {
@@ -158,13 +168,28 @@ fn first_id_out_of_range(bytes: &[u8], id_bytes: usize, vocab_size: usize) -> Op
 }
 
 /// Encodes `{corpus}/{split}.jsonl` for each split into shards in `out_dir`.
+///
+/// `blank_line_share` of the training documents (picked by a hash of their
+/// position, so the same every time) are followed by a blank line and the
+/// next document rather than by `<|endoftext|>`. A model that only ever saw
+/// `<|endoftext|>` between stories does not expect a new one after a blank
+/// line, and pays for it on every story of a plain text file of them (about
+/// 26 bits a story on TinyStories, README "A better base from more stories").
+/// Validation documents always end with `<|endoftext|>`.
 pub fn tokenize_corpus(
     corpus: &Path,
     tokenizer: &Tokenizer,
     out_dir: &Path,
     shard_tokens: u64,
+    blank_line_share: f64,
 ) -> Result<Vec<SplitHeader>, DataError> {
-    let input = input_fingerprint(corpus, tokenizer, shard_tokens);
+    if !(0.0..=1.0).contains(&blank_line_share) {
+        return Err(DataError::Shard {
+            path: out_dir.to_path_buf(),
+            message: format!("blank_line_share is {blank_line_share}: give a share between 0 and 1"),
+        });
+    }
+    let input = input_fingerprint(corpus, tokenizer, shard_tokens, blank_line_share);
     let earlier: Option<Vec<SplitHeader>> = ["train", "val"]
         .iter()
         .map(|split| TokenShards::open(out_dir, split).ok().filter(|t| t.header.input == input).map(|t| t.header))
@@ -186,7 +211,8 @@ pub fn tokenize_corpus(
         if !path.exists() {
             return Err(DataError::EmptySource { path, why: "missing; make it with `fledge data prepare`".into() });
         }
-        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, &record)?;
+        let share = if split == "train" { blank_line_share } else { 0.0 };
+        let mut header = tokenize_split(&path, split, tokenizer, out_dir, shard_tokens, share, &record)?;
         header.licenses.retain(|l| header.sources.contains_key(&l.source));
         headers.push(header);
     }
@@ -243,10 +269,13 @@ impl CorpusRecord {
 }
 
 /// What shards of `corpus` depend on; see [`SplitHeader::input`].
-fn input_fingerprint(corpus: &Path, tokenizer: &Tokenizer, shard_tokens: u64) -> String {
+fn input_fingerprint(corpus: &Path, tokenizer: &Tokenizer, shard_tokens: u64, blank_line_share: f64) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(format!("{SHARD_VERSION} {} {shard_tokens}\n", tokenizer.hash()));
+    if blank_line_share > 0.0 {
+        h.update(format!("blank lines {blank_line_share}\n"));
+    }
     for file in ["train.jsonl", "val.jsonl", "report.json"] {
         let path = corpus.join(file);
         if let Ok(meta) = fs::metadata(&path) {
@@ -266,6 +295,7 @@ fn tokenize_split(
     tokenizer: &Tokenizer,
     out_dir: &Path,
     shard_tokens: u64,
+    blank_line_share: f64,
     record: &CorpusRecord,
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
@@ -297,13 +327,15 @@ fn tokenize_split(
         spans: BTreeMap::new(),
         limits: if split == "train" { record.limits.clone() } else { BTreeMap::new() },
         input: record.input.clone(),
+        joined_by_blank_line: 0,
     };
     let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
     let bar = progress::bytes_bar(total, split);
     let mut writer: Option<(AtomicFile, ShardFile)> = None;
     let file = File::open(input).map_err(|e| DataError::io(input, e))?;
     let mut lines = BufReader::with_capacity(1 << 20, file).lines().enumerate();
-    let eot = tokenizer.eot_id();
+    let eot = [tokenizer.eot_id()];
+    let blank_line = tokenizer.encode("\n\n", false);
 
     #[derive(Deserialize)]
     struct Line {
@@ -339,11 +371,15 @@ fn tokenize_split(
         let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
         let encoded = tokenizer.encode_batch(&texts, false);
         for (doc, ids) in chunk.iter().zip(encoded) {
+            let joins_next = mix64(header.documents ^ 0x5bd1_e995) as f64 / u64::MAX as f64 <= blank_line_share;
+            let end_of_document: &[u32] = if joins_next && blank_line_share > 0.0 { &blank_line } else { &eot };
+            header.joined_by_blank_line += u64::from(end_of_document != eot);
+            let n = (ids.len() + end_of_document.len()) as u64;
             let counts = header.sources.entry(doc.source.clone()).or_default();
             counts.documents += 1;
             counts.bytes += doc.text.len() as u64;
-            counts.tokens += ids.len() as u64 + 1;
-            let end = header.tokens + ids.len() as u64 + 1;
+            counts.tokens += n;
+            let end = header.tokens + n;
             if let Some(set) = &doc.set {
                 extend_spans(header.sets.entry(set.clone()).or_default(), header.tokens, end);
             }
@@ -358,8 +394,8 @@ fn tokenize_split(
                 writer = Some((f, ShardFile { file: name, tokens: 0 }));
             }
             let (f, shard) = writer.as_mut().expect("just created");
-            let mut buf = Vec::with_capacity((ids.len() + 1) * id_bytes);
-            for &id in ids.iter().chain(std::iter::once(&eot)) {
+            let mut buf = Vec::with_capacity(n as usize * id_bytes);
+            for &id in ids.iter().chain(end_of_document) {
                 if id_bytes == 2 {
                     buf.extend_from_slice(&(id as u16).to_le_bytes());
                 } else {
@@ -367,8 +403,8 @@ fn tokenize_split(
                 }
             }
             f.write_all(&buf).map_err(|e| DataError::io(out_dir, e))?;
-            shard.tokens += ids.len() as u64 + 1;
-            header.tokens += ids.len() as u64 + 1;
+            shard.tokens += n;
+            header.tokens += n;
             // Shards end at document boundaries, so no document is split.
             if shard.tokens >= shard_tokens {
                 let (f, shard) = writer.take().expect("present");
@@ -791,7 +827,7 @@ mod tests {
         let c = corpus(dir.path(), 300);
         let tok = tokenizer(300);
         let out = dir.path().join("shards");
-        let headers = tokenize_corpus(&c, &tok, &out, 1000).unwrap();
+        let headers = tokenize_corpus(&c, &tok, &out, 1000, 0.0).unwrap();
         assert!(headers[0].shards.len() > 1, "small shard size makes several shards");
         let shards = TokenShards::open(&out, "train").unwrap();
         shards.check_tokenizer(&tok).unwrap();
@@ -812,20 +848,49 @@ mod tests {
         assert_ne!(BatchLoader::new(&shards, 16, 4, 8).unwrap().batch(3), b3);
     }
 
+    /// A share of the training documents runs on into the next with a blank
+    /// line; the text in between is exactly the two documents; validation
+    /// documents all still end with `<|endoftext|>`.
+    #[test]
+    fn blank_line_share_joins_that_share_of_training_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = corpus(dir.path(), 1000);
+        let tok = tokenizer(300);
+        let out = dir.path().join("shards");
+        let headers = tokenize_corpus(&c, &tok, &out, 1_000_000, 0.3).unwrap();
+        let (train, val) = (&headers[0], &headers[1]);
+        let joined = train.joined_by_blank_line;
+        assert!((250..350).contains(&joined), "{joined} of 1000 documents joined at a share of 0.3");
+        assert_eq!(val.joined_by_blank_line, 0);
+        let all = TokenShards::open(&out, "train").unwrap().to_vec();
+        assert_eq!(all.iter().filter(|&&t| t == tok.eot_id()).count() as u64, 1000 - joined);
+        let text = tok.decode(&all).unwrap();
+        assert!(text.contains("train\n\nDocument "), "a document, a blank line, the next document");
+        assert_eq!(train.tokens, all.len() as u64);
+        let val_tokens = TokenShards::open(&out, "val").unwrap().to_vec();
+        assert_eq!(val_tokens.iter().filter(|&&t| t == tok.eot_id()).count() as u64, val.documents);
+
+        let again = tokenize_corpus(&c, &tok, &out, 1_000_000, 0.3).unwrap();
+        assert_eq!(again[0].joined_by_blank_line, joined, "the same documents every time");
+        let none = tokenize_corpus(&c, &tok, &out, 1_000_000, 0.0).unwrap();
+        assert_eq!(none[0].joined_by_blank_line, 0, "another share makes new shards");
+        assert!(tokenize_corpus(&c, &tok, &out, 1_000_000, 1.5).is_err());
+    }
+
     #[test]
     fn rerun_replaces_old_shards() {
         let dir = tempfile::tempdir().unwrap();
         let c = corpus(dir.path(), 50);
         let out = dir.path().join("shards");
-        tokenize_corpus(&c, &tokenizer(300), &out, 100).unwrap();
+        tokenize_corpus(&c, &tokenizer(300), &out, 100, 0.0).unwrap();
         let tok2 = tokenizer(280);
-        let headers = tokenize_corpus(&c, &tok2, &out, 1_000_000).unwrap();
+        let headers = tokenize_corpus(&c, &tok2, &out, 1_000_000, 0.0).unwrap();
         let bins =
             fs::read_dir(&out).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "bin").count();
         assert_eq!(bins, headers[0].shards.len() + headers[1].shards.len());
         TokenShards::open(&out, "train").unwrap().check_tokenizer(&tok2).unwrap();
         // The same corpus and tokenizer again: the shards are reused, not rewritten.
-        let again = tokenize_corpus(&c, &tok2, &out, 1_000_000).unwrap();
+        let again = tokenize_corpus(&c, &tok2, &out, 1_000_000, 0.0).unwrap();
         assert_eq!(again[0].shards, headers[0].shards);
         assert_eq!(again[0].input, headers[0].input);
     }
@@ -854,7 +919,7 @@ mod tests {
             Tokenizer::train(texts, 280, false).unwrap()
         };
         let out = dir.path().join("shards");
-        let headers = tokenize_corpus(&c, &tok, &out, 1000).unwrap();
+        let headers = tokenize_corpus(&c, &tok, &out, 1000, 0.0).unwrap();
         assert_eq!(headers[0].spans.len(), 2);
         let shards = TokenShards::open(&out, "train").unwrap();
         let (seq, batch) = (8, 4);
@@ -882,7 +947,7 @@ mod tests {
 
         // Every source capped: the loader says when the text runs out.
         fs::write(c.join("report.json"), report(1.0, Some(1.0))).unwrap();
-        tokenize_corpus(&c, &tok, &out, 1000).unwrap();
+        tokenize_corpus(&c, &tok, &out, 1000, 0.0).unwrap();
         let shards = TokenShards::open(&out, "train").unwrap();
         let loader = BatchLoader::new(&shards, seq, batch, 3).unwrap();
         let end = loader.exhausted_at().expect("all capped");
@@ -902,7 +967,7 @@ mod tests {
         fs::write(c.join("train.jsonl"), line(9, "tales").to_string()).unwrap();
         let out = dir.path().join("shards");
         let tok = tokenizer(300);
-        let headers = tokenize_corpus(&c, &tok, &out, 7).unwrap();
+        let headers = tokenize_corpus(&c, &tok, &out, 7, 0.0).unwrap();
         let sets = &headers[1].sets;
         assert_eq!(sets.len(), 2);
         let [a, b] = sets["tales"][0];
@@ -923,7 +988,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = corpus(dir.path(), 20);
         let out = dir.path().join("shards");
-        tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
+        tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000, 0.0).unwrap();
         let err = TokenShards::open(&out, "val").unwrap().check_tokenizer(&tokenizer(290)).unwrap_err().to_string();
         assert!(err.contains("made with tokenizer") && err.contains("fledge data tokenize"), "{err}");
     }
@@ -933,7 +998,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = corpus(dir.path(), 20);
         let out = dir.path().join("shards");
-        let headers = tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
+        let headers = tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000, 0.0).unwrap();
         let bin = out.join(&headers[0].shards[0].file);
         let len = fs::metadata(&bin).unwrap().len();
         let f = fs::OpenOptions::new().write(true).open(&bin).unwrap();
@@ -951,7 +1016,7 @@ mod tests {
         let c = corpus(dir.path(), 20);
         let out = dir.path().join("shards");
         let tok = tokenizer(300);
-        let headers = tokenize_corpus(&c, &tok, &out, 1_000_000).unwrap();
+        let headers = tokenize_corpus(&c, &tok, &out, 1_000_000, 0.0).unwrap();
         assert_eq!(headers[0].id_bytes, 2);
         let bin = out.join(&headers[0].shards[0].file);
         let mut bytes = fs::read(&bin).unwrap();
@@ -968,7 +1033,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = corpus(dir.path(), 20);
         let out = dir.path().join("shards");
-        tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000).unwrap();
+        tokenize_corpus(&c, &tokenizer(300), &out, 1_000_000, 0.0).unwrap();
         let path = out.join("train.json");
         let good: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
         let tokens = good["tokens"].as_u64().unwrap();
@@ -992,7 +1057,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = corpus(dir.path(), 5);
         fs::write(c.join("val.jsonl"), "{\"text\": \"ok\"}\n{\"txt\": 1}\n").unwrap();
-        let err = tokenize_corpus(&c, &tokenizer(300), &dir.path().join("s"), 1000).unwrap_err().to_string();
+        let err = tokenize_corpus(&c, &tokenizer(300), &dir.path().join("s"), 1000, 0.0).unwrap_err().to_string();
         assert!(err.contains("val.jsonl") && err.contains("line 2"), "{err}");
     }
 }

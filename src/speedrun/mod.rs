@@ -54,6 +54,9 @@ pub struct SpeedrunConfig {
     pub out: PathBuf,
     pub vocab_size: usize,
     pub shard_tokens: u64,
+    /// Share of training documents followed by a blank line and the next one
+    /// instead of `<|endoftext|>` ([`shards::tokenize_corpus`]).
+    pub blank_line_share: f64,
     /// The folder holding `chat/` and `qa/` (conversations, QA sets, the
     /// retrieval documents): `../shared/data`.
     pub shared: PathBuf,
@@ -251,6 +254,7 @@ impl SpeedrunConfig {
             out: PathBuf::from("runs/speedrun"),
             vocab_size: 4096,
             shard_tokens: 100_000_000,
+            blank_line_share: 0.0,
             shared: PathBuf::from("../shared/data"),
             precision: crate::model::Precision::Auto,
             pretrain: PretrainStage {
@@ -380,6 +384,9 @@ impl SpeedrunConfig {
             .map_err(|e| format!("pretrain.model: {e}"))?;
         if self.pretrain.tokens == 0 || self.pretrain.batch == 0 || self.pretrain.seq_len == 0 {
             return Err("pretrain: tokens, batch and seq_len must be above zero".into());
+        }
+        if !(0.0..=1.0).contains(&self.blank_line_share) {
+            return Err(format!("blank_line_share: {} is not a share from 0 to 1", self.blank_line_share));
         }
         if self.sft.sets.iter().all(|s| s.weight <= 0.0) {
             return Err("sft.sets: every weight is zero; give at least one set a weight above zero".into());
@@ -683,7 +690,8 @@ pub fn data_stages(
     let t = Instant::now();
     let shard_dir = config.out.join("shards");
     let before = shards::TokenShards::open(&shard_dir, "train").ok().map(|s| s.header.input);
-    let headers = shards::tokenize_corpus(&data_dir, &tokenizer, &shard_dir, config.shard_tokens)?;
+    let headers =
+        shards::tokenize_corpus(&data_dir, &tokenizer, &shard_dir, config.shard_tokens, config.blank_line_share)?;
     let reused = before.is_some_and(|b| headers.iter().all(|h| h.input == b));
     let seconds = t.elapsed().as_secs_f64();
     let tokens: u64 = headers.iter().map(|h| h.tokens).sum();
@@ -692,7 +700,8 @@ pub fn data_stages(
         .iter()
         .map(|h| {
             serde_json::json!({ "split": h.split, "documents": h.documents, "bytes": h.bytes, "tokens": h.tokens,
-                "bytes_per_token": h.bytes_per_token(), "sets": h.sets.keys().collect::<Vec<_>>() })
+                "bytes_per_token": h.bytes_per_token(), "sets": h.sets.keys().collect::<Vec<_>>(),
+                "joined_by_blank_line": h.joined_by_blank_line })
         })
         .collect();
     records.push(StageRecord {

@@ -919,7 +919,7 @@ mod tests {
         let tok_path = dir.join("tokenizer.json");
         tok.save(&tok_path).unwrap();
         let shards = dir.join("shards");
-        tokenize_corpus(&corpus, &tok, &shards, 1_000_000).unwrap();
+        tokenize_corpus(&corpus, &tok, &shards, 1_000_000, 0.0).unwrap();
         (tok_path, shards)
     }
 
