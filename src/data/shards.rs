@@ -371,9 +371,10 @@ fn tokenize_split(
         let texts: Vec<&str> = chunk.iter().map(|d| d.text.as_str()).collect();
         let encoded = tokenizer.encode_batch(&texts, false);
         for (doc, ids) in chunk.iter().zip(encoded) {
-            let joins_next = mix64(header.documents ^ 0x5bd1_e995) as f64 / u64::MAX as f64 <= blank_line_share;
-            let end_of_document: &[u32] = if joins_next && blank_line_share > 0.0 { &blank_line } else { &eot };
-            header.joined_by_blank_line += u64::from(end_of_document != eot);
+            let joins_next = blank_line_share > 0.0
+                && mix64(header.documents ^ 0x5bd1_e995) as f64 / u64::MAX as f64 <= blank_line_share;
+            let end_of_document: &[u32] = if joins_next { &blank_line } else { &eot };
+            header.joined_by_blank_line += u64::from(joins_next);
             let n = (ids.len() + end_of_document.len()) as u64;
             let counts = header.sources.entry(doc.source.clone()).or_default();
             counts.documents += 1;
