@@ -211,7 +211,7 @@ pub struct EvalArgs {
     /// Sets whose val.jsonl gives the held-out chat loss.
     #[arg(long = "chat", default_values_t = ["identity", "topical-chat", "taskmaster4", "chatterbot", "babi-task1", "fairytaleqa"].map(String::from))]
     chat: Vec<String>,
-    /// Score at most this many items per QA set (0: all).
+    /// Score at most this many items per QA set, and per battery set (its grounded questions, its story requests) (0: all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
     /// Longest answer, in tokens.
