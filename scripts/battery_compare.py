@@ -56,7 +56,7 @@ def mcnemar_p(only_a, only_b):
 
 
 def outcomes(rows):
-    """Yes/no outcomes per question: (label, key, predicate, filter)."""
+    """Each yes/no outcome's answers, by label: {question key: outcome}."""
     grounded = keyed(rows, "grounded", "id")
     stories = keyed(rows, "stories", "id")
     babi = keyed(rows, "babi-task1", None)

@@ -27,10 +27,10 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Which command reads a recipe file, by the keys it holds.
 fn kind_of(table: &toml::Table) -> &'static str {
-    if table.contains_key("source") && !table.contains_key("base") {
-        "data"
-    } else if table.contains_key("base") {
+    if table.contains_key("base") {
         "sft"
+    } else if table.contains_key("source") {
+        "data"
     } else if table.contains_key("steps") {
         "train"
     } else {
