@@ -10,7 +10,7 @@ written again here from the rules in evals/README.md.
 Usage:
   python scripts/battery_hf.py MODEL_FOLDER [--evals evals] [--split dev|test|all]
       [--babi runs/chat/babi-task1/test.jsonl] [--fairytaleqa runs/chat/fairytaleqa/test.jsonl]
-      [--limit N] [--guidance G] [--quote] [--out results.json]
+      [--limit N] [--guidance G] [--story-tries N] [--quote] [--out results.json]
 
 --guidance G (default 1.5, what `fledge chat` and `fledge eval` use; 0: off)
 steers replies without a context message (the story requests) toward the
@@ -19,6 +19,11 @@ guidance, written again here: a second pass of the model over the
 conversation with that message's text removed, each token's scores
 (1 + G) x with - G x without, among the tokens at least a tenth as likely as
 the favourite; then the folder's temperature, top-k and top-p.
+
+--story-tries N (default 4, what `fledge chat` and `fledge eval` use; 1: one
+sample) samples a story request up to N times and keeps the first story that
+uses every word the request is about (its words less the asking ones, as
+Snowball stems), else the one that uses the most.
 
 --quote answers every question asked with a context by quoting it, as
 `fledge eval --quote` and `fledge ask` do, written again here: unless the
@@ -33,12 +38,16 @@ Needs torch and transformers (the interop venv of scripts/test.sh has both).
 import argparse
 import json
 import math
+import re
 import sys
 import time
+
+import snowballstemmer
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
+STEMMER = snowballstemmer.stemmer("english")
 # Candidates of a guided token: at least this fraction as likely as the favourite.
 PLAUSIBLE = 0.1
 
@@ -271,10 +280,61 @@ def grounded(m, items, max_tokens):
                 refusal_rate=mean(no, "refused"), answers=rows)
 
 
-def stories(m, requests, max_tokens):
+# Story requests in a few tries, written again here (src/chat/tries.rs): a
+# request for a story (these words, or asking to continue one) is sampled up to
+# --story-tries times, try j with seed i + 100,000 j; the first story that uses
+# every word the request is about is kept, else the one that uses the most.
+STORY_WORDS = {"story", "stories", "tale", "tales", "continue"}
+ASKING = set("""a an the and or but of to in on at for with about from by as into over under is are was were be
+been i me my you your he she it we they her him his its our their them this that these those there here who
+which what when where why how can could would will should may might must do does did have has had please tell
+write make made up give let some any story stories tale tales short little bedtime funny one something
+someone time once upon want wants like need now new again just very so too then than also only not no yes
+continue happened next happens""".split())
+TRY_SEED_STRIDE = 100_000
+
+
+def asks_for_story(text):
+    low = text.lower()
+    words = set(re.findall(r"[^\W_]+", low))
+    return bool(words & STORY_WORDS) or "what happened next" in low or "once upon a time" in low
+
+
+def about(text):
+    """The Snowball stems of the words a story for this request should use."""
+    out = []
+    for w in re.findall(r"[^\W\d_]+", text.lower()):
+        if len(w) >= 3 and w not in ASKING:
+            s = STEMMER.stemWord(w)
+            if s not in out:
+                out.append(s)
+    return out
+
+
+def uses(wanted, story):
+    have = {STEMMER.stemWord(w) for w in re.findall(r"[^\W\d_]+", story.lower())}
+    return sum(w in have for w in wanted)
+
+
+def story_reply(m, prompt, max_tokens, seed, tries):
+    messages = [{"role": "user", "content": prompt}]
+    if tries <= 1 or not asks_for_story(prompt):
+        return m.reply(messages, max_tokens, sample=seed)
+    wanted, best = about(prompt), None
+    for j in range(tries):
+        reply = m.reply(messages, max_tokens, sample=seed + j * TRY_SEED_STRIDE)
+        n = uses(wanted, reply)
+        if best is None or n > best[0]:
+            best = (n, reply)
+        if n == len(wanted):
+            break
+    return best[1]
+
+
+def stories(m, requests, max_tokens, tries=1):
     rows = []
     for i, rq in enumerate(requests):
-        reply = m.reply([{"role": "user", "content": rq["prompt"]}], max_tokens, sample=i)
+        reply = story_reply(m, rq["prompt"], max_tokens, i, tries)
         low = reply.lower()
         missing = [w for w in rq["subject_words"] if w.lower() not in low]
         ident = any(s in low.replace("\u2019", "'") for s in IDENTITY_SIGNS)
@@ -309,6 +369,8 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--story-tokens", type=int, default=300)
     ap.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance (0: off)")
+    ap.add_argument("--story-tries", type=int, default=4,
+                    help="stories sampled at most per story request, as fledge chat --story-tries (1: one sample)")
     ap.add_argument("--quote", action="store_true", help="quote answers from their context (default: off)")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -317,7 +379,7 @@ def main():
     t = time.time()
     result = {"model": args.model, "split": args.split, "guidance": args.guidance, "quote": args.quote}
     result["grounded"] = grounded(m, read_jsonl(f"{args.evals}/grounded-qa.jsonl", args.split), args.max_tokens)
-    result["stories"] = stories(m, read_jsonl(f"{args.evals}/story-requests.jsonl", args.split), args.story_tokens)
+    result["stories"] = stories(m, read_jsonl(f"{args.evals}/story-requests.jsonl", args.split), args.story_tokens, args.story_tries)
     for name in ("babi", "fairytaleqa"):
         if getattr(args, name):
             result[name] = qa_set(m, getattr(args, name), args.limit, args.max_tokens)

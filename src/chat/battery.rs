@@ -343,6 +343,8 @@ pub struct StoryScore {
     /// Classifier-free guidance toward the request (0: none; see
     /// [`super::generate_reply`]).
     pub guidance: f32,
+    /// Stories sampled at most per request ([`super::tries`]).
+    pub tries: usize,
     /// Stories of the subject asked for, long enough, with no identity line.
     pub pass_rate: f64,
     pub long_enough_rate: f64,
@@ -379,6 +381,9 @@ pub struct StorySettings {
     pub seed: u64,
     /// Classifier-free guidance toward the request (0: none).
     pub guidance: f32,
+    /// Stories sampled at most per request, keeping the one that uses the
+    /// request's words ([`super::tries`]; 1: one sample).
+    pub tries: usize,
 }
 
 impl StorySettings {
@@ -389,6 +394,7 @@ impl StorySettings {
             temperature: crate::generate::CHAT_TEMPERATURE,
             seed: 0,
             guidance: super::CHAT_GUIDANCE,
+            tries: super::tries::STORY_TRIES,
         }
     }
 }
@@ -401,7 +407,7 @@ pub fn score_stories(
     requests: &[StoryRequest],
     settings: StorySettings,
 ) -> StoryScore {
-    let StorySettings { max_new_tokens, temperature, seed, guidance } = settings;
+    let StorySettings { max_new_tokens, temperature, seed, guidance, tries } = settings;
     let start = std::time::Instant::now();
     let answers: Vec<StoryAnswer> = requests
         .par_iter()
@@ -412,7 +418,16 @@ pub fn score_stories(
             let budget = config.max_seq_len.saturating_sub(ids.len()).min(max_new_tokens);
             let (mut generator, mut guide) = (Generator::new(config, params), Generator::new(config, params));
             let options = story_sampling(budget, temperature, seed + i as u64);
-            let g = super::generate_reply(&mut generator, &mut guide, guidance, tok, &messages, &options, |_| {});
+            let g = super::tries::generate_story_reply(
+                &mut generator,
+                &mut guide,
+                guidance,
+                tok,
+                &messages,
+                &options,
+                tries,
+                |_, _| {},
+            );
             judge_story(request, g.text.trim())
         })
         .collect();
@@ -423,6 +438,7 @@ pub fn score_stories(
         temperature,
         seed,
         guidance,
+        tries,
         pass_rate: rate(&|a| a.pass),
         long_enough_rate: rate(&|a| a.words >= STORY_MIN_WORDS),
         subjects_rate: rate(&|a| a.missing_subjects.is_empty()),

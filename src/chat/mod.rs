@@ -18,6 +18,8 @@
 //! - [`quote`]: answers about a given text quoted from it (beam search over
 //!   the text's spans).
 //! - [`stories`]: story requests made from the corpus's stories.
+//! - [`tries`]: story requests answered in a few samples, keeping the one
+//!   that uses the request's words.
 
 pub mod battery;
 pub mod convert;
@@ -28,6 +30,7 @@ pub mod rc;
 pub mod sft;
 pub mod stories;
 pub mod template;
+pub mod tries;
 
 pub use template::{render_text, render_tokens, Conversation, Message, Role};
 

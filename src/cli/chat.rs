@@ -12,6 +12,7 @@ use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
+use fledge::chat::tries::{generate_story_reply, is_story_request};
 use fledge::chat::{fit_to_window, generate_reply, quoted_reply, render_tokens, Answering, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
@@ -244,6 +245,10 @@ pub struct EvalArgs {
     /// story requests), as `fledge chat --guidance` (0: off).
     #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
     guidance: f32,
+    /// Stories sampled at most per story request, keeping the first that uses every word of the
+    /// request (else the one that uses the most), as `fledge chat --story-tries` (1: one sample).
+    #[arg(long, default_value_t = fledge::chat::tries::STORY_TRIES, value_parser = parse_tries)]
+    story_tries: usize,
     /// Context-aware decoding for questions asked with a context: each
     /// token's scores become (1 + W) x with the context - W x without it, so the answer leans on
     /// the text rather than on what the model would say anyway (0: off).
@@ -408,6 +413,7 @@ fn run_battery(
         temperature: args.story_temperature,
         seed: args.story_seed,
         guidance: args.guidance,
+        tries: args.story_tries,
     };
     let stories = battery::score_stories(config, params, tok, &stories, settings);
     eprintln!("story requests ({}): told {:.3}  ({:.0} s)", args.split, stories.pass_rate, stories.seconds);
@@ -455,10 +461,11 @@ fn print_battery(b: &Battery) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| sampled at temperature {} (seed {}), guidance {}, otherwise as `fledge chat` | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
+        "| sampled at temperature {} (seed {}), guidance {}, up to {} tries, otherwise as `fledge chat` | {} | {:.3} ± {:.3} | {:.3} | {:.3} | {:.3} | {:.0} |",
         s.temperature,
         s.seed,
         s.guidance,
+        s.tries,
         s.requests,
         s.pass_rate,
         se(s.pass_rate, s.requests),
@@ -506,6 +513,11 @@ pub struct ChatArgs {
     /// second pass of the model per token; not applied while a /context text is attached).
     #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
     guidance: f32,
+    /// Asked for a story, sample up to this many and show the first that uses every word of your
+    /// request (else the one that uses the most); the story then appears whole, not token by token
+    /// (1: one sample, streamed).
+    #[arg(long, default_value_t = fledge::chat::tries::STORY_TRIES, value_parser = parse_tries)]
+    story_tries: usize,
     /// While a /context text is attached, answer by quoting it: the span of the text the model finds
     /// likeliest, unless it declines (more questions about a text answered right, but every reply is
     /// then words of the text, a story request too) (default: off).
@@ -720,6 +732,23 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
                 write!(out, "{text}")?;
                 text
             }
+            None if args.story_tries > 1 && args.temperature > 0.0 && is_story_request(&messages) => {
+                let g = generate_story_reply(
+                    &mut generator,
+                    &mut guide,
+                    args.guidance,
+                    &tok,
+                    &messages,
+                    &options,
+                    args.story_tries,
+                    |_, _| {},
+                );
+                write!(out, "{}", g.text)?;
+                if g.finish != FinishReason::StopToken {
+                    write!(out, "\n(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
+                }
+                g.text
+            }
             None => {
                 let g = generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
                     let _ = write!(out, "{piece}");
@@ -842,4 +871,12 @@ pub fn run_data_notes(args: DataNotesArgs) -> Result<()> {
     println!("conversations per split: {}", splits.join(", "));
     println!("written under {}", args.out.join(fledge::chat::notes::SOURCE).display());
     Ok(())
+}
+
+/// `--story-tries`: a count from 1 to 64.
+fn parse_tries(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of tries from 1 to 64")),
+    }
 }

@@ -424,7 +424,7 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
     );
     grounded.name = format!("fairytaleqa, {} passages retrieved ({mode}), quoted as `fledge ask`", config.retrieval.k);
 
-    let battery = battery(&chat_config, &chat_params, &tok, e.max_tokens)?;
+    let battery = battery(&chat_config, &chat_params, &tok, e.max_tokens, e.story_tries)?;
 
     let mut chat_losses = Vec::new();
     for set in config.sft.sets.iter().map(|s| &s.name) {
@@ -513,6 +513,7 @@ fn battery(
     params: &[f32],
     tok: &Tokenizer,
     max_tokens: usize,
+    story_tries: usize,
 ) -> Result<serde_json::Value, SpeedrunError> {
     use crate::chat::battery::{read_grounded, read_story_requests, score_grounded, score_stories, StorySettings};
     let bad = |e: crate::chat::battery::BatteryError| stage_err(Stage::Eval, e.to_string());
@@ -524,7 +525,13 @@ fn battery(
         // As `fledge ask` answers a question about a text.
         let quoted = Answering { quote: true, ..Answering::chat(max_tokens) };
         let q = score_grounded(config, params, tok, &grounded, quoted);
-        let st = score_stories(config, params, tok, &requests, StorySettings::chat());
+        let st = score_stories(
+            config,
+            params,
+            tok,
+            &requests,
+            StorySettings { tries: story_tries, ..StorySettings::chat() },
+        );
         splits.push(json!({
             "split": split,
             "grounded": g,

@@ -147,6 +147,9 @@ pub struct EvalStage {
     pub max_tokens: usize,
     /// Story continuations from the base model, and as many chat transcripts.
     pub samples: usize,
+    /// Stories sampled at most per story request of the battery, as `fledge
+    /// chat --story-tries` (1: one sample; the tiny preset's, to keep CI short).
+    pub story_tries: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -284,6 +287,7 @@ impl SpeedrunConfig {
                 qa_limit: 50,
                 max_tokens: 32,
                 samples: 10,
+                story_tries: 1,
             },
             export: ExportStage { name: None, dtype: "f32".into(), gguf_types: vec!["f32".into(), "q8_0".into()] },
         };
@@ -313,7 +317,7 @@ impl SpeedrunConfig {
                 ..tiny.sft.clone()
             },
             retrieval: RetrievalStage { questions: 0, ..tiny.retrieval.clone() },
-            eval: EvalStage { qa_limit: 200, ..tiny.eval.clone() },
+            eval: EvalStage { qa_limit: 200, story_tries: crate::chat::tries::STORY_TRIES, ..tiny.eval.clone() },
             // The name of the model shipped in models/ (see `crate::SHIPPED_MODEL`).
             // f32 weights for fledge and transformers, Q8_0 for llama.cpp:
             // about 30 MB in git.
@@ -390,6 +394,9 @@ impl SpeedrunConfig {
         }
         if self.sft.sets.iter().all(|s| s.weight <= 0.0) {
             return Err("sft.sets: every weight is zero; give at least one set a weight above zero".into());
+        }
+        if self.eval.story_tries == 0 {
+            return Err("eval.story_tries: 0 tries tells no story; give 1 (one sample) or more".into());
         }
         for t in &self.export.gguf_types {
             if crate::export::gguf::GgufType::parse(t).is_none() {
