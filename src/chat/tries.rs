@@ -168,6 +168,13 @@ pub fn is_story_request(messages: &[Message]) -> bool {
     messages.iter().all(|m| m.role != Role::Context) && last_request(messages).is_some_and(asks_for_story)
 }
 
+/// Whether [`generate_story_reply`] takes more than one sample: a story
+/// request, more than one try, and sampling (greedy decoding tells the same
+/// story every try).
+pub fn told_in_tries(messages: &[Message], options: &SamplingOptions, tries: usize) -> bool {
+    tries > 1 && options.temperature > 0.0 && is_story_request(messages)
+}
+
 fn last_request(messages: &[Message]) -> Option<&str> {
     messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
 }
@@ -226,8 +233,7 @@ pub fn generate_story_reply(
     mut on_try: impl FnMut(&str, usize),
 ) -> Generation {
     let request = match last_request(messages) {
-        // Greedy decoding tells the same story every try.
-        Some(request) if tries > 1 && options.temperature > 0.0 && is_story_request(messages) => request,
+        Some(request) if told_in_tries(messages, options, tries) => request,
         _ => return generate_reply(generator, guide, guidance, tok, messages, options, |_| {}),
     };
     let wanted = request_words(request);

@@ -12,7 +12,7 @@ use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
-use fledge::chat::tries::{generate_story_reply, is_story_request};
+use fledge::chat::tries::{generate_story_reply, told_in_tries};
 use fledge::chat::{fit_to_window, generate_reply, quoted_reply, render_tokens, Answering, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
@@ -732,28 +732,27 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
                 write!(out, "{text}")?;
                 text
             }
-            None if args.story_tries > 1 && args.temperature > 0.0 && is_story_request(&messages) => {
-                let g = generate_story_reply(
-                    &mut generator,
-                    &mut guide,
-                    args.guidance,
-                    &tok,
-                    &messages,
-                    &options,
-                    args.story_tries,
-                    |_, _| {},
-                );
-                write!(out, "{}", g.text)?;
-                if g.finish != FinishReason::StopToken {
-                    write!(out, "\n(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
-                }
-                g.text
-            }
             None => {
-                let g = generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
-                    let _ = write!(out, "{piece}");
-                    let _ = out.flush();
-                });
+                // A story told in tries is shown once chosen; any other reply streams.
+                let g = if told_in_tries(&messages, &options, args.story_tries) {
+                    let g = generate_story_reply(
+                        &mut generator,
+                        &mut guide,
+                        args.guidance,
+                        &tok,
+                        &messages,
+                        &options,
+                        args.story_tries,
+                        |_, _| {},
+                    );
+                    write!(out, "{}", g.text)?;
+                    g
+                } else {
+                    generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
+                        let _ = write!(out, "{piece}");
+                        let _ = out.flush();
+                    })
+                };
                 if g.finish != FinishReason::StopToken {
                     write!(out, "\n(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
                 }
