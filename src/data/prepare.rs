@@ -621,7 +621,15 @@ pub struct TrainingDocument {
 
 /// Reads the training documents of a prepared corpus (`corpus/train.jsonl`;
 /// never the validation split), for the stages that make chat data from the
-/// corpus itself.
+/// corpus itself: each document once, in the order of its first line.
+///
+/// Why once: a source's recipe weight above 1 repeats its documents in
+/// train.jsonl, which is how pretraining sees them more often. Chat data made
+/// from those repeats would ask for the same story in the same words as many
+/// times over (a weight of 2 doubled every story request of
+/// `configs/speedrun-llama-ts.toml`, on top of the chat stage's own weights).
+/// Preparation has already removed duplicates within and across sources, so
+/// a document met twice here is a repeat the weights made.
 pub fn read_training_documents(corpus: &Path) -> Result<Vec<TrainingDocument>, DataError> {
     let path = corpus.join("train.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
@@ -634,17 +642,19 @@ pub fn read_training_documents(corpus: &Path) -> Result<Vec<TrainingDocument>, D
         },
         _ => DataError::io(&path, e),
     })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| DataError::Format {
-                path: path.clone(),
-                line: Some(i + 1),
-                message: format!("{e}; expected {{\"text\": ..., \"source\": ...}} as `fledge data prepare` writes"),
-            })
-        })
-        .collect()
+    let mut seen = std::collections::HashSet::new();
+    let mut docs = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let doc: TrainingDocument = serde_json::from_str(line).map_err(|e| DataError::Format {
+            path: path.clone(),
+            line: Some(i + 1),
+            message: format!("{e}; expected {{\"text\": ..., \"source\": ...}} as `fledge data prepare` writes"),
+        })?;
+        if seen.insert(doc.text.clone()) {
+            docs.push(doc);
+        }
+    }
+    Ok(docs)
 }
 
 /// The validation documents of one set of a prepared corpus (`val_set` in
@@ -979,6 +989,11 @@ mod tests {
         assert!(!train.contains("glass mountain") && !val.contains("glass mountain"));
         assert!(train.lines().chain(val.lines()).any(|l| l.contains("should stay")));
         assert!(out.join("report.md").exists());
+        // The chat data makers read each weighted-up document once.
+        let docs = read_training_documents(&out).unwrap();
+        let from_a = docs.iter().filter(|d| d.source == "a").count();
+        assert_eq!(from_a, ra.train_documents);
+        assert_eq!(docs.len(), docs.iter().map(|d| &d.text).collect::<std::collections::HashSet<_>>().len());
 
         // The same recipe and seed give the same split, byte for byte.
         let out2 = dir.path().join("out2");
