@@ -45,6 +45,8 @@ enum Command {
     Train(cli::train::TrainArgs),
     /// Fine-tune a base checkpoint into a chat model (loss on the assistant's tokens).
     Sft(cli::chat::SftArgs),
+    /// Move a chat model part of the way back to its base in weight space, to give back text the chat stage made it forget.
+    Merge(cli::chat::MergeArgs),
     /// Chat with a fine-tuned model: multi-turn, streaming, /context FILE to answer from a document.
     Chat(cli::chat::ChatArgs),
     /// Score a chat model: grounded QA exact match / F1, stop rate, held-out chat loss.
@@ -106,6 +108,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tokenizer(cmd) => cli::tokenizer::run(cmd),
         Command::Train(args) => cli::train::run_train(args),
         Command::Sft(args) => cli::chat::run_sft(args),
+        Command::Merge(args) => cli::chat::run_merge(args),
         Command::Chat(args) => cli::chat::run_chat(args),
         Command::Eval(args) => cli::chat::run_eval(args),
         Command::Index(cmd) => cli::rag::run_index(cmd),

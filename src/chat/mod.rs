@@ -13,6 +13,8 @@
 //!   distractors (`fledge data notes`).
 //! - [`sft`]: fine-tuning data (masking, packing, mixing) on the training loop.
 //! - [`eval`]: exact match and token F1 on held-out grounded QA.
+//! - [`merge`]: a chat model moved part of the way back to its base in
+//!   weight space, to give back text the chat stage made it forget.
 //! - [`battery`]: the hand-written sets of `evals/` (grounded QA, refusals,
 //!   story requests) scored as rates.
 //! - [`quote`]: answers about a given text quoted from it (beam search over
@@ -24,6 +26,7 @@
 pub mod battery;
 pub mod convert;
 pub mod eval;
+pub mod merge;
 pub mod notes;
 pub mod quote;
 pub mod rc;

@@ -1,4 +1,4 @@
-//! The chat subcommands of the CLI: `data chat`, `sft`, `eval` and `chat`.
+//! The chat subcommands of the CLI: `data chat`, `sft`, `merge`, `eval` and `chat`.
 //! Argument parsing and printing only; the work is in `fledge::chat`.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -168,6 +168,42 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
         summary.final_loss,
         summary.val_loss.map(|l| format!(", val loss {l:.4} on held-out assistant tokens")).unwrap_or_default(),
         summary.checkpoint.display()
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// The base model the chat model was tuned from (a checkpoint, run or Hugging Face folder; required).
+    #[arg(long)]
+    base: PathBuf,
+    /// The chat model (a checkpoint, run or Hugging Face folder; required).
+    #[arg(long)]
+    chat: PathBuf,
+    /// Share of fine-tuning's change kept: 1 is the chat model, 0 the base.
+    #[arg(long, default_value_t = 0.5)]
+    alpha: f32,
+    /// Folder for the merged checkpoint (required).
+    #[arg(long)]
+    out: PathBuf,
+    /// Write into an --out that holds files fledge did not write (they are kept) (default: off, refuse).
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run_merge(args: MergeArgs) -> Result<()> {
+    let r = fledge::chat::merge::merge(&args.base, &args.chat, args.alpha, &args.out, args.force)?;
+    println!(
+        "Wrote {}: base {} + {} x (chat {} - base); fine-tuning had moved the weights {:.2}% of their norm",
+        r.out.display(),
+        r.base.display(),
+        r.alpha,
+        r.chat.display(),
+        100.0 * r.tuning_move
+    );
+    println!(
+        "Measure it: `fledge eval --model {0}` and `fledge inspect --model {0} --file TEXT --summary`",
+        r.out.display()
     );
     Ok(())
 }
