@@ -34,5 +34,13 @@ for a in 0 $alphas 1; do
   [ "$a" = 0 ] && continue # a base does not chat
   "$FLEDGE" eval --model "$model" --data "$data" --qa babi-task1 --qa fairytaleqa --limit "$LIMIT" \
     --split "$SPLIT" --story-tries 1 --out "$out/alpha-$a.eval-$SPLIT" > "$out/alpha-$a.eval-$SPLIT.txt" 2>&1
-  grep -E "grounded|refus|stor|bAbI|babi|F1" "$out/alpha-$a.eval-$SPLIT.txt" | head -12 | sed 's/^/  /'
+  python3 - "$out/alpha-$a.eval-$SPLIT/eval.json" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+g, s = e["battery"]["grounded"], e["battery"]["stories"]
+qa = {q["name"]: q for q in e["qa"]}
+print(f"  grounded {g['answer_accuracy']:.3f}  unanswerable refused {g['refusal_rate']:.2f}"
+      f"  answerable refused {g['false_refusal_rate']:.2f}  stories {s['pass_rate']:.2f}"
+      f"  bAbI-1 EM {qa['babi-task1']['exact_match']:.3f}  FairytaleQA F1 {qa['fairytaleqa']['f1']:.3f}")
+PY
 done

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::export::{ExportError, Source};
 use crate::model::params::ParamLayout;
+use crate::model::ModelConfig;
 use crate::train::checkpoint::{self, CheckpointError, TrainState};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +98,10 @@ pub fn merge(base: &Path, chat: &Path, alpha: f32, out: &Path, force: bool) -> R
     }
     let (base, chat) = (Source::load(base)?, Source::load(chat)?);
     let mismatch = |message: String| MergeError::Mismatch { base: base.dir.clone(), chat: chat.dir.clone(), message };
-    if base.config != chat.config {
+    // The chat stage may lengthen the context (RoPE has no weights for it);
+    // every other setting must be the base's.
+    let base_as_tuned = ModelConfig { max_seq_len: chat.config.max_seq_len, ..base.config.clone() };
+    if base_as_tuned != chat.config {
         return Err(mismatch(format!("their shapes differ ({:?} against {:?})", base.config, chat.config)));
     }
     if base.tokenizer.hash() != chat.tokenizer.hash() {
@@ -122,7 +126,6 @@ pub fn merge(base: &Path, chat: &Path, alpha: f32, out: &Path, force: bool) -> R
 mod tests {
     use super::*;
     use crate::data::license::{LicenseTerms, SourceLicense};
-    use crate::model::ModelConfig;
     use crate::tokenizer::Tokenizer;
 
     fn small_config() -> ModelConfig {
@@ -178,10 +181,13 @@ mod tests {
         let (config, tok) = (small_config(), tokenizer("cat"));
         let (base, chat, out) = (dir.path().join("base"), dir.path().join("chat"), dir.path().join("merged"));
         write_model(&base, &config, &tok, 1.0, vec![license("books")]);
-        write_model(&chat, &config, &tok, 3.0, vec![license("books"), license("chats")]);
+        // The chat stage doubled the context, as the speedrun's does.
+        let longer = ModelConfig { max_seq_len: 2 * config.max_seq_len, ..config.clone() };
+        write_model(&chat, &longer, &tok, 3.0, vec![license("books"), license("chats")]);
         let report = merge(&base, &chat, 0.25, &out, false).unwrap();
         assert!((report.tuning_move - 2.0).abs() < 1e-9, "{report:?}");
         let merged = checkpoint::load(&out).unwrap();
+        assert_eq!(merged.config, longer, "the chat model's context length");
         assert!(merged.params.iter().all(|&w| w == 1.5), "1 + 0.25 * (3 - 1)");
         assert!(merged.m.is_none(), "weights only: nothing to resume");
         let state = merged.state.unwrap();
