@@ -194,6 +194,10 @@ mod tests {
         assert_eq!(state.data_licenses, vec![license("books"), license("chats")]);
         assert_eq!(state.settings["merge"]["alpha"], 0.25);
         assert_eq!(state.settings["lr"], 0.001, "the chat model's own settings stay");
+        // The model card of an export says what the weights are.
+        let inputs = crate::export::card::CardInputs { name: "m", samples: &[], gguf_files: &[], evals: &[] };
+        let card = crate::export::card::render(&Source::load(&out).unwrap(), &inputs);
+        assert!(card.contains("a merge made by `fledge merge`: base + 0.25 x (chat - base)"), "{card}");
         // The ends of the line are the two models themselves.
         assert_eq!(interpolate(&[1.0, -2.0], &[3.0, 5.0], 0.0), vec![1.0, -2.0]);
         assert_eq!(interpolate(&[1.0, -2.0], &[3.0, 5.0], 1.0), vec![3.0, 5.0]);

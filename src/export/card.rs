@@ -107,6 +107,17 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
             if let Some(loss) = state.best_val_loss {
                 let _ = writeln!(s, "Best validation loss: {loss:.4} nats per token.");
             }
+            // `fledge merge` records itself in the settings (crate::chat::merge).
+            if let Some(merge) = state.settings.get("merge") {
+                let _ = writeln!(
+                    s,
+                    "\nThese weights are a merge made by `fledge merge`: base + {} x (chat - base), \
+                     the chat model `{}` moved back toward its base `{}`.",
+                    merge["alpha"].as_f64().map(|a| format!("{a:.2}")).unwrap_or_else(|| "?".into()),
+                    merge["chat"].as_str().unwrap_or("?"),
+                    merge["base"].as_str().unwrap_or("?"),
+                );
+            }
             let _ = writeln!(s, "\nThe training settings, as the checkpoint records them:\n\n```json");
             let _ = writeln!(s, "{}", serde_json::to_string_pretty(&state.settings).unwrap_or_default());
             let _ = writeln!(s, "```");
