@@ -25,8 +25,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
 use crate::export::{ExportError, Source};
 use crate::model::params::ParamLayout;
 use crate::model::ModelConfig;
@@ -44,8 +42,8 @@ pub enum MergeError {
     Checkpoint(#[from] CheckpointError),
 }
 
-/// What a merge did, for the command to print and a script to read.
-#[derive(Debug, Clone, Serialize)]
+/// What a merge did, for the command to print.
+#[derive(Debug, Clone)]
 pub struct MergeReport {
     pub base: PathBuf,
     pub chat: PathBuf,
@@ -69,12 +67,7 @@ fn norm(values: impl Iterator<Item = f32>) -> f64 {
 /// its base's; an imported one may not).
 fn merged_state(chat: &Source, base: &Source, report: &MergeReport) -> TrainState {
     let mut state = chat.state.clone().unwrap_or_default();
-    state.data_licenses = chat.licenses.clone();
-    for license in &base.licenses {
-        if !state.data_licenses.contains(license) {
-            state.data_licenses.push(license.clone());
-        }
-    }
+    state.data_licenses = crate::data::license::merge(&chat.licenses, &base.licenses);
     let merge = serde_json::json!({
         "base": report.base, "chat": report.chat, "alpha": report.alpha, "tuning_move": report.tuning_move,
     });
