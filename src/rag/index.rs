@@ -141,6 +141,82 @@ pub struct AddReport {
     pub embed_seconds: f64,
 }
 
+impl AddReport {
+    fn skip(&mut self, path: PathBuf, why: Skip) {
+        *self.skipped_by_reason.entry(why.key().to_string()).or_default() += 1;
+        self.skipped.push((path, why.to_string()));
+    }
+}
+
+/// A new or changed file read by `add`: its entry (chunks not yet placed),
+/// its text, and where its chunks fall in that text.
+struct FreshDoc {
+    doc: DocEntry,
+    text: String,
+    spans: Vec<Span>,
+}
+
+/// The one segment an ingest writes: the compacted chunks' texts and vectors
+/// first, then the new chunks', one row each.
+#[derive(Default)]
+struct NewSegment {
+    generation: u64,
+    text: Vec<u8>,
+    vectors: Vec<f32>,
+    rows: u32,
+    /// The new chunks: id, bytes of `text`, tokens.
+    new_chunks: Vec<(u64, std::ops::Range<usize>, usize)>,
+}
+
+impl NewSegment {
+    /// Gives every chunk of `fresh` an id from `next_id` on and a row here,
+    /// and returns the next free id.
+    fn append_chunks(&mut self, fresh: &mut [FreshDoc], mut next_id: u64, report: &mut AddReport) -> u64 {
+        for FreshDoc { doc, text, spans } in fresh {
+            for span in spans.iter() {
+                let piece = &text[span.start..span.end];
+                let offset = self.text.len();
+                self.text.extend_from_slice(piece.as_bytes());
+                doc.chunks.push(ChunkEntry {
+                    id: next_id,
+                    segment: self.generation,
+                    row: self.rows,
+                    text_offset: offset as u64,
+                    text_len: piece.len() as u32,
+                    span: span.clone(),
+                });
+                self.new_chunks.push((next_id, offset..offset + piece.len(), span.tokens));
+                report.tokens_embedded += span.tokens;
+                next_id += 1;
+                self.rows += 1;
+            }
+        }
+        report.chunks_added = self.new_chunks.len();
+        next_id
+    }
+
+    /// Embeds the new chunks in batches, their vectors after the compacted ones.
+    fn embed_new_chunks(&mut self, embedder: &Embedder, report: &mut AddReport) -> Result<(), RagError> {
+        let started = Instant::now();
+        let bar = crate::progress::count_bar(report.tokens_embedded as u64, "embedding", "tokens");
+        for batch in self.new_chunks.chunks(EMBED_BATCH) {
+            let texts: Vec<&str> = batch.iter().map(|(_, range, _)| text_str(&self.text, range)).collect();
+            for v in embedder.embed(&texts)? {
+                self.vectors.extend_from_slice(&v);
+            }
+            bar.inc(batch.iter().map(|c| c.2 as u64).sum());
+        }
+        bar.finish_and_clear();
+        report.embed_seconds = started.elapsed().as_secs_f64();
+        Ok(())
+    }
+}
+
+/// A chunk's text in a segment being written.
+fn text_str<'a>(text: &'a [u8], range: &std::ops::Range<usize>) -> &'a str {
+    std::str::from_utf8(&text[range.clone()]).expect("chunk texts are UTF-8 slices")
+}
+
 #[derive(Debug, Serialize)]
 pub struct Stats {
     pub documents: usize,
@@ -394,6 +470,10 @@ impl Index {
 
     /// Adds files and folders; unchanged files are skipped by content hash,
     /// changed ones replaced. `max_file_bytes` bounds what is read.
+    ///
+    /// In order: read the new and changed files, then plan the next manifest
+    /// (the documents kept, the segments compacted, the new chunks and their
+    /// embeddings, all in one new segment), then commit it (see [`Index::commit`]).
     pub fn add(
         &mut self,
         paths: &[PathBuf],
@@ -409,85 +489,8 @@ impl Index {
         }
         let files = collect_files(paths)?;
         let mut report = AddReport { files_seen: files.len(), ..Default::default() };
-        let existing: HashMap<PathBuf, usize> =
-            self.manifest.documents.iter().enumerate().map(|(i, d)| (d.path.clone(), i)).collect();
-        let chunking = self.manifest.settings.chunking;
-        let count = |s: &str| match embedder {
-            Some(e) => e.count_tokens(s),
-            None => word_tokens(s),
-        };
-
-        // Read, hash, extract and chunk every new or changed file.
-        let bar = crate::progress::count_bar(files.len() as u64, "reading", "files");
-        let mut fresh: Vec<(DocEntry, String, Vec<Span>)> = Vec::new();
-        let mut replaced_docs: HashSet<usize> = HashSet::new();
-        let given_folders: Vec<PathBuf> =
-            paths.iter().filter(|p| p.is_dir()).map(|p| absolute(p)).collect::<Result<_, _>>()?;
-        for file in &files {
-            bar.inc(1);
-            // Skipped before the path is resolved, so that the report names
-            // the file as found (a link, not its target).
-            if let Some(why) = unusable_path(file, paths, &given_folders) {
-                *report.skipped_by_reason.entry(why.key().to_string()).or_default() += 1;
-                report.skipped.push((file.clone(), why.to_string()));
-                continue;
-            }
-            let path = absolute(file)?;
-            let skip = |report: &mut AddReport, why: Skip| {
-                *report.skipped_by_reason.entry(why.key().to_string()).or_default() += 1;
-                report.skipped.push((path.clone(), why.to_string()));
-            };
-            let Some(kind) = DocKind::from_path(&path) else {
-                let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-                skip(&mut report, Skip::Unsupported(ext));
-                continue;
-            };
-            let bytes = match read_limited(&path, max_file_bytes) {
-                Ok(b) => b,
-                Err(why) => {
-                    skip(&mut report, why);
-                    continue;
-                }
-            };
-            let hash = format!("{:x}", Sha256::digest(&bytes));
-            let previous = existing.get(&path).copied();
-            if let Some(i) = previous {
-                if self.manifest.documents[i].hash == hash {
-                    report.unchanged += 1;
-                    continue;
-                }
-            }
-            let text = match extract(kind, &bytes) {
-                Ok(t) => t,
-                Err(why) => {
-                    skip(&mut report, why);
-                    continue;
-                }
-            };
-            let spans = chunk(&text, &chunking, &count);
-            if spans.is_empty() {
-                skip(&mut report, Skip::NoText);
-                continue;
-            }
-            match previous {
-                Some(i) => {
-                    replaced_docs.insert(i);
-                    report.replaced += 1;
-                }
-                None => report.added += 1,
-            }
-            let doc = DocEntry { path, hash, kind, bytes: bytes.len() as u64, chunks: Vec::new() };
-            fresh.push((doc, text, spans));
-        }
-        bar.finish_and_clear();
-        let new_roots: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect::<Result<_, _>>()?;
-        if let Some(root) = new_roots.iter().find(|r| r.to_str().is_none()) {
-            return Err(RagError::Invalid(format!(
-                "{}: the path is not valid UTF-8, and the index records paths as text; rename it (or index \
-                 the files inside it that have valid names)",
-                root.display()
-            )));
-        }
+        let (mut fresh, replaced) = self.read_new_or_changed(&files, paths, embedder, max_file_bytes, &mut report)?;
+        let new_roots = utf8_roots(paths)?;
         let roots_changed = new_roots.iter().any(|r| !self.manifest.roots.iter().any(|have| r.starts_with(have)));
         if fresh.is_empty() && !roots_changed {
             report.seconds = started.elapsed().as_secs_f64();
@@ -499,120 +502,21 @@ impl Index {
         let mut removed_ids: Vec<u64> = Vec::new();
         let mut documents: Vec<DocEntry> = Vec::new();
         for (i, d) in self.manifest.documents.iter().enumerate() {
-            if replaced_docs.contains(&i) {
+            if replaced.contains(&i) {
                 removed_ids.extend(d.chunks.iter().map(|c| c.id));
             } else {
                 documents.push(d.clone());
             }
         }
         report.chunks_removed = removed_ids.len();
-
-        // Compact: segments where most rows are dead are copied into this generation.
-        let mut live_rows: HashMap<u64, u32> = HashMap::new();
-        for d in &documents {
-            for c in &d.chunks {
-                *live_rows.entry(c.segment).or_default() += 1;
-            }
-        }
-        let compact: HashSet<u64> = self
-            .manifest
-            .segments
-            .iter()
-            .filter(|s| live_rows.get(&s.generation).copied().unwrap_or(0) * 2 < s.rows)
-            .map(|s| s.generation)
-            .collect();
-
-        let mut seg_text: Vec<u8> = Vec::new();
-        let mut seg_vec: Vec<f32> = Vec::new();
-        let mut rows: u32 = 0;
-        if !compact.is_empty() {
-            let texts = self.texts()?;
-            let vectors = if self.manifest.settings.embedder.is_some() { Some(self.vectors()?) } else { None };
-            let row_of: HashMap<u64, usize> =
-                vectors.map(|v| v.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect()).unwrap_or_default();
-            for d in &mut documents {
-                for c in &mut d.chunks {
-                    if !compact.contains(&c.segment) {
-                        continue;
-                    }
-                    let text = chunk_text(texts, c)?;
-                    if let Some(v) = vectors {
-                        let r = row_of[&c.id];
-                        seg_vec.extend_from_slice(&v.data[r * v.dim..(r + 1) * v.dim]);
-                    }
-                    c.segment = generation;
-                    c.row = rows;
-                    c.text_offset = seg_text.len() as u64;
-                    seg_text.extend_from_slice(text.as_bytes());
-                    rows += 1;
-                }
-            }
-        }
-
-        // New chunks: text into the segment, ids assigned, then embedded in batches.
-        let mut next_id = self.manifest.next_chunk_id;
-        // (chunk id, its bytes in the segment text, its tokens)
-        let mut new_chunks: Vec<(u64, std::ops::Range<usize>, usize)> = Vec::new();
-        for (doc, text, spans) in &mut fresh {
-            for span in spans.iter() {
-                let piece = &text[span.start..span.end];
-                let offset = seg_text.len();
-                seg_text.extend_from_slice(piece.as_bytes());
-                doc.chunks.push(ChunkEntry {
-                    id: next_id,
-                    segment: generation,
-                    row: rows,
-                    text_offset: offset as u64,
-                    text_len: piece.len() as u32,
-                    span: span.clone(),
-                });
-                new_chunks.push((next_id, offset..offset + piece.len(), span.tokens));
-                report.tokens_embedded += span.tokens;
-                next_id += 1;
-                rows += 1;
-            }
-        }
-        report.chunks_added = new_chunks.len();
+        let mut segment = NewSegment { generation, ..Default::default() };
+        let compacted = self.compact_into(&mut documents, &mut segment)?;
+        let next_id = segment.append_chunks(&mut fresh, self.manifest.next_chunk_id, &mut report);
         if let Some(e) = embedder {
-            let t0 = Instant::now();
-            let bar = crate::progress::count_bar(report.tokens_embedded as u64, "embedding", "tokens");
-            for batch in new_chunks.chunks(EMBED_BATCH) {
-                let texts: Vec<&str> = batch
-                    .iter()
-                    .map(|(_, r, _)| std::str::from_utf8(&seg_text[r.clone()]).expect("chunk texts are UTF-8 slices"))
-                    .collect();
-                for v in e.embed(&texts)? {
-                    seg_vec.extend_from_slice(&v);
-                }
-                bar.inc(batch.iter().map(|c| c.2 as u64).sum());
-            }
-            bar.finish_and_clear();
-            report.embed_seconds = t0.elapsed().as_secs_f64();
+            segment.embed_new_chunks(e, &mut report)?;
         }
-        documents.extend(fresh.into_iter().map(|(d, _, _)| d));
+        documents.extend(fresh.into_iter().map(|f| f.doc));
         documents.sort_by(|a, b| a.path.cmp(&b.path));
-
-        // 1. the new segment files (unreferenced until the manifest names them);
-        let mut segments: Vec<SegmentEntry> =
-            self.manifest.segments.iter().filter(|s| !compact.contains(&s.generation)).cloned().collect();
-        if rows > 0 {
-            write_atomic(segment_path(&self.dir, generation, "text"), &seg_text)
-                .map_err(|e| RagError::io(segment_path(&self.dir, generation, "text"), e))?;
-            if embedder.is_some() {
-                let bytes: Vec<u8> = seg_vec.iter().flat_map(|x| x.to_le_bytes()).collect();
-                write_atomic(segment_path(&self.dir, generation, "vec"), &bytes)
-                    .map_err(|e| RagError::io(segment_path(&self.dir, generation, "vec"), e))?;
-            }
-            segments.push(SegmentEntry { generation, rows });
-        }
-        // 2. BM25, committed with this generation as its payload;
-        let added: Vec<(u64, &str)> = new_chunks
-            .iter()
-            .map(|(id, r, _)| (*id, std::str::from_utf8(&seg_text[r.clone()]).expect("UTF-8 slice")))
-            .collect();
-        self.bm25.update(writer, removed_ids, added, generation)?;
-        crash_point("after-bm25");
-        // 3. the manifest, renamed into place: from here on the new index is the index.
         let mut roots = self.manifest.roots.clone();
         for r in new_roots {
             if !roots.iter().any(|have| r.starts_with(have)) {
@@ -627,16 +531,163 @@ impl Index {
             generation,
             next_chunk_id: next_id,
             roots,
-            segments,
+            segments: self.manifest.segments.iter().filter(|s| !compacted.contains(&s.generation)).cloned().collect(),
             documents,
         };
+        self.commit(writer, manifest, segment, removed_ids, embedder.is_some())?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Reads, hashes, extracts and chunks every file of `files` that is new
+    /// or changed; the rest are counted in the report as unchanged or skipped
+    /// (with why). Returns the new documents, and the manifest indices of
+    /// the documents they replace.
+    fn read_new_or_changed(
+        &self,
+        files: &[PathBuf],
+        given: &[PathBuf],
+        embedder: Option<&Embedder>,
+        max_file_bytes: u64,
+        report: &mut AddReport,
+    ) -> Result<(Vec<FreshDoc>, HashSet<usize>), RagError> {
+        let existing: HashMap<&Path, usize> =
+            self.manifest.documents.iter().enumerate().map(|(i, d)| (d.path.as_path(), i)).collect();
+        let chunking = self.manifest.settings.chunking;
+        let count = |s: &str| match embedder {
+            Some(e) => e.count_tokens(s),
+            None => word_tokens(s),
+        };
+        let given_folders: Vec<PathBuf> =
+            given.iter().filter(|p| p.is_dir()).map(|p| absolute(p)).collect::<Result<_, _>>()?;
+        let bar = crate::progress::count_bar(files.len() as u64, "reading", "files");
+        let mut fresh = Vec::new();
+        let mut replaced = HashSet::new();
+        for file in files {
+            bar.inc(1);
+            // Skipped before the path is resolved, so that the report names
+            // the file as found (a link, not its target).
+            if let Some(why) = unusable_path(file, given, &given_folders) {
+                report.skip(file.clone(), why);
+                continue;
+            }
+            let path = absolute(file)?;
+            let Some(kind) = DocKind::from_path(&path) else {
+                let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+                report.skip(path, Skip::Unsupported(ext));
+                continue;
+            };
+            let bytes = match read_limited(&path, max_file_bytes) {
+                Ok(b) => b,
+                Err(why) => {
+                    report.skip(path, why);
+                    continue;
+                }
+            };
+            let hash = format!("{:x}", Sha256::digest(&bytes));
+            let previous = existing.get(path.as_path()).copied();
+            if previous.is_some_and(|i| self.manifest.documents[i].hash == hash) {
+                report.unchanged += 1;
+                continue;
+            }
+            let text = match extract(kind, &bytes) {
+                Ok(t) => t,
+                Err(why) => {
+                    report.skip(path, why);
+                    continue;
+                }
+            };
+            let spans = chunk(&text, &chunking, &count);
+            if spans.is_empty() {
+                report.skip(path, Skip::NoText);
+                continue;
+            }
+            match previous {
+                Some(i) => {
+                    replaced.insert(i);
+                    report.replaced += 1;
+                }
+                None => report.added += 1,
+            }
+            let doc = DocEntry { path, hash, kind, bytes: bytes.len() as u64, chunks: Vec::new() };
+            fresh.push(FreshDoc { doc, text, spans });
+        }
+        bar.finish_and_clear();
+        Ok((fresh, replaced))
+    }
+
+    /// Copies the chunks of segments where most rows are dead (texts and
+    /// vectors, nothing re-embedded) into `segment`, pointing `documents` at
+    /// their new rows. Returns the generations compacted away.
+    fn compact_into(&self, documents: &mut [DocEntry], segment: &mut NewSegment) -> Result<HashSet<u64>, RagError> {
+        let mut live_rows: HashMap<u64, u32> = HashMap::new();
+        for c in documents.iter().flat_map(|d| &d.chunks) {
+            *live_rows.entry(c.segment).or_default() += 1;
+        }
+        let compact: HashSet<u64> = self
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| live_rows.get(&s.generation).copied().unwrap_or(0) * 2 < s.rows)
+            .map(|s| s.generation)
+            .collect();
+        if compact.is_empty() {
+            return Ok(compact);
+        }
+        let texts = self.texts()?;
+        let vectors = if self.manifest.settings.embedder.is_some() { Some(self.vectors()?) } else { None };
+        let row_of: HashMap<u64, usize> =
+            vectors.map(|v| v.ids.iter().enumerate().map(|(i, &id)| (id, i)).collect()).unwrap_or_default();
+        for c in documents.iter_mut().flat_map(|d| &mut d.chunks) {
+            if !compact.contains(&c.segment) {
+                continue;
+            }
+            let text = chunk_text(texts, c)?;
+            if let Some(v) = vectors {
+                let r = row_of[&c.id];
+                segment.vectors.extend_from_slice(&v.data[r * v.dim..(r + 1) * v.dim]);
+            }
+            c.segment = segment.generation;
+            c.row = segment.rows;
+            c.text_offset = segment.text.len() as u64;
+            segment.text.extend_from_slice(text.as_bytes());
+            segment.rows += 1;
+        }
+        Ok(compact)
+    }
+
+    /// Writes what `add` planned, in the order that keeps a kill harmless:
+    /// 1. the new segment files (unreferenced until the manifest names them);
+    /// 2. BM25, committed with this generation as its payload;
+    /// 3. the manifest, renamed into place: from here on the new index is the index.
+    fn commit(
+        &mut self,
+        writer: tantivy::IndexWriter,
+        mut manifest: Manifest,
+        segment: NewSegment,
+        removed_ids: Vec<u64>,
+        with_vectors: bool,
+    ) -> Result<(), RagError> {
+        let generation = segment.generation;
+        if segment.rows > 0 {
+            let text_path = segment_path(&self.dir, generation, "text");
+            write_atomic(&text_path, &segment.text).map_err(|e| RagError::io(&text_path, e))?;
+            if with_vectors {
+                let vec_path = segment_path(&self.dir, generation, "vec");
+                let bytes: Vec<u8> = segment.vectors.iter().flat_map(|x| x.to_le_bytes()).collect();
+                write_atomic(&vec_path, &bytes).map_err(|e| RagError::io(&vec_path, e))?;
+            }
+            manifest.segments.push(SegmentEntry { generation, rows: segment.rows });
+        }
+        let added = segment.new_chunks.iter().map(|(id, range, _)| (*id, text_str(&segment.text, range)));
+        self.bm25.update(writer, removed_ids, added, generation)?;
+        crash_point("after-bm25");
         write_manifest(&self.dir, &manifest)?;
         self.manifest = manifest;
         self.texts = OnceLock::new();
         self.vectors = OnceLock::new();
         self.remove_unreferenced_files();
-        report.seconds = started.elapsed().as_secs_f64();
-        Ok(report)
+        Ok(())
     }
 
     /// Re-reads the manifest: called under the write lock, so that an ingest
@@ -694,12 +745,7 @@ impl Index {
         let live: HashSet<u64> = manifest.documents.iter().flat_map(|d| d.chunks.iter().map(|c| c.segment)).collect();
         manifest.segments.retain(|s| live.contains(&s.generation));
         manifest.generation = generation;
-        self.bm25.update(writer, removed_ids, std::iter::empty(), generation)?;
-        write_manifest(&self.dir, &manifest)?;
-        self.manifest = manifest;
-        self.texts = OnceLock::new();
-        self.vectors = OnceLock::new();
-        self.remove_unreferenced_files();
+        self.commit(writer, manifest, NewSegment { generation, ..Default::default() }, removed_ids, false)?;
         Ok(removed_docs)
     }
 
@@ -742,6 +788,20 @@ impl Index {
 /// it holds: a name that is not UTF-8 (the manifest is JSON text), or a link
 /// found inside a folder that leads out of every folder given. A link the
 /// user names on the command line is followed: it is meant to be used.
+/// The paths given to `add`, made absolute: they become the index's roots,
+/// which the manifest records as text, so each must be valid UTF-8.
+fn utf8_roots(paths: &[PathBuf]) -> Result<Vec<PathBuf>, RagError> {
+    let roots: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect::<Result<_, _>>()?;
+    if let Some(root) = roots.iter().find(|r| r.to_str().is_none()) {
+        return Err(RagError::Invalid(format!(
+            "{}: the path is not valid UTF-8, and the index records paths as text; rename it (or index \
+             the files inside it that have valid names)",
+            root.display()
+        )));
+    }
+    Ok(roots)
+}
+
 fn unusable_path(file: &Path, given: &[PathBuf], given_folders: &[PathBuf]) -> Option<Skip> {
     if file.to_str().is_none() || absolute(file).ok().is_some_and(|p| p.to_str().is_none()) {
         return Some(Skip::NameNotUtf8);
