@@ -577,64 +577,7 @@ pub fn run_loop(
     // With the torch engine, fledge's engine only holds the weights between
     // checkpoints: its activation buffers need not be a batch's.
     let (batch, seq_len) = if run.torch.is_some() { (1, 1) } else { (settings.batch, settings.seq_len) };
-    let fresh = |init: Option<Vec<f32>>| match init {
-        Some(params) => Trainer::from_params(config, batch, seq_len, params, adamw, settings.clip),
-        None => Trainer::new(config, batch, seq_len, settings.seed, adamw, settings.clip),
-    };
-    let mut state = TrainState {
-        step: 0,
-        tokens_seen: 0,
-        micro_batches: 0,
-        data_seed: settings.seed,
-        adam_step: 0,
-        best_val_loss: None,
-        settings: run.record.clone(),
-        train_seconds: 0.0,
-        hardware: None,
-        best_step: None,
-        evals_since_best: 0,
-        data_licenses: run.licenses.clone(),
-        precision: None,
-    };
-    let mut trainer = match (resume, checkpoint::latest(&settings.out)?) {
-        (true, Some(latest)) => {
-            let checkpoint::Resumable { dir, loaded, state: saved, damaged } =
-                checkpoint::load_resumable(&settings.out, &latest)?;
-            for e in &damaged {
-                tracing::warn!("{e}");
-            }
-            if !damaged.is_empty() {
-                tracing::warn!("resuming from {} instead, the newest intact checkpoint", dir.display());
-            }
-            if loaded.config != *config {
-                return Err(CheckpointError::Mismatch {
-                    path: dir,
-                    message: format!("it holds {:?}, this run asks for {:?}", loaded.config, config),
-                }
-                .into());
-            }
-            let mut t = Trainer::from_params(config, batch, seq_len, loaded.params, adamw, settings.clip);
-            if let (Some(m), Some(v)) = (loaded.m, loaded.v) {
-                t.optimizer.m = m;
-                t.optimizer.v = v;
-            }
-            t.optimizer.step = saved.adam_step;
-            tracing::info!(checkpoint = %dir.display(), step = saved.step, "resuming");
-            state = TrainState { settings: state.settings, data_licenses: state.data_licenses, ..saved };
-            t
-        }
-        (true, None) => {
-            tracing::info!(out = %settings.out.display(), "no checkpoint to resume from; starting fresh");
-            fresh(init)
-        }
-        (false, Some(_)) => {
-            return Err(TrainError::Settings(format!(
-                "{} already holds a training run; pass --resume to continue it, or choose another --out",
-                settings.out.display()
-            )))
-        }
-        (false, None) => fresh(init),
-    };
+    let (mut trainer, mut state) = starting_point(run, init, resume, (batch, seq_len), adamw)?;
     if let Some(p) = precision {
         trainer.engine.set_precision(p)?;
         tracing::info!(precision = %p, requested = %settings.precision, "matrix products in {p}");
@@ -783,23 +726,11 @@ pub fn run_loop(
             last_val = (Some(val_loss), bpb);
             // The loss that picks the best checkpoint: one set's, or all of it.
             let selected = settings.best_on.as_ref().and_then(|s| eval.sets.get(s)).map_or(val_loss, |&(loss, _)| loss);
-            // With a mid-training phase, only its checkpoints are candidates:
-            // the ones before it have never seen a conversation.
-            let phase_start = settings.mid.as_ref().map_or(0, |m| m.start_step(settings.steps));
-            let eligible = state.step > phase_start;
-            let first_of_phase = state.best_step.map_or(true, |b| b <= phase_start);
-            let improved = eligible && (first_of_phase || state.best_val_loss.map_or(true, |b| selected < b));
-            if improved {
-                state.best_val_loss = Some(selected);
-                state.best_step = Some(state.step);
-                state.evals_since_best = 0;
-                if settings.keep_best {
-                    save_best(&trainer, &state)?;
-                }
-            } else if eligible {
-                state.evals_since_best += 1;
-                stopped_early = settings.early_stop > 0 && state.evals_since_best >= settings.early_stop;
+            let (improved, stop_now) = note_validation(&mut state, settings, selected);
+            if improved && settings.keep_best {
+                save_best(&trainer, &state)?;
             }
+            stopped_early = stop_now;
             bar.suspend(|| {
                 tracing::info!(
                     "step {:>6}  loss {:.4}  val loss {:.4}{}{}  lr {:.2e}",
@@ -856,6 +787,96 @@ pub fn run_loop(
         best: state.best_step.zip(state.best_val_loss),
         stopped_early,
     })
+}
+
+/// Records an evaluation's selected validation loss in `state`: returns
+/// whether it is the best so far (its checkpoint becomes `best`) and whether
+/// the run should stop early (`early_stop` evaluations without a new best).
+fn note_validation(state: &mut TrainState, settings: &TrainSettings, selected: f64) -> (bool, bool) {
+    // With a mid-training phase, only its checkpoints are candidates:
+    // the ones before it have never seen a conversation.
+    let phase_start = settings.mid.as_ref().map_or(0, |m| m.start_step(settings.steps));
+    let eligible = state.step > phase_start;
+    let first_of_phase = state.best_step.map_or(true, |b| b <= phase_start);
+    let improved = eligible && (first_of_phase || state.best_val_loss.map_or(true, |b| selected < b));
+    if improved {
+        state.best_val_loss = Some(selected);
+        state.best_step = Some(state.step);
+        state.evals_since_best = 0;
+    } else if eligible {
+        state.evals_since_best += 1;
+    }
+    let stop = !improved && eligible && settings.early_stop > 0 && state.evals_since_best >= settings.early_stop;
+    (improved, stop)
+}
+
+/// The trainer and state a run starts from: the newest intact checkpoint of
+/// the run folder with `resume` (its weights, moments and counters), else
+/// `init` weights (fine-tuning) or a fresh initialization. A run folder that
+/// already holds a run is refused without `resume`, so nothing is overwritten.
+fn starting_point(
+    run: &Run,
+    init: Option<Vec<f32>>,
+    resume: bool,
+    (batch, seq_len): (usize, usize),
+    adamw: AdamWConfig,
+) -> Result<(Trainer, TrainState), TrainError> {
+    let (settings, config) = (run.settings, run.config);
+    let fresh = |init: Option<Vec<f32>>| match init {
+        Some(params) => Trainer::from_params(config, batch, seq_len, params, adamw, settings.clip),
+        None => Trainer::new(config, batch, seq_len, settings.seed, adamw, settings.clip),
+    };
+    let state = TrainState {
+        step: 0,
+        tokens_seen: 0,
+        micro_batches: 0,
+        data_seed: settings.seed,
+        adam_step: 0,
+        best_val_loss: None,
+        settings: run.record.clone(),
+        train_seconds: 0.0,
+        hardware: None,
+        best_step: None,
+        evals_since_best: 0,
+        data_licenses: run.licenses.clone(),
+        precision: None,
+    };
+    match (resume, checkpoint::latest(&settings.out)?) {
+        (true, Some(latest)) => {
+            let checkpoint::Resumable { dir, loaded, state: saved, damaged } =
+                checkpoint::load_resumable(&settings.out, &latest)?;
+            for e in &damaged {
+                tracing::warn!("{e}");
+            }
+            if !damaged.is_empty() {
+                tracing::warn!("resuming from {} instead, the newest intact checkpoint", dir.display());
+            }
+            if loaded.config != *config {
+                return Err(CheckpointError::Mismatch {
+                    path: dir,
+                    message: format!("it holds {:?}, this run asks for {:?}", loaded.config, config),
+                }
+                .into());
+            }
+            let mut t = Trainer::from_params(config, batch, seq_len, loaded.params, adamw, settings.clip);
+            if let (Some(m), Some(v)) = (loaded.m, loaded.v) {
+                t.optimizer.m = m;
+                t.optimizer.v = v;
+            }
+            t.optimizer.step = saved.adam_step;
+            tracing::info!(checkpoint = %dir.display(), step = saved.step, "resuming");
+            Ok((t, TrainState { settings: state.settings, data_licenses: state.data_licenses, ..saved }))
+        }
+        (true, None) => {
+            tracing::info!(out = %settings.out.display(), "no checkpoint to resume from; starting fresh");
+            Ok((fresh(init), state))
+        }
+        (false, Some(_)) => Err(TrainError::Settings(format!(
+            "{} already holds a training run; pass --resume to continue it, or choose another --out",
+            settings.out.display()
+        ))),
+        (false, None) => Ok((fresh(init), state)),
+    }
 }
 
 /// Drops metric lines past `step` (from a run that went on after the
