@@ -380,21 +380,7 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     }
     let start = std::time::Instant::now();
     let settings = &recipe.prepare;
-    for l in licenses.iter().filter(|l| l.terms.binds_model()) {
-        let asks: Vec<String> = [
-            l.terms.name_prefix.as_ref().map(|p| format!("have a name that starts with \"{p}\"")),
-            l.terms.notice.as_ref().map(|n| format!("show the notice \"{n}\"")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        tracing::warn!(
-            "source \"{}\" is under the {}: a model trained on it and shared must {}. `fledge export` does this; leave the source out of models you share otherwise",
-            l.source,
-            l.terms.name,
-            asks.join(" and ")
-        );
-    }
+    warn_binding_licenses(&licenses);
 
     let mut contamination = Contamination::new(settings.decontaminate_ngram);
     for eval in &recipe.eval_sets {
@@ -532,10 +518,65 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     }
     bar.finish_and_clear();
 
-    // Split and mix.
+    let (train, val) = split_and_mix(&kept, recipe, &mut reports);
+    check_splits(recipe, &reports, &train, &val, kept.len())?;
+
+    write_jsonl(&out_dir.join("train.jsonl"), &train, &recipe.sources, false)?;
+    write_jsonl(&out_dir.join("val.jsonl"), &val, &recipe.sources, true)?;
+
+    let report = PrepareReport {
+        settings: settings.clone(),
+        eval_sets: recipe.eval_sets.iter().map(|e| e.name.clone()).collect(),
+        eval_lines: contamination.eval_lines,
+        train_documents: train.len(),
+        train_bytes: train.iter().map(|d| d.text.len() as u64).sum(),
+        val_documents: val.len(),
+        val_bytes: val.iter().map(|d| d.text.len() as u64).sum(),
+        sources: reports,
+        seconds: start.elapsed().as_secs_f64(),
+        fingerprint,
+        reused: false,
+    };
+    let json = serde_json::to_string_pretty(&report).expect("report serializes");
+    crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes()).map_err(|e| DataError::io(out_dir, e))?;
+    crate::fsutil::write_atomic(out_dir.join("report.md"), render_report(&report).as_bytes())
+        .map_err(|e| DataError::io(out_dir, e))?;
+    Ok(report)
+}
+
+/// Warns about each source whose license binds a model trained on it (a name
+/// prefix, a notice), so that nobody shares such a model unaware.
+fn warn_binding_licenses(licenses: &[SourceLicense]) {
+    for l in licenses.iter().filter(|l| l.terms.binds_model()) {
+        let asks: Vec<String> = [
+            l.terms.name_prefix.as_ref().map(|p| format!("have a name that starts with \"{p}\"")),
+            l.terms.notice.as_ref().map(|n| format!("show the notice \"{n}\"")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        tracing::warn!(
+            "source \"{}\" is under the {}: a model trained on it and shared must {}. `fledge export` does this; leave the source out of models you share otherwise",
+            l.source,
+            l.terms.name,
+            asks.join(" and ")
+        );
+    }
+}
+
+/// Splits the kept documents into training and validation by a hash of
+/// their text (the same split for the same seed, whatever the order), and
+/// repeats each training document by its source's weight (a fractional
+/// weight repeats a hash-chosen share once more). Counts go into `reports`.
+fn split_and_mix<'a>(
+    kept: &'a [Prepared],
+    recipe: &Recipe,
+    reports: &mut [SourceReport],
+) -> (Vec<&'a Prepared>, Vec<&'a Prepared>) {
+    let settings = &recipe.prepare;
     let mut train = Vec::new();
     let mut val = Vec::new();
-    for doc in &kept {
+    for doc in kept {
         let fraction = recipe.sources[doc.source].val_fraction.unwrap_or(settings.val_fraction);
         let threshold = (fraction * 1_000_000.0) as u64;
         let h = mix64(fnv1a(doc.text.as_bytes()) ^ settings.seed);
@@ -559,7 +600,21 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
             train.push(doc);
         }
     }
-    for r in &reports {
+    (train, val)
+}
+
+/// Refuses a split that cannot train or validate: a source left with no
+/// documents, a source whose own validation share selects none, or an
+/// empty training or validation split.
+fn check_splits(
+    recipe: &Recipe,
+    reports: &[SourceReport],
+    train: &[&Prepared],
+    val: &[&Prepared],
+    kept: usize,
+) -> Result<(), DataError> {
+    let settings = &recipe.prepare;
+    for r in reports {
         if r.train_documents + r.val_documents == 0 {
             return Err(DataError::EmptyCorpus(format!(
                 "source \"{}\" ({}) has no documents left after cleaning: {} read, {} near-empty, {} emptied by de-duplication or decontamination. Check its path, format and field",
@@ -584,32 +639,11 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     if val.is_empty() && settings.val_fraction > 0.0 {
         return Err(DataError::EmptyCorpus(format!(
             "the validation split is empty: with {} documents, val_fraction {} selects none; raise prepare.val_fraction",
-            kept.len(),
+            kept,
             settings.val_fraction
         )));
     }
-
-    write_jsonl(&out_dir.join("train.jsonl"), &train, &recipe.sources, false)?;
-    write_jsonl(&out_dir.join("val.jsonl"), &val, &recipe.sources, true)?;
-
-    let report = PrepareReport {
-        settings: settings.clone(),
-        eval_sets: recipe.eval_sets.iter().map(|e| e.name.clone()).collect(),
-        eval_lines: contamination.eval_lines,
-        train_documents: train.len(),
-        train_bytes: train.iter().map(|d| d.text.len() as u64).sum(),
-        val_documents: val.len(),
-        val_bytes: val.iter().map(|d| d.text.len() as u64).sum(),
-        sources: reports,
-        seconds: start.elapsed().as_secs_f64(),
-        fingerprint,
-        reused: false,
-    };
-    let json = serde_json::to_string_pretty(&report).expect("report serializes");
-    crate::fsutil::write_atomic(out_dir.join("report.json"), json.as_bytes()).map_err(|e| DataError::io(out_dir, e))?;
-    crate::fsutil::write_atomic(out_dir.join("report.md"), render_report(&report).as_bytes())
-        .map_err(|e| DataError::io(out_dir, e))?;
-    Ok(report)
+    Ok(())
 }
 
 /// One training document of a prepared corpus, as `train.jsonl` holds it.
