@@ -16,7 +16,8 @@ use fledge::chat::tries::{generate_story_reply, told_in_tries};
 use fledge::chat::{fit_to_window, generate_reply, quoted_reply, render_tokens, Answering, Message, Role};
 use fledge::generate::{FinishReason, Generator, SamplingOptions};
 use fledge::rag::ground::{context_text, ground, sources_text};
-use fledge::rag::{Index, Mode};
+
+use fledge::rag::{Index, Mode, Passage, RagError};
 use fledge::tokenizer::Tokenizer;
 
 #[derive(Args)]
@@ -608,6 +609,92 @@ fn read_context(path: &Path) -> Result<(String, String)> {
     Ok((name, text.trim().to_string()))
 }
 
+/// Whether the chat goes on after a slash command.
+#[derive(PartialEq)]
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Runs one slash command of `fledge chat` (`/reset`, `/system`, `/context`,
+/// `/rag`, `/quit`; anything else prints the help line).
+fn slash_command(cmd: &str, session: &mut Session, rag: &mut Option<Index>, tok: &Tokenizer, args: &ChatArgs) -> Flow {
+    let (name, rest) = cmd.split_once(' ').map(|(a, b)| (a, b.trim())).unwrap_or((cmd, ""));
+    match name {
+        "quit" | "exit" => return Flow::Quit,
+        "reset" => {
+            session.turns.clear();
+            println!("(conversation cleared; system message and context kept)");
+        }
+        "system" if rest.is_empty() => {
+            session.system = None;
+            println!("(system message removed)");
+        }
+        "system" => {
+            session.system = Some(rest.to_string());
+            println!("(system message set)");
+        }
+        "context" if rest.is_empty() || rest == "off" => {
+            session.context = None;
+            println!("(context removed)");
+        }
+        "context" => match read_context(Path::new(rest)) {
+            Ok(c) => {
+                println!("(answering from {}: {} tokens)", c.0, tok.encode(&c.1, false).len());
+                session.context = Some(c);
+            }
+            Err(e) => println!("(error: {e:#})"),
+        },
+        "rag" if rest == "off" => {
+            *rag = None;
+            if session.context.as_ref().is_some_and(|(name, _)| name == RETRIEVED) {
+                session.context = None;
+            }
+            println!("(retrieval off)");
+        }
+        "rag" if rest == "on" || rest.starts_with("on ") => {
+            let dir = match rest.strip_prefix("on").map(str::trim) {
+                Some(d) if !d.is_empty() => PathBuf::from(d),
+                _ => args.index.clone().unwrap_or_else(|| PathBuf::from("runs/index")),
+            };
+            match crate::cli::rag::open_index(&dir, args.embedder.as_deref()) {
+                Ok(index) => {
+                    println!("(retrieval on: {} documents in {})", index.documents().len(), dir.display());
+                    *rag = Some(index);
+                }
+                Err(e) => println!("(error: {e:#})"),
+            }
+        }
+        _ => println!("({HELP})"),
+    }
+    Flow::Continue
+}
+
+/// Retrieves passages for `question` from `index` and makes the ones that
+/// fit the window the session's context; when nothing relevant is found, a
+/// context retrieval set earlier is dropped rather than left standing.
+/// Returns the passages cited and how many were retrieved.
+fn retrieve_into(
+    session: &mut Session,
+    index: &Index,
+    question: &str,
+    tok: &Tokenizer,
+    args: &ChatArgs,
+    window: usize,
+) -> Result<(Vec<Passage>, usize), RagError> {
+    let passages = index.retrieve_for_prompt(question, args.rag_k, Mode::Hybrid)?;
+    let reserve = args.max_tokens.min(window / 2);
+    let grounded = ground(tok, session.system.as_deref(), question, &passages, window, reserve)?;
+    if grounded.cited.is_empty() {
+        if session.context.as_ref().is_some_and(|(name, _)| name == RETRIEVED) {
+            session.context = None;
+        }
+    } else {
+        session.context = Some((RETRIEVED.into(), context_text(&grounded.cited)));
+    }
+    Ok((grounded.cited, passages.len()))
+}
+
 pub fn run_chat(args: ChatArgs) -> Result<()> {
     let model = model_or_shipped(args.model.as_deref())?;
     let (config, params, tok) = load_model(&model)?;
@@ -653,81 +740,21 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
             println!("you> {line}");
         }
         if let Some(cmd) = line.strip_prefix('/') {
-            let (name, rest) = cmd.split_once(' ').map(|(a, b)| (a, b.trim())).unwrap_or((cmd, ""));
-            match name {
-                "quit" | "exit" => break,
-                "reset" => {
-                    session.turns.clear();
-                    println!("(conversation cleared; system message and context kept)");
-                }
-                "system" if rest.is_empty() => {
-                    session.system = None;
-                    println!("(system message removed)");
-                }
-                "system" => {
-                    session.system = Some(rest.to_string());
-                    println!("(system message set)");
-                }
-                "context" if rest.is_empty() || rest == "off" => {
-                    session.context = None;
-                    println!("(context removed)");
-                }
-                "context" => match read_context(Path::new(rest)) {
-                    Ok(c) => {
-                        println!("(answering from {}: {} tokens)", c.0, tok.encode(&c.1, false).len());
-                        session.context = Some(c);
-                    }
-                    Err(e) => println!("(error: {e:#})"),
-                },
-                "rag" if rest == "off" => {
-                    rag = None;
-                    if session.context.as_ref().is_some_and(|(name, _)| name == RETRIEVED) {
-                        session.context = None;
-                    }
-                    println!("(retrieval off)");
-                }
-                "rag" if rest == "on" || rest.starts_with("on ") => {
-                    let dir = match rest.strip_prefix("on").map(str::trim) {
-                        Some(d) if !d.is_empty() => PathBuf::from(d),
-                        _ => args.index.clone().unwrap_or_else(|| PathBuf::from("runs/index")),
-                    };
-                    match crate::cli::rag::open_index(&dir, args.embedder.as_deref()) {
-                        Ok(index) => {
-                            println!("(retrieval on: {} documents in {})", index.documents().len(), dir.display());
-                            rag = Some(index);
-                        }
-                        Err(e) => println!("(error: {e:#})"),
-                    }
-                }
-                _ => println!("({HELP})"),
+            if slash_command(cmd, &mut session, &mut rag, &tok, &args) == Flow::Quit {
+                break;
             }
             continue;
         }
-        let mut cited = Vec::new();
-        let mut retrieved = 0;
-        if let Some(index) = &rag {
-            let reserve = args.max_tokens.min(config.max_seq_len / 2);
-            let grounded = index.retrieve_for_prompt(line, args.rag_k, Mode::Hybrid).and_then(|p| {
-                retrieved = p.len();
-                ground(&tok, session.system.as_deref(), line, &p, config.max_seq_len, reserve)
-            });
-            match grounded {
-                // Nothing relevant: no context message rather than an empty one.
-                Ok(g) if g.cited.is_empty() => {
-                    if session.context.as_ref().is_some_and(|(name, _)| name == RETRIEVED) {
-                        session.context = None;
-                    }
-                }
-                Ok(g) => {
-                    session.context = Some((RETRIEVED.into(), context_text(&g.cited)));
-                    cited = g.cited;
-                }
+        let (cited, retrieved) = match &rag {
+            Some(index) => match retrieve_into(&mut session, index, line, &tok, &args, config.max_seq_len) {
+                Ok(found) => found,
                 Err(e) => {
                     println!("(error: {e})");
                     continue;
                 }
-            }
-        }
+            },
+            None => (Vec::new(), 0),
+        };
         session.turns.push(Message::new(Role::User, line));
         let mut messages = session.messages();
         let before = messages.len();
