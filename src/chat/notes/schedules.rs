@@ -10,396 +10,385 @@ use super::Kind::*;
 pub fn timetable(g: &mut Gen) -> Draft {
     let mut d = Draft::default();
     match g.range(0, 3) {
-        0 => {
-            let station_town = g.town();
-            let station = format!("{station_town} station");
-            g.claim(&station);
-            d.line(format!("Departures, {station}"));
-            d.ask(
-                g,
-                Name,
-                &station_town,
-                &w![
-                    "What is the station called?",
-                    "What's the name of the station?",
-                    "Which station is this board at?",
-                    "What station are these departures from?"
-                ],
-            );
-            let n = g.range(3, 5) as usize;
-            let mut rows = Vec::new();
-            for _ in 0..n {
-                let t = g.time(6, 22, TimeStyle::H24);
-                let dest = g.town();
-                let platform = g.digits(1, 12);
-                rows.push((t, dest, platform));
-            }
-            rows.sort_by(|a, b| a.0.cmp(&b.0));
-            let delayed = g.range(0, n as u32 - 1) as usize;
-            let cancelled = (delayed + 1) % n;
-            let late = g.minutes();
-            let via = g.town();
-            for (i, (t, dest, p)) in rows.iter().enumerate() {
-                let status = if i == delayed {
-                    format!(", delayed by {late}")
-                } else if i == cancelled {
-                    ", cancelled".to_string()
-                } else if i == 0 {
-                    format!(", calling at {via}")
-                } else {
-                    String::new()
-                };
-                d.line(format!("{t} to {dest}, platform {p}{status}"));
-            }
-            let pick = g.range(0, n as u32 - 1) as usize;
-            let (t, dest, p) = rows[pick].clone();
-            d.ask(
-                g,
-                Where,
-                &format!("platform {p}"),
-                &w![
-                    "Which platform does the {t} leave from?",
-                    "Where does the train to {dest} go from?",
-                    "What platform is the {dest} train on?",
-                    "Which platform for {dest}?"
-                ],
-            );
-            let (t2, dest2, _) = rows[(pick + 1) % n].clone();
-            d.ask(
-                g,
-                When,
-                &t2,
-                &w![
-                    "What time is the train to {dest2}?",
-                    "When does the {dest2} train leave?",
-                    "When is the train for {dest2}?",
-                    "What time does the train to {dest2} go?"
-                ],
-            );
-            let (t3, dest3, _) = rows[(pick + 2) % n].clone();
-            d.ask(
-                g,
-                Where,
-                &dest3,
-                &w![
-                    "Where does the {t3} go?",
-                    "Where is the {t3} train going?",
-                    "What is the destination of the {t3}?",
-                    "Where's the {t3} heading?"
-                ],
-            );
-            let (_, dd, _) = rows[delayed].clone();
-            d.ask(
-                g,
-                HowLong,
-                &late,
-                &w![
-                    "How late is the train to {dd}?",
-                    "How long is the {dd} train delayed?",
-                    "By how much is the {dd} train late?",
-                    "How long is the delay for {dd}?"
-                ],
-            );
-            let (tc, dc, _) = rows[cancelled].clone();
-            d.ask(
-                g,
-                Where,
-                &dc,
-                &w![
-                    "Where was the cancelled train going?",
-                    "Which train is cancelled? Where to?",
-                    "The {tc} is cancelled: where was it going?",
-                    "Where would the cancelled train have gone?"
-                ],
-            );
-            let (_, d0, _) = rows[0].clone();
-            if delayed != 0 && cancelled != 0 {
-                d.ask(
-                    g,
-                    Where,
-                    &via,
-                    &w![
-                        "Where does the train to {d0} stop on the way?",
-                        "Which station does the {d0} train call at?",
-                        "Where does the {d0} train call?",
-                        "What stop is on the way to {d0}?"
-                    ],
-                );
-            }
-            let other = g.town();
-            d.unknown(
-                g,
-                "that place is not on the board",
-                |_| "platform 13".to_string(),
-                &[other.as_str()],
-                &w![
-                    "Which platform does the train to {other} leave from?",
-                    "What time is the train to {other}?",
-                    "When does the {other} train go?"
-                ],
-            );
-            d.unknown(
-                g,
-                "no fares are shown",
-                |g| g.price(3, 40),
-                &["£", "$", "€", "fare", "ticket"],
-                &w![
-                    "How much is a ticket to {dest}?",
-                    "What is the fare to {dest}?",
-                    "How much does it cost to go to {dest}?"
-                ],
-            );
-        }
-        1 => {
-            let route = g.digits(2, 99);
-            let a = g.town();
-            let b = g.town();
-            let style = TimeStyle::H24;
-            let every = format!("every {}", g.minutes());
-            let first = g.time(5, 7, style);
-            let last = g.time(19, 23, style);
-            let sat = g.time(8, 9, style);
-            let no_day = "Sunday";
-            let journey = g.fresh(|g| {
-                g.one(&["25 minutes", "35 minutes", "forty minutes", "an hour", "50 minutes", "half an hour"])
-            });
-            let stop = g.street();
-            d.line(format!("Bus {route}: {a} to {b}"));
-            d.line(format!("Monday to Friday: {every}, first bus {first}, last bus {last}"));
-            d.line(format!("Saturday: every hour from {sat}"));
-            d.line(format!("{no_day}: no service"));
-            d.line(format!("The journey takes about {journey}. Buses stop on {stop} outside the library."));
-            d.ask(
-                g,
-                HowLong,
-                &every,
-                &w![
-                    "How often does the bus run on weekdays?",
-                    "How often is there a bus from Monday to Friday?",
-                    "How frequent is the {route} on a Tuesday?",
-                    "How often do buses come on weekdays?"
-                ],
-            );
-            d.ask(
-                g,
-                When,
-                &first,
-                &w![
-                    "When is the first bus on weekdays?",
-                    "What time does the first bus leave?",
-                    "When does the first {route} go on a Monday?",
-                    "What time's the first bus?"
-                ],
-            );
-            d.ask(
-                g,
-                When,
-                &last,
-                &w![
-                    "When is the last bus on weekdays?",
-                    "What time does the last bus go?",
-                    "When does the last {route} leave on a Friday?",
-                    "What's the last bus on a weekday?"
-                ],
-            );
-            d.ask(
-                g,
-                When,
-                &sat,
-                &w![
-                    "When does the Saturday service start?",
-                    "What time is the first bus on Saturday?",
-                    "From what time do buses run on Saturday?",
-                    "When do Saturday buses start?"
-                ],
-            );
-            d.ask(
-                g,
-                When,
-                no_day,
-                &w![
-                    "Which day has no buses?",
-                    "On what day is there no service?",
-                    "When does the bus not run?",
-                    "Which day can't you get the {route}?"
-                ],
-            );
-            d.ask(
-                g,
-                HowLong,
-                &journey,
-                &w![
-                    "How long is the journey?",
-                    "How long does the trip from {a} to {b} take?",
-                    "How long does the bus take?",
-                    "How long is the ride?"
-                ],
-            );
-            d.ask(
-                g,
-                Where,
-                &stop,
-                &w![
-                    "Where does the bus stop?",
-                    "Which street is the stop on?",
-                    "Where do you catch the bus?",
-                    "On what street do buses stop?"
-                ],
-            );
-            d.ask(
-                g,
-                Where,
-                &b,
-                &w![
-                    "Where does the {route} go to?",
-                    "Where does the bus end?",
-                    "Where is the bus going?",
-                    "What is the last stop?"
-                ],
-            );
-            d.unknown(
-                g,
-                "no fares are shown",
-                |g| g.price(1, 5),
-                &["£", "$", "€", "fare", "ticket"],
-                &w!["How much is a ticket?", "What does the bus cost?", "How much is the fare from {a} to {b}?"],
-            );
-        }
-        2 => {
-            let kid = g.person().name;
-            let day = g.day();
-            let t1 = g.time(8, 9, TimeStyle::Colon);
-            let t2 = g.time(10, 10, TimeStyle::Colon);
-            let t3 = g.time(11, 11, TimeStyle::Colon);
-            let t4 = g.time(13, 14, TimeStyle::Colon);
-            let teacher = g.titled(&["Mr", "Mrs", "Ms"]);
-            let room = g.digits(1, 40);
-            let col = g.colour();
-            let pool = g.fresh(|g| format!("{} Pool", g.town()));
-            let coach = g.titled(&["Mr", "Mrs", "Ms", "Coach"]);
-            let bring = g.one(&["trainers", "a towel", "goggles", "an apron", "a recorder"]);
-            d.line(format!("{kid}'s {day}"));
-            d.line(format!("{t1} Maths with {teacher} in room {room}"));
-            d.line(format!("{t2} Art in the {col} studio"));
-            d.line(format!("{t3} Break"));
-            d.line(format!("{t4} Swimming at {pool} with {coach} (bring {bring})"));
-            d.ask(
-                g,
-                When,
-                &t1,
-                &w![
-                    "What time is maths?",
-                    "When does maths start?",
-                    "At what time is {kid}'s maths lesson?",
-                    "When is maths on {day}?"
-                ],
-            );
-            d.ask(
-                g,
-                When,
-                &t2,
-                &w![
-                    "What time is art?",
-                    "When does art start?",
-                    "When is the art lesson?",
-                    "At what time is art on {day}?"
-                ],
-            );
-            d.ask(
-                g,
-                Who,
-                &teacher,
-                &w![
-                    "Who teaches maths?",
-                    "Who is the maths teacher?",
-                    "Who takes {kid} for maths?",
-                    "Who is maths with?"
-                ],
-            );
-            d.ask(
-                g,
-                Where,
-                &format!("room {room}"),
-                &w![
-                    "Where is maths?",
-                    "Which room is maths in?",
-                    "Where does {kid} have maths?",
-                    "What room is maths?"
-                ],
-            );
-            d.ask(
-                g,
-                Colour,
-                &col,
-                &w![
-                    "What colour is the art studio?",
-                    "Which colour studio is art in?",
-                    "What colour studio does {kid} go to for art?",
-                    "What colour is the studio?"
-                ],
-            );
-            d.ask(
-                g,
-                Where,
-                &pool,
-                &w![
-                    "Where is swimming?",
-                    "Where does {kid} go swimming?",
-                    "Which pool is swimming at?",
-                    "Where is the swimming lesson?"
-                ],
-            );
-            d.ask(
-                g,
-                Should,
-                &bring,
-                &w![
-                    "What should {kid} bring for swimming?",
-                    "What does {kid} need for swimming?",
-                    "What must {kid} take to the pool?",
-                    "What should {kid} pack for swimming?"
-                ],
-            );
-            d.ask(
-                g,
-                Who,
-                &coach,
-                &w![
-                    "Who is swimming with?",
-                    "Who takes the swimming lesson?",
-                    "Who teaches swimming?",
-                    "Who is the swimming teacher?"
-                ],
-            );
-            d.ask(
-                g,
-                When,
-                &t4,
-                &w![
-                    "What time is swimming?",
-                    "When does swimming start?",
-                    "When does {kid} go swimming?",
-                    "At what time is the swimming lesson?"
-                ],
-            );
-            d.unknown(
-                g,
-                "lunch is not on the schedule",
-                |g| g.time(12, 12, TimeStyle::Colon),
-                &["lunch"],
-                &w!["What time is lunch?", "When does {kid} have lunch?", "When is lunch on {day}?"],
-            );
-            d.unknown(
-                g,
-                "nobody is named for art",
-                |g| g.titled(&["Mr", "Mrs", "Ms"]),
-                &["art with", "art teacher"],
-                &w!["Who teaches art?", "Who is the art teacher?", "Who takes {kid} for art?"],
-            );
-        }
+        0 => departures(g, &mut d),
+        1 => bus_timetable(g, &mut d),
+        2 => school_day(g, &mut d),
         _ => opening_hours(g, &mut d),
     }
     d
+}
+
+/// A station's departures board: times, platforms and delays.
+fn departures(g: &mut Gen, d: &mut Draft) {
+    let station_town = g.town();
+    let station = format!("{station_town} station");
+    g.claim(&station);
+    d.line(format!("Departures, {station}"));
+    d.ask(
+        g,
+        Name,
+        &station_town,
+        &w![
+            "What is the station called?",
+            "What's the name of the station?",
+            "Which station is this board at?",
+            "What station are these departures from?"
+        ],
+    );
+    let n = g.range(3, 5) as usize;
+    let mut rows = Vec::new();
+    for _ in 0..n {
+        let t = g.time(6, 22, TimeStyle::H24);
+        let dest = g.town();
+        let platform = g.digits(1, 12);
+        rows.push((t, dest, platform));
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let delayed = g.range(0, n as u32 - 1) as usize;
+    let cancelled = (delayed + 1) % n;
+    let late = g.minutes();
+    let via = g.town();
+    for (i, (t, dest, p)) in rows.iter().enumerate() {
+        let status = if i == delayed {
+            format!(", delayed by {late}")
+        } else if i == cancelled {
+            ", cancelled".to_string()
+        } else if i == 0 {
+            format!(", calling at {via}")
+        } else {
+            String::new()
+        };
+        d.line(format!("{t} to {dest}, platform {p}{status}"));
+    }
+    let pick = g.range(0, n as u32 - 1) as usize;
+    let (t, dest, p) = rows[pick].clone();
+    d.ask(
+        g,
+        Where,
+        &format!("platform {p}"),
+        &w![
+            "Which platform does the {t} leave from?",
+            "Where does the train to {dest} go from?",
+            "What platform is the {dest} train on?",
+            "Which platform for {dest}?"
+        ],
+    );
+    let (t2, dest2, _) = rows[(pick + 1) % n].clone();
+    d.ask(
+        g,
+        When,
+        &t2,
+        &w![
+            "What time is the train to {dest2}?",
+            "When does the {dest2} train leave?",
+            "When is the train for {dest2}?",
+            "What time does the train to {dest2} go?"
+        ],
+    );
+    let (t3, dest3, _) = rows[(pick + 2) % n].clone();
+    d.ask(
+        g,
+        Where,
+        &dest3,
+        &w![
+            "Where does the {t3} go?",
+            "Where is the {t3} train going?",
+            "What is the destination of the {t3}?",
+            "Where's the {t3} heading?"
+        ],
+    );
+    let (_, dd, _) = rows[delayed].clone();
+    d.ask(
+        g,
+        HowLong,
+        &late,
+        &w![
+            "How late is the train to {dd}?",
+            "How long is the {dd} train delayed?",
+            "By how much is the {dd} train late?",
+            "How long is the delay for {dd}?"
+        ],
+    );
+    let (tc, dc, _) = rows[cancelled].clone();
+    d.ask(
+        g,
+        Where,
+        &dc,
+        &w![
+            "Where was the cancelled train going?",
+            "Which train is cancelled? Where to?",
+            "The {tc} is cancelled: where was it going?",
+            "Where would the cancelled train have gone?"
+        ],
+    );
+    let (_, d0, _) = rows[0].clone();
+    if delayed != 0 && cancelled != 0 {
+        d.ask(
+            g,
+            Where,
+            &via,
+            &w![
+                "Where does the train to {d0} stop on the way?",
+                "Which station does the {d0} train call at?",
+                "Where does the {d0} train call?",
+                "What stop is on the way to {d0}?"
+            ],
+        );
+    }
+    let other = g.town();
+    d.unknown(
+        g,
+        "that place is not on the board",
+        |_| "platform 13".to_string(),
+        &[other.as_str()],
+        &w![
+            "Which platform does the train to {other} leave from?",
+            "What time is the train to {other}?",
+            "When does the {other} train go?"
+        ],
+    );
+    d.unknown(
+        g,
+        "no fares are shown",
+        |g| g.price(3, 40),
+        &["£", "$", "€", "fare", "ticket"],
+        &w!["How much is a ticket to {dest}?", "What is the fare to {dest}?", "How much does it cost to go to {dest}?"],
+    );
+}
+
+/// A bus route's times: weekdays, Saturday and the day it does not run.
+fn bus_timetable(g: &mut Gen, d: &mut Draft) {
+    let route = g.digits(2, 99);
+    let a = g.town();
+    let b = g.town();
+    let style = TimeStyle::H24;
+    let every = format!("every {}", g.minutes());
+    let first = g.time(5, 7, style);
+    let last = g.time(19, 23, style);
+    let sat = g.time(8, 9, style);
+    let no_day = "Sunday";
+    let journey =
+        g.fresh(|g| g.one(&["25 minutes", "35 minutes", "forty minutes", "an hour", "50 minutes", "half an hour"]));
+    let stop = g.street();
+    d.line(format!("Bus {route}: {a} to {b}"));
+    d.line(format!("Monday to Friday: {every}, first bus {first}, last bus {last}"));
+    d.line(format!("Saturday: every hour from {sat}"));
+    d.line(format!("{no_day}: no service"));
+    d.line(format!("The journey takes about {journey}. Buses stop on {stop} outside the library."));
+    d.ask(
+        g,
+        HowLong,
+        &every,
+        &w![
+            "How often does the bus run on weekdays?",
+            "How often is there a bus from Monday to Friday?",
+            "How frequent is the {route} on a Tuesday?",
+            "How often do buses come on weekdays?"
+        ],
+    );
+    d.ask(
+        g,
+        When,
+        &first,
+        &w![
+            "When is the first bus on weekdays?",
+            "What time does the first bus leave?",
+            "When does the first {route} go on a Monday?",
+            "What time's the first bus?"
+        ],
+    );
+    d.ask(
+        g,
+        When,
+        &last,
+        &w![
+            "When is the last bus on weekdays?",
+            "What time does the last bus go?",
+            "When does the last {route} leave on a Friday?",
+            "What's the last bus on a weekday?"
+        ],
+    );
+    d.ask(
+        g,
+        When,
+        &sat,
+        &w![
+            "When does the Saturday service start?",
+            "What time is the first bus on Saturday?",
+            "From what time do buses run on Saturday?",
+            "When do Saturday buses start?"
+        ],
+    );
+    d.ask(
+        g,
+        When,
+        no_day,
+        &w![
+            "Which day has no buses?",
+            "On what day is there no service?",
+            "When does the bus not run?",
+            "Which day can't you get the {route}?"
+        ],
+    );
+    d.ask(
+        g,
+        HowLong,
+        &journey,
+        &w![
+            "How long is the journey?",
+            "How long does the trip from {a} to {b} take?",
+            "How long does the bus take?",
+            "How long is the ride?"
+        ],
+    );
+    d.ask(
+        g,
+        Where,
+        &stop,
+        &w![
+            "Where does the bus stop?",
+            "Which street is the stop on?",
+            "Where do you catch the bus?",
+            "On what street do buses stop?"
+        ],
+    );
+    d.ask(
+        g,
+        Where,
+        &b,
+        &w![
+            "Where does the {route} go to?",
+            "Where does the bus end?",
+            "Where is the bus going?",
+            "What is the last stop?"
+        ],
+    );
+    d.unknown(
+        g,
+        "no fares are shown",
+        |g| g.price(1, 5),
+        &["£", "$", "€", "fare", "ticket"],
+        &w!["How much is a ticket?", "What does the bus cost?", "How much is the fare from {a} to {b}?"],
+    );
+}
+
+/// A child's day of lessons, room by room.
+fn school_day(g: &mut Gen, d: &mut Draft) {
+    let kid = g.person().name;
+    let day = g.day();
+    let t1 = g.time(8, 9, TimeStyle::Colon);
+    let t2 = g.time(10, 10, TimeStyle::Colon);
+    let t3 = g.time(11, 11, TimeStyle::Colon);
+    let t4 = g.time(13, 14, TimeStyle::Colon);
+    let teacher = g.titled(&["Mr", "Mrs", "Ms"]);
+    let room = g.digits(1, 40);
+    let col = g.colour();
+    let pool = g.fresh(|g| format!("{} Pool", g.town()));
+    let coach = g.titled(&["Mr", "Mrs", "Ms", "Coach"]);
+    let bring = g.one(&["trainers", "a towel", "goggles", "an apron", "a recorder"]);
+    d.line(format!("{kid}'s {day}"));
+    d.line(format!("{t1} Maths with {teacher} in room {room}"));
+    d.line(format!("{t2} Art in the {col} studio"));
+    d.line(format!("{t3} Break"));
+    d.line(format!("{t4} Swimming at {pool} with {coach} (bring {bring})"));
+    d.ask(
+        g,
+        When,
+        &t1,
+        &w![
+            "What time is maths?",
+            "When does maths start?",
+            "At what time is {kid}'s maths lesson?",
+            "When is maths on {day}?"
+        ],
+    );
+    d.ask(
+        g,
+        When,
+        &t2,
+        &w!["What time is art?", "When does art start?", "When is the art lesson?", "At what time is art on {day}?"],
+    );
+    d.ask(
+        g,
+        Who,
+        &teacher,
+        &w!["Who teaches maths?", "Who is the maths teacher?", "Who takes {kid} for maths?", "Who is maths with?"],
+    );
+    d.ask(
+        g,
+        Where,
+        &format!("room {room}"),
+        &w!["Where is maths?", "Which room is maths in?", "Where does {kid} have maths?", "What room is maths?"],
+    );
+    d.ask(
+        g,
+        Colour,
+        &col,
+        &w![
+            "What colour is the art studio?",
+            "Which colour studio is art in?",
+            "What colour studio does {kid} go to for art?",
+            "What colour is the studio?"
+        ],
+    );
+    d.ask(
+        g,
+        Where,
+        &pool,
+        &w![
+            "Where is swimming?",
+            "Where does {kid} go swimming?",
+            "Which pool is swimming at?",
+            "Where is the swimming lesson?"
+        ],
+    );
+    d.ask(
+        g,
+        Should,
+        &bring,
+        &w![
+            "What should {kid} bring for swimming?",
+            "What does {kid} need for swimming?",
+            "What must {kid} take to the pool?",
+            "What should {kid} pack for swimming?"
+        ],
+    );
+    d.ask(
+        g,
+        Who,
+        &coach,
+        &w![
+            "Who is swimming with?",
+            "Who takes the swimming lesson?",
+            "Who teaches swimming?",
+            "Who is the swimming teacher?"
+        ],
+    );
+    d.ask(
+        g,
+        When,
+        &t4,
+        &w![
+            "What time is swimming?",
+            "When does swimming start?",
+            "When does {kid} go swimming?",
+            "At what time is the swimming lesson?"
+        ],
+    );
+    d.unknown(
+        g,
+        "lunch is not on the schedule",
+        |g| g.time(12, 12, TimeStyle::Colon),
+        &["lunch"],
+        &w!["What time is lunch?", "When does {kid} have lunch?", "When is lunch on {day}?"],
+    );
+    d.unknown(
+        g,
+        "nobody is named for art",
+        |g| g.titled(&["Mr", "Mrs", "Ms"]),
+        &["art with", "art teacher"],
+        &w!["Who teaches art?", "Who is the art teacher?", "Who takes {kid} for art?"],
+    );
 }
 
 /// Opening hours of a pool, a library, a museum: weekday hours as one range
