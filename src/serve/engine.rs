@@ -251,9 +251,12 @@ impl Active {
     }
 }
 
+/// The engine's loop: admit waiting jobs, drop those whose client went
+/// away, run one batched forward pass over every active sequence's next
+/// rows, sample where a sequence asked for logits, send what came out.
+/// Returns when the job channel closes and nothing is active.
 fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats) {
     let tok = &model.tokenizer;
-    let window = model.config.max_seq_len;
     let vocab = model.config.vocab_size;
     // Two slots a job at most (a guided one), so a free job place always has its slots.
     let mut decoder = BatchDecoder::new(&model.config, &model.params, 2 * config.max_active);
@@ -262,158 +265,201 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
     }
     let mut active: Vec<Active> = Vec::new();
     loop {
-        // Admit waiting requests while slots are free; sleep when idle.
-        while active.len() < config.max_active {
-            let job = if active.is_empty() {
-                match jobs.recv() {
-                    Ok(j) => j,
-                    Err(_) => return,
-                }
-            } else {
-                match jobs.try_recv() {
-                    Ok(j) => j,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => break,
-                }
-            };
-            // Each job moves from `queued` to another counter: the other one
-            // first, so that a reader never sees it in neither (and thinks
-            // the engine idle while it is about to start).
-            if job.events.is_closed() {
-                stats.cancelled.fetch_add(1, Ordering::SeqCst);
-                stats.queued.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
-            if job.prompt.is_empty() || job.prompt.len() >= window {
-                // The HTTP side checks this; an engine never trusts it.
-                let _ = job.events.send(Event::Done {
-                    finish: FinishReason::ContextFull,
-                    prompt_tokens: job.prompt.len(),
-                    completion_tokens: 0,
-                });
-                stats.completed.fetch_add(1, Ordering::SeqCst);
-                stats.queued.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
-            // A slot that already holds the start of the prompt (the conversation so far) reads only the rest.
-            let (slot, fed) =
-                decoder.acquire_for(&job.prompt).expect("a free slot while fewer than max_active are active");
-            stats.prompt_tokens.fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
-            stats.cached_prompt_tokens.fetch_add(fed as u64, Ordering::Relaxed);
-            let decoding = Decoding::new(tok, &job.options);
-            let guide = job.guide.filter(|g| !g.prompt.is_empty() && g.prompt.len() <= job.prompt.len()).map(|g| {
-                let (slot, fed) =
-                    decoder.acquire_for(&g.prompt).expect("two free slots while fewer than max_active are active");
-                Guiding { slot, prompt: g.prompt, fed, weight: g.weight, logits: Vec::new() }
-            });
-            active.push(Active { slot, prompt: job.prompt, fed, decoding, events: job.events, guide });
-            stats.active.store(active.len(), Ordering::SeqCst);
-            stats.queued.fetch_sub(1, Ordering::SeqCst);
+        if !admit(&mut active, &mut decoder, jobs, model, config, stats) {
+            return;
         }
-        // A closed channel means the client went away: free its slot now.
-        active.retain(|a| {
-            let gone = a.events.is_closed();
-            if gone {
-                a.release(&mut decoder);
-                stats.cancelled.fetch_add(1, Ordering::SeqCst);
-            }
-            !gone
-        });
-        stats.active.store(active.len(), Ordering::SeqCst);
+        drop_cancelled(&mut active, &mut decoder, stats);
         if active.is_empty() {
             continue;
         }
-
-        // Generating sequences first (one row each, and one for a guide), then prompt chunks.
-        let mut rows = Vec::new();
-        let mut owners = Vec::new();
-        for (i, a) in active.iter().enumerate() {
-            if !a.reading_prompt() {
-                rows.push(Row { slot: a.slot, token: a.decoding.last_token(), logits: true });
-                owners.push((i, Sequence::Own));
-                if let Some(g) = &a.guide {
-                    rows.push(Row { slot: g.slot, token: a.decoding.last_token(), logits: true });
-                    owners.push((i, Sequence::Guide));
-                }
-            }
-        }
-        for (i, a) in active.iter_mut().enumerate() {
-            if !a.reading_prompt() {
-                continue;
-            }
-            // A guide's prompt first: its logits wait for the job's own.
-            if let Some(g) = a.guide.as_mut() {
-                if feed(&mut rows, config.step_rows, g.slot, &g.prompt, &mut g.fed) {
-                    owners.push((i, Sequence::Guide));
-                }
-            }
-            if feed(&mut rows, config.step_rows, a.slot, &a.prompt, &mut a.fed) {
-                owners.push((i, Sequence::Own));
-            }
-        }
-        // `owners` lists the rows asking for logits in row order, as the logits come back.
+        let (rows, owners) = schedule(&mut active, config.step_rows);
         let logits = forward(&mut decoder, &rows, config.batch);
         stats.steps.fetch_add(1, Ordering::Relaxed);
         stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
-
-        // Sampling (top-k selection, detokenizing) costs about as much as the
-        // forward pass at these sizes; sequences sample in parallel.
-        let mut logit_row = vec![None; active.len()];
-        for (k, &(i, sequence)) in owners.iter().enumerate() {
-            let row = &logits[k * vocab..(k + 1) * vocab];
-            match sequence {
-                Sequence::Own => logit_row[i] = Some(k),
-                Sequence::Guide => {
-                    let g = active[i].guide.as_mut().expect("a guide row comes from a guided job");
-                    g.logits.clear();
-                    g.logits.extend_from_slice(row);
-                }
-            }
-        }
-        let steps: Vec<Option<Step>> = active
-            .par_iter_mut()
-            .zip(logit_row)
-            .map(|(a, k)| {
-                let k = k?;
-                let mut l = logits[k * vocab..(k + 1) * vocab].to_vec();
-                if let Some(g) = &a.guide {
-                    contrast_logits(&mut l, &g.logits, g.weight, crate::chat::GUIDANCE_PLAUSIBLE);
-                }
-                Some(if decoder.len(a.slot) >= window {
-                    a.decoding.finish(FinishReason::ContextFull)
-                } else {
-                    a.decoding.next(&mut l, tok)
-                })
-            })
-            .collect();
-        let mut finished = Vec::new();
-        for (i, step) in steps.into_iter().enumerate() {
-            let a = &mut active[i];
-            match step {
-                None => {}
-                Some(Step::Text(piece)) => {
-                    stats.generated_tokens.fetch_add(1, Ordering::Relaxed);
-                    if !piece.is_empty() {
-                        let _ = a.events.send(Event::Text(piece, a.decoding.take_logprobs()));
-                    }
-                }
-                Some(Step::Finished(piece, reason)) => {
-                    let logprobs = a.decoding.take_logprobs();
-                    if !piece.is_empty() || !logprobs.is_empty() {
-                        let _ = a.events.send(Event::Text(piece, logprobs));
-                    }
-                    let _ = a.events.send(a.done(reason));
-                    finished.push(i);
-                }
-            }
-        }
-        for &i in finished.iter().rev() {
-            let a = active.swap_remove(i);
-            a.release(&mut decoder);
-            stats.completed.fetch_add(1, Ordering::SeqCst);
-        }
-        stats.active.store(active.len(), Ordering::SeqCst);
+        let steps = sample(&mut active, &owners, &logits, vocab, &decoder, model.config.max_seq_len, tok);
+        deliver(&mut active, steps, &mut decoder, stats);
     }
+}
+
+/// Admits waiting jobs while slots are free, blocking for one when nothing
+/// is active. False when the channel closed while the engine was idle.
+fn admit(
+    active: &mut Vec<Active>,
+    decoder: &mut BatchDecoder,
+    jobs: &Receiver<Job>,
+    model: &Model,
+    config: &EngineConfig,
+    stats: &Stats,
+) -> bool {
+    while active.len() < config.max_active {
+        let job = if active.is_empty() {
+            match jobs.recv() {
+                Ok(j) => j,
+                Err(_) => return false,
+            }
+        } else {
+            match jobs.try_recv() {
+                Ok(j) => j,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        };
+        // Each job moves from `queued` to another counter: the other one
+        // first, so that a reader never sees it in neither (and thinks
+        // the engine idle while it is about to start).
+        if job.events.is_closed() {
+            stats.cancelled.fetch_add(1, Ordering::SeqCst);
+            stats.queued.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        if job.prompt.is_empty() || job.prompt.len() >= model.config.max_seq_len {
+            // The HTTP side checks this; an engine never trusts it.
+            let _ = job.events.send(Event::Done {
+                finish: FinishReason::ContextFull,
+                prompt_tokens: job.prompt.len(),
+                completion_tokens: 0,
+            });
+            stats.completed.fetch_add(1, Ordering::SeqCst);
+            stats.queued.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        // A slot that already holds the start of the prompt (the conversation so far) reads only the rest.
+        let (slot, fed) = decoder.acquire_for(&job.prompt).expect("a free slot while fewer than max_active are active");
+        stats.prompt_tokens.fetch_add(job.prompt.len() as u64, Ordering::Relaxed);
+        stats.cached_prompt_tokens.fetch_add(fed as u64, Ordering::Relaxed);
+        let decoding = Decoding::new(&model.tokenizer, &job.options);
+        let guide = job.guide.filter(|g| !g.prompt.is_empty() && g.prompt.len() <= job.prompt.len()).map(|g| {
+            let (slot, fed) =
+                decoder.acquire_for(&g.prompt).expect("two free slots while fewer than max_active are active");
+            Guiding { slot, prompt: g.prompt, fed, weight: g.weight, logits: Vec::new() }
+        });
+        active.push(Active { slot, prompt: job.prompt, fed, decoding, events: job.events, guide });
+        stats.active.store(active.len(), Ordering::SeqCst);
+        stats.queued.fetch_sub(1, Ordering::SeqCst);
+    }
+    true
+}
+
+/// A closed channel means the client went away: frees its slots now.
+fn drop_cancelled(active: &mut Vec<Active>, decoder: &mut BatchDecoder, stats: &Stats) {
+    active.retain(|a| {
+        let gone = a.events.is_closed();
+        if gone {
+            a.release(decoder);
+            stats.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+        !gone
+    });
+    stats.active.store(active.len(), Ordering::SeqCst);
+}
+
+/// This step's rows: generating sequences first (one row each, and one for
+/// a guide), then prompt chunks up to `step_rows`. With them, the rows that
+/// ask for logits, in row order (as the logits come back): which job, and
+/// whether the row is its own or its guide's.
+fn schedule(active: &mut [Active], step_rows: usize) -> (Vec<Row>, Vec<(usize, Sequence)>) {
+    let mut rows = Vec::new();
+    let mut owners = Vec::new();
+    for (i, a) in active.iter().enumerate() {
+        if !a.reading_prompt() {
+            rows.push(Row { slot: a.slot, token: a.decoding.last_token(), logits: true });
+            owners.push((i, Sequence::Own));
+            if let Some(g) = &a.guide {
+                rows.push(Row { slot: g.slot, token: a.decoding.last_token(), logits: true });
+                owners.push((i, Sequence::Guide));
+            }
+        }
+    }
+    for (i, a) in active.iter_mut().enumerate() {
+        if !a.reading_prompt() {
+            continue;
+        }
+        // A guide's prompt first: its logits wait for the job's own.
+        if let Some(g) = a.guide.as_mut() {
+            if feed(&mut rows, step_rows, g.slot, &g.prompt, &mut g.fed) {
+                owners.push((i, Sequence::Guide));
+            }
+        }
+        if feed(&mut rows, step_rows, a.slot, &a.prompt, &mut a.fed) {
+            owners.push((i, Sequence::Own));
+        }
+    }
+    (rows, owners)
+}
+
+/// Each job's next step from its row of `logits` (steered by its guide's),
+/// or `None` for a job still reading its prompt. Sampling (top-k selection,
+/// detokenizing) costs about as much as the forward pass at these sizes, so
+/// sequences sample in parallel.
+fn sample(
+    active: &mut [Active],
+    owners: &[(usize, Sequence)],
+    logits: &[f32],
+    vocab: usize,
+    decoder: &BatchDecoder,
+    window: usize,
+    tok: &Tokenizer,
+) -> Vec<Option<Step>> {
+    let mut logit_row = vec![None; active.len()];
+    for (k, &(i, sequence)) in owners.iter().enumerate() {
+        let row = &logits[k * vocab..(k + 1) * vocab];
+        match sequence {
+            Sequence::Own => logit_row[i] = Some(k),
+            Sequence::Guide => {
+                let g = active[i].guide.as_mut().expect("a guide row comes from a guided job");
+                g.logits.clear();
+                g.logits.extend_from_slice(row);
+            }
+        }
+    }
+    active
+        .par_iter_mut()
+        .zip(logit_row)
+        .map(|(a, k)| {
+            let k = k?;
+            let mut l = logits[k * vocab..(k + 1) * vocab].to_vec();
+            if let Some(g) = &a.guide {
+                contrast_logits(&mut l, &g.logits, g.weight, crate::chat::GUIDANCE_PLAUSIBLE);
+            }
+            Some(if decoder.len(a.slot) >= window {
+                a.decoding.finish(FinishReason::ContextFull)
+            } else {
+                a.decoding.next(&mut l, tok)
+            })
+        })
+        .collect()
+}
+
+/// Sends each step's text to its client; a finished job gets its `Done`
+/// and leaves, freeing its slots.
+fn deliver(active: &mut Vec<Active>, steps: Vec<Option<Step>>, decoder: &mut BatchDecoder, stats: &Stats) {
+    let mut finished = Vec::new();
+    for (i, step) in steps.into_iter().enumerate() {
+        let a = &mut active[i];
+        match step {
+            None => {}
+            Some(Step::Text(piece)) => {
+                stats.generated_tokens.fetch_add(1, Ordering::Relaxed);
+                if !piece.is_empty() {
+                    let _ = a.events.send(Event::Text(piece, a.decoding.take_logprobs()));
+                }
+            }
+            Some(Step::Finished(piece, reason)) => {
+                let logprobs = a.decoding.take_logprobs();
+                if !piece.is_empty() || !logprobs.is_empty() {
+                    let _ = a.events.send(Event::Text(piece, logprobs));
+                }
+                let _ = a.events.send(a.done(reason));
+                finished.push(i);
+            }
+        }
+    }
+    for &i in finished.iter().rev() {
+        let a = active.swap_remove(i);
+        a.release(decoder);
+        stats.completed.fetch_add(1, Ordering::SeqCst);
+    }
+    stats.active.store(active.len(), Ordering::SeqCst);
 }
 
 /// Adds up to the rows' room of `prompt`'s unread tokens for `slot`;
