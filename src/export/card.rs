@@ -51,6 +51,8 @@ fn parameters(src: &Source) -> usize {
     src.params.len()
 }
 
+/// The model card, the README.md of an exported folder: what the model is,
+/// how it was trained and on what, what it scored, samples, and how to use it.
 pub fn render(src: &Source, inputs: &CardInputs) -> String {
     let c = &src.config;
     let name = inputs.name;
@@ -71,6 +73,35 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
          with fledge (tokenizer, pretraining and chat fine-tuning all by fledge). It is a \
          small model for learning how language models work, not an assistant to rely on.\n"
     );
+    render_model(&mut s, src);
+    render_training(&mut s, src);
+    render_data(&mut s, licenses(src), &obligations);
+
+    if !inputs.evals.is_empty() {
+        let _ = writeln!(s, "\n## Evaluation\n\n| what | result |\n|---|---|");
+        for (k, v) in inputs.evals {
+            let _ = writeln!(s, "| {k} | {v} |");
+        }
+    }
+
+    if !inputs.samples.is_empty() {
+        let _ = writeln!(s, "\n## Samples\n\nGenerated from these weights when they were exported (unedited):\n");
+        for (prompt, text) in inputs.samples {
+            let _ = writeln!(s, "> **{}**{}\n", prompt.trim(), text.replace('\n', "\n> "));
+        }
+    }
+
+    render_use(&mut s, name, c.max_seq_len, inputs.gguf_files);
+    for notice in &obligations.notices {
+        let _ = writeln!(s, "\n{notice}.");
+    }
+    s
+}
+
+/// The "Model" section: the architecture and its sizes.
+fn render_model(s: &mut String, src: &Source) {
+    let c = &src.config;
+    let millions = parameters(src) as f64 / 1e6;
     let _ = writeln!(s, "## Model\n\n| | |\n|---|---|");
     let rows = [
         ("architecture", "LlamaForCausalLM (RMSNorm, rotary embeddings, SwiGLU, no biases)".to_string()),
@@ -87,7 +118,11 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
     for (k, v) in rows {
         let _ = writeln!(s, "| {k} | {v} |");
     }
+}
 
+/// The "Training" section: steps, time and hardware, a merge, and the
+/// settings as the checkpoint records them.
+fn render_training(s: &mut String, src: &Source) {
     let _ = writeln!(s, "\n## Training\n");
     match &src.state {
         Some(state) => {
@@ -126,28 +161,17 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
             let _ = writeln!(s, "The checkpoint carries no training record (it was imported or written without one).");
         }
     }
-    render_data(&mut s, licenses(src), &obligations);
+}
 
-    if !inputs.evals.is_empty() {
-        let _ = writeln!(s, "\n## Evaluation\n\n| what | result |\n|---|---|");
-        for (k, v) in inputs.evals {
-            let _ = writeln!(s, "| {k} | {v} |");
-        }
-    }
-
-    if !inputs.samples.is_empty() {
-        let _ = writeln!(s, "\n## Samples\n\nGenerated from these weights when they were exported (unedited):\n");
-        for (prompt, text) in inputs.samples {
-            let _ = writeln!(s, "> **{}**{}\n", prompt.trim(), text.replace('\n', "\n> "));
-        }
-    }
-
+/// "Limitations", "How to use it" (transformers, llama.cpp and Ollama,
+/// fledge) and "License".
+fn render_use(s: &mut String, name: &str, window: usize, gguf_files: &[String]) {
     let _ = writeln!(
         s,
         "## Limitations\n\nTrained on a few million tokens of simple English on a CPU, the model writes short, \
          simple text, loses the thread quickly, makes up facts, and often answers questions wrongly even when \
          the answer is in its context. Its window is {} tokens. Do not use it for anything that matters.\n",
-        c.max_seq_len
+        window
     );
     // fledge chat's classifier-free guidance, through transformers' own:
     // its guidance_scale weighs (conditional - negative) log-probabilities,
@@ -173,13 +197,13 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
          print(tok.decode(out[0][ids.shape[1]:], skip_special_tokens=True))\n```\n",
         scale = 1.0 + crate::chat::CHAT_GUIDANCE
     );
-    if !inputs.gguf_files.is_empty() {
-        let first = &inputs.gguf_files[0];
+    if !gguf_files.is_empty() {
+        let first = &gguf_files[0];
         let _ = writeln!(
             s,
             "With llama.cpp or Ollama (GGUF files: {}):\n\n```sh\nllama-cli -m {first} -cnv\n\
              printf 'FROM ./{first}\\n' > Modelfile && ollama create {name} -f Modelfile && ollama run {name}\n```\n",
-            inputs.gguf_files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            gguf_files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
         );
     }
     let _ = writeln!(
@@ -188,10 +212,6 @@ pub fn render(src: &Source, inputs: &CardInputs) -> String {
          ## License\n\nfledge's code is MIT OR Apache-2.0. The weights are derived from their training data, \
          whose licenses apply to them (see Data and licenses)."
     );
-    for notice in &obligations.notices {
-        let _ = writeln!(s, "\n{notice}.");
-    }
-    s
 }
 
 /// The "Data and licenses" section: every source with its license and
