@@ -473,7 +473,10 @@ impl Index {
     ///
     /// In order: read the new and changed files, then plan the next manifest
     /// (the documents kept, the segments compacted, the new chunks and their
-    /// embeddings, all in one new segment), then commit it (see [`Index::commit`]).
+    /// embeddings, all in one new segment), then commit it: segments first,
+    /// then BM25, then the manifest renamed into place, so a kill at any
+    /// point leaves the old index or the new one (a BM25 index left ahead of
+    /// the manifest is rebuilt when the index opens).
     pub fn add(
         &mut self,
         paths: &[PathBuf],
