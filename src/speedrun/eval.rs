@@ -387,98 +387,15 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
         qa.push(score_qa(set, path, &chat_config, &chat_params, &tok, &convs, Answering::chat(e.max_tokens)));
     }
 
-    // The same questions as retrieval, answered from the passages it finds.
-    let (docs, questions) = collection(config)?;
-    // The retrieval stage built the index over these same stories; re-adding
-    // them would only re-read every file to find nothing changed.
-    let index = if Index::exists(&index_dir(config)) {
-        let mut index = Index::open(&index_dir(config))?;
-        if let Some(embedder) = load_embedder(config)? {
-            index.set_embedder(embedder)?;
-        }
-        index
-    } else {
-        index(config, &docs)?.0
-    };
-    let items = test_questions(&questions, e.qa_limit)?;
-    let mode = if index.settings().embedder.is_some() { Mode::Hybrid } else { Mode::Bm25 };
-    let mut convs = Vec::with_capacity(items.len());
-    for item in &items {
-        let passages = index.retrieve(&item.question, config.retrieval.k, mode)?;
-        let grounded =
-            ground(&tok, Some(GROUNDED_SYSTEM), &item.question, &passages, chat_config.max_seq_len, e.max_tokens)?;
-        let mut messages = grounded.messages;
-        messages.push(Message::new(Role::Assistant, item.answers[0].clone()));
-        convs.push(Conversation::new(messages));
-    }
-    let rag_path = questions.clone();
-    let mut grounded = score_qa(
-        "fairytaleqa-retrieved",
-        rag_path,
-        &chat_config,
-        &chat_params,
-        &tok,
-        &convs,
-        // As `fledge ask` answers: quoted from the passages.
-        Answering { quote: true, ..Answering::chat(e.max_tokens) },
-    );
-    grounded.name = format!("fairytaleqa, {} passages retrieved ({mode}), quoted as `fledge ask`", config.retrieval.k);
-
+    let grounded = retrieved_qa(config, &chat_config, &chat_params, &tok)?;
     let battery = battery(&chat_config, &chat_params, &tok, e.max_tokens, e.story_tries)?;
 
-    let mut chat_losses = Vec::new();
-    for set in config.sft.sets.iter().map(|s| &s.name) {
-        let path = chat_dir.join(set).join("val.jsonl");
-        let Ok((mut convs, _)) = read_jsonl(&path, false) else { continue };
-        convs.truncate(100);
-        let (loss, tokens) = chat_loss(&chat_config, &chat_params, &tok, &convs);
-        chat_losses.push(json!({ "set": set, "conversations": convs.len(), "assistant_tokens": tokens, "loss": loss }));
-    }
-
-    // Unedited samples: fixed prompts, fixed seeds, sampled as `fledge generate` and `fledge chat` do.
+    let chat_losses = held_out_chat_losses(config, &chat_config, &chat_params, &tok);
     let (base_config, base_params, base_tok) = load(&models.base)?;
-    let mut generator = Generator::new(&base_config, &base_params);
-    let mut stories = Vec::new();
-    for (i, prompt) in STORY_PROMPTS.iter().cycle().take(e.samples).enumerate() {
-        let mut ids = vec![base_tok.eot_id()];
-        ids.extend(base_tok.encode(prompt, false));
-        let options = SamplingOptions { max_new_tokens: 100, seed: i as u64, ..Default::default() };
-        let g = generate(&mut generator, &base_tok, &ids, &options, |_| {});
-        stories.push(json!({ "prompt": prompt, "continuation": g.text }));
-    }
-    let mut generator = Generator::new(&chat_config, &chat_params);
-    let mut transcripts = Vec::new();
-    for (i, (context, question)) in chat_prompts().into_iter().cycle().take(e.samples).enumerate() {
-        let mut messages = Vec::new();
-        if let Some(c) = context {
-            messages.push(Message::new(Role::Context, c));
-        }
-        messages.push(Message::new(Role::User, question));
-        let ids = crate::chat::render_tokens(&tok, &messages, true).ids;
-        let options = SamplingOptions {
-            max_new_tokens: 120,
-            seed: i as u64,
-            stop_tokens: vec![tok.im_end_id(), tok.eot_id()],
-            ..Default::default()
-        };
-        let g = generate(&mut generator, &tok, &ids, &options, |_| {});
-        transcripts.push(json!({ "context": context, "user": question, "assistant": g.text.trim(),
-            "finish": format!("{:?}", g.finish) }));
-    }
-
-    // Text quality as an outsider measures it: the held-out TinyStories
-    // stories as one stream, the same windows for both models.
-    let stream = crate::data::prepare::read_validation_text(&config.out.join("data"), TEXT_QUALITY_SET)?;
-    let text_quality = if stream.is_empty() {
-        json!(null)
-    } else {
-        let window = TEXT_QUALITY_WINDOW.min(base_config.max_seq_len - 1).min(chat_config.max_seq_len - 1);
-        let bpb = |c: &ModelConfig, p: &[f32], t: &Tokenizer| inspect::text_bits_per_byte(c, p, t, &stream, window);
-        let ((base_bpb, tokens), (chat_bpb, _)) =
-            (bpb(&base_config, &base_params, &base_tok), bpb(&chat_config, &chat_params, &tok));
-        json!({ "set": TEXT_QUALITY_SET, "bytes": stream.len(), "tokens": tokens, "window": window,
-            "base_bpb": base_bpb, "chat_bpb": chat_bpb, "difference": chat_bpb - base_bpb })
-    };
+    let (stories, transcripts) =
+        samples(e.samples, (&base_config, &base_params, &base_tok), (&chat_config, &chat_params, &tok));
+    let text_quality =
+        text_quality(config, (&base_config, &base_params, &base_tok), (&chat_config, &chat_params, &tok))?;
 
     let first = qa.first();
     Ok(StageRecord {
@@ -502,6 +419,133 @@ pub fn evaluate(config: &SpeedrunConfig, models: &Models) -> Result<StageRecord,
             "transcripts": transcripts,
             "sampling": SamplingOptions::default(),
         }),
+    })
+}
+
+/// A loaded model: its shape, weights and tokenizer.
+type Loaded<'a> = (&'a ModelConfig, &'a [f32], &'a Tokenizer);
+
+/// FairytaleQA's test questions answered from the passages retrieval finds
+/// (as `fledge ask` answers: quoted), over the index the retrieval stage built.
+fn retrieved_qa(
+    config: &SpeedrunConfig,
+    chat_config: &ModelConfig,
+    chat_params: &[f32],
+    tok: &Tokenizer,
+) -> Result<QaScore, SpeedrunError> {
+    let (docs, questions) = collection(config)?;
+    // The retrieval stage built the index over these same stories; re-adding
+    // them would only re-read every file to find nothing changed.
+    let index = if Index::exists(&index_dir(config)) {
+        let mut index = Index::open(&index_dir(config))?;
+        if let Some(embedder) = load_embedder(config)? {
+            index.set_embedder(embedder)?;
+        }
+        index
+    } else {
+        index(config, &docs)?.0
+    };
+    let items = test_questions(&questions, config.eval.qa_limit)?;
+    let mode = if index.settings().embedder.is_some() { Mode::Hybrid } else { Mode::Bm25 };
+    let mut convs = Vec::with_capacity(items.len());
+    for item in &items {
+        let passages = index.retrieve(&item.question, config.retrieval.k, mode)?;
+        let grounded = ground(
+            tok,
+            Some(GROUNDED_SYSTEM),
+            &item.question,
+            &passages,
+            chat_config.max_seq_len,
+            config.eval.max_tokens,
+        )?;
+        let mut messages = grounded.messages;
+        messages.push(Message::new(Role::Assistant, item.answers[0].clone()));
+        convs.push(Conversation::new(messages));
+    }
+    let mut grounded = score_qa(
+        "fairytaleqa-retrieved",
+        questions,
+        chat_config,
+        chat_params,
+        tok,
+        &convs,
+        // As `fledge ask` answers: quoted from the passages.
+        Answering { quote: true, ..Answering::chat(config.eval.max_tokens) },
+    );
+    grounded.name = format!("fairytaleqa, {} passages retrieved ({mode}), quoted as `fledge ask`", config.retrieval.k);
+    Ok(grounded)
+}
+
+/// The chat model's loss on up to 100 held-out conversations of each set
+/// it was tuned on (assistant tokens only).
+fn held_out_chat_losses(
+    config: &SpeedrunConfig,
+    chat_config: &ModelConfig,
+    chat_params: &[f32],
+    tok: &Tokenizer,
+) -> Vec<serde_json::Value> {
+    let chat_dir = config.out.join("chat");
+    let mut chat_losses = Vec::new();
+    for set in config.sft.sets.iter().map(|s| &s.name) {
+        let path = chat_dir.join(set).join("val.jsonl");
+        let Ok((mut convs, _)) = read_jsonl(&path, false) else { continue };
+        convs.truncate(100);
+        let (loss, tokens) = chat_loss(chat_config, chat_params, tok, &convs);
+        chat_losses.push(json!({ "set": set, "conversations": convs.len(), "assistant_tokens": tokens, "loss": loss }));
+    }
+    chat_losses
+}
+
+/// Unedited samples: story continuations from the base and chat transcripts,
+/// `count` of each, from fixed prompts and seeds, sampled as `fledge
+/// generate` and `fledge chat` do.
+fn samples(count: usize, base: Loaded, chat: Loaded) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let ((base_config, base_params, base_tok), (chat_config, chat_params, tok)) = (base, chat);
+    let mut generator = Generator::new(base_config, base_params);
+    let mut stories = Vec::new();
+    for (i, prompt) in STORY_PROMPTS.iter().cycle().take(count).enumerate() {
+        let mut ids = vec![base_tok.eot_id()];
+        ids.extend(base_tok.encode(prompt, false));
+        let options = SamplingOptions { max_new_tokens: 100, seed: i as u64, ..Default::default() };
+        let g = generate(&mut generator, base_tok, &ids, &options, |_| {});
+        stories.push(json!({ "prompt": prompt, "continuation": g.text }));
+    }
+    let mut generator = Generator::new(chat_config, chat_params);
+    let mut transcripts = Vec::new();
+    for (i, (context, question)) in chat_prompts().into_iter().cycle().take(count).enumerate() {
+        let mut messages = Vec::new();
+        if let Some(c) = context {
+            messages.push(Message::new(Role::Context, c));
+        }
+        messages.push(Message::new(Role::User, question));
+        let ids = crate::chat::render_tokens(tok, &messages, true).ids;
+        let options = SamplingOptions {
+            max_new_tokens: 120,
+            seed: i as u64,
+            stop_tokens: vec![tok.im_end_id(), tok.eot_id()],
+            ..Default::default()
+        };
+        let g = generate(&mut generator, tok, &ids, &options, |_| {});
+        transcripts.push(json!({ "context": context, "user": question, "assistant": g.text.trim(),
+            "finish": format!("{:?}", g.finish) }));
+    }
+    (stories, transcripts)
+}
+
+/// Text quality as an outsider measures it: the held-out TinyStories
+/// stories as one stream, the same windows for both models.
+fn text_quality(config: &SpeedrunConfig, base: Loaded, chat: Loaded) -> Result<serde_json::Value, SpeedrunError> {
+    let ((base_config, base_params, base_tok), (chat_config, chat_params, tok)) = (base, chat);
+    let stream = crate::data::prepare::read_validation_text(&config.out.join("data"), TEXT_QUALITY_SET)?;
+    Ok(if stream.is_empty() {
+        json!(null)
+    } else {
+        let window = TEXT_QUALITY_WINDOW.min(base_config.max_seq_len - 1).min(chat_config.max_seq_len - 1);
+        let bpb = |c: &ModelConfig, p: &[f32], t: &Tokenizer| inspect::text_bits_per_byte(c, p, t, &stream, window);
+        let ((base_bpb, tokens), (chat_bpb, _)) =
+            (bpb(base_config, base_params, base_tok), bpb(chat_config, chat_params, tok));
+        json!({ "set": TEXT_QUALITY_SET, "bytes": stream.len(), "tokens": tokens, "window": window,
+            "base_bpb": base_bpb, "chat_bpb": chat_bpb, "difference": chat_bpb - base_bpb })
     })
 }
 
