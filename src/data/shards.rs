@@ -300,16 +300,6 @@ fn tokenize_split(
 ) -> Result<SplitHeader, DataError> {
     fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
     let id_bytes = if tokenizer.vocab_size() <= 1 << 16 { 2 } else { 4 };
-    let run = format!(
-        "{:08x}",
-        mix64(
-            std::process::id() as u64
-                ^ std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(0)
-        ) as u32
-    );
     let mut header = SplitHeader {
         format: SHARD_FORMAT.into(),
         version: SHARD_VERSION,
@@ -331,40 +321,13 @@ fn tokenize_split(
     };
     let total = fs::metadata(input).map_err(|e| DataError::io(input, e))?.len();
     let bar = progress::bytes_bar(total, split);
-    let mut writer: Option<(AtomicFile, ShardFile)> = None;
+    let mut writer = ShardWriter { out_dir, split, run: run_tag(), id_bytes, shard_tokens, open: None };
     let file = File::open(input).map_err(|e| DataError::io(input, e))?;
     let mut lines = BufReader::with_capacity(1 << 20, file).lines().enumerate();
     let eot = [tokenizer.eot_id()];
     let blank_line = tokenizer.encode("\n\n", false);
-
-    #[derive(Deserialize)]
-    struct Line {
-        text: String,
-        #[serde(default)]
-        source: String,
-        /// The validation set (prepare writes it in `val.jsonl`).
-        #[serde(default)]
-        set: Option<String>,
-    }
-
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK_DOCUMENTS);
-        for (i, line) in lines.by_ref() {
-            let line = line.map_err(|e| DataError::io(input, e))?;
-            bar.inc(line.len() as u64 + 1);
-            if line.trim().is_empty() {
-                continue;
-            }
-            let doc: Line = serde_json::from_str(&line).map_err(|e| DataError::Format {
-                path: input.to_path_buf(),
-                line: Some(i + 1),
-                message: format!("expected {{\"text\": ..., \"source\": ...}}: {e}"),
-            })?;
-            chunk.push(doc);
-            if chunk.len() == CHUNK_DOCUMENTS {
-                break;
-            }
-        }
+        let chunk = read_chunk(&mut lines, input, &bar)?;
         if chunk.is_empty() {
             break;
         }
@@ -376,48 +339,12 @@ fn tokenize_split(
             let end_of_document: &[u32] = if joins_next { &blank_line } else { &eot };
             header.joined_by_blank_line += u64::from(joins_next);
             let n = (ids.len() + end_of_document.len()) as u64;
-            let counts = header.sources.entry(doc.source.clone()).or_default();
-            counts.documents += 1;
-            counts.bytes += doc.text.len() as u64;
-            counts.tokens += n;
-            let end = header.tokens + n;
-            if let Some(set) = &doc.set {
-                extend_spans(header.sets.entry(set.clone()).or_default(), header.tokens, end);
-            }
-            if split == "train" {
-                extend_spans(header.spans.entry(doc.source.clone()).or_default(), header.tokens, end);
-            }
-            header.documents += 1;
-            header.bytes += doc.text.len() as u64;
-            if writer.is_none() {
-                let name = format!("{split}-{run}-{:05}.bin", header.shards.len());
-                let f = AtomicFile::create(out_dir.join(&name)).map_err(|e| DataError::io(out_dir, e))?;
-                writer = Some((f, ShardFile { file: name, tokens: 0 }));
-            }
-            let (f, shard) = writer.as_mut().expect("just created");
-            let mut buf = Vec::with_capacity(n as usize * id_bytes);
-            for &id in ids.iter().chain(end_of_document) {
-                if id_bytes == 2 {
-                    buf.extend_from_slice(&(id as u16).to_le_bytes());
-                } else {
-                    buf.extend_from_slice(&id.to_le_bytes());
-                }
-            }
-            f.write_all(&buf).map_err(|e| DataError::io(out_dir, e))?;
-            shard.tokens += n;
+            count_document(&mut header, doc, n);
+            writer.write(ids.iter().chain(end_of_document), n, &mut header.shards)?;
             header.tokens += n;
-            // Shards end at document boundaries, so no document is split.
-            if shard.tokens >= shard_tokens {
-                let (f, shard) = writer.take().expect("present");
-                f.commit().map_err(|e| DataError::io(out_dir, e))?;
-                header.shards.push(shard);
-            }
         }
     }
-    if let Some((f, shard)) = writer.take() {
-        f.commit().map_err(|e| DataError::io(out_dir, e))?;
-        header.shards.push(shard);
-    }
+    writer.finish(&mut header.shards)?;
     bar.finish_and_clear();
     if header.tokens == 0 {
         return Err(DataError::EmptyCorpus(format!("{}: no documents to tokenize", input.display())));
@@ -427,6 +354,125 @@ fn tokenize_split(
     write_atomic(&header_path, json.as_bytes()).map_err(|e| DataError::io(&header_path, e))?;
     remove_stale_shards(out_dir, split, &header);
     Ok(header)
+}
+
+/// A line of a prepared split (`train.jsonl`, `val.jsonl`).
+#[derive(Deserialize)]
+struct DocumentLine {
+    text: String,
+    #[serde(default)]
+    source: String,
+    /// The validation set (prepare writes it in `val.jsonl`).
+    #[serde(default)]
+    set: Option<String>,
+}
+
+/// A tag for this run's shard file names, so that a run never writes over
+/// the shards a previous header names until its own header replaces it.
+fn run_tag() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    format!("{:08x}", mix64(std::process::id() as u64 ^ nanos) as u32)
+}
+
+/// The next [`CHUNK_DOCUMENTS`] documents of `lines` (fewer at the end, none
+/// when it is done), blank lines skipped; a line that is not a document is
+/// an error naming its line number.
+fn read_chunk(
+    lines: &mut impl Iterator<Item = (usize, std::io::Result<String>)>,
+    input: &Path,
+    bar: &indicatif::ProgressBar,
+) -> Result<Vec<DocumentLine>, DataError> {
+    let mut chunk = Vec::with_capacity(CHUNK_DOCUMENTS);
+    for (i, line) in lines.by_ref() {
+        let line = line.map_err(|e| DataError::io(input, e))?;
+        bar.inc(line.len() as u64 + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let doc: DocumentLine = serde_json::from_str(&line).map_err(|e| DataError::Format {
+            path: input.to_path_buf(),
+            line: Some(i + 1),
+            message: format!("expected {{\"text\": ..., \"source\": ...}}: {e}"),
+        })?;
+        chunk.push(doc);
+        if chunk.len() == CHUNK_DOCUMENTS {
+            break;
+        }
+    }
+    Ok(chunk)
+}
+
+/// Counts a document of `n` tokens (its end marker included) into the
+/// header: its source's totals, its validation set's token span, and in
+/// the training split its source's span (what a recipe's limits cut).
+fn count_document(header: &mut SplitHeader, doc: &DocumentLine, n: u64) {
+    let counts = header.sources.entry(doc.source.clone()).or_default();
+    counts.documents += 1;
+    counts.bytes += doc.text.len() as u64;
+    counts.tokens += n;
+    let end = header.tokens + n;
+    if let Some(set) = &doc.set {
+        extend_spans(header.sets.entry(set.clone()).or_default(), header.tokens, end);
+    }
+    if header.split == "train" {
+        extend_spans(header.spans.entry(doc.source.clone()).or_default(), header.tokens, end);
+    }
+    header.documents += 1;
+    header.bytes += doc.text.len() as u64;
+}
+
+/// The shard files of one split as they are written: each is filled to
+/// about `shard_tokens` and ends at a document boundary (no document is
+/// split), written under a temporary name and renamed when full.
+struct ShardWriter<'a> {
+    out_dir: &'a Path,
+    split: &'a str,
+    run: String,
+    id_bytes: usize,
+    shard_tokens: u64,
+    open: Option<(AtomicFile, ShardFile)>,
+}
+
+impl ShardWriter<'_> {
+    /// Appends one document's `n` token ids; a shard that reaches its size
+    /// is committed and named in `shards`.
+    fn write<'t>(
+        &mut self,
+        ids: impl Iterator<Item = &'t u32>,
+        n: u64,
+        shards: &mut Vec<ShardFile>,
+    ) -> Result<(), DataError> {
+        if self.open.is_none() {
+            let name = format!("{}-{}-{:05}.bin", self.split, self.run, shards.len());
+            let f = AtomicFile::create(self.out_dir.join(&name)).map_err(|e| DataError::io(self.out_dir, e))?;
+            self.open = Some((f, ShardFile { file: name, tokens: 0 }));
+        }
+        let (f, shard) = self.open.as_mut().expect("just created");
+        let mut buf = Vec::with_capacity(n as usize * self.id_bytes);
+        for &id in ids {
+            if self.id_bytes == 2 {
+                buf.extend_from_slice(&(id as u16).to_le_bytes());
+            } else {
+                buf.extend_from_slice(&id.to_le_bytes());
+            }
+        }
+        f.write_all(&buf).map_err(|e| DataError::io(self.out_dir, e))?;
+        shard.tokens += n;
+        if shard.tokens >= self.shard_tokens {
+            self.finish(shards)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the shard being written, if any, and names it in `shards`.
+    fn finish(&mut self, shards: &mut Vec<ShardFile>) -> Result<(), DataError> {
+        if let Some((f, shard)) = self.open.take() {
+            f.commit().map_err(|e| DataError::io(self.out_dir, e))?;
+            shards.push(shard);
+        }
+        Ok(())
+    }
 }
 
 /// Removes shard files of `split` that the current header does not name.
