@@ -256,8 +256,6 @@ impl Active {
 /// rows, sample where a sequence asked for logits, send what came out.
 /// Returns when the job channel closes and nothing is active.
 fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats) {
-    let tok = &model.tokenizer;
-    let vocab = model.config.vocab_size;
     // Two slots a job at most (a guided one), so a free job place always has its slots.
     let mut decoder = BatchDecoder::new(&model.config, &model.params, 2 * config.max_active);
     if let Some(q) = &model.quantized {
@@ -276,7 +274,7 @@ fn run(model: &Model, config: &EngineConfig, jobs: &Receiver<Job>, stats: &Stats
         let logits = forward(&mut decoder, &rows, config.batch);
         stats.steps.fetch_add(1, Ordering::Relaxed);
         stats.rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
-        let steps = sample(&mut active, &owners, &logits, vocab, &decoder, model.config.max_seq_len, tok);
+        let steps = sample(&mut active, &owners, &logits, &decoder, model);
         deliver(&mut active, steps, &mut decoder, stats);
     }
 }
@@ -395,11 +393,10 @@ fn sample(
     active: &mut [Active],
     owners: &[(usize, Sequence)],
     logits: &[f32],
-    vocab: usize,
     decoder: &BatchDecoder,
-    window: usize,
-    tok: &Tokenizer,
+    model: &Model,
 ) -> Vec<Option<Step>> {
+    let (vocab, window, tok) = (model.config.vocab_size, model.config.max_seq_len, &model.tokenizer);
     let mut logit_row = vec![None; active.len()];
     for (k, &(i, sequence)) in owners.iter().enumerate() {
         let row = &logits[k * vocab..(k + 1) * vocab];

@@ -499,8 +499,11 @@ fn held_out_chat_losses(
 /// Unedited samples: story continuations from the base and chat transcripts,
 /// `count` of each, from fixed prompts and seeds, sampled as `fledge
 /// generate` and `fledge chat` do.
-fn samples(count: usize, base: Loaded, chat: Loaded) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    let ((base_config, base_params, base_tok), (chat_config, chat_params, tok)) = (base, chat);
+fn samples(
+    count: usize,
+    (base_config, base_params, base_tok): Loaded,
+    (chat_config, chat_params, tok): Loaded,
+) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let mut generator = Generator::new(base_config, base_params);
     let mut stories = Vec::new();
     for (i, prompt) in STORY_PROMPTS.iter().cycle().take(count).enumerate() {
@@ -534,8 +537,11 @@ fn samples(count: usize, base: Loaded, chat: Loaded) -> (Vec<serde_json::Value>,
 
 /// Text quality as an outsider measures it: the held-out TinyStories
 /// stories as one stream, the same windows for both models.
-fn text_quality(config: &SpeedrunConfig, base: Loaded, chat: Loaded) -> Result<serde_json::Value, SpeedrunError> {
-    let ((base_config, base_params, base_tok), (chat_config, chat_params, tok)) = (base, chat);
+fn text_quality(
+    config: &SpeedrunConfig,
+    (base_config, base_params, base_tok): Loaded,
+    (chat_config, chat_params, tok): Loaded,
+) -> Result<serde_json::Value, SpeedrunError> {
     let stream = crate::data::prepare::read_validation_text(&config.out.join("data"), TEXT_QUALITY_SET)?;
     Ok(if stream.is_empty() {
         json!(null)
