@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{self, CheckpointError, TrainState};
 use super::optim::AdamWConfig;
 use super::torch::{TorchOptions, TorchWorker};
+use super::trainer::StepStats;
 use super::Trainer;
 use crate::data::shards::{Batch, BatchLoader, TokenShards};
 use crate::data::DataError;
@@ -566,7 +567,7 @@ pub fn run_loop(
     stop: Arc<AtomicBool>,
     sample: &SampleFn,
 ) -> Result<RunSummary, TrainError> {
-    let (settings, config, tokenizer) = (run.settings, run.config, run.tokenizer);
+    let settings = run.settings;
     settings.validate()?;
     // Resolved before anything is written, so that `bf16` on a CPU without
     // it fails at once. The torch engine picks its own precision.
@@ -578,80 +579,20 @@ pub fn run_loop(
     // checkpoints: its activation buffers need not be a batch's.
     let (batch, seq_len) = if run.torch.is_some() { (1, 1) } else { (settings.batch, settings.seq_len) };
     let (mut trainer, mut state) = starting_point(run, init, resume, (batch, seq_len), adamw)?;
-    if let Some(p) = precision {
-        trainer.engine.set_precision(p)?;
-        tracing::info!(precision = %p, requested = %settings.precision, "matrix products in {p}");
-    }
-    state.precision = precision;
-    let mut worker = match &run.torch {
-        Some(options) => Some(TorchWorker::start(
-            &TorchOptions { precision: settings.precision, ..options.clone() },
-            config,
-            &trainer.engine.layout,
-            (&trainer.params, &trainer.optimizer.m, &trainer.optimizer.v),
-            trainer.optimizer.step,
-            adamw,
-            settings.clip,
-            (settings.batch, settings.seq_len),
-        )?),
-        None => None,
-    };
-    if let Some(w) = &worker {
-        tracing::info!(precision = %w.precision, requested = %settings.precision, "torch computes in {}", w.precision);
-        state.precision = Some(w.precision);
-    }
+    let mut worker = start_engines(run, &mut trainer, &mut state, precision, adamw)?;
     let hardware = match &worker {
         Some(w) => w.hardware.clone(),
         None => format!("{} ({} threads)", crate::bench::cpu_name(), rayon::current_num_threads()),
     };
-    // The torch trainer's weights and moments, copied into `trainer` before
-    // they are evaluated on the CPU (samples) or saved.
-    let pull = |worker: &mut Option<TorchWorker>, trainer: &mut Trainer| match worker {
-        Some(w) => w.pull(&mut trainer.params, &mut trainer.optimizer.m, &mut trainer.optimizer.v),
-        None => Ok(()),
-    };
-    let metrics_path = settings.out.join("metrics.jsonl");
-    truncate_metrics(&metrics_path, state.step)?;
-    let mut metrics =
-        std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?;
+    let mut metrics = MetricsLog::open(&settings.out, state.step)?;
+    let saver = Saver { run, hardware, start: Instant::now(), seconds_before: state.train_seconds };
 
     let bar = crate::progress::count_bar(settings.steps, "training", "steps");
     bar.set_position(state.step);
-    let start = Instant::now();
-    let mut window_start = Instant::now();
-    let mut window_tokens = 0u64;
+    let mut window = Throughput { start: Instant::now(), tokens: 0 };
     let mut last_loss = f32::NAN;
     let mut last_val = (None, None);
     let mut interrupted = false;
-
-    let seconds_before = state.train_seconds;
-    let write = |dir: &Path, trainer: &Trainer, state: &TrainState| -> Result<(), TrainError> {
-        let mut state = state.clone();
-        state.adam_step = trainer.optimizer.step;
-        state.train_seconds = seconds_before + start.elapsed().as_secs_f64();
-        state.hardware = Some(hardware.clone());
-        checkpoint::save(
-            dir,
-            config,
-            &trainer.engine.layout,
-            &trainer.params,
-            &trainer.optimizer.m,
-            &trainer.optimizer.v,
-            tokenizer,
-            &state,
-        )?;
-        Ok(())
-    };
-    let save = |trainer: &Trainer, state: &TrainState| -> Result<PathBuf, TrainError> {
-        let dir = settings.out.join(format!("step-{:06}", state.step));
-        write(&dir, trainer, state)?;
-        checkpoint::set_latest(&settings.out, &dir)?;
-        checkpoint::prune(&settings.out, settings.keep_checkpoints);
-        let png = settings.out.join("loss.png");
-        super::plot::loss_curve(&read_metrics(&metrics_path)?, &png).map_err(io_err(&png))?;
-        Ok(dir)
-    };
-    let save_best = |trainer: &Trainer, state: &TrainState| write(&settings.out.join("best"), trainer, state);
     let mut last_checkpoint = checkpoint::latest(&settings.out)?.unwrap_or_default();
     let mut stopped_early = false;
 
@@ -661,30 +602,17 @@ pub fn run_loop(
             break;
         }
         let lr = settings.lr_at(state.step);
-        let batches: Vec<Batch> =
-            (0..settings.grad_accum as u64).map(|a| source.batch(state.micro_batches + a)).collect();
-        // Tokens that carried loss: all of them in pretraining, the
-        // assistant's in fine-tuning.
-        let step_tokens: u64 = batches.iter().map(|b| b.targets.iter().filter(|&&t| t != IGNORE).count() as u64).sum();
-        let stats = match worker.as_mut() {
-            Some(w) => {
-                let stats = w.step(&batches, lr)?;
-                trainer.optimizer.step += 1;
-                stats
+        let (stats, step_tokens) = match train_step(source, settings, &mut trainer, &mut worker, &state, lr) {
+            Ok(done) => done,
+            Err(e) => {
+                bar.abandon();
+                return Err(diverged_at(e, &last_checkpoint));
             }
-            None => trainer.step(&batches, lr),
         };
-        // A non-finite loss or gradient means the weights are about to be (or
-        // are) garbage: stop before saving them.
-        if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
-            bar.abandon();
-            let loss = if stats.loss.is_finite() { stats.grad_norm } else { stats.loss };
-            return Err(TrainError::Diverged { step: state.step + 1, loss, out: last_checkpoint });
-        }
         state.step += 1;
         state.micro_batches += settings.grad_accum as u64;
         state.tokens_seen += step_tokens;
-        window_tokens += step_tokens;
+        window.tokens += step_tokens;
         last_loss = stats.loss;
         bar.set_position(state.step);
 
@@ -700,60 +628,39 @@ pub fn run_loop(
             val_sets: BTreeMap::new(),
         };
         if state.step % settings.log_every == 0 || state.step == settings.steps {
-            let tps = window_tokens as f64 / window_start.elapsed().as_secs_f64();
+            let tps = window.take();
             metric.tokens_per_s = Some(tps);
             bar.set_message(format!("loss {:.3} {:.0} tok/s", stats.loss, tps));
-            window_start = Instant::now();
-            window_tokens = 0;
         }
         let evaluating = state.step % settings.eval_every == 0 || state.step == settings.steps;
         if evaluating || state.step % settings.checkpoint_every == 0 {
             pull(&mut worker, &mut trainer)?;
         }
         if evaluating {
-            let eval = match worker.as_mut() {
-                Some(w) => source.evaluate(w)?,
-                None => source.evaluate(&mut EngineScorer { engine: &mut trainer.engine, params: &trainer.params })?,
+            let eval = match validate(source, &mut trainer, &mut worker, &mut state, settings, &mut metric) {
+                Ok(eval) => eval,
+                Err(e) => {
+                    bar.abandon();
+                    return Err(diverged_at(e, &last_checkpoint));
+                }
             };
-            let (val_loss, bpb) = (eval.loss, eval.bpb);
-            if !val_loss.is_finite() {
-                bar.abandon();
-                return Err(TrainError::Diverged { step: state.step, loss: val_loss as f32, out: last_checkpoint });
+            last_val = (metric.val_loss, metric.val_bpb);
+            if eval.improved && settings.keep_best {
+                saver.write(&settings.out.join("best"), &trainer, &state)?;
             }
-            metric.val_loss = Some(val_loss);
-            metric.val_bpb = bpb;
-            metric.val_sets = eval.sets.iter().map(|(name, &(_, bpb))| (name.clone(), bpb)).collect();
-            last_val = (Some(val_loss), bpb);
-            // The loss that picks the best checkpoint: one set's, or all of it.
-            let selected = settings.best_on.as_ref().and_then(|s| eval.sets.get(s)).map_or(val_loss, |&(loss, _)| loss);
-            let (improved, stop_now) = note_validation(&mut state, settings, selected);
-            if improved && settings.keep_best {
-                save_best(&trainer, &state)?;
-            }
-            stopped_early = stop_now;
-            bar.suspend(|| {
-                tracing::info!(
-                    "step {:>6}  loss {:.4}  val loss {:.4}{}{}  lr {:.2e}",
-                    state.step,
-                    stats.loss,
-                    val_loss,
-                    bpb.map(|b| format!("  val bpb {b:.4}")).unwrap_or_default(),
-                    eval.sets.iter().map(|(name, (_, b))| format!("  {name} {b:.4}")).collect::<String>(),
-                    lr
-                )
-            });
-            if let Some(text) = sample(config, &trainer.params, state.step) {
+            stopped_early = eval.stop;
+            bar.suspend(|| tracing::info!("{}", eval.line));
+            if let Some(text) = sample(run.config, &trainer.params, state.step) {
                 bar.suspend(|| tracing::info!("sample: {text}"));
             }
             // Evaluation does not count towards the throughput window.
-            window_start = Instant::now();
+            window.restart();
         }
-        writeln!(metrics, "{}", serde_json::to_string(&metric).expect("metric serializes"))
-            .map_err(io_err(&metrics_path))?;
+        metrics.append(&metric)?;
         if state.step % settings.checkpoint_every == 0 || state.step == settings.steps || stopped_early {
-            metrics.flush().map_err(io_err(&metrics_path))?;
-            last_checkpoint = save(&trainer, &state)?;
-            window_start = Instant::now();
+            metrics.flush()?;
+            last_checkpoint = saver.save(&trainer, &state, &metrics.path)?;
+            window.restart();
         }
         if stopped_early {
             bar.suspend(|| {
@@ -770,15 +677,15 @@ pub fn run_loop(
     }
     if interrupted {
         bar.suspend(|| tracing::info!(step = state.step, "interrupted: saving a checkpoint"));
-        metrics.flush().map_err(io_err(&metrics_path))?;
+        metrics.flush()?;
         pull(&mut worker, &mut trainer)?;
-        last_checkpoint = save(&trainer, &state)?;
+        last_checkpoint = saver.save(&trainer, &state, &metrics.path)?;
     }
     bar.finish_and_clear();
     Ok(RunSummary {
         steps: state.step,
         tokens: state.tokens_seen,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: saver.start.elapsed().as_secs_f64(),
         final_loss: last_loss,
         val_loss: last_val.0,
         val_bpb: last_val.1,
@@ -787,6 +694,223 @@ pub fn run_loop(
         best: state.best_step.zip(state.best_val_loss),
         stopped_early,
     })
+}
+
+/// Sets fledge's engine to its precision, or starts the torch worker that
+/// computes the steps instead (from the trainer's weights and moments),
+/// and records in `state` which precision the steps use.
+fn start_engines(
+    run: &Run,
+    trainer: &mut Trainer,
+    state: &mut TrainState,
+    precision: Option<Precision>,
+    adamw: AdamWConfig,
+) -> Result<Option<TorchWorker>, TrainError> {
+    let settings = run.settings;
+    if let Some(p) = precision {
+        trainer.engine.set_precision(p)?;
+        tracing::info!(precision = %p, requested = %settings.precision, "matrix products in {p}");
+    }
+    state.precision = precision;
+    let Some(options) = &run.torch else { return Ok(None) };
+    let worker = TorchWorker::start(
+        &TorchOptions { precision: settings.precision, ..options.clone() },
+        run.config,
+        &trainer.engine.layout,
+        (&trainer.params, &trainer.optimizer.m, &trainer.optimizer.v),
+        trainer.optimizer.step,
+        adamw,
+        settings.clip,
+        (settings.batch, settings.seq_len),
+    )?;
+    tracing::info!(precision = %worker.precision, requested = %settings.precision, "torch computes in {}", worker.precision);
+    state.precision = Some(worker.precision);
+    Ok(Some(worker))
+}
+
+/// One optimizer step over `grad_accum` micro-batches: its loss and gradient
+/// norm, and how many tokens carried loss (all of them in pretraining, the
+/// assistant's in fine-tuning). A non-finite loss or gradient is an error
+/// ([`TrainError::Diverged`]): the weights are about to be garbage, and must
+/// not be saved.
+fn train_step(
+    source: &dyn BatchSource,
+    settings: &TrainSettings,
+    trainer: &mut Trainer,
+    worker: &mut Option<TorchWorker>,
+    state: &TrainState,
+    lr: f32,
+) -> Result<(StepStats, u64), TrainError> {
+    let batches: Vec<Batch> = (0..settings.grad_accum as u64).map(|a| source.batch(state.micro_batches + a)).collect();
+    let tokens: u64 = batches.iter().map(|b| b.targets.iter().filter(|&&t| t != IGNORE).count() as u64).sum();
+    let stats = match worker {
+        Some(w) => {
+            let stats = w.step(&batches, lr)?;
+            trainer.optimizer.step += 1;
+            stats
+        }
+        None => trainer.step(&batches, lr),
+    };
+    if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
+        let loss = if stats.loss.is_finite() { stats.grad_norm } else { stats.loss };
+        return Err(TrainError::Diverged { step: state.step + 1, loss, out: PathBuf::new() });
+    }
+    Ok((stats, tokens))
+}
+
+/// Fills a divergence error's `out` with the checkpoint to go back to.
+fn diverged_at(e: TrainError, last_checkpoint: &Path) -> TrainError {
+    match e {
+        TrainError::Diverged { step, loss, .. } => {
+            TrainError::Diverged { step, loss, out: last_checkpoint.to_path_buf() }
+        }
+        other => other,
+    }
+}
+
+/// What one validation decided, besides the figures it wrote into the metric.
+struct Validated {
+    /// The selected loss is the best so far: its weights become `best`.
+    improved: bool,
+    /// `early_stop` evaluations have passed without a new best.
+    stop: bool,
+    /// The log line: step, losses, bits per byte per set, learning rate.
+    line: String,
+}
+
+/// Scores the validation sets with the current weights (the torch worker's,
+/// when it computes the steps), writes the figures into `metric`, and
+/// updates the best-so-far bookkeeping in `state`.
+fn validate(
+    source: &dyn BatchSource,
+    trainer: &mut Trainer,
+    worker: &mut Option<TorchWorker>,
+    state: &mut TrainState,
+    settings: &TrainSettings,
+    metric: &mut Metric,
+) -> Result<Validated, TrainError> {
+    let eval = match worker {
+        Some(w) => source.evaluate(w)?,
+        None => source.evaluate(&mut EngineScorer { engine: &mut trainer.engine, params: &trainer.params })?,
+    };
+    if !eval.loss.is_finite() {
+        return Err(TrainError::Diverged { step: state.step, loss: eval.loss as f32, out: PathBuf::new() });
+    }
+    metric.val_loss = Some(eval.loss);
+    metric.val_bpb = eval.bpb;
+    metric.val_sets = eval.sets.iter().map(|(name, &(_, bpb))| (name.clone(), bpb)).collect();
+    // The loss that picks the best checkpoint: one set's, or all of it.
+    let selected = settings.best_on.as_ref().and_then(|s| eval.sets.get(s)).map_or(eval.loss, |&(loss, _)| loss);
+    let (improved, stop) = note_validation(state, settings, selected);
+    let line = format!(
+        "step {:>6}  loss {:.4}  val loss {:.4}{}{}  lr {:.2e}",
+        state.step,
+        metric.loss.unwrap_or(f32::NAN),
+        eval.loss,
+        eval.bpb.map(|b| format!("  val bpb {b:.4}")).unwrap_or_default(),
+        eval.sets.iter().map(|(name, (_, b))| format!("  {name} {b:.4}")).collect::<String>(),
+        metric.lr.unwrap_or(f32::NAN)
+    );
+    Ok(Validated { improved, stop, line })
+}
+
+/// Copies the torch worker's weights and moments into `trainer`, before they
+/// are evaluated on the CPU (samples) or saved. Nothing to do without one.
+fn pull(worker: &mut Option<TorchWorker>, trainer: &mut Trainer) -> Result<(), TrainError> {
+    match worker {
+        Some(w) => w.pull(&mut trainer.params, &mut trainer.optimizer.m, &mut trainer.optimizer.v),
+        None => Ok(()),
+    }
+}
+
+/// Tokens per second over the steps since the last restart; evaluation and
+/// checkpoints restart it so that they do not count.
+struct Throughput {
+    start: Instant,
+    tokens: u64,
+}
+
+impl Throughput {
+    /// The rate so far, then a fresh window.
+    fn take(&mut self) -> f64 {
+        let tps = self.tokens as f64 / self.start.elapsed().as_secs_f64();
+        self.restart();
+        tps
+    }
+
+    fn restart(&mut self) {
+        self.start = Instant::now();
+        self.tokens = 0;
+    }
+}
+
+/// `metrics.jsonl`, one [`Metric`] a step, appended.
+struct MetricsLog {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl MetricsLog {
+    /// Opens the run's log for appending, first dropping the lines past
+    /// `step` that a resumed run is about to write again.
+    fn open(out: &Path, step: u64) -> Result<Self, TrainError> {
+        let path = out.join("metrics.jsonl");
+        truncate_metrics(&path, step)?;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+        Ok(Self { path, file })
+    }
+
+    fn append(&mut self, metric: &Metric) -> Result<(), TrainError> {
+        writeln!(self.file, "{}", serde_json::to_string(metric).expect("metric serializes")).map_err(io_err(&self.path))
+    }
+
+    fn flush(&mut self) -> Result<(), TrainError> {
+        self.file.flush().map_err(io_err(&self.path))
+    }
+}
+
+/// Writes checkpoints: the weights, moments and tokenizer, with the state
+/// that resumes them, the time trained so far and the hardware it ran on.
+struct Saver<'a> {
+    run: &'a Run<'a>,
+    hardware: String,
+    /// When this process started training, and how long earlier processes
+    /// of the same run trained.
+    start: Instant,
+    seconds_before: f64,
+}
+
+impl Saver<'_> {
+    fn write(&self, dir: &Path, trainer: &Trainer, state: &TrainState) -> Result<(), TrainError> {
+        let mut state = state.clone();
+        state.adam_step = trainer.optimizer.step;
+        state.train_seconds = self.seconds_before + self.start.elapsed().as_secs_f64();
+        state.hardware = Some(self.hardware.clone());
+        checkpoint::save(
+            dir,
+            self.run.config,
+            &trainer.engine.layout,
+            &trainer.params,
+            &trainer.optimizer.m,
+            &trainer.optimizer.v,
+            self.run.tokenizer,
+            &state,
+        )?;
+        Ok(())
+    }
+
+    /// A step checkpoint: written, made the one `--resume` continues, older
+    /// ones pruned to `keep_checkpoints`, and the loss curve redrawn.
+    fn save(&self, trainer: &Trainer, state: &TrainState, metrics: &Path) -> Result<PathBuf, TrainError> {
+        let settings = self.run.settings;
+        let dir = settings.out.join(format!("step-{:06}", state.step));
+        self.write(&dir, trainer, state)?;
+        checkpoint::set_latest(&settings.out, &dir)?;
+        checkpoint::prune(&settings.out, settings.keep_checkpoints);
+        let png = settings.out.join("loss.png");
+        super::plot::loss_curve(&read_metrics(metrics)?, &png).map_err(io_err(&png))?;
+        Ok(dir)
+    }
 }
 
 /// Records an evaluation's selected validation loss in `state`: returns
