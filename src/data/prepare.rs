@@ -22,7 +22,7 @@ use super::case::{self, CaseCounts, CaseStats};
 use super::clean::{self, CleanStats, Document};
 use super::dedup::{fnv1a, mix64, Contamination, Deduplicator, Verdict};
 use super::license::{Manifest, SourceLicense};
-use super::read::{self, Format, ReadOptions, ReadStats};
+use super::read::{self, Format, RawDocument, ReadOptions, ReadStats};
 use super::DataError;
 use crate::fsutil::AtomicFile;
 use crate::progress;
@@ -381,39 +381,14 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     let start = std::time::Instant::now();
     let settings = &recipe.prepare;
     warn_binding_licenses(&licenses);
-
-    let mut contamination = Contamination::new(settings.decontaminate_ngram);
-    for eval in &recipe.eval_sets {
-        read::read_source(&eval.path, &eval.read_options(), |raw| {
-            let doc = clean::clean(&raw.text, &mut CleanStats::default());
-            for line in doc.lines() {
-                contamination.add_eval_line(line);
-            }
-        })?;
-    }
-    if !recipe.eval_sets.is_empty() {
-        tracing::info!(lines = contamination.eval_lines, "evaluation text loaded for decontamination");
-    }
+    let contamination = evaluation_lines(recipe)?;
 
     let total_bytes: u64 = recipe.sources.iter().map(|s| dir_size(&s.path)).sum();
     let bar = progress::bytes_bar(total_bytes, "preparing");
     let mut dedup = Deduplicator::new(settings.dedup_min_words, settings.near_duplicate_threshold);
     let mut reports = Vec::new();
     let mut kept: Vec<Prepared> = Vec::new();
-
-    // Case restoration: which sources teach each lower-cased source its case map.
-    let case_teachers: Vec<Vec<usize>> = recipe
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| match (s.restore_case, s.case_from.is_empty()) {
-            (false, _) => vec![],
-            (true, true) => (0..i).filter(|&j| !recipe.sources[j].restore_case).collect(),
-            (true, false) => {
-                s.case_from.iter().filter_map(|name| recipe.sources.iter().position(|e| &e.name == name)).collect()
-            }
-        })
-        .collect();
+    let case_teachers = case_teachers(recipe);
     let mut case_learned: Vec<Option<(CaseCounts, Vec<String>)>> = vec![None; recipe.sources.len()];
 
     for (index, spec) in recipe.sources.iter().enumerate() {
@@ -428,41 +403,10 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
         let mut raws = Vec::new();
         report.read = read::read_source(&spec.path, &spec.read_options(), |raw| raws.push(raw))?;
         bar.inc(report.read.bytes);
-
-        // Cleaning is independent per document: spread it over the cores.
-        // Per raw document: its cleaned sections, what cleaning did, and a
-        // (prompt, response) pair for records that carry a prompt.
-        type Cleaned = (Vec<Document>, CleanStats, Option<(String, String)>);
-        let cleaned: Vec<Cleaned> = raws
-            .par_iter()
-            .map(|raw| {
-                let mut stats = CleanStats::default();
-                let doc = clean::clean(&raw.text, &mut stats);
-                let instruction =
-                    raw.instruction.as_ref().map(|i| (clean::repair_mojibake(i).0.into_owned(), doc.render()));
-                (clean::split_sections(doc, settings.max_document_bytes), stats, instruction)
-            })
-            .collect();
-        drop(raws);
-        let instructions: Vec<(String, String)> = cleaned.iter().filter_map(|c| c.2.clone()).collect();
+        let (mut documents, instructions) = clean_documents(raws, settings, &mut report);
         if !instructions.is_empty() {
             report.instructions = instructions.len();
             write_instructions(out_dir, spec, &licenses[index], instructions, settings.seed)?;
-        }
-        let mut documents = Vec::new();
-        for (sections, stats, _) in cleaned {
-            report.clean.gutenberg_bytes += stats.gutenberg_bytes;
-            report.clean.boilerplate_lines += stats.boilerplate_lines;
-            report.clean.boilerplate_bytes += stats.boilerplate_bytes;
-            report.clean.mojibake_repaired += stats.mojibake_repaired;
-            for doc in sections {
-                report.sections += 1;
-                if doc.byte_len() < settings.min_document_bytes {
-                    report.empty_documents += 1;
-                } else {
-                    documents.push(doc);
-                }
-            }
         }
 
         if case_teachers.iter().any(|t| t.contains(&index)) {
@@ -475,44 +419,8 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
                 .collect();
             report.case = Some(restore_case(&mut documents, &teachers));
         }
-
-        // De-duplication and decontamination, line by line, in recipe order.
-        let lines: Vec<&str> = documents.iter().flat_map(|d| d.lines().map(|l| l.as_str())).collect();
-        let prepared = dedup.prepare(&lines);
-        let contaminated: Vec<bool> = lines.par_iter().map(|l| contamination.is_contaminated(l)).collect();
-        let mut verdicts = Vec::with_capacity(lines.len());
-        for (i, line) in lines.iter().enumerate() {
-            let verdict = if contaminated[i] { Verdict::Contaminated } else { dedup.judge(&prepared[i]) };
-            let bytes = line.len() as u64 + 1;
-            match verdict {
-                Verdict::Keep => {}
-                Verdict::ExactDuplicate => {
-                    report.exact_duplicate_lines += 1;
-                    report.exact_duplicate_bytes += bytes;
-                }
-                Verdict::NearDuplicate => {
-                    report.near_duplicate_lines += 1;
-                    report.near_duplicate_bytes += bytes;
-                }
-                Verdict::Contaminated => {
-                    report.contaminated_lines += 1;
-                    report.contaminated_bytes += bytes;
-                }
-            }
-            verdicts.push(verdict);
-        }
-        drop(prepared);
-        let mut verdicts = verdicts.into_iter();
-        for mut doc in documents {
-            for block in doc.blocks.iter_mut() {
-                block.retain(|_| verdicts.next() == Some(Verdict::Keep));
-            }
-            doc.blocks.retain(|b| !b.is_empty());
-            if doc.byte_len() < settings.min_document_bytes {
-                report.emptied_documents += 1;
-                continue;
-            }
-            kept.push(Prepared { source: index, text: doc.render() });
+        for doc in drop_repeated_lines(documents, &mut dedup, &contamination, settings, &mut report) {
+            kept.push(Prepared { source: index, text: doc });
         }
         reports.push(report);
     }
@@ -542,6 +450,136 @@ pub fn prepare(recipe: &Recipe, out_dir: &Path) -> Result<PrepareReport, DataErr
     crate::fsutil::write_atomic(out_dir.join("report.md"), render_report(&report).as_bytes())
         .map_err(|e| DataError::io(out_dir, e))?;
     Ok(report)
+}
+
+/// The evaluation sets' lines, cleaned as the sources are, that no training
+/// line may share a long enough run of words with.
+fn evaluation_lines(recipe: &Recipe) -> Result<Contamination, DataError> {
+    let mut contamination = Contamination::new(recipe.prepare.decontaminate_ngram);
+    for eval in &recipe.eval_sets {
+        read::read_source(&eval.path, &eval.read_options(), |raw| {
+            let doc = clean::clean(&raw.text, &mut CleanStats::default());
+            for line in doc.lines() {
+                contamination.add_eval_line(line);
+            }
+        })?;
+    }
+    if !recipe.eval_sets.is_empty() {
+        tracing::info!(lines = contamination.eval_lines, "evaluation text loaded for decontamination");
+    }
+    Ok(contamination)
+}
+
+/// Case restoration: for each source, the sources that teach it its case
+/// map (empty unless it is a lower-cased source to restore). By default
+/// every earlier source written in normal case; `case_from` names them.
+fn case_teachers(recipe: &Recipe) -> Vec<Vec<usize>> {
+    recipe
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match (s.restore_case, s.case_from.is_empty()) {
+            (false, _) => vec![],
+            (true, true) => (0..i).filter(|&j| !recipe.sources[j].restore_case).collect(),
+            (true, false) => {
+                s.case_from.iter().filter_map(|name| recipe.sources.iter().position(|e| &e.name == name)).collect()
+            }
+        })
+        .collect()
+}
+
+/// One source's documents cleaned (Gutenberg headers, boilerplate and
+/// mojibake), cut into sections of at most `max_document_bytes`, the ones
+/// too short to keep dropped; what cleaning did is counted in `report`.
+/// Records that carry a prompt also come back as (prompt, response) pairs.
+fn clean_documents(
+    raws: Vec<RawDocument>,
+    settings: &PrepareSettings,
+    report: &mut SourceReport,
+) -> (Vec<Document>, Vec<(String, String)>) {
+    // Cleaning is independent per document: spread it over the cores.
+    type Cleaned = (Vec<Document>, CleanStats, Option<(String, String)>);
+    let cleaned: Vec<Cleaned> = raws
+        .par_iter()
+        .map(|raw| {
+            let mut stats = CleanStats::default();
+            let doc = clean::clean(&raw.text, &mut stats);
+            let instruction =
+                raw.instruction.as_ref().map(|i| (clean::repair_mojibake(i).0.into_owned(), doc.render()));
+            (clean::split_sections(doc, settings.max_document_bytes), stats, instruction)
+        })
+        .collect();
+    drop(raws);
+    let instructions: Vec<(String, String)> = cleaned.iter().filter_map(|c| c.2.clone()).collect();
+    let mut documents = Vec::new();
+    for (sections, stats, _) in cleaned {
+        report.clean.gutenberg_bytes += stats.gutenberg_bytes;
+        report.clean.boilerplate_lines += stats.boilerplate_lines;
+        report.clean.boilerplate_bytes += stats.boilerplate_bytes;
+        report.clean.mojibake_repaired += stats.mojibake_repaired;
+        for doc in sections {
+            report.sections += 1;
+            if doc.byte_len() < settings.min_document_bytes {
+                report.empty_documents += 1;
+            } else {
+                documents.push(doc);
+            }
+        }
+    }
+    (documents, instructions)
+}
+
+/// De-duplication and decontamination, line by line, in recipe order: drops
+/// each line seen before (exactly or nearly, in this source or an earlier
+/// one) or sharing a run of words with an evaluation set, counting them in
+/// `report`, and returns the documents that still hold enough text, rendered.
+fn drop_repeated_lines(
+    documents: Vec<Document>,
+    dedup: &mut Deduplicator,
+    contamination: &Contamination,
+    settings: &PrepareSettings,
+    report: &mut SourceReport,
+) -> Vec<String> {
+    let lines: Vec<&str> = documents.iter().flat_map(|d| d.lines().map(|l| l.as_str())).collect();
+    let prepared = dedup.prepare(&lines);
+    let contaminated: Vec<bool> = lines.par_iter().map(|l| contamination.is_contaminated(l)).collect();
+    let mut verdicts = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        let verdict = if contaminated[i] { Verdict::Contaminated } else { dedup.judge(&prepared[i]) };
+        let bytes = line.len() as u64 + 1;
+        match verdict {
+            Verdict::Keep => {}
+            Verdict::ExactDuplicate => {
+                report.exact_duplicate_lines += 1;
+                report.exact_duplicate_bytes += bytes;
+            }
+            Verdict::NearDuplicate => {
+                report.near_duplicate_lines += 1;
+                report.near_duplicate_bytes += bytes;
+            }
+            Verdict::Contaminated => {
+                report.contaminated_lines += 1;
+                report.contaminated_bytes += bytes;
+            }
+        }
+        verdicts.push(verdict);
+    }
+    drop(prepared);
+    drop(lines);
+    let mut verdicts = verdicts.into_iter();
+    let mut kept = Vec::new();
+    for mut doc in documents {
+        for block in doc.blocks.iter_mut() {
+            block.retain(|_| verdicts.next() == Some(Verdict::Keep));
+        }
+        doc.blocks.retain(|b| !b.is_empty());
+        if doc.byte_len() < settings.min_document_bytes {
+            report.emptied_documents += 1;
+            continue;
+        }
+        kept.push(doc.render());
+    }
+    kept
 }
 
 /// Warns about each source whose license binds a model trained on it (a name
