@@ -455,6 +455,30 @@ pub const WENT_T: &[&str] =
     &["Where did {S} go?", "Where did {S} go?", "Where was {S} going?", "What place did {S} go to?"];
 
 /// Makes the questions of one window.
+/// One clause being asked about: its sentence and parse, its subject as the
+/// questions name it, the question frame, and its time phrase, if any.
+struct ClauseAt<'s> {
+    k: usize,
+    st: &'s Sent,
+    clause: &'s Clause,
+    subj: Resolved,
+    f: Frame,
+    time: Option<(usize, usize)>,
+}
+
+/// A clause's verb: "was" of a progressive (`aux`), the verb, what follows
+/// it, and the verb's base form.
+#[derive(Clone, Copy)]
+struct Act<'s> {
+    aux: Option<usize>,
+    verb: usize,
+    parts: &'s [Part],
+    base: &'s str,
+    progressive: bool,
+    /// Where the predicate starts: the auxiliary, or else the verb.
+    pred_start: usize,
+}
+
 pub struct Maker<'w, 'a> {
     pub win: &'w Window<'a>,
     pub rng: ChaCha8Rng,
@@ -614,8 +638,7 @@ impl Maker<'_, '_> {
             return;
         };
         let Some(f) = self.frame(k, &subj) else { return };
-        let sp = possessive(&subj.text);
-        let time = clause.lead.or(clause.trail);
+        let at = ClauseAt { k, st, clause, subj, f, time: clause.lead.or(clause.trail) };
         match &clause.pred {
             Pred::Act { aux, verb, parts, lemma, .. } => {
                 if !win.unique_act(k) {
@@ -624,231 +647,259 @@ impl Maker<'_, '_> {
                 }
                 let base = lemma.split(' ').next().unwrap_or(lemma);
                 let progressive = aux.is_some_and(|a| matches!(st.w(a), "was" | "were"));
-                let pred_start = aux.unwrap_or(*verb);
-                let pred = st.span(pred_start, clause.core_end);
-                // who did it
-                if let Some(answer) = subj.answer.as_deref() {
-                    if !parts.is_empty()
-                        && !parts.iter().any(|p| p.pron)
-                        && win.count_in_context(pred) == 1
-                        && !subj.plural
-                    {
-                        let pred_q = self.definite(pred);
-                        let t = if clause.subj.animate {
-                            pick(&mut self.rng, WHO_T)
-                        } else {
-                            pick(&mut self.rng, WHAT_SUBJ_T)
-                        };
-                        let kind = if clause.subj.animate { Kind::Who } else { Kind::What };
-                        self.push(kind, fill(t, &[("{P}", &pred_q)]), answer);
+                let act = Act { aux: *aux, verb: *verb, parts, base, progressive, pred_start: aux.unwrap_or(*verb) };
+                self.who_did(&at, &act);
+                self.object_question(&at, &act);
+                self.infinitive_question(&at, &act);
+                self.gave_questions(&at, &act);
+                self.where_question(&at, &act);
+                self.with_question(&at, &act);
+                self.when_questions(&at, &act);
+                self.why_question(&at, &act);
+            }
+            Pred::Be { place, feel, colour, adj, .. } => self.be_questions(&at, place.as_ref(), *feel, *colour, *adj),
+        }
+    }
+
+    /// "Who found the ball?": the subject, when the rest of the sentence is said once in the text.
+    fn who_did(&mut self, at: &ClauseAt, act: &Act) {
+        let win = self.win;
+        let &ClauseAt { st, clause, ref subj, .. } = at;
+        let &Act { parts, pred_start, .. } = act;
+        let pred = st.span(pred_start, clause.core_end);
+        if let Some(answer) = subj.answer.as_deref() {
+            if !parts.is_empty() && !parts.iter().any(|p| p.pron) && win.count_in_context(pred) == 1 && !subj.plural {
+                let pred_q = self.definite(pred);
+                let t = if clause.subj.animate { pick(&mut self.rng, WHO_T) } else { pick(&mut self.rng, WHAT_SUBJ_T) };
+                let kind = if clause.subj.animate { Kind::Who } else { Kind::What };
+                self.push(kind, fill(t, &[("{P}", &pred_q)]), answer);
+            }
+        }
+    }
+
+    /// "What did Tom find?": the object, unless a pronoun or a verb of saying.
+    fn object_question(&mut self, at: &ClauseAt, act: &Act) {
+        let &ClauseAt { st, ref f, .. } = at;
+        let &Act { parts, base, .. } = act;
+        if let Some(i) = parts.iter().position(|p| p.kind == PartKind::Obj) {
+            let o = parts[i];
+            let skip_lemma = matches!(base, "say" | "tell" | "think" | "know" | "ask" | "mean" | "become" | "feel");
+            if !o.pron && !skip_lemma && !parts.iter().any(|p| p.kind == PartKind::Recipient) {
+                if let Some(r) = self.rest(st, parts, Some(i)) {
+                    let kind = Kind::of_lemma(base);
+                    let answer = st.span(o.s, o.e);
+                    let mut t = if o.animate { pick(&mut self.rng, WHO_OBJ_T) } else { pick(&mut self.rng, WHAT_T) };
+                    if f.passive.is_some() && !o.animate && self.chance(0.08) {
+                        t = PASSIVE_T[0];
                     }
-                }
-                // the object
-                if let Some(i) = parts.iter().position(|p| p.kind == PartKind::Obj) {
-                    let o = parts[i];
-                    let skip_lemma =
-                        matches!(base, "say" | "tell" | "think" | "know" | "ask" | "mean" | "become" | "feel");
-                    if !o.pron && !skip_lemma && !parts.iter().any(|p| p.kind == PartKind::Recipient) {
-                        if let Some(r) = self.rest(st, parts, Some(i)) {
-                            let kind = Kind::of_lemma(base);
-                            let answer = st.span(o.s, o.e);
-                            let mut t =
-                                if o.animate { pick(&mut self.rng, WHO_OBJ_T) } else { pick(&mut self.rng, WHAT_T) };
-                            if f.passive.is_some() && !o.animate && self.chance(0.08) {
-                                t = PASSIVE_T[0];
-                            }
-                            let passive = f.passive.clone().unwrap_or_default();
-                            let q = fill(
-                                t,
-                                &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r), ("{P}", &passive), ("{S}", &f.subj)],
-                            );
-                            self.push(kind, q, answer);
-                        }
-                    }
-                }
-                // the infinitive: "wanted to play"
-                if let Some(p) = parts.iter().find(|p| p.kind == PartKind::Inf) {
-                    // "What did she wish for?" does not fit "to pet them all"
-                    let q = f.q.replace("wish for", "want");
-                    let kind = if base == "want" { Kind::Wanted } else { Kind::What };
-                    let full = st.span(p.s, p.e);
-                    let bare = st.span(p.s + 1, p.e);
-                    if base == "want" && self.chance(0.3) {
-                        let t = pick(
-                            &mut self.rng,
-                            &["What {Q}?", "What was it that {D}?", "What {Q}, according to the text?"],
-                        );
-                        self.push(kind, fill(t, &[("{Q}", &q), ("{D}", &f.d)]), full);
-                    } else {
-                        let t = pick(&mut self.rng, INF_T);
-                        self.push(kind, fill(t, &[("{Q}", &q), ("{D}", &f.d)]), bare);
-                    }
-                }
-                // give: to whom and what
-                if let (Some(ri), Some(oi)) = (
-                    parts.iter().position(|p| p.kind == PartKind::Recipient),
-                    parts.iter().position(|p| p.kind == PartKind::Obj),
-                ) {
-                    let (r, o) = (parts[ri], parts[oi]);
-                    if !r.pron && !progressive {
-                        let x = lower_det(st.span(r.s, r.e));
-                        let obj = st.span(o.s, o.e);
-                        let obj_q = self.definite(obj);
-                        if self.chance(0.5) {
-                            let t = pick(&mut self.rng, GAVE_WHAT_T);
-                            self.push(Kind::Gave, fill(t, &[("{S}", &f.subj), ("{X}", &x)]), obj);
-                        } else {
-                            let t = pick(&mut self.rng, GAVE_WHO_T);
-                            self.push(Kind::Gave, fill(t, &[("{S}", &f.subj), ("{O}", &obj_q)]), st.span(r.s, r.e));
-                        }
-                    }
-                }
-                // where
-                let places = parts.iter().filter(|p| p.place).count();
-                if let Some(i) = parts.iter().position(|p| p.place).filter(|_| places == 1) {
-                    let p = parts[i];
-                    if let Some(r) = self.rest(st, parts, Some(i)) {
-                        let prep = st.span(p.s, p.np);
-                        let whole = st.span(p.s, p.e);
-                        if words::motion(base)
-                            && r.is_empty()
-                            && !progressive
-                            && self.chance(0.25)
-                            && matches!(prep, "to" | "into")
-                        {
-                            let t = pick(
-                                &mut self.rng,
-                                &["Where did {S} go?", "Where did {S} go?", "Where did {S} go {T}?"],
-                            );
-                            let t = if time.is_none() && t.contains("{T}") { "Where did {S} go?" } else { t };
-                            let tt = time.map(|t| Self::time_text(st, t)).unwrap_or_default();
-                            self.push(Kind::Where, fill(t, &[("{S}", &f.subj), ("{T}", &tt)]), whole);
-                        } else if p.kind == PartKind::Pp && prep == "to" && self.chance(0.3) {
-                            let t = pick(&mut self.rng, WHERE_NP_T);
-                            self.push(
-                                Kind::Where,
-                                fill(t, &[("{Q}", &f.q), ("{R}", &r), ("{PREP}", prep)]),
-                                st.span(p.np, p.e),
-                            );
-                        } else {
-                            let t = pick(&mut self.rng, WHERE_T);
-                            self.push(Kind::Where, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), whole);
-                        }
-                    }
-                }
-                // with whom / with what
-                if let Some(i) = parts.iter().position(|p| p.kind == PartKind::Pp && st.w(p.s) == "with" && !p.pron) {
-                    let p = parts[i];
-                    if let Some(r) = self.rest(st, parts, Some(i)) {
-                        let t =
-                            if p.animate { pick(&mut self.rng, WITH_WHO_T) } else { pick(&mut self.rng, WITH_WHAT_T) };
-                        self.push(
-                            Kind::With,
-                            fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]),
-                            st.span(p.np, p.e),
-                        );
-                    }
-                }
-                // when, and what someone did then
-                if let Some(t) = time {
-                    let answer = st.span(t.0, t.1);
-                    let tt = Self::time_text(st, t);
-                    if let Some(r) = self.rest(st, parts, None) {
-                        if self.chance(0.6) {
-                            let tpl = pick(&mut self.rng, WHEN_T);
-                            self.push(Kind::When, fill(tpl, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), answer);
-                        }
-                    }
-                    if win.count_in_context(answer) == 1 && subj.key.is_some() && !parts.is_empty() {
-                        let start = if aux.is_some() { *verb } else { pred_start };
-                        let vp = st.span(start, clause.core_end);
-                        let tpl = if progressive { pick(&mut self.rng, DO_PROG_T) } else { pick(&mut self.rng, DO_T) };
-                        self.push(
-                            Kind::Do,
-                            fill(tpl, &[("{S}", &f.subj), ("{T}", &tt), ("{TC}", &upper_first(&tt))]),
-                            vp,
-                        );
-                    }
-                }
-                // why
-                if let Some((b, e)) = clause.because {
-                    if let Some(r) = self.rest(st, parts, None) {
-                        let t = pick(&mut self.rng, WHY_T);
-                        self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), st.span(b, e));
-                    }
+                    let passive = f.passive.clone().unwrap_or_default();
+                    let q = fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r), ("{P}", &passive), ("{S}", &f.subj)]);
+                    self.push(kind, q, answer);
                 }
             }
-            Pred::Be { place, feel, colour, adj, .. } => {
-                if let Some(p) = place {
-                    if win.unique_place(k) {
-                        let t = pick(&mut self.rng, WHERE_BE_T);
-                        let (q, d) = if clause.subj.there {
-                            let be = if words::plural(st.w(clause.subj.e - 1)) { "were" } else { "was" };
-                            (format!("{be} {}", subj.text), format!("{} {be}", subj.text))
-                        } else {
-                            (f.q.clone(), f.d.clone())
-                        };
-                        self.push(Kind::Where, fill(t, &[("{Q}", &q), ("{D}", &d)]), st.span(p.s, p.e));
-                    }
+        }
+    }
+
+    /// "What did Tom want to do?": the infinitive.
+    fn infinitive_question(&mut self, at: &ClauseAt, act: &Act) {
+        let &ClauseAt { st, ref f, .. } = at;
+        let &Act { parts, base, .. } = act;
+        if let Some(p) = parts.iter().find(|p| p.kind == PartKind::Inf) {
+            // "What did she wish for?" does not fit "to pet them all"
+            let q = f.q.replace("wish for", "want");
+            let kind = if base == "want" { Kind::Wanted } else { Kind::What };
+            let full = st.span(p.s, p.e);
+            let bare = st.span(p.s + 1, p.e);
+            if base == "want" && self.chance(0.3) {
+                let t =
+                    pick(&mut self.rng, &["What {Q}?", "What was it that {D}?", "What {Q}, according to the text?"]);
+                self.push(kind, fill(t, &[("{Q}", &q), ("{D}", &f.d)]), full);
+            } else {
+                let t = pick(&mut self.rng, INF_T);
+                self.push(kind, fill(t, &[("{Q}", &q), ("{D}", &f.d)]), bare);
+            }
+        }
+    }
+
+    /// "What did Tom give Mia?" or "Who did Tom give the ball to?"
+    fn gave_questions(&mut self, at: &ClauseAt, act: &Act) {
+        let &ClauseAt { st, ref f, .. } = at;
+        let &Act { parts, progressive, .. } = act;
+        if let (Some(ri), Some(oi)) = (
+            parts.iter().position(|p| p.kind == PartKind::Recipient),
+            parts.iter().position(|p| p.kind == PartKind::Obj),
+        ) {
+            let (r, o) = (parts[ri], parts[oi]);
+            if !r.pron && !progressive {
+                let x = lower_det(st.span(r.s, r.e));
+                let obj = st.span(o.s, o.e);
+                let obj_q = self.definite(obj);
+                if self.chance(0.5) {
+                    let t = pick(&mut self.rng, GAVE_WHAT_T);
+                    self.push(Kind::Gave, fill(t, &[("{S}", &f.subj), ("{X}", &x)]), obj);
+                } else {
+                    let t = pick(&mut self.rng, GAVE_WHO_T);
+                    self.push(Kind::Gave, fill(t, &[("{S}", &f.subj), ("{O}", &obj_q)]), st.span(r.s, r.e));
                 }
-                let Some((a, e)) = *adj else { return };
-                let adj_text = st.span(a, e);
-                if *feel && win.unique_feel(k) {
-                    let t = if time.is_some() && self.chance(0.4) {
-                        pick(&mut self.rng, FEEL_TIME_T)
-                    } else {
-                        pick(&mut self.rng, FEEL_T)
-                    };
+            }
+        }
+    }
+
+    /// "Where did Tom find the ball?": the one place phrase.
+    fn where_question(&mut self, at: &ClauseAt, act: &Act) {
+        let &ClauseAt { st, ref f, time, .. } = at;
+        let &Act { parts, base, progressive, .. } = act;
+        let places = parts.iter().filter(|p| p.place).count();
+        if let Some(i) = parts.iter().position(|p| p.place).filter(|_| places == 1) {
+            let p = parts[i];
+            if let Some(r) = self.rest(st, parts, Some(i)) {
+                let prep = st.span(p.s, p.np);
+                let whole = st.span(p.s, p.e);
+                if words::motion(base)
+                    && r.is_empty()
+                    && !progressive
+                    && self.chance(0.25)
+                    && matches!(prep, "to" | "into")
+                {
+                    let t = pick(&mut self.rng, &["Where did {S} go?", "Where did {S} go?", "Where did {S} go {T}?"]);
+                    let t = if time.is_none() && t.contains("{T}") { "Where did {S} go?" } else { t };
                     let tt = time.map(|t| Self::time_text(st, t)).unwrap_or_default();
-                    let was = if subj.plural { "were" } else { "was" };
+                    self.push(Kind::Where, fill(t, &[("{S}", &f.subj), ("{T}", &tt)]), whole);
+                } else if p.kind == PartKind::Pp && prep == "to" && self.chance(0.3) {
+                    let t = pick(&mut self.rng, WHERE_NP_T);
                     self.push(
-                        Kind::Feel,
-                        fill(
-                            t,
-                            &[
-                                ("{S}", &f.subj),
-                                ("{WAS}", was),
-                                ("{SP}", &sp),
-                                ("{T}", &tt),
-                                ("{TC}", &upper_first(&tt)),
-                            ],
-                        ),
-                        adj_text,
+                        Kind::Where,
+                        fill(t, &[("{Q}", &f.q), ("{R}", &r), ("{PREP}", prep)]),
+                        st.span(p.np, p.e),
                     );
-                    if let Some(answer) = subj.answer.as_deref() {
-                        let bare = st.w(e - 1);
-                        let felt = self.vary(bare);
-                        let others_feel_it = win.others(k).any(|j| win.an.sents[j].has(bare));
-                        if !others_feel_it && self.chance(0.3) {
-                            let t = pick(&mut self.rng, &["Who was {A}?", "Who felt {A}?", "Which character was {A}?"]);
-                            self.push(Kind::Who, fill(t, &[("{A}", &felt)]), answer);
-                        }
-                    }
+                } else {
+                    let t = pick(&mut self.rng, WHERE_T);
+                    self.push(Kind::Where, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), whole);
                 }
-                if !*feel && !*colour && clause.subj.animate && !clause.subj.there && self.chance(0.4) {
-                    if let Some(answer) = subj.answer.as_deref() {
-                        let pred = st.span(clause.subj.e, clause.core_end);
-                        if win.count_in_context(pred) == 1 && !subj.plural {
-                            let t = pick(&mut self.rng, &["Who {P}?", "Which character {P}?", "Who in the story {P}?"]);
-                            self.push(Kind::Who, fill(t, &[("{P}", pred)]), answer);
-                        }
-                    }
+            }
+        }
+    }
+
+    /// "Who did Tom play with?": a "with" phrase.
+    fn with_question(&mut self, at: &ClauseAt, act: &Act) {
+        let &ClauseAt { st, ref f, .. } = at;
+        let &Act { parts, .. } = act;
+        if let Some(i) = parts.iter().position(|p| p.kind == PartKind::Pp && st.w(p.s) == "with" && !p.pron) {
+            let p = parts[i];
+            if let Some(r) = self.rest(st, parts, Some(i)) {
+                let t = if p.animate { pick(&mut self.rng, WITH_WHO_T) } else { pick(&mut self.rng, WITH_WHAT_T) };
+                self.push(Kind::With, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), st.span(p.np, p.e));
+            }
+        }
+    }
+
+    /// "When did Tom find the ball?", and "What did Tom do after lunch?" when that time is said once.
+    fn when_questions(&mut self, at: &ClauseAt, act: &Act) {
+        let win = self.win;
+        let &ClauseAt { st, clause, ref subj, ref f, time, .. } = at;
+        let &Act { aux, verb, parts, progressive, pred_start, .. } = act;
+        if let Some(t) = time {
+            let answer = st.span(t.0, t.1);
+            let tt = Self::time_text(st, t);
+            if let Some(r) = self.rest(st, parts, None) {
+                if self.chance(0.6) {
+                    let tpl = pick(&mut self.rng, WHEN_T);
+                    self.push(Kind::When, fill(tpl, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), answer);
                 }
-                if *colour && clause.subj.kind == SubjKind::Np && !clause.subj.there {
-                    let noun = st.w(clause.subj.e - 1).to_string();
-                    if win.unique_modifier(k, &noun, adj_text, false) {
-                        let was = st.w(clause.subj.e).to_string();
-                        let n = self.vary(&subj.text);
-                        let t = pick(&mut self.rng, COLOUR_T);
-                        self.push(Kind::Colour, fill(t, &[("{WAS}", &was), ("{N}", &n)]), adj_text);
-                    }
+            }
+            if win.count_in_context(answer) == 1 && subj.key.is_some() && !parts.is_empty() {
+                let start = if aux.is_some() { verb } else { pred_start };
+                let vp = st.span(start, clause.core_end);
+                let tpl = if progressive { pick(&mut self.rng, DO_PROG_T) } else { pick(&mut self.rng, DO_T) };
+                self.push(Kind::Do, fill(tpl, &[("{S}", &f.subj), ("{T}", &tt), ("{TC}", &upper_first(&tt))]), vp);
+            }
+        }
+    }
+
+    /// "Why did Tom cry?": a "because" clause.
+    fn why_question(&mut self, at: &ClauseAt, act: &Act) {
+        let &ClauseAt { st, clause, ref f, .. } = at;
+        let &Act { parts, .. } = act;
+        if let Some((b, e)) = clause.because {
+            if let Some(r) = self.rest(st, parts, None) {
+                let t = pick(&mut self.rng, WHY_T);
+                self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), st.span(b, e));
+            }
+        }
+    }
+
+    /// Questions about a "was" clause: where something was, how someone felt
+    /// and who felt so, who was something, what colour a thing was, and why.
+    fn be_questions(
+        &mut self,
+        at: &ClauseAt,
+        place: Option<&Part>,
+        feel: bool,
+        colour: bool,
+        adj: Option<(usize, usize)>,
+    ) {
+        let win = self.win;
+        let &ClauseAt { k, st, clause, ref subj, ref f, time } = at;
+        let sp = possessive(&subj.text);
+        if let Some(p) = place {
+            if win.unique_place(k) {
+                let t = pick(&mut self.rng, WHERE_BE_T);
+                let (q, d) = if clause.subj.there {
+                    let be = if words::plural(st.w(clause.subj.e - 1)) { "were" } else { "was" };
+                    (format!("{be} {}", subj.text), format!("{} {be}", subj.text))
+                } else {
+                    (f.q.clone(), f.d.clone())
+                };
+                self.push(Kind::Where, fill(t, &[("{Q}", &q), ("{D}", &d)]), st.span(p.s, p.e));
+            }
+        }
+        let Some((a, e)) = adj else { return };
+        let adj_text = st.span(a, e);
+        if feel && win.unique_feel(k) {
+            let t = if time.is_some() && self.chance(0.4) {
+                pick(&mut self.rng, FEEL_TIME_T)
+            } else {
+                pick(&mut self.rng, FEEL_T)
+            };
+            let tt = time.map(|t| Self::time_text(st, t)).unwrap_or_default();
+            let was = if subj.plural { "were" } else { "was" };
+            self.push(
+                Kind::Feel,
+                fill(t, &[("{S}", &f.subj), ("{WAS}", was), ("{SP}", &sp), ("{T}", &tt), ("{TC}", &upper_first(&tt))]),
+                adj_text,
+            );
+            if let Some(answer) = subj.answer.as_deref() {
+                let bare = st.w(e - 1);
+                let felt = self.vary(bare);
+                let others_feel_it = win.others(k).any(|j| win.an.sents[j].has(bare));
+                if !others_feel_it && self.chance(0.3) {
+                    let t = pick(&mut self.rng, &["Who was {A}?", "Who felt {A}?", "Which character was {A}?"]);
+                    self.push(Kind::Who, fill(t, &[("{A}", &felt)]), answer);
                 }
-                if let Some((b, e)) = clause.because {
-                    if !*feel || win.unique_feel(k) {
-                        let t = pick(&mut self.rng, WHY_T);
-                        self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", "")]), st.span(b, e));
-                    }
+            }
+        }
+        if !feel && !colour && clause.subj.animate && !clause.subj.there && self.chance(0.4) {
+            if let Some(answer) = subj.answer.as_deref() {
+                let pred = st.span(clause.subj.e, clause.core_end);
+                if win.count_in_context(pred) == 1 && !subj.plural {
+                    let t = pick(&mut self.rng, &["Who {P}?", "Which character {P}?", "Who in the story {P}?"]);
+                    self.push(Kind::Who, fill(t, &[("{P}", pred)]), answer);
                 }
+            }
+        }
+        if colour && clause.subj.kind == SubjKind::Np && !clause.subj.there {
+            let noun = st.w(clause.subj.e - 1).to_string();
+            if win.unique_modifier(k, &noun, adj_text, false) {
+                let was = st.w(clause.subj.e).to_string();
+                let n = self.vary(&subj.text);
+                let t = pick(&mut self.rng, COLOUR_T);
+                self.push(Kind::Colour, fill(t, &[("{WAS}", &was), ("{N}", &n)]), adj_text);
+            }
+        }
+        if let Some((b, e)) = clause.because {
+            if !feel || win.unique_feel(k) {
+                let t = pick(&mut self.rng, WHY_T);
+                self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", "")]), st.span(b, e));
             }
         }
     }
