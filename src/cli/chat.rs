@@ -756,22 +756,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
             None => (Vec::new(), 0),
         };
         session.turns.push(Message::new(Role::User, line));
-        let mut messages = session.messages();
-        let before = messages.len();
-        match fit_to_window(&tok, &mut messages, config.max_seq_len, args.max_tokens.min(config.max_seq_len / 2)) {
-            Ok(0) => {}
-            Ok(n) => {
-                // Keep the session in step with what the model sees.
-                session.turns.drain(..n);
-                println!("(dropped the {n} oldest messages to fit the {}-token context window)", config.max_seq_len);
-                debug_assert_eq!(messages.len(), before - n);
-            }
-            Err(e) => {
-                session.turns.pop();
-                println!("(error: {e})");
-                continue;
-            }
-        }
+        let Some(messages) = fit_session(&mut session, &tok, &args, config.max_seq_len) else { continue };
         let ids = render_tokens(&tok, &messages, true).ids;
         let options = SamplingOptions {
             temperature: args.temperature,
@@ -788,40 +773,7 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
         let mut out = stdout.lock();
         write!(out, "fledge> ")?;
         out.flush()?;
-        let quoted =
-            args.quote.then(|| quoted_reply(&mut generator, &tok, &messages, options.max_new_tokens)).flatten();
-        let text = match quoted {
-            Some(text) => {
-                write!(out, "{text}")?;
-                text
-            }
-            None => {
-                // A story told in tries is shown once chosen; any other reply streams.
-                let g = if told_in_tries(&messages, &options, args.story_tries) {
-                    let g = generate_story_reply(
-                        &mut generator,
-                        &mut guide,
-                        args.guidance,
-                        &tok,
-                        &messages,
-                        &options,
-                        args.story_tries,
-                        |_, _| {},
-                    );
-                    write!(out, "{}", g.text)?;
-                    g
-                } else {
-                    generate_reply(&mut generator, &mut guide, args.guidance, &tok, &messages, &options, |piece| {
-                        let _ = write!(out, "{piece}");
-                        let _ = out.flush();
-                    })
-                };
-                if g.finish != FinishReason::StopToken {
-                    write!(out, "\n(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
-                }
-                g.text
-            }
-        };
+        let text = write_reply(&mut out, (&mut generator, &mut guide), &tok, &args, &messages, &options)?;
         writeln!(out)?;
         session.turns.push(Message::new(Role::Assistant, text.trim().to_string()));
         if rag.is_some() {
@@ -831,6 +783,61 @@ pub fn run_chat(args: ChatArgs) -> Result<()> {
     Ok(())
 }
 
+/// The session's messages, fitted to the context window with room for a
+/// reply: the oldest turns are dropped (and said so), from the session too,
+/// so that it stays in step with what the model sees. `None`, after saying
+/// why, when even the newest message does not fit; it is dropped.
+fn fit_session(session: &mut Session, tok: &Tokenizer, args: &ChatArgs, window: usize) -> Option<Vec<Message>> {
+    let mut messages = session.messages();
+    let before = messages.len();
+    match fit_to_window(tok, &mut messages, window, args.max_tokens.min(window / 2)) {
+        Ok(0) => {}
+        Ok(n) => {
+            session.turns.drain(..n);
+            println!("(dropped the {n} oldest messages to fit the {window}-token context window)");
+            debug_assert_eq!(messages.len(), before - n);
+        }
+        Err(e) => {
+            session.turns.pop();
+            println!("(error: {e})");
+            return None;
+        }
+    }
+    Some(messages)
+}
+
+/// Writes the model's reply to `out` and returns it: quoted from the context
+/// with `--quote`, a story told in tries once chosen, any other reply
+/// streamed token by token, with a note when it stopped for another reason
+/// than its end token.
+fn write_reply(
+    out: &mut impl Write,
+    (generator, guide): (&mut Generator, &mut Generator),
+    tok: &Tokenizer,
+    args: &ChatArgs,
+    messages: &[Message],
+    options: &SamplingOptions,
+) -> Result<String> {
+    if let Some(text) = args.quote.then(|| quoted_reply(generator, tok, messages, options.max_new_tokens)).flatten() {
+        write!(out, "{text}")?;
+        return Ok(text);
+    }
+    let g = if told_in_tries(messages, options, args.story_tries) {
+        let g =
+            generate_story_reply(generator, guide, args.guidance, tok, messages, options, args.story_tries, |_, _| {});
+        write!(out, "{}", g.text)?;
+        g
+    } else {
+        generate_reply(generator, guide, args.guidance, tok, messages, options, |piece| {
+            let _ = write!(out, "{piece}");
+            let _ = out.flush();
+        })
+    };
+    if g.finish != FinishReason::StopToken {
+        write!(out, "\n(stopped: {:?} after {} tokens)", g.finish, g.tokens.len())?;
+    }
+    Ok(g.text)
+}
 #[derive(Args)]
 pub struct DataStoriesArgs {
     /// The prepared corpus whose training stories answer the requests (`fledge data prepare --out`,
