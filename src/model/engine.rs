@@ -11,7 +11,7 @@ use super::attention;
 use super::bf16::{Precision, PrecisionError};
 use super::config::ModelConfig;
 use super::kernels::{self, Rope};
-use super::params::ParamLayout;
+use super::params::{LayerOffsets, ParamLayout};
 
 /// What one layer's forward pass keeps for the backward pass.
 struct LayerActs {
@@ -259,7 +259,7 @@ impl Engine {
         let c = self.config.clone();
         let (n, d, hd, f, v) = (self.rows(), c.d_model, c.head_dim(), c.ffn_hidden, c.vocab_size);
         let (b, t, heads, kv_heads) = (self.batch, self.seq_len, c.n_heads, c.n_kv_heads);
-        let kv = kv_heads * hd;
+        let dims = Dims { n, d, hd, f, b, t, heads, kv_heads };
         let prec = self.precision;
         let s = &mut self.scratch;
 
@@ -290,140 +290,11 @@ impl Engine {
         );
 
         for l in (0..c.n_layers).rev() {
-            let o = self.layout.layers[l];
-            let a = &mut self.layers[l];
-            let p = |off: usize, len: usize| &params[off..off + len];
-
-            // MLP: dx is the gradient of the layer's output (= x_mid + down).
-            kernels::linear_backward_in(
-                prec,
-                &mut s.dh,
-                &mut grads[o.w_down..o.w_down + d * f],
-                &s.dx,
-                &a.h,
-                p(o.w_down, d * f),
-                n,
-                f,
-                d,
-                false,
-            );
-            kernels::swiglu_backward_inplace(&mut a.gate, &mut a.up, &s.dh);
-            let (dgate, dup) = (&a.gate, &a.up);
-            kernels::linear_backward_in(
-                prec,
-                &mut s.dxn,
-                &mut grads[o.w_gate..o.w_gate + f * d],
-                dgate,
-                &a.xn2,
-                p(o.w_gate, f * d),
-                n,
-                d,
-                f,
-                false,
-            );
-            kernels::linear_backward_in(
-                prec,
-                &mut s.dxn,
-                &mut grads[o.w_up..o.w_up + f * d],
-                dup,
-                &a.xn2,
-                p(o.w_up, f * d),
-                n,
-                d,
-                f,
-                true,
-            );
-            kernels::rmsnorm_backward(
-                &mut s.dx,
-                &mut grads[o.ffn_norm..o.ffn_norm + d],
-                &s.dxn,
-                &a.x_mid,
-                p(o.ffn_norm, d),
-                &a.rstd2,
-                d,
-            );
-
-            // Attention: dx is now the gradient of x_mid (= x_in + o_proj(att)).
-            kernels::linear_backward_in(
-                prec,
-                &mut s.d_rows,
-                &mut grads[o.wo..o.wo + d * d],
-                &s.dx,
-                &a.att,
-                p(o.wo, d * d),
-                n,
-                d,
-                d,
-                false,
-            );
-            kernels::to_head_major(&mut s.hm, &s.d_rows, b, t, heads, hd, None);
-            kernels::zero(&mut s.dk_hm);
-            kernels::zero(&mut s.dv_hm);
-            attention::attention_backward(
-                prec,
-                &mut s.dq_hm,
-                &mut s.dk_hm,
-                &mut s.dv_hm,
-                &s.hm,
-                &a.probs,
-                &a.q,
-                &a.k,
-                &a.v,
-                b,
-                heads,
-                kv_heads,
-                t,
-                hd,
-            );
-            // Undo the rotation (the rotation's backward) and return to rows.
-            kernels::from_head_major(&mut s.dq, &s.dq_hm, b, t, heads, hd, Some(&self.rope));
-            kernels::linear_backward_in(
-                prec,
-                &mut s.dxn,
-                &mut grads[o.wq..o.wq + d * d],
-                &s.dq,
-                &a.xn1,
-                p(o.wq, d * d),
-                n,
-                d,
-                d,
-                false,
-            );
-            kernels::from_head_major(&mut s.dkv, &s.dk_hm, b, t, kv_heads, hd, Some(&self.rope));
-            kernels::linear_backward_in(
-                prec,
-                &mut s.dxn,
-                &mut grads[o.wk..o.wk + kv * d],
-                &s.dkv,
-                &a.xn1,
-                p(o.wk, kv * d),
-                n,
-                d,
-                kv,
-                true,
-            );
-            kernels::from_head_major(&mut s.dkv, &s.dv_hm, b, t, kv_heads, hd, None);
-            kernels::linear_backward_in(
-                prec,
-                &mut s.dxn,
-                &mut grads[o.wv..o.wv + kv * d],
-                &s.dkv,
-                &a.xn1,
-                p(o.wv, kv * d),
-                n,
-                d,
-                kv,
-                true,
-            );
-            kernels::rmsnorm_backward(
-                &mut s.dx,
-                &mut grads[o.attn_norm..o.attn_norm + d],
-                &s.dxn,
-                &a.x_in,
-                p(o.attn_norm, d),
-                &a.rstd1,
-                d,
-            );
+            let (o, acts) = (self.layout.layers[l], &mut self.layers[l]);
+            // dx is the gradient of the layer's output (= x_mid + down(...)).
+            mlp_backward(prec, s, grads, params, o, acts, dims);
+            // dx is now the gradient of x_mid (= x_in + o_proj(att)).
+            attention_backward(prec, s, grads, params, o, acts, &self.rope, dims);
             // dx is now the gradient of this layer's input.
         }
 
@@ -437,4 +308,178 @@ impl Engine {
             }
         }
     }
+}
+
+/// The shapes one layer's backward pass works in.
+#[derive(Clone, Copy)]
+struct Dims {
+    /// Rows (batch × seq_len), model width, head width, MLP width.
+    n: usize,
+    d: usize,
+    hd: usize,
+    f: usize,
+    b: usize,
+    t: usize,
+    heads: usize,
+    kv_heads: usize,
+}
+
+/// The MLP's backward pass: from `s.dx`, the gradient of the layer's output,
+/// adds the gradients of `w_down`, `w_gate`, `w_up` and the MLP's norm, and
+/// leaves in `s.dx` the gradient of `x_mid` (the residual path included).
+fn mlp_backward(
+    prec: Precision,
+    s: &mut Scratch,
+    grads: &mut [f32],
+    params: &[f32],
+    o: LayerOffsets,
+    a: &mut LayerActs,
+    Dims { n, d, f, .. }: Dims,
+) {
+    let p = |off: usize, len: usize| &params[off..off + len];
+    kernels::linear_backward_in(
+        prec,
+        &mut s.dh,
+        &mut grads[o.w_down..o.w_down + d * f],
+        &s.dx,
+        &a.h,
+        p(o.w_down, d * f),
+        n,
+        f,
+        d,
+        false,
+    );
+    kernels::swiglu_backward_inplace(&mut a.gate, &mut a.up, &s.dh);
+    let (dgate, dup) = (&a.gate, &a.up);
+    kernels::linear_backward_in(
+        prec,
+        &mut s.dxn,
+        &mut grads[o.w_gate..o.w_gate + f * d],
+        dgate,
+        &a.xn2,
+        p(o.w_gate, f * d),
+        n,
+        d,
+        f,
+        false,
+    );
+    kernels::linear_backward_in(
+        prec,
+        &mut s.dxn,
+        &mut grads[o.w_up..o.w_up + f * d],
+        dup,
+        &a.xn2,
+        p(o.w_up, f * d),
+        n,
+        d,
+        f,
+        true,
+    );
+    kernels::rmsnorm_backward(
+        &mut s.dx,
+        &mut grads[o.ffn_norm..o.ffn_norm + d],
+        &s.dxn,
+        &a.x_mid,
+        p(o.ffn_norm, d),
+        &a.rstd2,
+        d,
+    );
+}
+
+/// Attention's backward pass: from `s.dx`, the gradient of `x_mid`, adds the
+/// gradients of `wo`, `wq`, `wk`, `wv` and the attention norm, and leaves in
+/// `s.dx` the gradient of the layer's input (the residual path included).
+#[allow(clippy::too_many_arguments)]
+fn attention_backward(
+    prec: Precision,
+    s: &mut Scratch,
+    grads: &mut [f32],
+    params: &[f32],
+    o: LayerOffsets,
+    a: &mut LayerActs,
+    rope: &Rope,
+    Dims { n, d, hd, b, t, heads, kv_heads, .. }: Dims,
+) {
+    let kv = kv_heads * hd;
+    let p = |off: usize, len: usize| &params[off..off + len];
+    kernels::linear_backward_in(
+        prec,
+        &mut s.d_rows,
+        &mut grads[o.wo..o.wo + d * d],
+        &s.dx,
+        &a.att,
+        p(o.wo, d * d),
+        n,
+        d,
+        d,
+        false,
+    );
+    kernels::to_head_major(&mut s.hm, &s.d_rows, b, t, heads, hd, None);
+    kernels::zero(&mut s.dk_hm);
+    kernels::zero(&mut s.dv_hm);
+    attention::attention_backward(
+        prec,
+        &mut s.dq_hm,
+        &mut s.dk_hm,
+        &mut s.dv_hm,
+        &s.hm,
+        &a.probs,
+        &a.q,
+        &a.k,
+        &a.v,
+        b,
+        heads,
+        kv_heads,
+        t,
+        hd,
+    );
+    // Undo the rotation (the rotation's backward) and return to rows.
+    kernels::from_head_major(&mut s.dq, &s.dq_hm, b, t, heads, hd, Some(rope));
+    kernels::linear_backward_in(
+        prec,
+        &mut s.dxn,
+        &mut grads[o.wq..o.wq + d * d],
+        &s.dq,
+        &a.xn1,
+        p(o.wq, d * d),
+        n,
+        d,
+        d,
+        false,
+    );
+    kernels::from_head_major(&mut s.dkv, &s.dk_hm, b, t, kv_heads, hd, Some(rope));
+    kernels::linear_backward_in(
+        prec,
+        &mut s.dxn,
+        &mut grads[o.wk..o.wk + kv * d],
+        &s.dkv,
+        &a.xn1,
+        p(o.wk, kv * d),
+        n,
+        d,
+        kv,
+        true,
+    );
+    kernels::from_head_major(&mut s.dkv, &s.dv_hm, b, t, kv_heads, hd, None);
+    kernels::linear_backward_in(
+        prec,
+        &mut s.dxn,
+        &mut grads[o.wv..o.wv + kv * d],
+        &s.dkv,
+        &a.xn1,
+        p(o.wv, kv * d),
+        n,
+        d,
+        kv,
+        true,
+    );
+    kernels::rmsnorm_backward(
+        &mut s.dx,
+        &mut grads[o.attn_norm..o.attn_norm + d],
+        &s.dxn,
+        &a.x_in,
+        p(o.attn_norm, d),
+        &a.rstd1,
+        d,
+    );
 }
