@@ -375,82 +375,7 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
             continue;
         }
         let hash = mix64(fnv1a(story.as_bytes()) ^ seed);
-        let lesson = lesson_of(story);
-        let (kind, messages) = match hash % 20 {
-            0..=9 if lesson.is_some() => {
-                let s = &subjects[0];
-                let l = lesson.expect("checked");
-                let ask = pick(
-                    &[
-                        "Tell me a story where {s} learns {l}.",
-                        "Write a story about {s} who learns {l}.",
-                        "Can you tell me a story about {s} that learns {l}?",
-                    ],
-                    hash >> 8,
-                );
-                let ask = ask.replace("{s}", &format!("{} {s}", article(s))).replace("{l}", &l);
-                ("learns", vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)])
-            }
-            3..=6 => match opening_and_rest(story, 1 + (hash >> 16) as usize % 3) {
-                Some((open, rest)) => {
-                    let ask = pick(
-                        &[
-                            "Continue this story: {}",
-                            "Finish this story: {}",
-                            "What happens next? {}",
-                            "Go on with this story:\n\n{}",
-                            // People also give the opening first and ask after it.
-                            "{} What happened next?",
-                            "{}\n\nContinue the story.",
-                            "Here is the start of a story: {} Please finish it.",
-                            "{} Tell me the rest of the story.",
-                        ],
-                        hash >> 8,
-                    );
-                    (
-                        "continue",
-                        vec![Message::new(Role::User, ask.replace("{}", &open)), Message::new(Role::Assistant, rest)],
-                    )
-                }
-                None => ("about", about(&subjects, story, hash)),
-            },
-            7 => {
-                let ask = pick(
-                    &["Give this story a title.", "What would be a good title for this story?", "Name this story."],
-                    hash >> 8,
-                );
-                let first = format!("The {}", upper_first(&subjects[0]));
-                let title = match subjects.get(1) {
-                    Some(b) if hash % 2 == 0 => format!("{first} and the {}", upper_first(b)),
-                    _ => first,
-                };
-                let content = format!("{story}\n\n{ask}");
-                ("title", vec![Message::new(Role::User, content), Message::new(Role::Assistant, title)])
-            }
-            // A story asked to begin with a given sentence, told whole: the
-            // opening is copied, the rest made up.
-            8 => match opening_and_rest(story, 1) {
-                Some((open, _)) => {
-                    let ask = pick(
-                        &[
-                            "Write a story that begins with: {}",
-                            "Tell me a story starting with \"{}\"",
-                            "Start a story with this sentence: {}",
-                            "Can you write a story that opens with \"{}\"?",
-                            "Begin a story with: {}",
-                            "Use this as the first line of a story: {}",
-                        ],
-                        hash >> 8,
-                    );
-                    (
-                        "starts",
-                        vec![Message::new(Role::User, ask.replace("{}", &open)), Message::new(Role::Assistant, story)],
-                    )
-                }
-                None => ("about", about(&subjects, story, hash)),
-            },
-            _ => ("about", about(&subjects, story, hash)),
-        };
+        let (kind, messages) = first_request(story, &subjects, hash);
         // A second request for the same story, always a whole-story one in
         // another form: the request -> story mapping is what is being taught,
         // and the stories are few (about 4,000 in the reference corpus).
@@ -481,6 +406,90 @@ fn requests_by_story(docs: &[&str], seed: u64) -> (Vec<(usize, Conversation)>, S
     report.kinds = sorted(kinds);
     report.skipped = sorted(skipped);
     (out, report)
+}
+
+/// The first request made for `story`, by `hash`: half the stories with a
+/// lesson are asked for by it ("a story where a cat learns to share"), and
+/// of the rest some are asked to be continued from their opening, titled, or
+/// begun with their first sentence; the others are asked for by subject.
+/// Returns the kind (for the report) and the conversation.
+fn first_request(story: &str, subjects: &[String], hash: u64) -> (&'static str, Vec<Message>) {
+    let lesson = lesson_of(story);
+    match hash % 20 {
+        0..=9 if lesson.is_some() => {
+            let s = &subjects[0];
+            let l = lesson.expect("checked");
+            let ask = pick(
+                &[
+                    "Tell me a story where {s} learns {l}.",
+                    "Write a story about {s} who learns {l}.",
+                    "Can you tell me a story about {s} that learns {l}?",
+                ],
+                hash >> 8,
+            );
+            let ask = ask.replace("{s}", &format!("{} {s}", article(s))).replace("{l}", &l);
+            ("learns", vec![Message::new(Role::User, ask), Message::new(Role::Assistant, story)])
+        }
+        3..=6 => match opening_and_rest(story, 1 + (hash >> 16) as usize % 3) {
+            Some((open, rest)) => {
+                let ask = pick(
+                    &[
+                        "Continue this story: {}",
+                        "Finish this story: {}",
+                        "What happens next? {}",
+                        "Go on with this story:\n\n{}",
+                        // People also give the opening first and ask after it.
+                        "{} What happened next?",
+                        "{}\n\nContinue the story.",
+                        "Here is the start of a story: {} Please finish it.",
+                        "{} Tell me the rest of the story.",
+                    ],
+                    hash >> 8,
+                );
+                (
+                    "continue",
+                    vec![Message::new(Role::User, ask.replace("{}", &open)), Message::new(Role::Assistant, rest)],
+                )
+            }
+            None => ("about", about(subjects, story, hash)),
+        },
+        7 => {
+            let ask = pick(
+                &["Give this story a title.", "What would be a good title for this story?", "Name this story."],
+                hash >> 8,
+            );
+            let first = format!("The {}", upper_first(&subjects[0]));
+            let title = match subjects.get(1) {
+                Some(b) if hash % 2 == 0 => format!("{first} and the {}", upper_first(b)),
+                _ => first,
+            };
+            let content = format!("{story}\n\n{ask}");
+            ("title", vec![Message::new(Role::User, content), Message::new(Role::Assistant, title)])
+        }
+        // A story asked to begin with a given sentence, told whole: the
+        // opening is copied, the rest made up.
+        8 => match opening_and_rest(story, 1) {
+            Some((open, _)) => {
+                let ask = pick(
+                    &[
+                        "Write a story that begins with: {}",
+                        "Tell me a story starting with \"{}\"",
+                        "Start a story with this sentence: {}",
+                        "Can you write a story that opens with \"{}\"?",
+                        "Begin a story with: {}",
+                        "Use this as the first line of a story: {}",
+                    ],
+                    hash >> 8,
+                );
+                (
+                    "starts",
+                    vec![Message::new(Role::User, ask.replace("{}", &open)), Message::new(Role::Assistant, story)],
+                )
+            }
+            None => ("about", about(subjects, story, hash)),
+        },
+        _ => ("about", about(subjects, story, hash)),
+    }
 }
 
 /// A request for `story` as a whole: its premise ("a cat who wants to
