@@ -161,86 +161,93 @@ pub fn render(r: &Report) -> String {
             Stage::Tokenizer => {
                 let _ = writeln!(s, "{}.", rec.summary);
             }
-            Stage::Shards => {
-                let _ = writeln!(s, "| split | documents | MB | tokens | bytes/token | validation sets |\n|---|---:|---:|---:|---:|---|");
-                for sp in fig["splits"].as_array().into_iter().flatten() {
-                    let sets: Vec<&str> =
-                        sp["sets"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {:.2} | {} | {} | {} |",
-                        sp["split"].as_str().unwrap_or(""),
-                        sp["documents"],
-                        sp["bytes"].as_f64().unwrap_or(0.0) / 1e6,
-                        sp["tokens"],
-                        f(&sp["bytes_per_token"], 3),
-                        sets.join(", ")
-                    );
-                }
-            }
+            Stage::Shards => render_shards(&mut s, fig),
             Stage::Pretrain | Stage::Sft => render_training(&mut s, rec),
-            Stage::ChatData => {
-                let _ = writeln!(s, "| set | train | val | test |\n|---|---:|---:|---:|");
-                for set in fig["sets"].as_array().into_iter().flatten() {
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {} | {} |",
-                        set["name"].as_str().unwrap_or(""),
-                        set["train"],
-                        set["val"],
-                        set["test"]
-                    );
-                }
-            }
-            Stage::Retrieval => {
-                let _ = writeln!(
-                    s,
-                    "FairytaleQA test stories, one document per section: {} documents, {} chunks; {} questions \
-                     whose answering section is known.\n",
-                    fig["documents"], fig["chunks"], fig["questions"]
-                );
-                let _ = writeln!(
-                    s,
-                    "| mode | recall@1 | recall@5 | recall@10 | MRR@10 | p50 ms |\n|---|---:|---:|---:|---:|---:|"
-                );
-                for m in fig["scores"].as_array().into_iter().flatten() {
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {} | {} | {} | {} |",
-                        m["mode"].as_str().unwrap_or(""),
-                        f(&m["recall_at_1"], 3),
-                        f(&m["recall_at_5"], 3),
-                        f(&m["recall_at_10"], 3),
-                        f(&m["mrr_at_10"], 3),
-                        f(&m["p50_ms"], 1)
-                    );
-                }
-            }
+            Stage::ChatData => render_chat_data(&mut s, fig),
+            Stage::Retrieval => render_retrieval(&mut s, fig),
             Stage::Eval => render_eval(&mut s, fig),
-            Stage::Export => {
-                let _ = writeln!(
-                    s,
-                    "`{}`, {:.1} MB:\n",
-                    fig["out"].as_str().unwrap_or(""),
-                    fig["bytes"].as_f64().unwrap_or(0.0) / 1e6
-                );
-                let _ = writeln!(s, "- the Hugging Face folder (`model.safetensors`, `config.json`, `tokenizer.json`, chat template, `README.md` model card)");
-                for g in fig["gguf_files"].as_array().into_iter().flatten() {
-                    let _ = writeln!(
-                        s,
-                        "- `{}` ({:.1} MB) for llama.cpp and Ollama",
-                        g[0].as_str().unwrap_or(""),
-                        g[1].as_f64().unwrap_or(0.0) / 1e6
-                    );
-                }
-                for n in fig["notices"].as_array().into_iter().flatten() {
-                    let _ = writeln!(s, "\nThe card carries the notice \"{}\".", n.as_str().unwrap_or(""));
-                }
-            }
+            Stage::Export => render_export(&mut s, fig),
             Stage::Report => {}
         }
     }
     s
+}
+
+/// Tokens per split and the validation sets each holds.
+fn render_shards(s: &mut String, fig: &Value) {
+    let _ = writeln!(
+        s,
+        "| split | documents | MB | tokens | bytes/token | validation sets |\n|---|---:|---:|---:|---:|---|"
+    );
+    for sp in fig["splits"].as_array().into_iter().flatten() {
+        let sets: Vec<&str> = sp["sets"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.2} | {} | {} | {} |",
+            sp["split"].as_str().unwrap_or(""),
+            sp["documents"],
+            sp["bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            sp["tokens"],
+            f(&sp["bytes_per_token"], 3),
+            sets.join(", ")
+        );
+    }
+}
+
+/// Conversations per chat set and split.
+fn render_chat_data(s: &mut String, fig: &Value) {
+    let _ = writeln!(s, "| set | train | val | test |\n|---|---:|---:|---:|");
+    for set in fig["sets"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            set["name"].as_str().unwrap_or(""),
+            set["train"],
+            set["val"],
+            set["test"]
+        );
+    }
+}
+
+/// How well retrieval finds the section that answers each FairytaleQA question, per mode.
+fn render_retrieval(s: &mut String, fig: &Value) {
+    let _ = writeln!(
+        s,
+        "FairytaleQA test stories, one document per section: {} documents, {} chunks; {} questions \
+         whose answering section is known.\n",
+        fig["documents"], fig["chunks"], fig["questions"]
+    );
+    let _ = writeln!(s, "| mode | recall@1 | recall@5 | recall@10 | MRR@10 | p50 ms |\n|---|---:|---:|---:|---:|---:|");
+    for m in fig["scores"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            m["mode"].as_str().unwrap_or(""),
+            f(&m["recall_at_1"], 3),
+            f(&m["recall_at_5"], 3),
+            f(&m["recall_at_10"], 3),
+            f(&m["mrr_at_10"], 3),
+            f(&m["p50_ms"], 1)
+        );
+    }
+}
+
+/// The exported folder and its files.
+fn render_export(s: &mut String, fig: &Value) {
+    let _ =
+        writeln!(s, "`{}`, {:.1} MB:\n", fig["out"].as_str().unwrap_or(""), fig["bytes"].as_f64().unwrap_or(0.0) / 1e6);
+    let _ = writeln!(s, "- the Hugging Face folder (`model.safetensors`, `config.json`, `tokenizer.json`, chat template, `README.md` model card)");
+    for g in fig["gguf_files"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            s,
+            "- `{}` ({:.1} MB) for llama.cpp and Ollama",
+            g[0].as_str().unwrap_or(""),
+            g[1].as_f64().unwrap_or(0.0) / 1e6
+        );
+    }
+    for n in fig["notices"].as_array().into_iter().flatten() {
+        let _ = writeln!(s, "\nThe card carries the notice \"{}\".", n.as_str().unwrap_or(""));
+    }
 }
 
 fn render_training(s: &mut String, rec: &StageRecord) {
