@@ -305,6 +305,116 @@ fn pack(order: &[u32], items: &[Item], max: usize, pack: bool) -> Vec<Vec<u32>> 
     windows
 }
 
+/// What [`load_sources`] read: training and validation conversations, and
+/// what each source holds.
+struct LoadedSources {
+    items: Vec<Item>,
+    val: Vec<Item>,
+    stats: Vec<SourceStats>,
+}
+
+/// Every source's training conversations (and up to `val_per_source` of its
+/// validation ones), rendered and checked against the window of `max`
+/// tokens, with what each source holds.
+fn load_sources(settings: &SftSettings, tok: &Tokenizer, max: usize) -> Result<LoadedSources, TrainError> {
+    let (mut items, mut val) = (Vec::new(), Vec::new());
+    let mut stats = Vec::new();
+    for (si, src) in settings.sources.iter().enumerate() {
+        let (train_path, val_path) = if src.path.is_dir() {
+            (src.path.join("train.jsonl"), Some(src.path.join("val.jsonl")))
+        } else {
+            (src.path.clone(), None)
+        };
+        if !train_path.exists() {
+            return Err(TrainError::Settings(format!(
+                "source {}: {} does not exist (make it with `fledge data chat`)",
+                si + 1,
+                train_path.display()
+            )));
+        }
+        if !(src.weight >= 0.0 && src.weight.is_finite()) {
+            return Err(TrainError::Settings(format!("source {}: weight must be >= 0", src.path.display())));
+        }
+        let mut st = SourceStats { path: src.path.clone(), weight: src.weight, ..Default::default() };
+        let train_items = load_items(&train_path, si, tok, max, settings.skip_bad, &mut st, None)?;
+        st.conversations = train_items.len();
+        st.tokens = train_items.iter().map(|i| i.rendered.ids.len() as u64).sum();
+        st.trained_tokens = train_items.iter().map(|i| i.rendered.trained.iter().filter(|&&t| t).count() as u64).sum();
+        items.extend(train_items);
+        if let Some(vp) = val_path.filter(|p| p.exists()) {
+            let mut vst = SourceStats::default();
+            let v = load_items(&vp, si, tok, max, settings.skip_bad, &mut vst, Some(settings.val_per_source))?;
+            st.val_conversations = v.len();
+            val.extend(v);
+        }
+        stats.push(st);
+    }
+    Ok(LoadedSources { items, val, stats })
+}
+
+/// The order of the `windows` training windows: passes over the weighted
+/// conversations, each shuffled with its own seed, packed into windows, with
+/// a pretraining window before each at the rate `fraction`.
+fn plan_windows(
+    settings: &SftSettings,
+    items: &[Item],
+    windows: usize,
+    fraction: f32,
+) -> Result<Vec<Window>, TrainError> {
+    let max = settings.seq_len + 1;
+    // Passes over the weighted data until the plan is full; each pass is
+    // shuffled with its own seed.
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x5f7);
+    let mut plan = Vec::with_capacity(windows);
+    let mut pass = 0u64;
+    while plan.len() < windows {
+        let mut order: Vec<u32> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let w = settings.sources[item.source].weight;
+            let copies = w.floor() as usize + usize::from(rng.gen::<f32>() < w.fract());
+            order.extend(std::iter::repeat(i as u32).take(copies));
+        }
+        if order.is_empty() {
+            return Err(TrainError::Settings("every source has weight 0".into()));
+        }
+        order.shuffle(&mut rng);
+        for w in pack(&order, items, max, settings.pack) {
+            while fraction > 0.0 && rng.gen::<f32>() < fraction && plan.len() < windows {
+                plan.push(Window::Pretrain(rng.gen()));
+            }
+            if plan.len() < windows {
+                plan.push(Window::Chat(w));
+            }
+        }
+        pass += 1;
+    }
+    tracing::debug!(passes = pass, "planned fine-tuning windows");
+    Ok(plan)
+}
+
+/// What the plan holds: windows of each kind, how full the chat windows are
+/// and what share of their positions carries loss.
+fn data_report(settings: &SftSettings, items: &[Item], plan: &[Window], stats: Vec<SourceStats>) -> DataReport {
+    let chat: Vec<&Vec<u32>> =
+        plan.iter().filter_map(|w| if let Window::Chat(c) = w { Some(c) } else { None }).collect();
+    let positions = (chat.len() * settings.seq_len).max(1) as f64;
+    let filled: usize = chat.iter().flat_map(|c| c.iter()).map(|&i| items[i as usize].rendered.ids.len()).sum();
+    let trained: usize = chat
+        .iter()
+        .flat_map(|c| c.iter())
+        .map(|&i| items[i as usize].rendered.trained.iter().filter(|&&t| t).count())
+        .sum();
+    DataReport {
+        sources: stats,
+        pack: settings.pack,
+        windows: plan.len(),
+        pretrain_windows: plan.len() - chat.len(),
+        fill: (filled as f64 / positions).min(1.0),
+        trained_fraction: trained as f64 / positions,
+        conversations_per_window: chat.iter().map(|c| c.len()).sum::<usize>() as f64 / chat.len().max(1) as f64,
+    }
+}
+
 impl<'a> SftBatches<'a> {
     /// Loads and renders every source and plans `windows` training windows.
     pub fn new(
@@ -319,39 +429,7 @@ impl<'a> SftBatches<'a> {
             ));
         }
         let max = settings.seq_len + 1;
-        let (mut items, mut val) = (Vec::new(), Vec::new());
-        let mut stats = Vec::new();
-        for (si, src) in settings.sources.iter().enumerate() {
-            let (train_path, val_path) = if src.path.is_dir() {
-                (src.path.join("train.jsonl"), Some(src.path.join("val.jsonl")))
-            } else {
-                (src.path.clone(), None)
-            };
-            if !train_path.exists() {
-                return Err(TrainError::Settings(format!(
-                    "source {}: {} does not exist (make it with `fledge data chat`)",
-                    si + 1,
-                    train_path.display()
-                )));
-            }
-            if !(src.weight >= 0.0 && src.weight.is_finite()) {
-                return Err(TrainError::Settings(format!("source {}: weight must be >= 0", src.path.display())));
-            }
-            let mut st = SourceStats { path: src.path.clone(), weight: src.weight, ..Default::default() };
-            let train_items = load_items(&train_path, si, tok, max, settings.skip_bad, &mut st, None)?;
-            st.conversations = train_items.len();
-            st.tokens = train_items.iter().map(|i| i.rendered.ids.len() as u64).sum();
-            st.trained_tokens =
-                train_items.iter().map(|i| i.rendered.trained.iter().filter(|&&t| t).count() as u64).sum();
-            items.extend(train_items);
-            if let Some(vp) = val_path.filter(|p| p.exists()) {
-                let mut vst = SourceStats::default();
-                let v = load_items(&vp, si, tok, max, settings.skip_bad, &mut vst, Some(settings.val_per_source))?;
-                st.val_conversations = v.len();
-                val.extend(v);
-            }
-            stats.push(st);
-        }
+        let LoadedSources { items, val, stats } = load_sources(settings, tok, max)?;
         if items.is_empty() {
             return Err(TrainError::Settings("every conversation was dropped or the sources are empty".into()));
         }
@@ -361,54 +439,11 @@ impl<'a> SftBatches<'a> {
         };
         let fraction = if pretrain_loader.is_some() { settings.pretrain_fraction.clamp(0.0, 1.0) } else { 0.0 };
 
-        // Passes over the weighted data until the plan is full; each pass is
-        // shuffled with its own seed.
-        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x5f7);
-        let mut plan = Vec::with_capacity(windows);
-        let mut pass = 0u64;
-        while plan.len() < windows {
-            let mut order: Vec<u32> = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let w = settings.sources[item.source].weight;
-                let copies = w.floor() as usize + usize::from(rng.gen::<f32>() < w.fract());
-                order.extend(std::iter::repeat(i as u32).take(copies));
-            }
-            if order.is_empty() {
-                return Err(TrainError::Settings("every source has weight 0".into()));
-            }
-            order.shuffle(&mut rng);
-            for w in pack(&order, &items, max, settings.pack) {
-                while fraction > 0.0 && rng.gen::<f32>() < fraction && plan.len() < windows {
-                    plan.push(Window::Pretrain(rng.gen()));
-                }
-                if plan.len() < windows {
-                    plan.push(Window::Chat(w));
-                }
-            }
-            pass += 1;
-        }
-        tracing::debug!(passes = pass, "planned fine-tuning windows");
+        let plan = plan_windows(settings, &items, windows, fraction)?;
         let val_order: Vec<u32> = (0..val.len() as u32).collect();
         let val_plan = pack(&val_order, &val, max, true).into_iter().map(Window::Chat).collect();
 
-        let chat: Vec<&Vec<u32>> =
-            plan.iter().filter_map(|w| if let Window::Chat(c) = w { Some(c) } else { None }).collect();
-        let positions = (chat.len() * settings.seq_len).max(1) as f64;
-        let filled: usize = chat.iter().flat_map(|c| c.iter()).map(|&i| items[i as usize].rendered.ids.len()).sum();
-        let trained: usize = chat
-            .iter()
-            .flat_map(|c| c.iter())
-            .map(|&i| items[i as usize].rendered.trained.iter().filter(|&&t| t).count())
-            .sum();
-        let report = DataReport {
-            sources: stats,
-            pack: settings.pack,
-            windows: plan.len(),
-            pretrain_windows: plan.len() - chat.len(),
-            fill: (filled as f64 / positions).min(1.0),
-            trained_fraction: trained as f64 / positions,
-            conversations_per_window: chat.iter().map(|c| c.len()).sum::<usize>() as f64 / chat.len().max(1) as f64,
-        };
+        let report = data_report(settings, &items, &plan, stats);
         let batches = SftBatches {
             items,
             val,
