@@ -45,5 +45,7 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --release --all-targets -- -D warnings
+# The API documentation builds without broken or private links.
+RUSTDOCFLAGS="-D warnings" cargo doc --release --no-deps --quiet
 # Every test binary runs even after one fails, so one run shows every failure.
 cargo test --release --no-fail-fast

@@ -4,7 +4,7 @@
 //! [`convert`] reads one dataset folder and returns one [`Converted`] per
 //! output source: a single one for every dataset except bAbI, which gives one
 //! per task (`babi-task1` ... `babi-task20`) so that evaluation can pick
-//! tasks. [`write`] puts each under `out_dir/{source}/{train,val,test}.jsonl`
+//! tasks. [`write()`] puts each under `out_dir/{source}/{train,val,test}.jsonl`
 //! with a `report.json` of counts, skips and notes.
 //!
 //! Choices, per source (the submodules say why):
@@ -216,7 +216,7 @@ pub fn write(converted: &Converted, out_dir: &Path) -> Result<Vec<PathBuf>, Conv
     write_with_license(converted, out_dir, license(source))
 }
 
-/// [`write`], recording `license` in the report (fine-tuning carries it into
+/// [`write()`], recording `license` in the report (fine-tuning carries it into
 /// the chat model's card).
 pub fn write_with_license(
     converted: &Converted,

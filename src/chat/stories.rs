@@ -184,7 +184,7 @@ const NOT_SUBJECTS: &[&str] = &[
 ];
 
 /// The nouns a story can be about: the words that follow "a", "an" or "the"
-/// most often in `docs` (lower-case, letters only), minus [`NOT_SUBJECTS`]
+/// most often in `docs` (lower-case, letters only), minus `NOT_SUBJECTS`
 /// and minus adjectives. An adjective there is mostly followed by its noun
 /// ("a naughty dog"); a noun by punctuation or a small word ("the dog was",
 /// "a dog."), so a word counts as a noun when that happens at least half

@@ -191,7 +191,7 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// What a story for `request` should mention: its words of three letters or
-/// more that are not [`ASKING_WORDS`], stemmed, once each, in order.
+/// more that are not `ASKING_WORDS`, stemmed, once each, in order.
 pub fn request_words(request: &str) -> Vec<String> {
     let stemmer = Stemmer::create(Algorithm::English);
     let mut out: Vec<String> = Vec::new();

@@ -6,7 +6,7 @@
 //! dS·K, dSᵀ·Q, Pᵀ·dO) are small matrix products of size T×T×head_dim, too
 //! small for a threaded GEMM but big enough for a register-tiled kernel: a
 //! tile of 4 rows × `C` columns lives in registers while the shared dimension
-//! streams past ([`tile`]). The causal structure skips the tiles above the
+//! streams past (`tile`). The causal structure skips the tiles above the
 //! diagonal.
 //!
 //! The tile is 4 × 16 with AVX2 (eight 8-lane accumulators) and 4 × 32 with

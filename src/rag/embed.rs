@@ -199,7 +199,7 @@ impl Embedder {
         self.dim
     }
 
-    /// The most text tokens one vector sees: max_seq_length minus the two special tokens [CLS] [SEP].
+    /// The most text tokens one vector sees: max_seq_length minus the two special tokens `[CLS]` `[SEP]`.
     pub fn max_tokens(&self) -> usize {
         self.max_seq_length - 2
     }

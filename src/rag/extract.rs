@@ -72,7 +72,7 @@ pub enum Skip {
     TooLarge { bytes: u64, limit: u64 },
     /// Nothing but whitespace came out (an empty file, a scanned PDF without a text layer).
     NoText,
-    /// The extractor failed; the whole message, e.g. "PDF text extraction failed: <reason>".
+    /// The extractor failed; the whole message, e.g. "PDF text extraction failed: `<reason>`".
     Extraction(String),
     /// The file's path is not valid UTF-8, and the index records paths as text.
     NameNotUtf8,

@@ -146,7 +146,7 @@ const COMMON_WORDS: &[&str] = &[
     "yours", "yourself",
 ];
 
-/// The question's informative words: what is left without [`COMMON_WORDS`].
+/// The question's informative words: what is left without `COMMON_WORDS`.
 pub fn content_words(question: &str) -> Vec<String> {
     question
         .split(|c: char| !c.is_alphanumeric())
