@@ -602,13 +602,14 @@ pub fn run_loop(
             break;
         }
         let lr = settings.lr_at(state.step);
-        let (stats, step_tokens) = match train_step(source, settings, &mut trainer, &mut worker, &state, lr) {
-            Ok(done) => done,
-            Err(e) => {
-                bar.abandon();
-                return Err(diverged_at(e, &last_checkpoint));
-            }
-        };
+        let (stats, step_tokens) =
+            match train_step(source, settings, &mut trainer, &mut worker, &state, lr, &last_checkpoint) {
+                Ok(done) => done,
+                Err(e) => {
+                    bar.abandon();
+                    return Err(e);
+                }
+            };
         state.step += 1;
         state.micro_batches += settings.grad_accum as u64;
         state.tokens_seen += step_tokens;
@@ -637,11 +638,19 @@ pub fn run_loop(
             pull(&mut worker, &mut trainer)?;
         }
         if evaluating {
-            let eval = match validate(source, &mut trainer, &mut worker, &mut state, settings, &mut metric) {
+            let eval = match validate(
+                source,
+                &mut trainer,
+                &mut worker,
+                &mut state,
+                settings,
+                &mut metric,
+                &last_checkpoint,
+            ) {
                 Ok(eval) => eval,
                 Err(e) => {
                     bar.abandon();
-                    return Err(diverged_at(e, &last_checkpoint));
+                    return Err(e);
                 }
             };
             last_val = (metric.val_loss, metric.val_bpb);
@@ -731,8 +740,8 @@ fn start_engines(
 /// One optimizer step over `grad_accum` micro-batches: its loss and gradient
 /// norm, and how many tokens carried loss (all of them in pretraining, the
 /// assistant's in fine-tuning). A non-finite loss or gradient is an error
-/// ([`TrainError::Diverged`]): the weights are about to be garbage, and must
-/// not be saved.
+/// ([`TrainError::Diverged`], naming `last_checkpoint` to go back to): the
+/// weights are about to be garbage, and must not be saved.
 fn train_step(
     source: &dyn BatchSource,
     settings: &TrainSettings,
@@ -740,6 +749,7 @@ fn train_step(
     worker: &mut Option<TorchWorker>,
     state: &TrainState,
     lr: f32,
+    last_checkpoint: &Path,
 ) -> Result<(StepStats, u64), TrainError> {
     let batches: Vec<Batch> = (0..settings.grad_accum as u64).map(|a| source.batch(state.micro_batches + a)).collect();
     let tokens: u64 = batches.iter().map(|b| b.targets.iter().filter(|&&t| t != IGNORE).count() as u64).sum();
@@ -753,19 +763,9 @@ fn train_step(
     };
     if !stats.loss.is_finite() || !stats.grad_norm.is_finite() {
         let loss = if stats.loss.is_finite() { stats.grad_norm } else { stats.loss };
-        return Err(TrainError::Diverged { step: state.step + 1, loss, out: PathBuf::new() });
+        return Err(TrainError::Diverged { step: state.step + 1, loss, out: last_checkpoint.to_path_buf() });
     }
     Ok((stats, tokens))
-}
-
-/// Fills a divergence error's `out` with the checkpoint to go back to.
-fn diverged_at(e: TrainError, last_checkpoint: &Path) -> TrainError {
-    match e {
-        TrainError::Diverged { step, loss, .. } => {
-            TrainError::Diverged { step, loss, out: last_checkpoint.to_path_buf() }
-        }
-        other => other,
-    }
 }
 
 /// What one validation decided, besides the figures it wrote into the metric.
@@ -788,13 +788,18 @@ fn validate(
     state: &mut TrainState,
     settings: &TrainSettings,
     metric: &mut Metric,
+    last_checkpoint: &Path,
 ) -> Result<Validated, TrainError> {
     let eval = match worker {
         Some(w) => source.evaluate(w)?,
         None => source.evaluate(&mut EngineScorer { engine: &mut trainer.engine, params: &trainer.params })?,
     };
     if !eval.loss.is_finite() {
-        return Err(TrainError::Diverged { step: state.step, loss: eval.loss as f32, out: PathBuf::new() });
+        return Err(TrainError::Diverged {
+            step: state.step,
+            loss: eval.loss as f32,
+            out: last_checkpoint.to_path_buf(),
+        });
     }
     metric.val_loss = Some(eval.loss);
     metric.val_bpb = eval.bpb;
