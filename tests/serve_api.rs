@@ -233,6 +233,75 @@ fn quoted_answers_are_words_of_the_context() {
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["param"], "quote");
 }
 
+/// A story request is told in tries, as `fledge chat` tells it: with
+/// `story_tries` N (the server's default 4) the answer is, of the N single
+/// answers with seeds `seed + j` x 100,000, the first that uses every word of
+/// the request, else the one that uses the most, and it arrives whole.
+/// Other messages are one sample whatever `story_tries` says.
+#[test]
+fn story_requests_are_told_in_tries() {
+    use fledge::chat::tries::{best_try, request_words, TRY_SEED_STRIDE};
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "m", false);
+    let server = Server::start(&model, &[]);
+    let answer = |content: &str, seed: u64, extra: Value| {
+        let mut req = chat(content, json!({"max_tokens": 24, "temperature": 1.0, "seed": seed}));
+        for (k, v) in extra.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        let (status, body) = server.post_json("/v1/chat/completions", &req);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let text = |a: &Value| a["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let request = "tell me a story about the red ball and the big dog";
+    let wanted = request_words(request);
+    assert_eq!(wanted, ["red", "ball", "big", "dog"]);
+    let mut kept_a_later_try = false;
+    for seed in 1..=6u64 {
+        let singles: Vec<Value> =
+            (0..4).map(|j| answer(request, seed + j * TRY_SEED_STRIDE, json!({"story_tries": 1}))).collect();
+        let texts: Vec<String> = singles.iter().map(text).collect();
+        let best = best_try(&wanted, texts.iter().map(String::as_str)).unwrap();
+        kept_a_later_try |= best > 0;
+        let told = answer(request, seed, json!({}));
+        assert_eq!(text(&told), texts[best], "seed {seed}: {texts:?}");
+        assert_eq!(told["usage"], singles[best]["usage"], "seed {seed}");
+        let best_of_two = best_try(&wanted, texts[..2].iter().map(String::as_str)).unwrap();
+        assert_eq!(text(&answer(request, seed, json!({"story_tries": 2}))), texts[best_of_two], "seed {seed}");
+    }
+    assert!(kept_a_later_try, "the first try was kept every time: the check says nothing");
+
+    // Streamed, the kept story comes as one piece.
+    let mut streamed = chat(request, json!({"max_tokens": 24, "temperature": 1.0, "seed": 1, "stream": true}));
+    streamed["stream_options"] = json!({"include_usage": true});
+    let (status, body) = server.post_json("/v1/chat/completions", &streamed);
+    assert_eq!(status, 200);
+    let pieces: Vec<String> = events(&body)
+        .iter()
+        .filter(|e| *e != "[DONE]")
+        .filter_map(|e| {
+            serde_json::from_str::<Value>(e).unwrap()["choices"][0]["delta"]["content"].as_str().map(String::from)
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(pieces, [text(&answer(request, 1, json!({})))]);
+
+    // Not a story request, or greedy: one sample, whatever `story_tries` says.
+    let other = "the cat sat on the mat";
+    assert_eq!(text(&answer(other, 3, json!({"story_tries": 8}))), text(&answer(other, 3, json!({"story_tries": 1}))));
+    let greedy = json!({"temperature": 0.0, "story_tries": 8});
+    assert_eq!(
+        text(&answer(request, 3, greedy)),
+        text(&answer(request, 3, json!({"temperature": 0.0, "story_tries": 1})))
+    );
+    for bad in [0, 65] {
+        let (status, body) = server.post_json("/v1/chat/completions", &chat(request, json!({"story_tries": bad})));
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["param"], "story_tries");
+    }
+}
+
 #[test]
 fn log_probabilities_and_the_inspect_endpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -499,6 +568,54 @@ fn a_client_that_leaves_cancels_its_generation_and_a_full_queue_answers_503() {
     assert!(statuses.contains(&503), "{statuses:?}");
     assert!(statuses.contains(&200), "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+}
+
+/// A story request told in tries that its client leaves stops all its tries;
+/// a queue too small for every try takes the request with fewer.
+#[test]
+fn a_client_that_leaves_a_story_told_in_tries_cancels_every_try() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = random_model(dir.path(), "big", true);
+    let server = Server::start(&model, &["--max-active", "8", "--queue", "2", "--top-k", "0"]);
+    let story = |seed: u64, tries: u64, stream: bool, max_tokens: u64| {
+        json!({"model": "big", "max_tokens": max_tokens, "seed": seed, "temperature": 0.05, "stream": stream,
+               "story_tries": tries, "messages": [{"role": "user", "content": "tell me a story about a dog"}]})
+    };
+    // A seed whose first try, told alone, runs to the length limit (a random
+    // model often ends an answer at once), so that its tries last long.
+    let seed = (0..20)
+        .find(|&seed| {
+            let (status, body) = server.post_json("/v1/chat/completions", &story(seed, 1, false, 440));
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str::<Value>(&body).unwrap()["choices"][0]["finish_reason"] == "length"
+        })
+        .expect("a seed whose answer runs long");
+    let cancelled = server.health()["engine"]["cancelled"].as_u64().unwrap();
+    let body = story(seed, 4, true, 440).to_string();
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut first = [0u8; 64];
+    s.read_exact(&mut first).unwrap();
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&first));
+    drop(s);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = server.health();
+        if h["engine"]["active"] == 0 && h["engine"]["queued"] == 0 {
+            assert!(h["engine"]["cancelled"].as_u64().unwrap() > cancelled, "{h}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the tries of a departed client still run: {h}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Eight tries, guided (two slots each), on eight slots and two queue places: answered.
+    let (status, body) = server.post_json("/v1/chat/completions", &story(seed, 8, false, 8));
+    assert_eq!(status, 200, "{body}");
 }
 
 /// Issue 19, item 7: clients that send their headers and then trickle the

@@ -45,7 +45,9 @@ fn the_chat_page_streams_an_answer_in_chromium() {
     // Every token may be sampled (the server's default keeps only the top 40):
     // the seed below was chosen for that, and an untrained model's end token
     // would otherwise often be among the 40 and end an answer at once.
-    let server = Server::start(&model, &["--top-k", "0"]);
+    // One sample a story request (`--story-tries 1`): the stop check below
+    // needs a story that streams token by token.
+    let server = Server::start(&model, &["--top-k", "0", "--story-tries", "1"]);
     let screenshot =
         std::env::var("FLEDGE_SCREENSHOT").map(PathBuf::from).unwrap_or_else(|_| dir.path().join("chat-page.png"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/chat_page.cjs");

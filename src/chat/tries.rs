@@ -214,13 +214,28 @@ pub fn coverage(wanted: &[String], story: &str) -> usize {
     wanted.iter().filter(|w| have.contains(*w)).count()
 }
 
+/// Which of a request's finished tries to keep: the first that uses every
+/// word in `wanted`, else the one that uses the most, the earliest among
+/// equals (so the same as stopping at the first that uses them all). `None`
+/// when there are no stories.
+pub fn best_try<'a>(wanted: &[String], stories: impl IntoIterator<Item = &'a str>) -> Option<usize> {
+    let mut best: Option<(usize, usize)> = None;
+    for (i, story) in stories.into_iter().enumerate() {
+        let used = coverage(wanted, story);
+        if best.is_none_or(|(_, most)| used > most) {
+            best = Some((i, used));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
 /// The reply to `messages` as [`generate_reply`] makes it, in up to `tries`
 /// samples when the last user message asks for a story: try `j` is sampled
-/// with seed `options.seed + j` × [`TRY_SEED_STRIDE`]; the first that uses
-/// every request word is kept, else the one that uses the most (the earliest
-/// among equals). `on_try` hears each finished try's text and its count of
-/// request words. Anything else, `tries` ≤ 1 or greedy decoding (temperature
-/// 0): one sample.
+/// with seed `options.seed + j` × [`TRY_SEED_STRIDE`], and [`best_try`]
+/// picks among them; sampling stops at the first that uses every request
+/// word. `on_try` hears each finished try's text and its count of request
+/// words. Anything else, `tries` ≤ 1 or greedy decoding (temperature 0): one
+/// sample.
 #[allow(clippy::too_many_arguments)]
 pub fn generate_story_reply(
     generator: &mut Generator,
@@ -237,20 +252,30 @@ pub fn generate_story_reply(
         _ => return generate_reply(generator, guide, guidance, tok, messages, options, |_| {}),
     };
     let wanted = request_words(request);
-    let mut best: Option<(usize, Generation)> = None;
+    let mut told: Vec<Generation> = Vec::new();
     for j in 0..tries as u64 {
-        let seeded = SamplingOptions { seed: options.seed.wrapping_add(j * TRY_SEED_STRIDE), ..options.clone() };
-        let g = generate_reply(generator, guide, guidance, tok, messages, &seeded, |_| {});
+        let g = generate_reply(generator, guide, guidance, tok, messages, &try_options(options, j), |_| {});
         let used = coverage(&wanted, &g.text);
         on_try(&g.text, used);
-        if best.as_ref().is_none_or(|(most, _)| used > *most) {
-            best = Some((used, g));
-        }
+        told.push(g);
         if used == wanted.len() {
             break;
         }
     }
-    best.map(|(_, g)| g).expect("at least one try")
+    let best = best_try(&wanted, told.iter().map(|g| g.text.as_str())).expect("at least one try");
+    told.swap_remove(best)
+}
+
+/// The sampling options of try `j` of a story request: the request's own,
+/// with the seed moved on by `j` × [`TRY_SEED_STRIDE`].
+pub fn try_options(options: &SamplingOptions, j: u64) -> SamplingOptions {
+    SamplingOptions { seed: options.seed.wrapping_add(j * TRY_SEED_STRIDE), ..options.clone() }
+}
+
+/// The words a story for the last user message of `messages` should use
+/// ([`request_words`]); empty when there is no user message.
+pub fn wanted_words(messages: &[Message]) -> Vec<String> {
+    last_request(messages).map(request_words).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -292,6 +317,19 @@ mod tests {
         assert_eq!(coverage(&wanted, "The bunny jumps."), 2);
         assert_eq!(coverage(&wanted, "Bunnies were jumping in the PUDDLE!"), 3);
         assert_eq!(coverage(&wanted, "A cat sat."), 0);
+    }
+
+    #[test]
+    fn the_kept_try_is_the_first_that_uses_every_word_else_the_one_that_uses_the_most() {
+        let wanted = request_words("Tell me a story about a dragon who is afraid of the dark.");
+        assert_eq!(best_try(&wanted, ["A dragon.", "A dark night.", "The dragon was afraid of the dark."]), Some(2));
+        assert_eq!(best_try(&wanted, ["A cat.", "A dragon.", "The dark.", "A dragon was afraid."]), Some(3));
+        // The earliest of equals, and the first of those that use every word.
+        assert_eq!(best_try(&wanted, ["A cat.", "A dragon.", "The dark."]), Some(1));
+        let all = "The dragon was afraid of the dark.";
+        assert_eq!(best_try(&wanted, ["A dragon.", all, all]), Some(1));
+        assert_eq!(best_try(&wanted, ["A cat."]), Some(0));
+        assert_eq!(best_try(&wanted, []), None);
     }
 
     /// A random tiny model over a tokenizer of a few hundred tokens.

@@ -943,7 +943,7 @@ pub fn run_data_notes(args: DataNotesArgs) -> Result<()> {
 }
 
 /// `--story-tries`: a count from 1 to 64.
-fn parse_tries(s: &str) -> Result<usize, String> {
+pub(super) fn parse_tries(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("{s:?} is not a number of tries from 1 to 64")),

@@ -75,6 +75,12 @@ pub struct ModelArgs {
     /// answered with a quote is no story.
     #[arg(long, default_value_t = false)]
     quote: bool,
+    /// Asked for a story, sample up to this many side by side and answer with the first that uses
+    /// every word of the request (else the one that uses the most), as `fledge chat --story-tries`,
+    /// for chat requests without `story_tries`; the story then arrives whole, not token by token
+    /// (1: one sample, streamed).
+    #[arg(long, default_value_t = fledge::chat::tries::STORY_TRIES, value_parser = super::chat::parse_tries)]
+    story_tries: usize,
 }
 
 #[derive(Args)]
@@ -160,8 +166,19 @@ fn state(args: &ModelArgs, api_key: Option<String>, unbatched: bool) -> Result<A
     if !(0.0..=10.0).contains(&args.guidance) {
         bail!("--guidance is {}; it must be between 0 and 10", args.guidance);
     }
-    let (guidance, quote) = (args.guidance, args.quote);
-    Ok(Arc::new(AppState { model, engine, index, rag_k: args.rag_k, api_key, defaults, guidance, quote, started }))
+    let (guidance, quote, story_tries) = (args.guidance, args.quote, args.story_tries);
+    Ok(Arc::new(AppState {
+        model,
+        engine,
+        index,
+        rag_k: args.rag_k,
+        api_key,
+        defaults,
+        guidance,
+        quote,
+        story_tries,
+        started,
+    }))
 }
 
 /// A positive number of seconds from the command line.

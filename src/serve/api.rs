@@ -7,8 +7,8 @@
 //! OpenAI defines that a small local model cannot honour (`n` above 1,
 //! tools, `logit_bias`) are refused with a message naming the field; ones
 //! that change nothing here (`user`, the penalties within their range) are
-//! accepted. `top_k`, `repetition_penalty`, `guidance`, `retrieval`, `quote`
-//! and `continue_final_message` are fledge's own.
+//! accepted. `top_k`, `repetition_penalty`, `guidance`, `retrieval`, `quote`,
+//! `story_tries` and `continue_final_message` are fledge's own.
 //!
 //! Log-probabilities (`logprobs`, `top_logprobs`) come in OpenAI's shapes.
 //! Where its documentation leaves open which distribution they describe,
@@ -151,6 +151,10 @@ pub struct ChatRequest {
     /// retrieval found) with the span of it the model finds likeliest, as `fledge ask` does
     /// (default: the server's `--quote`); sampling fields do not apply to a quoted answer.
     pub quote: Option<bool>,
+    /// fledge: asked for a story, sample up to this many, 1 to 64, and answer with the first
+    /// that uses every word of the request, else the one that uses the most (default: the
+    /// server's `--story-tries`); the story then arrives whole, as `fledge chat` shows it.
+    pub story_tries: Option<i64>,
     /// fledge (as vLLM): the last message is the assistant's, unfinished;
     /// the answer continues it instead of starting a new one (the chat
     /// page's "what if it had said …").

@@ -26,6 +26,7 @@ use tokio_stream::StreamExt;
 
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Guide, Job, Model};
+use crate::chat::tries::{best_try, told_in_tries, try_options, wanted_words};
 use crate::chat::{fit_to_window, guided_against, quoted_reply, render_tokens, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
 use crate::generate::{FinishReason, SamplingOptions, TokenLogprob};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub guidance: f32,
     /// Quote answers about a context, for chat requests without `quote`.
     pub quote: bool,
+    /// Stories sampled per story request, for chat requests without `story_tries`.
+    pub story_tries: usize,
     /// When the server started (the model's `created`).
     pub started: u64,
 }
@@ -215,6 +218,8 @@ struct Prepared {
     guide: Option<Guide>,
     /// A chat answer to quote from its context: the conversation as rendered.
     quote: Option<Vec<Message>>,
+    /// A story request told in tries: how many, and the words the story should use.
+    tries: Option<(usize, Vec<String>)>,
 }
 
 /// Runs CPU work (tokenizing, retrieval) off the async threads.
@@ -317,8 +322,21 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         other.extend_from_slice(&prompt[prompt.len() - begun..]);
         Guide { prompt: other, weight: guidance }
     });
+    let story_tries = match req.story_tries {
+        Some(n) if !(1..=64).contains(&n) => {
+            return Err(ApiError::invalid(
+                "story_tries".to_string(),
+                format!("`story_tries` is {n}; it must be between 1 and 64"),
+            ))
+        }
+        Some(n) => n as usize,
+        None => s.story_tries,
+    };
+    // As `fledge chat`: a story request, sampled, is told in tries (not one continuing an unfinished answer).
+    let tries =
+        (begun == 0 && told_in_tries(&messages, &options, story_tries)).then(|| (story_tries, wanted_words(&messages)));
     let quote = (quote && messages.iter().any(|m| m.role == Role::Context)).then_some(messages);
-    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide, quote })
+    Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide, quote, tries })
 }
 
 /// Completion: the prompt continued as a document (after `<|endoftext|>`,
@@ -350,7 +368,7 @@ fn prepare_completion(s: &AppState, req: &CompletionRequest) -> Result<Prepared,
         _ => Vec::new(),
     };
     let echo = echo.then_some(text);
-    Ok(Prepared { prompt, options, sources: Vec::new(), echo, prompt_logprobs, guide: None, quote: None })
+    Ok(Prepared { prompt, options, sources: Vec::new(), echo, prompt_logprobs, guide: None, quote: None, tries: None })
 }
 
 /// Each prompt token's log-probability given the ones before it (the
@@ -367,11 +385,76 @@ fn prompt_logprobs(model: &Model, prompt: &[u32], n: usize) -> Vec<TokenLogprob>
 }
 
 fn submit(s: &AppState, p: &Prepared) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+    submit_with(s, p, p.options.clone())
+}
+
+fn submit_with(
+    s: &AppState,
+    p: &Prepared,
+    options: SamplingOptions,
+) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let job = Job { prompt: p.prompt.clone(), options: p.options.clone(), events: tx, guide: p.guide.clone() };
+    let job = Job { prompt: p.prompt.clone(), options, events: tx, guide: p.guide.clone() };
     s.engine.submit(job).map_err(|busy| {
         ApiError::status(StatusCode::SERVICE_UNAVAILABLE, "server_error", Some("server_busy"), busy.to_string())
     })?;
+    Ok(rx)
+}
+
+/// One try's answer, gathered from its engine events.
+struct Told {
+    text: String,
+    logprobs: Vec<TokenLogprob>,
+    finish: FinishReason,
+    completion_tokens: usize,
+}
+
+/// Reads a job's events to its end; `None` if the engine stopped first.
+async fn told(mut events: mpsc::UnboundedReceiver<Event>) -> Option<Told> {
+    let (mut text, mut logprobs) = (String::new(), Vec::new());
+    loop {
+        match events.recv().await? {
+            Event::Text(t, lps) => {
+                text.push_str(&t);
+                logprobs.extend(lps);
+            }
+            Event::Done { finish, completion_tokens, .. } => {
+                return Some(Told { text, logprobs, finish, completion_tokens })
+            }
+        }
+    }
+}
+
+/// A story request told in tries, as `fledge chat` tells it
+/// (`crate::chat::tries`): `tries` jobs with the seeds of
+/// [`try_options`] run side by side in the engine's batch, and the one
+/// [`best_try`] keeps is sent as one piece (when the engine's queue is full,
+/// the tries it took). A client that leaves drops the
+/// receiver, this task stops waiting, and dropping the tries' receivers
+/// cancels them in the engine.
+fn submit_tries(
+    s: &AppState,
+    p: &Prepared,
+    tries: usize,
+    wanted: Vec<String>,
+) -> Result<mpsc::UnboundedReceiver<Event>, ApiError> {
+    // A busy engine takes fewer tries rather than refusing the request: only the first must get in.
+    let mut jobs = vec![submit_with(s, p, try_options(&p.options, 0))?];
+    jobs.extend((1..tries as u64).map_while(|j| submit_with(s, p, try_options(&p.options, j)).ok()));
+    let prompt_tokens = p.prompt.len();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let all = tokio::select! {
+            all = futures_util::future::join_all(jobs.into_iter().map(told)) => all,
+            () = tx.closed() => return,
+        };
+        // An engine that stopped answers nothing: dropping `tx` tells `respond`.
+        let Some(mut all) = all.into_iter().collect::<Option<Vec<Told>>>() else { return };
+        let Some(best) = best_try(&wanted, all.iter().map(|t| t.text.as_str())) else { return };
+        let t = all.swap_remove(best);
+        let _ = tx.send(Event::Text(t.text, t.logprobs));
+        let _ = tx.send(Event::Done { finish: t.finish, prompt_tokens, completion_tokens: t.completion_tokens });
+    });
     Ok(rx)
 }
 
@@ -540,9 +623,10 @@ async fn respond(
     stream: bool,
     include_usage: bool,
 ) -> Result<Response, ApiError> {
-    let mut events = match &p.quote {
-        Some(messages) => quote_or_submit(s, &p, messages.clone()).await?,
-        None => submit(s, &p)?,
+    let mut events = match (&p.quote, &p.tries) {
+        (Some(messages), _) => quote_or_submit(s, &p, messages.clone()).await?,
+        (None, Some((tries, wanted))) => submit_tries(s, &p, *tries, wanted.clone())?,
+        (None, None) => submit(s, &p)?,
     };
     let env = Envelope {
         id: request_id(if kind == Kind::Chat { "chatcmpl" } else { "cmpl" }),
@@ -614,7 +698,12 @@ async fn respond(
                 return;
             }
         }
-        while let Some(event) = events.recv().await {
+        // Waiting for the next event, also watch for the client leaving: a
+        // story told in tries sends nothing until its tries are done.
+        while let Some(event) = tokio::select! {
+            event = events.recv() => event,
+            () = tx.closed() => return,
+        } {
             match event {
                 Event::Text(t, lps) => {
                     let choice = env.choice(Some(&t), None, true, logprobs.value(&lps));
