@@ -36,6 +36,7 @@ fn chat_completions_streaming_models_page_and_key() {
     let models: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(models["data"][0]["id"], "m");
     assert_eq!(models["data"][0]["context_window"], 512);
+    assert_eq!(models["data"][0]["story_tries"], 4);
 
     // A whole answer, with usage; the same seed gives the same text.
     let req = chat("the cat sat on", json!({"max_tokens": 20, "seed": 3, "temperature": 1.0}));

@@ -155,6 +155,7 @@ fn model_json(s: &AppState) -> Value {
         "context_window": s.model.config.max_seq_len,
         "retrieval": s.index.is_some(),
         "quote": s.quote,
+        "story_tries": s.story_tries,
     })
 }
 
@@ -763,6 +764,7 @@ mod tests {
             "/v1/fledge/inspect",
             "role=\"switch\"",
             "Show probabilities",
+            "body.story_tries",
         ] {
             assert!(PAGE.contains(needed), "{needed:?}");
         }
