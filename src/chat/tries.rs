@@ -27,6 +27,9 @@ use rust_stemmers::{Algorithm, Stemmer};
 /// story request unless told otherwise (1: one sample, as without tries).
 pub const STORY_TRIES: usize = 4;
 
+/// The most tries a command or request may ask for.
+pub const MAX_STORY_TRIES: usize = 64;
+
 /// Try `j` is sampled with the reply's seed plus `j` times this, so that a
 /// run of `fledge eval` (whose request `i` uses seed `seed + i`) never reuses
 /// another request's seed for its tries.

@@ -942,10 +942,11 @@ pub fn run_data_notes(args: DataNotesArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--story-tries`: a count from 1 to 64.
+/// `--story-tries`: a count from 1 to `MAX_STORY_TRIES` (64).
 pub(super) fn parse_tries(s: &str) -> Result<usize, String> {
+    use fledge::chat::tries::MAX_STORY_TRIES;
     match s.parse::<usize>() {
-        Ok(n) if (1..=64).contains(&n) => Ok(n),
-        _ => Err(format!("{s:?} is not a number of tries from 1 to 64")),
+        Ok(n) if (1..=MAX_STORY_TRIES).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number of tries from 1 to {MAX_STORY_TRIES}")),
     }
 }

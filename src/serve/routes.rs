@@ -26,7 +26,7 @@ use tokio_stream::StreamExt;
 
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Guide, Job, Model};
-use crate::chat::tries::{best_try, told_in_tries, try_options, wanted_words};
+use crate::chat::tries::{best_try, told_in_tries, try_options, wanted_words, MAX_STORY_TRIES};
 use crate::chat::{fit_to_window, guided_against, quoted_reply, render_tokens, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
 use crate::generate::{FinishReason, SamplingOptions, TokenLogprob};
@@ -324,10 +324,10 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         Guide { prompt: other, weight: guidance }
     });
     let story_tries = match req.story_tries {
-        Some(n) if !(1..=64).contains(&n) => {
+        Some(n) if !(1..=MAX_STORY_TRIES as i64).contains(&n) => {
             return Err(ApiError::invalid(
                 "story_tries".to_string(),
-                format!("`story_tries` is {n}; it must be between 1 and 64"),
+                format!("`story_tries` is {n}; it must be between 1 and {MAX_STORY_TRIES}"),
             ))
         }
         Some(n) => n as usize,
@@ -402,11 +402,12 @@ fn submit_with(
     Ok(rx)
 }
 
-/// One try's answer, gathered from its engine events.
+/// A whole answer, gathered from a job's engine events.
 struct Told {
     text: String,
     logprobs: Vec<TokenLogprob>,
     finish: FinishReason,
+    prompt_tokens: usize,
     completion_tokens: usize,
 }
 
@@ -419,8 +420,8 @@ async fn told(mut events: mpsc::UnboundedReceiver<Event>) -> Option<Told> {
                 text.push_str(&t);
                 logprobs.extend(lps);
             }
-            Event::Done { finish, completion_tokens, .. } => {
-                return Some(Told { text, logprobs, finish, completion_tokens })
+            Event::Done { finish, prompt_tokens, completion_tokens } => {
+                return Some(Told { text, logprobs, finish, prompt_tokens, completion_tokens })
             }
         }
     }
@@ -442,7 +443,6 @@ fn submit_tries(
     // A busy engine takes fewer tries rather than refusing the request: only the first must get in.
     let mut jobs = vec![submit_with(s, p, try_options(&p.options, 0))?];
     jobs.extend((1..tries as u64).map_while(|j| submit_with(s, p, try_options(&p.options, j)).ok()));
-    let prompt_tokens = p.prompt.len();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let all = tokio::select! {
@@ -453,8 +453,9 @@ fn submit_tries(
         let Some(mut all) = all.into_iter().collect::<Option<Vec<Told>>>() else { return };
         let Some(best) = best_try(&wanted, all.iter().map(|t| t.text.as_str())) else { return };
         let t = all.swap_remove(best);
+        let (finish, prompt_tokens, completion_tokens) = (t.finish, t.prompt_tokens, t.completion_tokens);
         let _ = tx.send(Event::Text(t.text, t.logprobs));
-        let _ = tx.send(Event::Done { finish: t.finish, prompt_tokens, completion_tokens: t.completion_tokens });
+        let _ = tx.send(Event::Done { finish, prompt_tokens, completion_tokens });
     });
     Ok(rx)
 }
@@ -652,34 +653,24 @@ async fn respond(
     };
     if !stream {
         // Dropping `events` (the client left and this future was dropped) cancels generation.
-        let mut text = p.echo.unwrap_or_default();
+        let Some(answer) = told(events).await else {
+            return Err(ApiError::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+                "the generation engine stopped",
+            ));
+        };
+        let text = p.echo.unwrap_or_default() + &answer.text;
         let mut tokens = p.prompt_logprobs;
-        loop {
-            match events.recv().await {
-                Some(Event::Text(t, lps)) => {
-                    text.push_str(&t);
-                    tokens.extend(lps);
-                }
-                Some(Event::Done { finish, prompt_tokens, completion_tokens }) => {
-                    let choice =
-                        env.choice(Some(&text), Some(api::finish_reason(finish)), false, logprobs.value(&tokens));
-                    let mut body = env.message(vec![choice], false);
-                    body["usage"] = api::usage(prompt_tokens, completion_tokens);
-                    if let Some(src) = sources {
-                        body["sources"] = src;
-                    }
-                    return Ok(Json(body).into_response());
-                }
-                None => {
-                    return Err(ApiError::status(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "server_error",
-                        None,
-                        "the generation engine stopped",
-                    ))
-                }
-            }
+        tokens.extend(answer.logprobs);
+        let choice = env.choice(Some(&text), Some(api::finish_reason(answer.finish)), false, logprobs.value(&tokens));
+        let mut body = env.message(vec![choice], false);
+        body["usage"] = api::usage(answer.prompt_tokens, answer.completion_tokens);
+        if let Some(src) = sources {
+            body["sources"] = src;
         }
+        return Ok(Json(body).into_response());
     }
     // Streaming: a task turns engine events into chunks. When the client goes
     // away the SSE body is dropped, the task's send fails, it drops `events`,
