@@ -142,3 +142,54 @@ fn bad_conversations_name_the_line_and_skip_only_with_the_flag() {
     let o = fledge(&["data", "chat", "--source", "babi", "--input", "no/such/dir"], d);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/dir"));
 }
+
+/// `--decay-to-base`: fine-tuning pulled toward the base model's weights
+/// ends nearer them than the same run without the pull, and resumes
+/// exactly (the pull's target is the base, read again on resume).
+#[test]
+fn fine_tuning_pulled_toward_the_base_stays_nearer_it_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
+    ok(&fledge(
+        &["speedrun", "--recipe", sample.to_str().unwrap(), "--out", "sr", "--vocab-size", "300", "--until", "shards"],
+        d,
+    ));
+    ok(&fledge(
+        &["train", "--data", "sr/shards", "--tokenizer", "sr/tokenizer/tokenizer.json", "--out", "base"]
+            .into_iter()
+            .chain(["--steps", "2", "--batch", "2", "--seq-len", "32", "--eval-every", "2", "--eval-batches", "1"])
+            .collect::<Vec<_>>(),
+        d,
+    ));
+    ok(&fledge(&["data", "chat", "--source", "identity", "--out", "chat"], d));
+    let sft = |out: &str, decay: &str, steps: &str, resume: bool| {
+        let mut args = vec!["sft", "--base", "base", "--source", "chat/identity", "--out", out, "--lr", "0.003"];
+        args.extend(["--decay-to-base", decay, "--steps", steps, "--batch", "2", "--seq-len", "96"]);
+        args.extend(["--eval-every", "3", "--checkpoint-every", "3", "--precision", "f32"]);
+        if resume {
+            args.push("--resume");
+        }
+        ok(&fledge(&args, d))
+    };
+    sft("free", "0", "6", false);
+    sft("pulled", "300", "6", false);
+    sft("resumed", "300", "3", false);
+    sft("resumed", "300", "6", true);
+
+    let weights = |run: &str| {
+        let latest = fledge::train::checkpoint::latest(&d.join(run)).unwrap().unwrap();
+        fledge::train::checkpoint::load(&latest).unwrap().params
+    };
+    let base = weights("base");
+    let distance = |p: &[f32]| p.iter().zip(&base).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+    let (free, pulled) = (distance(&weights("free")), distance(&weights("pulled")));
+    assert!(pulled > 0.0, "the pulled run still learns");
+    assert!(pulled < 0.8 * free, "pulled {pulled} against free {free}");
+    assert_eq!(weights("resumed"), weights("pulled"), "resumed at step 3, the run ends where the unbroken one did");
+
+    let err = fledge(&["sft", "--base", "base", "--source", "chat/identity", "--out", "bad", "--decay-to-base=-1"], d);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("decay_to_base"), "{}", String::from_utf8_lossy(&err.stderr));
+    assert!(!d.join("bad").exists(), "refused before anything is written");
+}

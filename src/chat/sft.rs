@@ -83,6 +83,9 @@ pub struct SftSettings {
     pub min_lr_ratio: f32,
     pub warmup_steps: u64,
     pub weight_decay: f32,
+    /// Pull toward the base model's weights each step (L2-SP in AdamW's
+    /// decoupled form: `lr × decay_to_base` of the way back); 0: none.
+    pub decay_to_base: f32,
     pub clip: f32,
     pub seed: u64,
     pub eval_every: u64,
@@ -115,6 +118,7 @@ impl Default for SftSettings {
             min_lr_ratio: 0.1,
             warmup_steps: 30,
             weight_decay: 0.0,
+            decay_to_base: 0.0,
             clip: 1.0,
             seed: 1234,
             eval_every: 100,
@@ -167,6 +171,7 @@ impl SftSettings {
             warmup_steps: self.warmup_steps,
             schedule: Schedule::Cosine,
             weight_decay: self.weight_decay,
+            decay_to_init: self.decay_to_base,
             clip: self.clip,
             seed: self.seed,
             eval_every: self.eval_every,

@@ -108,6 +108,11 @@ pub struct SftArgs {
     /// Share of windows taken from --pretrain (default: 0.1).
     #[arg(long)]
     pretrain_fraction: Option<f32>,
+    /// Pull toward the base model's weights: each step goes lr × this of the way back to them, on
+    /// every tensor (L2-SP in AdamW's decoupled form), so the text the base learned is kept
+    /// (default: 0, none).
+    #[arg(long)]
+    decay_to_base: Option<f32>,
     /// Steps between validation evaluations (default: 100).
     #[arg(long)]
     eval_every: Option<u64>,
@@ -140,7 +145,20 @@ pub fn run_sft(args: SftArgs) -> Result<()> {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = args.$f { s.$f = v; } )* };
     }
-    set!(base, out, steps, lr, seed, batch, seq_len, pack, pretrain_fraction, eval_every, checkpoint_every);
+    set!(
+        base,
+        out,
+        steps,
+        lr,
+        seed,
+        batch,
+        seq_len,
+        pack,
+        pretrain_fraction,
+        decay_to_base,
+        eval_every,
+        checkpoint_every
+    );
     // The CLI's default precision is auto; a recipe without the key, f32 as in the library.
     s.precision = args.precision.unwrap_or(if super::config_sets(args.config.as_deref(), "precision") {
         s.precision

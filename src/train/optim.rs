@@ -30,12 +30,26 @@ pub struct AdamW {
     pub step: u64,
     /// Per parameter index range: whether it is decayed.
     decay_ranges: Vec<(std::ops::Range<usize>, bool)>,
+    /// Weights every tensor is pulled back toward, and how hard (see
+    /// [`AdamW::anchored`]); none in pretraining.
+    anchor: Option<(Vec<f32>, f32)>,
 }
 
 impl AdamW {
     pub fn new(config: AdamWConfig, layout: &ParamLayout) -> Self {
         let decay_ranges = layout.tensors.iter().map(|t| (t.range(), t.decay)).collect();
-        Self { config, m: vec![0.0; layout.total], v: vec![0.0; layout.total], step: 0, decay_ranges }
+        Self { config, m: vec![0.0; layout.total], v: vec![0.0; layout.total], step: 0, decay_ranges, anchor: None }
+    }
+
+    /// Decoupled decay toward `anchor` instead of toward zero, on every
+    /// tensor: each step moves the weights `lr × strength` of the way back
+    /// to it (L2-SP, Li et al. 2018, in AdamW's decoupled form). Fine-tuning
+    /// anchors at the base model: Adam's steps are a random walk as much as a
+    /// descent, and the walk away from the base is what costs its text.
+    pub fn anchored(mut self, anchor: Vec<f32>, strength: f32) -> Self {
+        assert_eq!(anchor.len(), self.m.len(), "the anchor has one value per parameter");
+        self.anchor = (strength > 0.0).then_some((anchor, strength));
+        self
     }
 
     /// Decays every tensor, norm gains included, as PyTorch's AdamW does when
@@ -61,16 +75,24 @@ impl AdamW {
             let m = &mut self.m[range.clone()];
             let v = &mut self.v[range.clone()];
             let g = &grads[range.clone()];
+            // Without an anchor the pull is toward zero: `p - pull·(p - 0)`.
+            let (a, pull) = match &self.anchor {
+                Some((a, strength)) => (Some(&a[range.clone()]), lr * strength),
+                None => (None, 0.0),
+            };
             p.par_chunks_mut(8192)
                 .zip(m.par_chunks_mut(8192))
                 .zip(v.par_chunks_mut(8192))
                 .zip(g.par_chunks(8192))
-                .for_each(|(((p, m), v), g)| {
+                .enumerate()
+                .for_each(|(chunk, (((p, m), v), g))| {
+                    let a = a.map(|a| &a[chunk * 8192..chunk * 8192 + p.len()]);
                     for i in 0..p.len() {
                         m[i] = c.beta1 * m[i] + (1.0 - c.beta1) * g[i];
                         v[i] = c.beta2 * v[i] + (1.0 - c.beta2) * g[i] * g[i];
                         let denom = v[i].sqrt() / bc2_sqrt + c.eps;
-                        p[i] = p[i] * shrink - step_size * m[i] / denom;
+                        let back = a.map_or(0.0, |a| pull * (p[i] - a[i]));
+                        p[i] = p[i] * shrink - back - step_size * m[i] / denom;
                     }
                 });
         }
@@ -90,4 +112,60 @@ pub fn clip_grad_norm(grads: &mut [f32], max_norm: f32) -> f32 {
         grads.par_chunks_mut(8192).for_each(|c| c.iter_mut().for_each(|g| *g *= scale));
     }
     norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModelConfig, ParamLayout};
+
+    fn layout() -> ParamLayout {
+        ParamLayout::new(&ModelConfig::preset("tiny", 300).unwrap())
+    }
+
+    #[test]
+    fn an_anchor_pulls_every_weight_back_by_lr_times_strength_each_step() {
+        let layout = layout();
+        let n = layout.total;
+        let anchor: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.01).collect();
+        let start: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
+        let config = AdamWConfig { weight_decay: 0.0, ..Default::default() };
+        let mut opt = AdamW::new(config, &layout).anchored(anchor.clone(), 2.0);
+        let mut params = start.clone();
+        let zero = vec![0.0; n];
+        for _ in 0..3 {
+            opt.update(&mut params, &zero, 0.05);
+        }
+        // With no gradient, only the pull acts: the distance shrinks by (1 - 0.05 × 2)^3.
+        let kept = 0.9f32.powi(3);
+        for i in (0..n).step_by(997) {
+            let want = anchor[i] + (start[i] - anchor[i]) * kept;
+            assert!((params[i] - want).abs() < 1e-6, "weight {i}: {} against {want}", params[i]);
+        }
+    }
+
+    #[test]
+    fn with_gradients_an_anchored_step_is_adamw_plus_the_pull_and_strength_zero_is_plain_adamw() {
+        let layout = layout();
+        let n = layout.total;
+        let grads: Vec<f32> = (0..n).map(|i| ((i * 31 % 17) as f32 - 8.0) * 0.01).collect();
+        let start: Vec<f32> = (0..n).map(|i| ((i * 13 % 11) as f32 - 5.0) * 0.02).collect();
+        let anchor: Vec<f32> = start.iter().map(|p| p + 0.03).collect();
+        let config = AdamWConfig { weight_decay: 0.0, ..Default::default() };
+        let (lr, strength) = (0.01, 3.0);
+
+        let mut plain = start.clone();
+        AdamW::new(config, &layout).update(&mut plain, &grads, lr);
+        let mut off = start.clone();
+        AdamW::new(config, &layout).anchored(anchor.clone(), 0.0).update(&mut off, &grads, lr);
+        assert_eq!(plain, off, "strength 0 is no anchor");
+
+        let mut pulled = start.clone();
+        AdamW::new(config, &layout).anchored(anchor.clone(), strength).update(&mut pulled, &grads, lr);
+        for i in 0..n {
+            // The anchor sits 0.03 above the start: one step adds lr × strength × 0.03.
+            let want = plain[i] + lr * strength * 0.03;
+            assert!((pulled[i] - want).abs() < 1e-6, "weight {i}: {} against {want}", pulled[i]);
+        }
+    }
 }

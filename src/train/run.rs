@@ -17,7 +17,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointError, TrainState};
-use super::optim::AdamWConfig;
+use super::optim::{AdamW, AdamWConfig};
 use super::torch::{TorchOptions, TorchWorker};
 use super::trainer::StepStats;
 use super::Trainer;
@@ -58,6 +58,9 @@ pub struct TrainSettings {
     pub schedule: Schedule,
     pub decay_fraction: f32,
     pub weight_decay: f32,
+    /// Pull toward the starting weights (fine-tuning: the base model) in
+    /// AdamW's decoupled form, on every tensor (see [`super::optim::AdamW::anchored`]); 0: none.
+    pub decay_to_init: f32,
     pub clip: f32,
     pub seed: u64,
     pub eval_every: u64,
@@ -108,6 +111,7 @@ impl Default for TrainSettings {
             schedule: Schedule::Cosine,
             decay_fraction: 0.2,
             weight_decay: 0.1,
+            decay_to_init: 0.0,
             clip: 1.0,
             seed: 1234,
             eval_every: 100,
@@ -182,6 +186,9 @@ impl TrainSettings {
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) || !(0.0..=1.0).contains(&self.decay_fraction) {
             return bad("min_lr_ratio and decay_fraction must be in [0, 1]");
+        }
+        if !(self.decay_to_init >= 0.0 && self.decay_to_init * self.lr < 1.0) {
+            return bad("decay_to_base must be at least 0 and, times lr, below 1 (it is the fraction of the way back to the base each step takes at that rate)");
         }
         if let Some(mid) = &self.mid {
             mid.validate()?;
@@ -578,7 +585,23 @@ pub fn run_loop(
     // With the torch engine, fledge's engine only holds the weights between
     // checkpoints: its activation buffers need not be a batch's.
     let (batch, seq_len) = if run.torch.is_some() { (1, 1) } else { (settings.batch, settings.seq_len) };
+    let anchor = match (settings.decay_to_init > 0.0, &init, &run.torch) {
+        (false, ..) => None,
+        (true, Some(init), None) => Some(init.clone()),
+        (true, None, _) => {
+            return Err(TrainError::Settings(
+                "decay toward the starting weights needs starting weights (a base model)".into(),
+            ))
+        }
+        (true, _, Some(_)) => {
+            return Err(TrainError::Settings("decay toward the base is not available with the torch engine".into()))
+        }
+    };
     let (mut trainer, mut state) = starting_point(run, init, resume, (batch, seq_len), adamw)?;
+    if let Some(anchor) = anchor {
+        let optimizer = std::mem::replace(&mut trainer.optimizer, AdamW::new(adamw, &trainer.engine.layout));
+        trainer.optimizer = optimizer.anchored(anchor, settings.decay_to_init);
+    }
     let mut worker = start_engines(run, &mut trainer, &mut state, precision, adamw)?;
     let hardware = match &worker {
         Some(w) => w.hardware.clone(),
