@@ -29,10 +29,10 @@ fn chat_repl(d: &Path, script: &str) -> String {
     ok(&child.wait_with_output().unwrap())
 }
 
-#[test]
-fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// In `d`: the sample recipe's shards (`sr`), a base model pretrained for
+/// `steps` steps (`base`) and the identity conversations (`chat`); the
+/// conversion's table.
+fn tiny_base_and_identity_set(d: &Path, steps: &str) -> String {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
     ok(&fledge(
         &["speedrun", "--recipe", sample.to_str().unwrap(), "--out", "sr", "--vocab-size", "300", "--until", "shards"],
@@ -41,11 +41,18 @@ fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
     ok(&fledge(
         &["train", "--data", "sr/shards", "--tokenizer", "sr/tokenizer/tokenizer.json", "--out", "base"]
             .into_iter()
-            .chain(["--steps", "4", "--batch", "2", "--seq-len", "32", "--eval-every", "4", "--eval-batches", "1"])
+            .chain(["--steps", steps, "--batch", "2", "--seq-len", "32", "--eval-every", steps, "--eval-batches", "1"])
             .collect::<Vec<_>>(),
         d,
     ));
-    let table = ok(&fledge(&["data", "chat", "--source", "identity", "--out", "chat"], d));
+    ok(&fledge(&["data", "chat", "--source", "identity", "--out", "chat"], d))
+}
+
+#[test]
+fn pretrain_sft_resume_eval_and_chat_on_a_tiny_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let table = tiny_base_and_identity_set(d, "4");
     assert!(table.contains("identity"), "{table}");
 
     let sft = |steps: &str, resume: bool| {
@@ -150,19 +157,7 @@ fn bad_conversations_name_the_line_and_skip_only_with_the_flag() {
 fn fine_tuning_pulled_toward_the_base_stays_nearer_it_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/sample.toml");
-    ok(&fledge(
-        &["speedrun", "--recipe", sample.to_str().unwrap(), "--out", "sr", "--vocab-size", "300", "--until", "shards"],
-        d,
-    ));
-    ok(&fledge(
-        &["train", "--data", "sr/shards", "--tokenizer", "sr/tokenizer/tokenizer.json", "--out", "base"]
-            .into_iter()
-            .chain(["--steps", "2", "--batch", "2", "--seq-len", "32", "--eval-every", "2", "--eval-batches", "1"])
-            .collect::<Vec<_>>(),
-        d,
-    ));
-    ok(&fledge(&["data", "chat", "--source", "identity", "--out", "chat"], d));
+    tiny_base_and_identity_set(d, "2");
     let sft = |out: &str, decay: &str, steps: &str, resume: bool| {
         let mut args = vec!["sft", "--base", "base", "--source", "chat/identity", "--out", out, "--lr", "0.003"];
         args.extend(["--decay-to-base", decay, "--steps", steps, "--batch", "2", "--seq-len", "96"]);
