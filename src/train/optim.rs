@@ -75,7 +75,7 @@ impl AdamW {
             let m = &mut self.m[range.clone()];
             let v = &mut self.v[range.clone()];
             let g = &grads[range.clone()];
-            // Without an anchor the pull is toward zero: `p - pull·(p - 0)`.
+            // The pull toward the anchor; weight decay toward zero stays in `shrink`.
             let (a, pull) = match &self.anchor {
                 Some((a, strength)) => (Some(&a[range.clone()]), lr * strength),
                 None => (None, 0.0),
