@@ -31,7 +31,7 @@ pub struct AdamW {
     /// Per parameter index range: whether it is decayed.
     decay_ranges: Vec<(std::ops::Range<usize>, bool)>,
     /// Weights every tensor is pulled back toward, and how hard (see
-    /// [`AdamW::anchored`]); none in pretraining.
+    /// [`AdamW::anchor_to`]); none in pretraining.
     anchor: Option<(Vec<f32>, f32)>,
 }
 
@@ -46,10 +46,9 @@ impl AdamW {
     /// to it (L2-SP, Li et al. 2018, in AdamW's decoupled form). Fine-tuning
     /// anchors at the base model: Adam's steps are a random walk as much as a
     /// descent, and the walk away from the base is what costs its text.
-    pub fn anchored(mut self, anchor: Vec<f32>, strength: f32) -> Self {
+    pub fn anchor_to(&mut self, anchor: Vec<f32>, strength: f32) {
         assert_eq!(anchor.len(), self.m.len(), "the anchor has one value per parameter");
         self.anchor = (strength > 0.0).then_some((anchor, strength));
-        self
     }
 
     /// Decays every tensor, norm gains included, as PyTorch's AdamW does when
@@ -130,7 +129,8 @@ mod tests {
         let anchor: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.01).collect();
         let start: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
         let config = AdamWConfig { weight_decay: 0.0, ..Default::default() };
-        let mut opt = AdamW::new(config, &layout).anchored(anchor.clone(), 2.0);
+        let mut opt = AdamW::new(config, &layout);
+        opt.anchor_to(anchor.clone(), 2.0);
         let mut params = start.clone();
         let zero = vec![0.0; n];
         for _ in 0..3 {
@@ -157,11 +157,15 @@ mod tests {
         let mut plain = start.clone();
         AdamW::new(config, &layout).update(&mut plain, &grads, lr);
         let mut off = start.clone();
-        AdamW::new(config, &layout).anchored(anchor.clone(), 0.0).update(&mut off, &grads, lr);
+        let mut unanchored = AdamW::new(config, &layout);
+        unanchored.anchor_to(anchor.clone(), 0.0);
+        unanchored.update(&mut off, &grads, lr);
         assert_eq!(plain, off, "strength 0 is no anchor");
 
         let mut pulled = start.clone();
-        AdamW::new(config, &layout).anchored(anchor.clone(), strength).update(&mut pulled, &grads, lr);
+        let mut anchored = AdamW::new(config, &layout);
+        anchored.anchor_to(anchor.clone(), strength);
+        anchored.update(&mut pulled, &grads, lr);
         for i in 0..n {
             // The anchor sits 0.03 above the start: one step adds lr × strength × 0.03.
             let want = plain[i] + lr * strength * 0.03;

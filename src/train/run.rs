@@ -17,7 +17,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointError, TrainState};
-use super::optim::{AdamW, AdamWConfig};
+use super::optim::AdamWConfig;
 use super::torch::{TorchOptions, TorchWorker};
 use super::trainer::StepStats;
 use super::Trainer;
@@ -59,7 +59,7 @@ pub struct TrainSettings {
     pub decay_fraction: f32,
     pub weight_decay: f32,
     /// Pull toward the starting weights (fine-tuning: the base model) in
-    /// AdamW's decoupled form, on every tensor (see [`super::optim::AdamW::anchored`]); 0: none.
+    /// AdamW's decoupled form, on every tensor (see [`super::optim::AdamW::anchor_to`]); 0: none.
     pub decay_to_init: f32,
     pub clip: f32,
     pub seed: u64,
@@ -599,8 +599,7 @@ pub fn run_loop(
     };
     let (mut trainer, mut state) = starting_point(run, init, resume, (batch, seq_len), adamw)?;
     if let Some(anchor) = anchor {
-        let optimizer = std::mem::replace(&mut trainer.optimizer, AdamW::new(adamw, &trainer.engine.layout));
-        trainer.optimizer = optimizer.anchored(anchor, settings.decay_to_init);
+        trainer.optimizer.anchor_to(anchor, settings.decay_to_init);
     }
     let mut worker = start_engines(run, &mut trainer, &mut state, precision, adamw)?;
     let hardware = match &worker {
