@@ -585,18 +585,7 @@ pub fn run_loop(
     // With the torch engine, fledge's engine only holds the weights between
     // checkpoints: its activation buffers need not be a batch's.
     let (batch, seq_len) = if run.torch.is_some() { (1, 1) } else { (settings.batch, settings.seq_len) };
-    let anchor = match (settings.decay_to_init > 0.0, &init, &run.torch) {
-        (false, ..) => None,
-        (true, Some(init), None) => Some(init.clone()),
-        (true, None, _) => {
-            return Err(TrainError::Settings(
-                "decay toward the starting weights needs starting weights (a base model)".into(),
-            ))
-        }
-        (true, _, Some(_)) => {
-            return Err(TrainError::Settings("decay toward the base is not available with the torch engine".into()))
-        }
-    };
+    let anchor = decay_anchor(settings, init.as_deref(), run.torch.is_some())?;
     let (mut trainer, mut state) = starting_point(run, init, resume, (batch, seq_len), adamw)?;
     if let Some(anchor) = anchor {
         trainer.optimizer.anchor_to(anchor, settings.decay_to_init);
@@ -725,6 +714,22 @@ pub fn run_loop(
         best: state.best_step.zip(state.best_val_loss),
         stopped_early,
     })
+}
+
+/// The weights decay pulls toward (`decay_to_init`): a copy of the starting
+/// weights, or none when there is no pull; refused without starting weights
+/// (pretraining) or with the torch engine, which does not implement it.
+fn decay_anchor(settings: &TrainSettings, init: Option<&[f32]>, torch: bool) -> Result<Option<Vec<f32>>, TrainError> {
+    match (settings.decay_to_init > 0.0, init, torch) {
+        (false, ..) => Ok(None),
+        (true, Some(init), false) => Ok(Some(init.to_vec())),
+        (true, None, _) => {
+            Err(TrainError::Settings("decay toward the starting weights needs starting weights (a base model)".into()))
+        }
+        (true, _, true) => {
+            Err(TrainError::Settings("decay toward the base is not available with the torch engine".into()))
+        }
+    }
 }
 
 /// Sets fledge's engine to its precision, or starts the torch worker that
@@ -1322,5 +1327,19 @@ mod tests {
         let w = TrainSettings { schedule: Schedule::Wsd, decay_fraction: 0.2, ..s };
         assert_eq!(w.lr_at(50), 1.0);
         assert!(w.lr_at(90) < 1.0 && w.lr_at(90) > 0.1);
+    }
+
+    /// The pull toward the base needs a base and fledge's engine; with no
+    /// pull there is nothing to hold.
+    #[test]
+    fn decay_toward_the_base_needs_starting_weights_and_fledges_engine() {
+        let pulled = TrainSettings { decay_to_init: 5.0, ..Default::default() };
+        let base = [0.5f32, -1.0];
+        assert_eq!(decay_anchor(&pulled, Some(&base), false).unwrap(), Some(base.to_vec()));
+        assert_eq!(decay_anchor(&TrainSettings::default(), Some(&base), false).unwrap(), None);
+        let no_base = decay_anchor(&pulled, None, false).unwrap_err().to_string();
+        assert!(no_base.contains("needs starting weights"), "{no_base}");
+        let torch = decay_anchor(&pulled, Some(&base), true).unwrap_err().to_string();
+        assert!(torch.contains("torch engine"), "{torch}");
     }
 }
