@@ -119,6 +119,9 @@ pub struct SftStage {
     pub eval_every: u64,
     /// Fraction of windows that are pretraining text (keeps the stories).
     pub pretrain_fraction: f32,
+    /// Pull toward the base each step (`fledge sft --decay-to-base`): keeps
+    /// the chat model's text near its base's; 0: none.
+    pub decay_to_base: f32,
     pub sets: Vec<ChatSet>,
 }
 
@@ -279,6 +282,7 @@ impl SpeedrunConfig {
                 warmup_steps: 10,
                 eval_every: 50,
                 pretrain_fraction: 0.1,
+                decay_to_base: 0.0,
                 sets: chat_mix(),
             },
             retrieval: RetrievalStage { questions: 200, k: 3, embeddings: false },
@@ -454,6 +458,7 @@ impl SpeedrunConfig {
                 .collect(),
             pretrain: (s.pretrain_fraction > 0.0).then(|| self.out.join("shards")),
             pretrain_fraction: s.pretrain_fraction,
+            decay_to_base: s.decay_to_base,
             steps: s.steps,
             batch: s.batch,
             seq_len: s.seq_len,
@@ -961,6 +966,10 @@ mod tests {
         assert_eq!(c.sft.seq_len, reference.sft.seq_len, "the rest of [sft] stays the preset's");
         assert_eq!(c.pretrain.tokens, reference.pretrain.tokens);
         assert_eq!(c.out, dir.path().join("o"), "paths are relative to the file");
+        assert_eq!(c.sft_settings(PathBuf::from("b")).decay_to_base, 0.0, "no pull unless asked");
+        std::fs::write(&path, "preset = \"reference\"\n[sft]\ndecay_to_base = 1.0\n").unwrap();
+        let c = SpeedrunConfig::load(&path).unwrap();
+        assert_eq!(c.sft_settings(PathBuf::from("b")).decay_to_base, 1.0, "the pull reaches the chat stage");
         std::fs::write(&path, "[sft]\nsets = [{ name = \"identity\", weight = 0.0 }]\n").unwrap();
         let e = SpeedrunConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("run.toml") && e.contains("sft.sets"), "{e}");
