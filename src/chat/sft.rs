@@ -159,7 +159,7 @@ impl SftSettings {
         Ok(s)
     }
 
-    fn train_settings(&self) -> TrainSettings {
+    pub(crate) fn train_settings(&self) -> TrainSettings {
         TrainSettings {
             out: self.out.clone(),
             batch: self.batch,

@@ -396,6 +396,9 @@ impl SpeedrunConfig {
         if !(0.0..=1.0).contains(&self.blank_line_share) {
             return Err(format!("blank_line_share: {} is not a share from 0 to 1", self.blank_line_share));
         }
+        // The chat stage's schedule (lr, steps, the pull toward the base) is
+        // checked by the trainer's own rules now, not hours later when it starts.
+        self.sft_settings(PathBuf::new()).train_settings().validate().map_err(|e| format!("sft: {e}"))?;
         if self.sft.sets.iter().all(|s| s.weight <= 0.0) {
             return Err("sft.sets: every weight is zero; give at least one set a weight above zero".into());
         }
@@ -970,6 +973,9 @@ mod tests {
         std::fs::write(&path, "preset = \"reference\"\n[sft]\ndecay_to_base = 1.0\n").unwrap();
         let c = SpeedrunConfig::load(&path).unwrap();
         assert_eq!(c.sft_settings(PathBuf::from("b")).decay_to_base, 1.0, "the pull reaches the chat stage");
+        std::fs::write(&path, "preset = \"reference\"\n[sft]\ndecay_to_base = -1.0\n").unwrap();
+        let e = SpeedrunConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("run.toml") && e.contains("decay_to_base"), "a bad pull is refused before any stage: {e}");
         std::fs::write(&path, "[sft]\nsets = [{ name = \"identity\", weight = 0.0 }]\n").unwrap();
         let e = SpeedrunConfig::load(&path).unwrap_err().to_string();
         assert!(e.contains("run.toml") && e.contains("sft.sets"), "{e}");
