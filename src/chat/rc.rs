@@ -269,6 +269,7 @@ fn window(
             Maker { win: &win, rng: ChaCha8Rng::seed_from_u64(rng.gen()), out: Vec::new(), skips: Skips::new() };
         for k in pos..b {
             maker.clause_questions(k);
+            maker.so_question(k);
             maker.said_questions(k);
             maker.extra_questions(k);
         }
@@ -562,6 +563,7 @@ mod tests {
             let mut m = Maker { win: &win, rng: ChaCha8Rng::seed_from_u64(seed), out: Vec::new(), skips: Skips::new() };
             for k in 0..an.sents.len() {
                 m.clause_questions(k);
+                m.so_question(k);
                 m.said_questions(k);
                 m.extra_questions(k);
             }
@@ -675,6 +677,42 @@ mod tests {
             "{qs:#?}"
         );
         assert!(has(&qs, Kind::Feel, "Tom", "sad"), "{qs:#?}");
+    }
+
+    #[test]
+    fn why_is_answered_by_the_cause_before_so() {
+        let why = |text: &str| -> Vec<(String, String)> {
+            let qs = questions(text, 24);
+            qs.into_iter().filter(|(k, _, _)| *k == Kind::Why).map(|(_, q, a)| (q, a)).collect()
+        };
+        let asks = |qs: &[(String, String)], q: &str, a: &str| qs.iter().any(|(x, y)| x.contains(q) && y == a);
+        // a pronoun that is the cause's named subject
+        let qs = why("Tim was tired, so he went home.");
+        assert!(asks(&qs, "did Tim go home", "Tim was tired"), "{qs:#?}");
+        // the effect read only to its verb and what follows; a discourse word before the cause
+        let qs = why("One day, Ben wanted the kite, so he pulled harder and harder.");
+        assert!(asks(&qs, "did Ben pull harder and harder", "Ben wanted the kite"), "{qs:#?}");
+        // a cause that is not a clause the parser reads, and a "was" effect with its own subject
+        let qs = why(
+            "Sue had a cake. Sue did not want to share, so she hid the cake. The sun was hot, so the dog was thirsty.",
+        );
+        assert!(asks(&qs, "did Sue hide the cake", "Sue did not want to share"), "{qs:#?}");
+        assert!(asks(&qs, "was the dog thirsty", "The sun was hot"), "{qs:#?}");
+        // the effect's first verb phrase only
+        let qs = why("Mia was hungry, so she ate an apple and then she went to sleep.");
+        assert!(asks(&qs, "did Mia eat an apple?", "Mia was hungry"), "{qs:#?}");
+        // an abbreviation's period inside the effect does not end it
+        let qs = why("Max was sick, so he went to see Dr. Brown.");
+        assert!(asks(&qs, "did Max go to see Dr. Brown?", "Max was sick"), "{qs:#?}");
+        // refused: "so that", a pronoun of the other gender, someone else in the cause
+        for text in [
+            "Lily ran fast, so that she could win the race.",
+            "Tom was hungry, so she made a sandwich.",
+            "Lily told Mia a joke, so she laughed.",
+            "Tim was sad, so he did not play.",
+        ] {
+            assert!(why(text).is_empty(), "{text}: {:#?}", why(text));
+        }
     }
 
     #[test]

@@ -57,6 +57,17 @@ pub struct Window<'a> {
 
 pub use crate::data::case::{lower_first, upper_first};
 
+/// A character by name, in questions and answers alike.
+fn named(name: &str) -> Resolved {
+    Resolved {
+        text: name.to_string(),
+        answer: Some(name.to_string()),
+        key: Some(name.to_lowercase()),
+        name: true,
+        plural: name.contains(" and "),
+    }
+}
+
 /// Fills `{X}` slots of a template.
 pub fn fill(template: &str, slots: &[(&str, &str)]) -> String {
     let mut out = template.to_string();
@@ -95,16 +106,13 @@ impl<'a> Window<'a> {
     /// the previous sentence's named subject when nobody else is mentioned
     /// there; otherwise it stays only in a one-sentence context.
     pub fn resolve(&self, k: usize) -> Option<Resolved> {
-        let st = &self.an.sents[k];
-        let subj = self.subject_of(k)?;
+        self.resolve_subject(k, &self.an.sents[k], self.subject_of(k)?)
+    }
+
+    /// `subj`, a subject in `st` (sentence `k`, or a clause of it), as a
+    /// question names it.
+    pub fn resolve_subject(&self, k: usize, st: &Sent, subj: &Subject) -> Option<Resolved> {
         let text = st.span(subj.s, subj.e);
-        let named = |name: &str| Resolved {
-            text: name.to_string(),
-            answer: Some(name.to_string()),
-            key: Some(name.to_lowercase()),
-            name: true,
-            plural: name.contains(" and "),
-        };
         match subj.kind {
             SubjKind::Name => Some(named(text)),
             SubjKind::Np => {
@@ -158,21 +166,27 @@ impl<'a> Window<'a> {
                         return single;
                     }
                     let Some(prev) = prev else { continue };
-                    let gender = self
-                        .an
-                        .gender
-                        .get(&prev.text)
-                        .copied()
-                        .or_else(|| words::gender_of_noun(&prev.text.to_lowercase()));
-                    let agrees = match pron.as_str() {
-                        "they" => prev.plural,
-                        "he" => !prev.plural && gender != Some('f'),
-                        _ => !prev.plural && gender != Some('m'),
-                    };
-                    return if agrees { Some(prev.clone()) } else { single };
+                    return if self.agrees(&pron, prev) { Some(prev.clone()) } else { single };
                 }
                 single
             }
+        }
+    }
+
+    /// Whether pronoun `pron` can stand for `prev`: number, and gender
+    /// where the story or the name tells it.
+    pub fn agrees(&self, pron: &str, prev: &Resolved) -> bool {
+        let gender = self
+            .an
+            .gender
+            .get(&prev.text)
+            .copied()
+            .or_else(|| words::gender_of_name(&prev.text))
+            .or_else(|| words::gender_of_noun(&prev.text.to_lowercase()));
+        match pron {
+            "they" => prev.plural,
+            "he" => !prev.plural && gender != Some('f'),
+            _ => !prev.plural && gender != Some('m'),
         }
     }
 
@@ -826,6 +840,46 @@ impl Maker<'_, '_> {
                 self.push(Kind::Why, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), st.span(b, e));
             }
         }
+    }
+
+    /// "Why did Tom go home?" of "Tom was tired, so he went home.": the
+    /// cause before ", so". A pronoun after "so" must be the cause's own
+    /// subject (a name it agrees with, or the same pronoun), since "Tom was
+    /// tired, so she ..." is about someone else.
+    pub fn so_question(&mut self, k: usize) {
+        let win = self.win;
+        let Some(so) = win.an.so[k].as_ref() else { return };
+        let st = &win.an.sents[k];
+        let fx = &so.effect;
+        let who = if so.effect_subj.kind == SubjKind::Pron {
+            let pron = fx.w(so.effect_subj.s);
+            let cause = &so.cause_subj;
+            let same = cause.kind == SubjKind::Pron && st.w(cause.s) == pron;
+            let by_name = cause.kind == SubjKind::Name && matches!(pron, "he" | "she" | "they");
+            // "Lily told Mia a joke, so she laughed": "she" may be Mia
+            let others = (cause.e..so.cause.1)
+                .any(|t| words::animate(st.w(t)) || win.an.names.contains(st.raw(t)) || words::family_name(st.raw(t)));
+            match win.resolve_subject(k, st, cause) {
+                Some(r) if r.name && !others && (same || (by_name && win.agrees(pron, &r))) => r,
+                _ => return skip(&mut self.skips, "pronoun after \"so\" not the cause's subject"),
+            }
+        } else {
+            let Some(r) = win.resolve_subject(k, fx, &so.effect_subj) else { return };
+            r
+        };
+        let said = fx.span(so.verb, so.end);
+        if win.count_in_context(said) != 1 {
+            return skip(&mut self.skips, "another sentence could answer it");
+        }
+        let verb = fx.w(so.verb);
+        let (q, d) = if so.lemma == "be" {
+            (format!("{verb} {}", who.text), format!("{} {verb}", who.text))
+        } else {
+            (format!("did {} {}", who.text, so.lemma), format!("{} {verb}", who.text))
+        };
+        let rest = if so.verb + 1 < so.end { format!(" {}", fx.span(so.verb + 1, so.end)) } else { String::new() };
+        let t = pick(&mut self.rng, WHY_T);
+        self.push(Kind::Why, fill(t, &[("{Q}", &q), ("{D}", &d), ("{R}", &rest)]), st.span(so.cause.0, so.cause.1));
     }
 
     /// Questions about a "was" clause: where something was, how someone felt

@@ -293,6 +293,25 @@ pub struct Clause {
     pub because: Option<(usize, usize)>,
 }
 
+/// "Tim was tired, so he went home.": the cause before ", so" and the
+/// effect after it, parsed as a sentence of its own, for a why-question
+/// whose answer is the cause.
+#[derive(Debug)]
+pub struct SoCause {
+    /// Token span of the cause in its sentence, from its subject to the comma.
+    pub cause: (usize, usize),
+    pub cause_subj: Subject,
+    /// The effect alone: "He went home."
+    pub effect: Sent,
+    pub effect_subj: Subject,
+    /// The effect's verb in `effect` and its base form ("be" for was/were).
+    pub verb: usize,
+    pub lemma: String,
+    /// Where the effect's first verb phrase ends (before "and" and another
+    /// verb, a comma or a conjunction).
+    pub end: usize,
+}
+
 /// Dialogue: `"...," said Tom.`, `Tom said, "..."`.
 #[derive(Debug, Clone)]
 pub struct Said {
@@ -571,8 +590,9 @@ impl Parser<'_> {
         Ok(clause)
     }
 
-    pub fn clause_unchecked(&self) -> Result<Clause, &'static str> {
-        let mut i = 0;
+    /// Where a clause's subject starts, past discourse words ("Then,",
+    /// "Once upon a time") and a leading time phrase, and that phrase.
+    pub fn clause_start(&self) -> (usize, Option<(usize, usize)>) {
         let skip_discourse = |mut i: usize| loop {
             let w = self.w(i);
             let k = if words::discourse(w) {
@@ -597,12 +617,17 @@ impl Parser<'_> {
             };
             i = if self.w(k) == "," { k + 1 } else { k };
         };
-        i = skip_discourse(i);
+        let mut i = skip_discourse(0);
         let lead = self.time_at(i).map(|e| (i, e));
         if let Some((_, e)) = lead {
             i = if self.w(e) == "," { e + 1 } else { e };
             i = skip_discourse(i);
         }
+        (i, lead)
+    }
+
+    pub fn clause_unchecked(&self) -> Result<Clause, &'static str> {
+        let (mut i, lead) = self.clause_start();
         let subj = self.subject(i).ok_or("no subject")?;
         i = subj.e;
         if matches!(self.w(i), "both" | "all" | "together") && subj.kind != SubjKind::Np {
@@ -954,6 +979,58 @@ impl Parser<'_> {
         }
     }
 
+    /// The sentence as a cause, ", so", and an effect, or None. The cause
+    /// needs only a subject ("Tim did not want to share, so ..."); the
+    /// effect is read only as far as its subject and its past-tense verb
+    /// (or "was" and an adjective), and what follows up to the next clause.
+    pub fn so_cause(&self) -> Option<SoCause> {
+        let st = self.st;
+        let n = st.toks.len();
+        if st.quotes || n < 6 || !matches!(st.raw(n - 1), "." | "!") {
+            return None;
+        }
+        let mut at = (0..n).filter(|&c| self.w(c) == "," && self.w(c + 1) == "so");
+        let (c, None) = (at.next()?, at.next()) else { return None };
+        let (i, _) = self.clause_start();
+        let cause_subj = self.subject(i)?;
+        if cause_subj.there || cause_subj.e + 1 >= c || c - i > 16 || (i..c).any(|k| self.w(k) == ",") {
+            return None;
+        }
+        let effect = Sent::new(&crate::data::case::upper_first(&st.text[st.toks[c + 2].s..]), st.para);
+        let fx = Parser { st: &effect, names: self.names, known: self.known };
+        let m = effect.toks.len();
+        let refused = |w: &str| matches!(w, "not" | "never" | "that" | "because" | "if") || w.ends_with("n't");
+        if m > 24 || (0..m).any(|k| refused(fx.w(k))) {
+            return None;
+        }
+        let effect_subj = fx.subject(0)?;
+        let verb = effect_subj.e;
+        if effect_subj.there || !matches!(effect_subj.kind, SubjKind::Name | SubjKind::Pron | SubjKind::Np) {
+            return None;
+        }
+        let lemma = if matches!(fx.w(verb), "was" | "were") {
+            fx.adjective_at(verb + 1)?;
+            "be".to_string()
+        } else {
+            let (lemma, _) = fx.past(verb)?;
+            // "so she had to go" asks well; "so he had eaten" and "so she did" do not
+            let to_have = lemma == "have" && !matches!(fx.w(verb + 1), "to" | "a" | "an" | "the" | "some" | "fun");
+            if lemma == "do" || lemma == "be" || to_have {
+                return None;
+            }
+            lemma
+        };
+        let stop = |k: usize| {
+            let w = fx.w(k);
+            // not "." or "!": the effect's own tokens split "Dr." and "Mrs."
+            matches!(w, "," | "but" | "then" | "when" | "while" | "until" | "so" | "as" | "before" | "after" | "or")
+                || (w == "and"
+                    && (fx.past(k + 1).is_some() || matches!(fx.w(k + 1), "he" | "she" | "they" | "it" | "then")))
+        };
+        let end = (verb + 1..m).find(|&k| stop(k)).unwrap_or(m - 1);
+        Some(SoCause { cause: (cause_subj.s, c), cause_subj, effect, effect_subj, verb, lemma, end })
+    }
+
     pub fn said(&self) -> Option<Said> {
         let st = self.st;
         let n = st.toks.len();
@@ -1112,6 +1189,8 @@ pub struct Analysed {
     pub gender: HashMap<String, char>,
     pub clauses: Vec<Option<Clause>>,
     pub said: Vec<Option<Said>>,
+    /// Each sentence's cause and effect around ", so", if it has them.
+    pub so: Vec<Option<SoCause>>,
     pub extras: Vec<Vec<Extra>>,
 }
 
@@ -1160,6 +1239,7 @@ pub fn analyse(doc: &str, known: &dyn Fn(&str) -> bool, skips: &mut Skips) -> An
     let mut clauses = Vec::with_capacity(sents.len());
     let mut said = Vec::with_capacity(sents.len());
     let mut extras = Vec::with_capacity(sents.len());
+    let mut so = Vec::with_capacity(sents.len());
     let mut gender = HashMap::new();
     for st in &sents {
         let p = Parser { st, names: &names, known };
@@ -1174,6 +1254,7 @@ pub fn analyse(doc: &str, known: &dyn Fn(&str) -> bool, skips: &mut Skips) -> An
             }
         }
         said.push(spoken);
+        so.push(p.so_cause());
         let ex = p.extras();
         for e in &ex {
             if let Extra::Named { head, name, .. } = *e {
@@ -1196,5 +1277,5 @@ pub fn analyse(doc: &str, known: &dyn Fn(&str) -> bool, skips: &mut Skips) -> An
         }
         extras.push(ex);
     }
-    Analysed { sents, names, gender, clauses, said, extras }
+    Analysed { sents, names, gender, clauses, said, so, extras }
 }

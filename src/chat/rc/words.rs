@@ -294,6 +294,35 @@ list!(
     "
 );
 
+list!(
+    /// Given names the stories give to girls and women (a pronoun's check
+    /// where the story itself does not say).
+    female_name, "
+        Lily Sue Sara Sarah Anna Amy Mia Lucy Emma Mary Jane Kate Sally Molly Ella Zoe Lisa Rosie Daisy
+        Jenny Susie Lila Ellie Annie Katie Rose Grace Sophie Sophia Olivia Chloe Emily Jill Ann Mom Mommy
+    "
+);
+
+list!(
+    /// Given names the stories give to boys and men.
+    male_name, "
+        Tim Timmy Tom Tommy Ben Max Jack Bob Billy Joe Jake Leo Mark John Jim Jimmy Danny Johnny Peter Paul
+        Mike Sammy Fred Bobby Dad Daddy
+    "
+);
+
+/// The gender a given name usually has in the stories, if it is one of
+/// the common ones; "Sam" and "Alex" are left out, used for both.
+pub fn gender_of_name(name: &str) -> Option<char> {
+    if female_name(name) {
+        Some('f')
+    } else if male_name(name) {
+        Some('m')
+    } else {
+        None
+    }
+}
+
 /// Nouns for female and male people, to check a pronoun against.
 pub fn gender_of_noun(w: &str) -> Option<char> {
     if female_noun(w) {
