@@ -91,6 +91,11 @@ pub(crate) fn given_names(female: bool) -> &'static [String] {
     }
 }
 
+/// The generator's family names ("Okafor", "Lindqvist").
+pub(crate) fn surnames() -> &'static [String] {
+    words::surnames()
+}
+
 /// The set's name: output goes to `{out}/notes/`.
 pub const SOURCE: &str = "notes";
 /// Default number of texts: the reference preset's chat stage (4,500 steps

@@ -71,6 +71,11 @@ const UNANSWERABLE_SHARE: f64 = 0.06;
 const MAX_KIND_SHARE: f64 = 0.25;
 /// How many example conversations the report keeps per kind.
 const EXAMPLES_PER_KIND: usize = 3;
+/// Share of contexts whose named characters are renamed (see [`rename`]).
+const RENAMED_SHARE: f64 = 0.4;
+/// Share of renamed characters who also get a family name at their first
+/// mention ("Agnieszka Nowak", then "Agnieszka").
+const SURNAME_SHARE: f64 = 0.3;
 
 /// What a question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -296,19 +301,73 @@ fn window(
         for qa in &qas {
             asked.insert((qa.question.clone(), qa.answer.clone()));
         }
+        let context = if rng.gen_bool(RENAMED_SHARE) { rename(an, &win, rng, &mut qas) } else { win.context.clone() };
         for qa in &mut qas {
             qa.question = casual(rng, std::mem::take(&mut qa.question));
         }
-        while qas.len() > 1 && conversation_bytes(&win.context, &qas) > MAX_CONVERSATION_BYTES {
+        while qas.len() > 1 && conversation_bytes(&context, &qas) > MAX_CONVERSATION_BYTES {
             qas.pop();
             skip(skips, "conversation over 1500 bytes");
         }
-        if conversation_bytes(&win.context, &qas) > MAX_CONVERSATION_BYTES {
+        if conversation_bytes(&context, &qas) > MAX_CONVERSATION_BYTES {
             skip(skips, "conversation over 1500 bytes");
             return;
         }
-        out.push(Candidate { doc, context: win.context.clone(), qas, found });
+        out.push(Candidate { doc, context, qas, found });
     }
+}
+
+/// The window's context with its named characters renamed, and the same
+/// names changed in `qas`' questions and answers. Why: the corpus's stories
+/// name a few dozen children (Lily, Tim, Ben), so a model can answer "Who
+/// ...?" from habit; the texts people hand it name Marguerite Okafor and
+/// Tomasz, which it can only copy. Each character whose gender the story or
+/// the list of common names tells gets a given name of that gender from the
+/// notes' wider list, and now and then a family name at its first mention.
+/// A name also in a question about someone outside the passage, or already
+/// in the window, is never chosen.
+fn rename(an: &Analysed, win: &Window, rng: &mut ChaCha8Rng, qas: &mut [Qa]) -> String {
+    use super::notes::{given_names, surnames, word_starts};
+    let mut context = win.context.clone();
+    let mut names: Vec<&String> = an.names.iter().filter(|n| word_starts(&win.context, n).next().is_some()).collect();
+    names.sort();
+    let said: String = qas.iter().map(|q| format!("{} {} ", q.question, q.answer)).collect();
+    for from in names {
+        let gender = match an.gender.get(from.as_str()).copied().or_else(|| words::gender_of_name(from)) {
+            Some(g @ ('f' | 'm')) => g,
+            _ => continue,
+        };
+        let pool = given_names(gender == 'f');
+        let free = |n: &&String| !n.contains(' ') && !context.contains(n.as_str()) && !said.contains(n.as_str());
+        let Some(to) = (0..4).find_map(|_| pool.choose(rng).filter(free)) else { continue };
+        let first = if rng.gen_bool(SURNAME_SHARE) {
+            surnames().choose(rng).map(|s| format!("{to} {s}")).unwrap_or_else(|| to.clone())
+        } else {
+            to.clone()
+        };
+        context = replace_names(&context, from, &first, to);
+        for qa in qas.iter_mut() {
+            qa.question = replace_names(&qa.question, from, to, to);
+            if qa.answer != UNKNOWN_ANSWER {
+                qa.answer = replace_names(&qa.answer, from, to, to);
+            }
+        }
+    }
+    context
+}
+
+/// `text` with every whole-word `from` made `first` at its first place and
+/// `rest` after ("Lily's" counts, "Lilyann" does not).
+fn replace_names(text: &str, from: &str, first: &str, rest: &str) -> String {
+    let mut out = String::with_capacity(text.len() + first.len());
+    let mut last = 0;
+    for (k, i) in super::notes::word_starts(text, from).collect::<Vec<_>>().into_iter().enumerate() {
+        out.push_str(&text[last..i]);
+        out.push_str(if k == 0 { first } else { rest });
+        last = i + from.len();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// How much a window prefers a kind when it picks its questions: the kinds
@@ -830,6 +889,33 @@ mod tests {
             }
             assert!(conversation_bytes(&m[0].content, &[]) < MAX_CONVERSATION_BYTES);
         }
+    }
+
+    #[test]
+    fn characters_are_renamed_in_the_context_questions_and_answers_alike() {
+        let (convs, _) = make_rc(STORIES, 7, 1000);
+        let boys = crate::chat::notes::given_names(false);
+        let mut renamed = 0;
+        for c in convs.iter().filter(|c| STORIES[c.doc].contains("Tom ran")) {
+            let m = &c.conversation.messages;
+            let context = &m[0].content;
+            if context.contains("Tom") || !context.contains("three ducks") {
+                continue;
+            }
+            // Tom is a boy's name: his new name comes from the boys' list
+            let new = boys.iter().find(|b| context.contains(b.as_str())).expect("a boy's name in Tom's place");
+            renamed += 1;
+            for msg in &m[1..] {
+                let lower = msg.content.to_lowercase();
+                assert!(crate::chat::notes::word_starts(&lower, "tom").next().is_none(), "{m:?}");
+            }
+            assert!(
+                m.iter().skip(1).any(|msg| msg.content.to_lowercase().contains(&new.to_lowercase())) || m.len() >= 3
+            );
+        }
+        assert!(renamed > 0, "no context of Tom's story was renamed");
+        let kept = convs.iter().filter(|c| c.conversation.messages[0].content.contains("Tom saw")).count();
+        assert!(kept > 0, "every context was renamed");
     }
 
     #[test]
