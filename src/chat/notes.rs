@@ -78,7 +78,7 @@ use super::{skip, Skips};
 use crate::data::dedup::{fnv1a, mix64};
 use crate::data::license::SourceLicense;
 /// Whole-word search, shared with the story retellings.
-pub(crate) use gen::{article, word_starts};
+pub(crate) use gen::{article, replace_word, word_starts};
 use gen::{Draft, Gen, Qa};
 
 /// The generator's given names, of girls and women (`female`) or of boys and

@@ -327,7 +327,7 @@ fn window(
 /// A name also in a question about someone outside the passage, or already
 /// in the window, is never chosen.
 fn rename(an: &Analysed, win: &Window, rng: &mut ChaCha8Rng, qas: &mut [Qa]) -> String {
-    use super::notes::{given_names, surnames, word_starts};
+    use super::notes::{given_names, replace_word, surnames, word_starts};
     let mut context = win.context.clone();
     let mut names: Vec<&String> = an.names.iter().filter(|n| word_starts(&win.context, n).next().is_some()).collect();
     names.sort();
@@ -345,29 +345,15 @@ fn rename(an: &Analysed, win: &Window, rng: &mut ChaCha8Rng, qas: &mut [Qa]) -> 
         } else {
             to.clone()
         };
-        context = replace_names(&context, from, &first, to);
+        context = replace_word(&context, from, &first, to);
         for qa in qas.iter_mut() {
-            qa.question = replace_names(&qa.question, from, to, to);
+            qa.question = replace_word(&qa.question, from, to, to);
             if qa.answer != UNKNOWN_ANSWER {
-                qa.answer = replace_names(&qa.answer, from, to, to);
+                qa.answer = replace_word(&qa.answer, from, to, to);
             }
         }
     }
     context
-}
-
-/// `text` with every whole-word `from` made `first` at its first place and
-/// `rest` after ("Lily's" counts, "Lilyann" does not).
-fn replace_names(text: &str, from: &str, first: &str, rest: &str) -> String {
-    let mut out = String::with_capacity(text.len() + first.len());
-    let mut last = 0;
-    for (k, i) in super::notes::word_starts(text, from).collect::<Vec<_>>().into_iter().enumerate() {
-        out.push_str(&text[last..i]);
-        out.push_str(if k == 0 { first } else { rest });
-        last = i + from.len();
-    }
-    out.push_str(&text[last..]);
-    out
 }
 
 /// How much a window prefers a kind when it picks its questions: the kinds

@@ -542,6 +542,20 @@ pub fn word_starts<'a>(hay: &'a str, needle: &'a str) -> impl Iterator<Item = us
     })
 }
 
+/// `text` with every whole-word `from` (see [`word_starts`]) made `first`
+/// at its first place and `rest` after it.
+pub fn replace_word(text: &str, from: &str, first: &str, rest: &str) -> String {
+    let mut out = String::with_capacity(text.len() + first.len());
+    let mut last = 0;
+    for (k, i) in word_starts(text, from).collect::<Vec<_>>().into_iter().enumerate() {
+        out.push_str(&text[last..i]);
+        out.push_str(if k == 0 { first } else { rest });
+        last = i + from.len();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// `n` as digits or, now and then for small numbers, as a word.
 pub fn count(g: &mut Gen, n: u32) -> String {
     if n <= 12 && g.chance(0.5) {

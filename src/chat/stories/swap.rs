@@ -177,15 +177,7 @@ pub fn whole_word_count(text: &str, word: &str) -> usize {
 /// `text` with every whole-word `from` replaced by `to` ("dog's" counts,
 /// "dogs" and "hotdog" do not).
 fn replace_word(text: &str, from: &str, to: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for i in word_starts(text, from).collect::<Vec<_>>() {
-        out.push_str(&text[last..i]);
-        out.push_str(to);
-        last = i + from.len();
-    }
-    out.push_str(&text[last..]);
-    out
+    crate::chat::notes::replace_word(text, from, to, to)
 }
 
 /// "a owl" -> "an owl", "an penguin" -> "a penguin": the article before
