@@ -626,7 +626,7 @@ fn premise_of(story: &str) -> Option<Premise> {
             .expect("a valid pattern")
     });
     let does = DOES.get_or_init(|| {
-        regex::Regex::new(r"^(\S+|The [a-z]+) (loved|liked|wanted|was afraid of|was scared of|lived|could not|couldn't|did not like|didn't like|dreamed of|wished|had|was|found|made|kept|could) ([a-z']+(?: [a-z',]+){0,14})")
+        regex::Regex::new(r"^(\S+|The [a-z]+) (loved|liked|wanted|was afraid of|was scared of|lived|could not|couldn't|did not like|didn't like|did not want|didn't want|dreamed of|wished|had|was|found|made|kept|could) ([a-z']+(?: [a-z',]+){0,14})")
             .expect("a valid pattern")
     });
     let sentences: Vec<&str> = split_sentences(story).into_iter().take(3).collect();
@@ -694,6 +694,7 @@ fn present_tense(verb: &str) -> &str {
         "lived" => "lives",
         "could not" | "couldn't" => "can't",
         "did not like" | "didn't like" => "doesn't like",
+        "did not want" | "didn't want" => "doesn't want",
         "dreamed of" => "dreams of",
         "wished" => "wishes",
         "had" => "has",
@@ -875,6 +876,8 @@ mod tests {
         // Every word of the premise is in the story's opening.
         let r = p.request(3);
         assert!(r.split(' ').filter(|w| !["who", "that"].contains(w)).all(|w| s.contains(w)), "{r}");
+        let s = "Once upon a time, there was a snowman. The snowman didn't want to melt. The sun came out.";
+        assert_eq!(premise_of(s).unwrap().request(0), "a snowman that doesn't want to melt");
         // Someone else's sentence is not the hero's.
         assert!(premise_of("There was a dog named Max. Sam wanted a cake.").is_none());
         assert!(premise_of("The sun was hot. It was a day.").is_none());
