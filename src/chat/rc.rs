@@ -761,6 +761,15 @@ mod tests {
     }
 
     #[test]
+    fn a_companion_is_asked_for_both_ways() {
+        let qs = questions("Nora went to the market with Ben. Sam shared his cake with Lily.", 40);
+        assert!(has(&qs, Kind::With, "Who went to the market with Nora?", "Ben"), "{qs:#?}");
+        assert!(has(&qs, Kind::With, "did Nora go to the market with", "Ben"), "{qs:#?}");
+        // Lily did not share her cake with Sam
+        assert!(!qs.iter().any(|(_, q, _)| q.contains("with Sam")), "{qs:#?}");
+    }
+
+    #[test]
     fn colours_counts_names_times_and_speech() {
         let qs = questions(
             "Once upon a time, there was a little girl named Pim. Pim had a big red ball. Pim saw three birds in the tree. One day, Pim went to the lake with Grandpa. \"Can I swim?\" asked Pim.",

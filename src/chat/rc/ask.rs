@@ -801,8 +801,20 @@ impl Maker<'_, '_> {
         if let Some(i) = parts.iter().position(|p| p.kind == PartKind::Pp && st.w(p.s) == "with" && !p.pron) {
             let p = parts[i];
             if let Some(r) = self.rest(st, parts, Some(i)) {
+                let companion = st.span(p.np, p.e);
+                // "Tom went to the park with Ben": Ben went with Tom too, so
+                // "Who went to the park with Tom?" asks for Ben, the question
+                // naming the one the sentence starts with. Not with an object:
+                // Tom "shared his toys with Ben" is not Ben sharing his.
+                let intransitive = parts.iter().all(|q| matches!(q.kind, PartKind::Pp | PartKind::Place));
+                let did = f.d.strip_prefix(&f.subj).filter(|_| at.subj.name && p.animate && intransitive);
+                if let Some(did) = did.filter(|_| self.chance(0.4)) {
+                    let t = pick(&mut self.rng, &["Who{P}{R} with {S}?", "Who was it that{P}{R} with {S}?"]);
+                    self.push(Kind::With, fill(t, &[("{P}", did), ("{R}", &r), ("{S}", &f.subj)]), companion);
+                    return;
+                }
                 let t = if p.animate { pick(&mut self.rng, WITH_WHO_T) } else { pick(&mut self.rng, WITH_WHAT_T) };
-                self.push(Kind::With, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), st.span(p.np, p.e));
+                self.push(Kind::With, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), companion);
             }
         }
     }
