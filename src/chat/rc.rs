@@ -761,6 +761,17 @@ mod tests {
     }
 
     #[test]
+    fn a_name_given_by_someone_is_asked_for() {
+        let qs = questions("Tom found a puppy in the rain. He named the puppy Biscuit. Biscuit was wet.", 40);
+        assert!(qs.iter().any(|(k, q, a)| *k == Kind::Name && q.contains("the puppy") && a == "Biscuit"), "{qs:#?}");
+        let qs = questions("We built a snowman by the gate. We called our snowman Mister Pebble.", 40);
+        assert!(
+            qs.iter().any(|(k, q, a)| *k == Kind::Name && q.contains("snowman") && a == "Mister Pebble"),
+            "{qs:#?}"
+        );
+    }
+
+    #[test]
     fn a_companion_is_asked_for_both_ways() {
         let qs = questions("Nora went to the market with Ben. Sam shared his cake with Lily.", 40);
         assert!(has(&qs, Kind::With, "Who went to the market with Nora?", "Ben"), "{qs:#?}");

@@ -1168,6 +1168,18 @@ impl Parser<'_> {
                     out.push(Extra::Count { num: k, head: m - 1 });
                 }
             }
+            // "She named the puppy Fluffy.", "We called our snowman Mister Pebble."
+            let owner = matches!(self.w(k + 1), "the" | "her" | "his" | "their" | "my" | "our" | "its" | "your");
+            if matches!(w, "named" | "called") && st.lower_word(k) && owner {
+                let mut m = k + 2;
+                while m < k + 5 && self.np_word(m, m - k - 2) {
+                    m += 1;
+                }
+                if let Some(e) = self.name_at(m).filter(|_| m > k + 2) {
+                    out.push(Extra::Named { s: k + 1, head: m - 1, name: (m, e) });
+                    continue;
+                }
+            }
             if matches!(w, "named" | "called") && k >= 2 && self.np_word(k - 1, 1) {
                 let Some(e) = self.name_at(k + 1) else { continue };
                 let mut d = k - 1;
