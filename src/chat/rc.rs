@@ -333,7 +333,7 @@ fn rename(an: &Analysed, win: &Window, rng: &mut ChaCha8Rng, qas: &mut [Qa]) -> 
     names.sort();
     let said: String = qas.iter().map(|q| format!("{} {} ", q.question, q.answer)).collect();
     for from in names {
-        let gender = match an.gender.get(from.as_str()).copied().or_else(|| words::gender_of_name(from)) {
+        let gender = match an.gender_of(from) {
             Some(g @ ('f' | 'm')) => g,
             _ => continue,
         };
@@ -909,15 +909,12 @@ mod tests {
                 continue;
             }
             // Tom is a boy's name: his new name comes from the boys' list
-            let new = boys.iter().find(|b| context.contains(b.as_str())).expect("a boy's name in Tom's place");
+            assert!(boys.iter().any(|b| context.contains(b.as_str())), "a boy's name in Tom's place: {context}");
             renamed += 1;
             for msg in &m[1..] {
                 let lower = msg.content.to_lowercase();
                 assert!(crate::chat::notes::word_starts(&lower, "tom").next().is_none(), "{m:?}");
             }
-            assert!(
-                m.iter().skip(1).any(|msg| msg.content.to_lowercase().contains(&new.to_lowercase())) || m.len() >= 3
-            );
         }
         assert!(renamed > 0, "no context of Tom's story was renamed");
         let kept = convs.iter().filter(|c| c.conversation.messages[0].content.contains("Tom saw")).count();

@@ -224,7 +224,7 @@ pub fn subject_vocabulary(docs: &[&str], size: usize) -> Vec<String> {
                 u.0 += 1;
                 u.1 += usize::from(det);
             }
-            det = DETERMINERS.contains(&raw.to_lowercase().as_str());
+            det = DETERMINERS.iter().any(|d| raw.eq_ignore_ascii_case(d));
         }
     }
     // One use in twelve after a determiner keeps the nouns often said bare

@@ -176,13 +176,7 @@ impl<'a> Window<'a> {
     /// Whether pronoun `pron` can stand for `prev`: number, and gender
     /// where the story or the name tells it.
     pub fn agrees(&self, pron: &str, prev: &Resolved) -> bool {
-        let gender = self
-            .an
-            .gender
-            .get(&prev.text)
-            .copied()
-            .or_else(|| words::gender_of_name(&prev.text))
-            .or_else(|| words::gender_of_noun(&prev.text.to_lowercase()));
+        let gender = self.an.gender_of(&prev.text).or_else(|| words::gender_of_noun(&prev.text.to_lowercase()));
         match pron {
             "they" => prev.plural,
             "he" => !prev.plural && gender != Some('f'),

@@ -1206,6 +1206,14 @@ pub struct Analysed {
     pub extras: Vec<Vec<Extra>>,
 }
 
+impl Analysed {
+    /// A character's gender as the story tells it ("a girl named Pim", "his"
+    /// or "her" beside the name), else as the common given names do.
+    pub fn gender_of(&self, name: &str) -> Option<char> {
+        self.gender.get(name).copied().or_else(|| words::gender_of_name(name))
+    }
+}
+
 /// Capitalised words used as names: seen capitalised inside a sentence and
 /// never in lower case, or after "named"/"called".
 pub fn find_names(sents: &[Sent]) -> HashSet<String> {
