@@ -314,20 +314,19 @@ list!(
 /// The gender a given name usually has in the stories, if it is one of
 /// the common ones; "Sam" and "Alex" are left out, used for both.
 pub fn gender_of_name(name: &str) -> Option<char> {
-    if female_name(name) {
-        Some('f')
-    } else if male_name(name) {
-        Some('m')
-    } else {
-        None
-    }
+    gender_in(name, female_name, male_name)
 }
 
 /// Nouns for female and male people, to check a pronoun against.
 pub fn gender_of_noun(w: &str) -> Option<char> {
-    if female_noun(w) {
+    gender_in(w, female_noun, male_noun)
+}
+
+/// 'f' when the word is in the `female` list, else 'm' when in the `male` one.
+fn gender_in(w: &str, female: fn(&str) -> bool, male: fn(&str) -> bool) -> Option<char> {
+    if female(w) {
         Some('f')
-    } else if male_noun(w) {
+    } else if male(w) {
         Some('m')
     } else {
         None
