@@ -653,11 +653,18 @@ fn premise_of(story: &str) -> Option<Premise> {
         // end a phrase: "loved to play with her toys and run" -> "loved to
         // play with her toys".
         let whole = (d[0].len() + 1 == s.len() && s.ends_with('.')).then(|| d[3].to_string());
+        let cut = d[3].split(' ').count() > 7;
         let mut rest: Vec<&str> = d[3].split(' ').take(7).map(|w| w.trim_end_matches(',')).collect();
-        // "was three years old and he loved": a second clause cut short
-        // is dropped whole.
-        if let Some(and) = rest.iter().skip(2).position(|w| *w == "and") {
-            rest.truncate(and + 2);
+        // "was three years old and he loved", "was very excited because he
+        // was about": a second clause cut short is dropped whole. An "and"
+        // after two words is dropped even when nothing was cut (it may start
+        // one), but not after one ("gentle and sweet").
+        let second_clause = |(i, w): &(usize, &&str)| match **w {
+            "and" => *i >= 2,
+            w => cut && CLAUSE_JOINS.contains(&w),
+        };
+        if let Some((at, _)) = rest.iter().enumerate().skip(1).find(second_clause) {
+            rest.truncate(at);
         }
         while rest.last().is_some_and(|w| DANGLING.contains(w)) {
             rest.pop();
@@ -680,8 +687,13 @@ fn premise_of(story: &str) -> Option<Premise> {
 const DANGLING: &[&str] = &[
     "and", "or", "but", "with", "the", "a", "an", "to", "her", "his", "their", "its", "in", "on", "of", "at", "for",
     "from", "so", "very", "that", "when", "because", "my", "your", "some", "all", "was", "is", "had", "would", "he",
-    "she", "they", "it", "not", "did", "where", "who", "which", "like", "what", "how", "if", "were",
+    "she", "they", "it", "not", "did", "where", "who", "which", "like", "what", "how", "if", "were", "named", "called",
+    "only", "just", "about", "best", "going", "always", "never", "also", "even", "really", "every", "than", "into",
+    "by",
 ];
+
+/// Words that start a second clause, where a phrase cut short is cut back to.
+const CLAUSE_JOINS: [&str; 8] = ["but", "because", "so", "when", "while", "until", "since", "if"];
 
 /// The present tense of the verbs [`premise_of`] reads.
 fn present_tense(verb: &str) -> &str {
@@ -881,6 +893,22 @@ mod tests {
         // Someone else's sentence is not the hero's.
         assert!(premise_of("There was a dog named Max. Sam wanted a cake.").is_none());
         assert!(premise_of("The sun was hot. It was a day.").is_none());
+        // A second clause cut short is dropped whole, and no phrase ends on
+        // a word that needs more after it.
+        let s = "Once upon a time, there was a boy named Jack. Jack was very excited because he was about to go \
+                 to the sea. He packed.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a boy named Jack who was very excited");
+        let s = "There was a witch. The witch was not a bad witch but sometimes she was grumpy. One day it rained.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a witch who was not a bad witch");
+        let s = "There was a girl named Julie. Julie was only three years old. She had a doll.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a girl named Julie who was only three years old");
+        let s = "There was a bear named Bob. Bob had a very loyal friend, a dog named Rex. They played.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a bear named Bob who had a very loyal friend a dog");
+        let s = "There was a girl named Rita. Rita was gentle and sweet and loved to sing songs with her mom. Then.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a girl named Rita who was gentle and sweet");
+        // What fits whole keeps its second clause.
+        let s = "There was a cat named Tom. Tom was sad because it rained. Then the sun came.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a cat named Tom who was sad because it rained");
         // An intro sentence that says more than the intro is not restated.
         let s = "There was a dog named Max, who was old. Max loved bones. The end.";
         assert_eq!(premise_of(s).unwrap().restated(s), None);
