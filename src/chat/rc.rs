@@ -346,14 +346,25 @@ fn rename(an: &Analysed, win: &Window, rng: &mut ChaCha8Rng, qas: &mut [Qa]) -> 
             to.clone()
         };
         context = replace_word(&context, from, &first, to);
-        for qa in qas.iter_mut() {
-            qa.question = replace_word(&qa.question, from, to, to);
-            if qa.answer != UNKNOWN_ANSWER {
-                qa.answer = replace_word(&qa.answer, from, to, to);
-            }
-        }
+        rename_in_questions(qas, from, &first, to);
     }
     context
+}
+
+/// `from` renamed `to` in each question and answer; a question for the name
+/// itself ("What was the boy's name?") is answered with the whole name the
+/// context now gives at the first mention (`first`, "Horatio Nowak"), as the
+/// dev split's "Who wrote this note?" is answered "Agnieszka Nowak".
+fn rename_in_questions(qas: &mut [Qa], from: &str, first: &str, to: &str) {
+    use super::notes::replace_word;
+    for qa in qas.iter_mut() {
+        qa.question = replace_word(&qa.question, from, to, to);
+        if qa.kind == Kind::Name && qa.answer == from {
+            qa.answer = first.to_string();
+        } else if qa.answer != UNKNOWN_ANSWER {
+            qa.answer = replace_word(&qa.answer, from, to, to);
+        }
+    }
 }
 
 /// How much a window prefers a kind when it picks its questions: the kinds
@@ -764,6 +775,8 @@ mod tests {
     fn a_name_given_by_someone_is_asked_for() {
         let qs = questions("Tom found a puppy in the rain. He named the puppy Biscuit. Biscuit was wet.", 40);
         assert!(qs.iter().any(|(k, q, a)| *k == Kind::Name && q.contains("the puppy") && a == "Biscuit"), "{qs:#?}");
+        let qs = questions("It was a 2007 artwork called Wet Dog. It was sold.", 40);
+        assert!(qs.iter().any(|(k, _, a)| *k == Kind::Name && a == "Wet Dog"), "{qs:#?}");
         let qs = questions("We built a snowman by the gate. We called our snowman Mister Pebble.", 40);
         assert!(
             qs.iter().any(|(k, q, a)| *k == Kind::Name && q.contains("snowman") && a == "Mister Pebble"),
@@ -919,6 +932,31 @@ mod tests {
         assert!(renamed > 0, "no context of Tom's story was renamed");
         let kept = convs.iter().filter(|c| c.conversation.messages[0].content.contains("Tom saw")).count();
         assert!(kept > 0, "every context was renamed");
+    }
+
+    #[test]
+    fn a_renamed_name_is_answered_whole_when_the_name_is_asked_for() {
+        let qa = |kind, question: &str, answer: &str| Qa {
+            kind,
+            question: question.into(),
+            answer: answer.into(),
+            reason: None,
+        };
+        let mut qas = [
+            qa(Kind::Name, "What was the boy's name?", "Tom"),
+            qa(Kind::Who, "Who found the ball?", "Tom"),
+            qa(Kind::Where, "Where did Tom go?", "to the park"),
+        ];
+        rename_in_questions(&mut qas, "Tom", "Horatio Nowak", "Horatio");
+        let got: Vec<(&str, &str)> = qas.iter().map(|q| (q.question.as_str(), q.answer.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("What was the boy's name?", "Horatio Nowak"),
+                ("Who found the ball?", "Horatio"),
+                ("Where did Horatio go?", "to the park")
+            ]
+        );
     }
 
     #[test]

@@ -364,6 +364,17 @@ impl Parser<'_> {
         (self.names.contains(raw) || words::family_name(raw)).then_some(i + 1)
     }
 
+    /// Where a name after "named" or "called" ends that goes on in capitals
+    /// ("a 2007 artwork called Wet Dog", "a boat called Silver Swan"): the
+    /// name's end `e`, moved past the capitalised words that follow it, up
+    /// to `limit`.
+    fn name_run_end(&self, mut e: usize, limit: usize) -> usize {
+        while e < limit && self.st.cap(e) && !words::not_a_name(self.st.raw(e)) && self.st.raw(e) != "I" {
+            e += 1;
+        }
+        e
+    }
+
     /// A possessive of a name ("Lily's").
     pub fn possessive_name(&self, i: usize) -> bool {
         let raw = self.st.raw(i);
@@ -1181,7 +1192,7 @@ impl Parser<'_> {
                 }
             }
             if matches!(w, "named" | "called") && k >= 2 && self.np_word(k - 1, 1) {
-                let Some(e) = self.name_at(k + 1) else { continue };
+                let Some(e) = self.name_at(k + 1).map(|e| self.name_run_end(e, k + 4)) else { continue };
                 let mut d = k - 1;
                 while d > 0 && k - d < 4 && self.np_word(d - 1, 0) {
                     d -= 1;
