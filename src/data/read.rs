@@ -26,6 +26,12 @@ pub enum Format {
     Auto,
     /// Plain UTF-8 text (`.txt`, `.md`, anything unknown).
     Text,
+    /// Plain text with one document per block of lines: a line break that
+    /// is not part of a blank line ends a document, and blank lines separate
+    /// the paragraphs inside one (the lower-cased TinyStories slice, which
+    /// has no `<|endoftext|>` lines). Never chosen from an extension: hard-
+    /// wrapped text (Gutenberg's) would fall apart into lines.
+    Lines,
     /// One JSON object per line, text in a field.
     Jsonl,
     /// One JSON object (or an array of them) per file, text in a field.
@@ -190,6 +196,11 @@ pub fn read_source(
                 let scaffolding = read_text_file(&file, options.lossy, &mut count)?;
                 stats.scaffolding_bytes += scaffolding;
             }
+            Format::Lines => {
+                let bytes = fs::read(&file).map_err(|e| DataError::io(&file, e))?;
+                let text = decode_utf8(&file, bytes, options.lossy)?;
+                split_lines(&file.display().to_string(), &text, &mut count);
+            }
             Format::Jsonl => read_jsonl(&file, options, &mut count)?,
             Format::Json => read_json(&file, options, &mut count)?,
             Format::Csv => read_csv(&file, options, &mut count)?,
@@ -275,6 +286,36 @@ pub fn split_text(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) 
     }
     emit(RawDocument { origin: origin.to_string(), text: text.to_string(), instruction: None });
     0
+}
+
+/// Splits text in the [`Format::Lines`] layout into documents: consecutive
+/// non-blank lines belong to different documents unless a blank line joins
+/// them as paragraphs of one.
+pub fn split_lines(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument)) {
+    let mut current = String::new();
+    let mut n = 0;
+    let mut flush = |current: &mut String| {
+        if !current.trim().is_empty() {
+            n += 1;
+            emit(RawDocument { origin: format!("{origin} document {n}"), text: current.clone(), instruction: None });
+        }
+        current.clear();
+    };
+    let mut after_blank = false;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            after_blank = true;
+            continue;
+        }
+        if after_blank && !current.is_empty() {
+            current.push_str("\n\n");
+        } else {
+            flush(&mut current);
+        }
+        current.push_str(line);
+        after_blank = false;
+    }
+    flush(&mut current);
 }
 
 /// Picks the text out of a JSON object, or explains which fields exist.
@@ -502,6 +543,34 @@ mod tests {
         let mut docs = Vec::new();
         split_text("t", "one\n<|endoftext|>\ntwo\nmore\n<|endoftext|>\n", &mut |d| docs.push(d.text));
         assert_eq!(docs, vec!["one\n", "two\nmore\n"]);
+    }
+
+    #[test]
+    fn line_documents_keep_their_paragraphs_together() {
+        let mut docs = Vec::new();
+        let text = "one day, a cat sat.\n\nthen it slept.\nonce upon a time, a dog ran.\n\n\nthe end.\nlast one.\n";
+        split_lines("t", text, &mut |d| docs.push(d.text));
+        assert_eq!(
+            docs,
+            ["one day, a cat sat.\n\nthen it slept.", "once upon a time, a dog ran.\n\nthe end.", "last one."]
+        );
+        let mut none = Vec::new();
+        split_lines("t", "\n\n  \n", &mut |d| none.push(d.text));
+        assert!(none.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes, every non-blank line is kept once and in
+        /// order, and no document is blank.
+        #[test]
+        fn line_documents_keep_every_line_in_order(text in "([a-c ]{0,6}(\n|\r\n)?){0,40}") {
+            let mut docs = Vec::new();
+            split_lines("t", &text, &mut |d| docs.push(d.text));
+            let kept: Vec<String> = docs.iter().flat_map(|d| d.lines()).filter(|l| !l.trim().is_empty()).map(String::from).collect();
+            let given: Vec<String> = text.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect();
+            proptest::prop_assert_eq!(kept, given);
+            proptest::prop_assert!(docs.iter().all(|d| !d.trim().is_empty()));
+        }
     }
 
     #[test]
