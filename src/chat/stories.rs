@@ -653,14 +653,26 @@ fn premise_of(story: &str) -> Option<Premise> {
         // end a phrase: "loved to play with her toys and run" -> "loved to
         // play with her toys".
         let whole = (d[0].len() + 1 == s.len() && s.ends_with('.')).then(|| d[3].to_string());
-        let cut = d[3].split(' ').count() > 7;
-        let mut rest: Vec<&str> = d[3].split(' ').take(7).map(|w| w.trim_end_matches(',')).collect();
+        // Cut: longer than a request names, or the sentence goes on past
+        // what the pattern read (a name, a number).
+        let cut = whole.is_none() || d[3].split(' ').count() > 7;
+        let mut rest: Vec<&str> = d[3].split(' ').take(7).collect();
+        // A phrase cut short ends at its first comma, where the text paused
+        // ("had a very loyal friend, a dog named" -> "had a very loyal
+        // friend"), unless the comma only lists adjectives ("a big, red ball").
+        let pause = |i: usize| rest[i].ends_with(',') && i > 0 && !DANGLING.contains(&rest[i - 1]);
+        if let Some(comma) = (0..rest.len()).find(|&i| pause(i)).filter(|_| cut) {
+            rest.truncate(comma + 1);
+        }
+        let mut rest: Vec<&str> = rest.into_iter().map(|w| w.trim_end_matches(',')).collect();
         // "was three years old and he loved", "was very excited because he
         // was about": a second clause cut short is dropped whole. An "and"
         // after two words is dropped even when nothing was cut (it may start
         // one), but not after one ("gentle and sweet").
         let second_clause = |(i, w): &(usize, &&str)| match **w {
             "and" => *i >= 2,
+            // "a big red ball that she loved", but not "knew that ..."
+            "that" => cut && *i >= 2,
             w => cut && CLAUSE_JOINS.contains(&w),
         };
         if let Some((at, _)) = rest.iter().enumerate().skip(1).find(second_clause) {
@@ -903,9 +915,12 @@ mod tests {
         let s = "There was a girl named Julie. Julie was only three years old. She had a doll.";
         assert_eq!(premise_of(s).unwrap().request(1), "a girl named Julie who was only three years old");
         let s = "There was a bear named Bob. Bob had a very loyal friend, a dog named Rex. They played.";
-        assert_eq!(premise_of(s).unwrap().request(1), "a bear named Bob who had a very loyal friend a dog");
+        assert_eq!(premise_of(s).unwrap().request(1), "a bear named Bob who had a very loyal friend");
         let s = "There was a girl named Rita. Rita was gentle and sweet and loved to sing songs with her mom. Then.";
         assert_eq!(premise_of(s).unwrap().request(1), "a girl named Rita who was gentle and sweet");
+        let s =
+            "There was a girl named Lily. Lily had a big, red ball that she loved to throw at the wall. It bounced.";
+        assert_eq!(premise_of(s).unwrap().request(1), "a girl named Lily who had a big red ball");
         // What fits whole keeps its second clause.
         let s = "There was a cat named Tom. Tom was sad because it rained. Then the sun came.";
         assert_eq!(premise_of(s).unwrap().request(1), "a cat named Tom who was sad because it rained");
