@@ -193,12 +193,11 @@ pub fn read_source(
         };
         match format {
             Format::Auto | Format::Text => {
-                let scaffolding = read_text_file(&file, options.lossy, &mut count)?;
-                stats.scaffolding_bytes += scaffolding;
+                let text = read_text_file(&file, options.lossy)?;
+                stats.scaffolding_bytes += split_text(&file.display().to_string(), &text, &mut count);
             }
             Format::Lines => {
-                let bytes = fs::read(&file).map_err(|e| DataError::io(&file, e))?;
-                let text = decode_utf8(&file, bytes, options.lossy)?;
+                let text = read_text_file(&file, options.lossy)?;
                 split_lines(&file.display().to_string(), &text, &mut count);
             }
             Format::Jsonl => read_jsonl(&file, options, &mut count)?,
@@ -234,10 +233,10 @@ pub fn decode_utf8(path: &Path, bytes: Vec<u8>, lossy: bool) -> Result<String, D
     }
 }
 
-fn read_text_file(path: &Path, lossy: bool, emit: &mut impl FnMut(RawDocument)) -> Result<u64, DataError> {
+/// A text file's contents, as UTF-8 (see [`decode_utf8`]).
+fn read_text_file(path: &Path, lossy: bool) -> Result<String, DataError> {
     let bytes = fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let text = decode_utf8(path, bytes, lossy)?;
-    Ok(split_text(&path.display().to_string(), &text, emit))
+    decode_utf8(path, bytes, lossy)
 }
 
 /// Splits a text file into documents by the conventions described at the top
@@ -297,7 +296,11 @@ pub fn split_lines(origin: &str, text: &str, emit: &mut impl FnMut(RawDocument))
     let mut flush = |current: &mut String| {
         if !current.trim().is_empty() {
             n += 1;
-            emit(RawDocument { origin: format!("{origin} document {n}"), text: current.clone(), instruction: None });
+            emit(RawDocument {
+                origin: format!("{origin} document {n}"),
+                text: std::mem::take(current),
+                instruction: None,
+            });
         }
         current.clear();
     };
