@@ -785,6 +785,20 @@ mod tests {
     }
 
     #[test]
+    fn a_question_sometimes_says_the_verb_another_way() {
+        let qs = questions("Mia stumbled upon a hidden cave. Ben found a red kite in the woods.", 60);
+        // the predicate reworded: the text's own words are not the only way in
+        assert!(has(&qs, Kind::Who, "came across a hidden cave", "Mia"), "{qs:#?}");
+        assert!(has(&qs, Kind::Who, "stumbled upon a hidden cave", "Mia"), "the text's words stay too: {qs:#?}");
+        assert!(qs.iter().any(|(_, q, a)| q.contains("discover") && a.contains("kite")), "{qs:#?}");
+        // a particle belongs to the text's verb: "found out" is never "discovered out"
+        let qs = questions("Sam found out the secret of the old mill.", 60);
+        assert!(!qs.iter().any(|(_, q, _)| q.contains("discovered out")), "{qs:#?}");
+        // answers are never reworded
+        assert!(qs.iter().all(|(_, _, a)| !a.contains("discovered")), "{qs:#?}");
+    }
+
+    #[test]
     fn a_companion_is_asked_for_both_ways() {
         let qs = questions("Nora went to the market with Ben. Sam shared his cake with Lily.", 40);
         assert!(has(&qs, Kind::With, "Who went to the market with Nora?", "Ben"), "{qs:#?}");

@@ -539,6 +539,31 @@ impl Maker<'_, '_> {
             .join(" ")
     }
 
+    /// Now and then the predicate's verb said another way ("stumbled upon a
+    /// cave" -> "came across a cave"), else now and then a synonym for one of
+    /// its words (`vary`): a question that always repeats the text's words
+    /// teaches a model to match words, not meanings.
+    pub fn reword(&mut self, pred: &str) -> String {
+        let words: Vec<&str> = pred.split(' ').collect();
+        let two = words.get(1).and_then(|w| words::past_synonym(&format!("{}_{w}", words[0])));
+        let (syn, used) = match (two, words::past_synonym(words[0])) {
+            (Some(s), _) => (s, 2),
+            (None, Some(s)) => (s, 1),
+            (None, None) => return self.vary(pred),
+        };
+        let rest = &words[used.min(words.len())..];
+        // "found out", "jumped up": a particle belongs to the text's verb
+        let particle = |w: &str| {
+            matches!(w, "up" | "out" | "off" | "away" | "back" | "down" | "over" | "on" | "in" | "into" | "asleep")
+        };
+        // "gave a hug to" needs what comes after it
+        let needs_object = syn.contains(' ') && matches!(syn.rsplit(' ').next(), Some("to" | "at" | "after" | "into"));
+        if rest.first().is_some_and(|w| particle(w)) || (needs_object && rest.is_empty()) || !self.chance(0.35) {
+            return self.vary(pred);
+        }
+        std::iter::once(syn).chain(rest.iter().copied()).collect::<Vec<_>>().join(" ")
+    }
+
     /// "a ball" -> "the ball", some of the time.
     pub fn definite(&mut self, phrase: &str) -> String {
         for a in ["a ", "an "] {
@@ -570,7 +595,7 @@ impl Maker<'_, '_> {
                     None => {
                         let mut verb_q = lemma.clone();
                         if let Some(syn) = words::verb_synonym(lemma) {
-                            if self.chance(0.2) {
+                            if self.chance(0.35) {
                                 verb_q = syn.to_string();
                             }
                         }
@@ -678,6 +703,7 @@ impl Maker<'_, '_> {
         if let Some(answer) = subj.answer.as_deref() {
             if !parts.is_empty() && !parts.iter().any(|p| p.pron) && win.count_in_context(pred) == 1 && !subj.plural {
                 let pred_q = self.definite(pred);
+                let pred_q = self.reword(&pred_q);
                 let t = if clause.subj.animate { pick(&mut self.rng, WHO_T) } else { pick(&mut self.rng, WHAT_SUBJ_T) };
                 let kind = if clause.subj.animate { Kind::Who } else { Kind::What };
                 self.push(kind, fill(t, &[("{P}", &pred_q)]), answer);
@@ -942,8 +968,9 @@ impl Maker<'_, '_> {
             if let Some(answer) = subj.answer.as_deref() {
                 let pred = st.span(clause.subj.e, clause.core_end);
                 if win.count_in_context(pred) == 1 && !subj.plural {
+                    let pred = self.reword(pred);
                     let t = pick(&mut self.rng, &["Who {P}?", "Which character {P}?", "Who in the story {P}?"]);
-                    self.push(Kind::Who, fill(t, &[("{P}", pred)]), answer);
+                    self.push(Kind::Who, fill(t, &[("{P}", &pred)]), answer);
                 }
             }
         }

@@ -239,21 +239,62 @@ list!(
 );
 
 map!(
-    /// Occasional synonyms for words of a question (never of an answer).
+    /// Occasional synonyms for words of a question (never of an answer): the
+    /// everyday words of the corpus's stories and of what people ask about
+    /// notes, so that a question does not always repeat the text's word
+    /// ("the people next door" for "her neighbours", "the woods" for "the
+    /// forest"). Only words whose synonym fits wherever the word stands.
     synonym, "
         scared:afraid afraid:scared frightened:scared happy:glad glad:happy sad:unhappy unhappy:sad
         angry:mad mad:angry tired:sleepy sleepy:tired big:large large:big huge:very_big small:little
         little:small tiny:very_small pretty:beautiful beautiful:pretty kind:nice nice:kind quick:fast
         fast:quick shiny:bright old:aged puppy:young_dog kitten:young_cat mom:mother mother:mom dad:father
         father:dad present:gift gift:present stone:rock rock:stone toy:plaything
+        forest:woods woods:forest shop:store store:shop kids:children children:kids pals:friends
+        neighbor:person_next_door neighbour:person_next_door neighbors:people_next_door
+        neighbours:people_next_door bunny:rabbit rabbit:bunny kitty:cat doggy:dog mommy:mom mum:mother
+        grandma:grandmother grandmother:grandma grandpa:grandfather grandfather:grandpa lady:woman
+        woman:lady path:trail trail:path road:street street:road yard:garden garden:yard bag:sack
+        enormous:huge gigantic:huge lovely:beautiful delicious:tasty tasty:delicious yummy:tasty
+        scary:frightening frightening:scary brave:courageous courageous:brave clever:smart smart:clever
+        funny:amusing silly:goofy sparkly:glittering fluffy:soft chilly:cold noisy:loud loud:noisy
+        excited:thrilled thrilled:excited worried:nervous nervous:worried upset:sad strong:powerful
+        favorite:favourite favourite:favorite colorful:brightly_coloured terrified:very_scared
+        cheerful:happy joyful:happy grumpy:cross cross:grumpy sick:ill ill:sick
     "
 );
 
 map!(
     /// Question verbs that mean about the same as the text's verb.
     verb_synonym_word, "
-        find:discover see:spot notice:see get:receive take:grab make:create build:make want:wish_for
-        pick_up:lift look_for:search_for search_for:look_for grab:take
+        find:discover see:spot notice:see get:receive take:grab make:create build:make
+        pick_up:lift look_for:search_for search_for:look_for grab:take discover:find spot:see fix:repair
+        repair:fix start:begin begin:start bake:make cook:make toss:throw throw:toss rescue:save
+        chase:run_after visit:go_to_see explore:look_around buy:get hug:give_a_hug_to stumble_upon:find
+        come_across:find gaze_at:look_at stare_at:look_at listen_to:hear beam:smile shout:yell yell:shout
+        giggle:laugh whisper:say_quietly exclaim:shout reply:answer follow:go_after watch:look_at eat:have
+        put:place place:put give:hand go:head
+    "
+);
+
+map!(
+    /// A past-tense verb at the start of a predicate, said another way in the
+    /// past tense ("stumbled upon a cave" -> "came across a cave"); keys of
+    /// two words join them with `_`. Only verbs whose paraphrase takes the
+    /// same words after it.
+    past_synonym, "
+        found:discovered discovered:found saw:spotted spotted:saw noticed:spotted grabbed:took
+        snatched:grabbed shouted:yelled yelled:shouted giggled:laughed chuckled:laughed smiled:grinned
+        grinned:smiled beamed:smiled hugged:gave_a_hug_to hurried:rushed rushed:hurried dashed:rushed
+        jumped:leaped leaped:jumped leapt:jumped stumbled_upon:came_across came_across:found
+        stumbled_across:came_across gazed_at:looked_at stared_at:looked_at peered_at:looked_at
+        glanced_at:looked_at built:made created:made crafted:made fixed:repaired repaired:fixed
+        mended:fixed began:started started:began tumbled:fell tossed:threw threw:tossed visited:went_to_see searched_for:looked_for
+        looked_for:searched_for hunted_for:looked_for listened_to:heard bought:got entered:went_into
+        cooked:made baked:made ate:had drank:had chased:ran_after met:came_across explored:looked_around
+        rescued:saved sobbed:cried wept:cried sprinted:ran raced:ran snuggled:cuddled cuddled:snuggled
+        pulled:tugged tugged:pulled picked_up:lifted wandered:walked strolled:walked
+        whispered_to:spoke_quietly_to received:got
     "
 );
 
