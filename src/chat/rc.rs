@@ -760,8 +760,14 @@ mod tests {
         // an abbreviation's period inside the effect does not end it
         let qs = why("Max was sick, so he went to see Dr. Brown.");
         assert!(asks(&qs, "did Max go to see Dr. Brown?", "Max was sick"), "{qs:#?}");
+        // "so ... that": the cause keeps its "so"
+        let qs = why("Lily was so happy that she hugged her mom.");
+        assert!(asks(&qs, "did Lily hug her mom", "Lily was so happy"), "{qs:#?}");
+        let qs = why("The wind was so strong that the kite flew away.");
+        assert!(asks(&qs, "did the kite fly away", "The wind was so strong"), "{qs:#?}");
         // refused: "so that", a pronoun of the other gender, someone else in the cause
         for text in [
+            "Tom was so hungry that she made a sandwich.",
             "Lily ran fast, so that she could win the race.",
             "Tom was hungry, so she made a sandwich.",
             "Lily told Mia a joke, so she laughed.",

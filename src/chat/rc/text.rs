@@ -293,12 +293,14 @@ pub struct Clause {
     pub because: Option<(usize, usize)>,
 }
 
-/// "Tim was tired, so he went home.": the cause before ", so" and the
-/// effect after it, parsed as a sentence of its own, for a why-question
-/// whose answer is the cause.
+/// "Tim was tired, so he went home." and "Tim was so tired that he went
+/// home.": the cause before ", so" (or up to "that") and the effect after
+/// it, parsed as a sentence of its own, for a why-question whose answer is
+/// the cause.
 #[derive(Debug)]
 pub struct SoCause {
-    /// Token span of the cause in its sentence, from its subject to the comma.
+    /// Token span of the cause in its sentence, from its subject to the comma
+    /// (or to "that", keeping "so tired").
     pub cause: (usize, usize),
     pub cause_subj: Subject,
     /// The effect alone: "He went home."
@@ -1000,14 +1002,34 @@ impl Parser<'_> {
         if st.quotes || n < 6 || !matches!(st.raw(n - 1), "." | "!") {
             return None;
         }
-        let mut at = (0..n).filter(|&c| self.w(c) == "," && self.w(c + 1) == "so");
-        let (c, None) = (at.next()?, at.next()) else { return None };
+        // ", so" ends the cause; in "so tired that" the cause keeps "so tired"
+        let comma_so = |c: usize| self.w(c) == "," && self.w(c + 1) == "so";
+        let so_that = |c: usize| {
+            c > 0
+                && self.w(c - 1) == "so"
+                && st.lower_word(c)
+                && self.w(c + 1) == "that"
+                && !words::function_word(self.w(c))
+        };
+        let mut at = (0..n).filter_map(|c| {
+            if comma_so(c) {
+                Some((c, c + 2))
+            } else if so_that(c) {
+                Some((c + 1, c + 2))
+            } else {
+                None
+            }
+        });
+        let ((c, effect_start), None) = (at.next()?, at.next()) else { return None };
+        if effect_start >= n {
+            return None;
+        }
         let (i, _) = self.clause_start();
         let cause_subj = self.subject(i)?;
         if cause_subj.there || cause_subj.e + 1 >= c || c - i > 16 || (i..c).any(|k| self.w(k) == ",") {
             return None;
         }
-        let effect = Sent::new(&crate::data::case::upper_first(&st.text[st.toks[c + 2].s..]), st.para);
+        let effect = Sent::new(&crate::data::case::upper_first(&st.text[st.toks[effect_start].s..]), st.para);
         let fx = Parser { st: &effect, names: self.names, known: self.known };
         let m = effect.toks.len();
         let refused = |w: &str| matches!(w, "not" | "never" | "that" | "because" | "if") || w.ends_with("n't");
