@@ -848,6 +848,8 @@ mod tests {
             "The dog sat by the door. The dog had a bone.\nLater, a boy named Kip ran home.",
             "Sam walked to the park. Sam read a book under the tree.",
             "Ada ran to the park. Oak Park was big. Ada read a book there.",
+            "Nell saw a bird in the garden. The bird had a worm. Nell ate a cake.",
+            "Nell saw a little bird. A robin sat on the fence. Nell baked a cake with Mum.",
         ]) {
             for (reason, q) in unanswerable(text, 6) {
                 let (context, question) = q.rsplit_once('\n').unwrap();
@@ -891,6 +893,21 @@ mod tests {
                         let name = name.trim_end_matches(['?', '.', ',', '\'']).trim_end_matches("'s");
                         assert!(!name.is_empty() && !context.contains(name), "{q}");
                     }
+                    "the kind of a thing the passage never says" => {
+                        let noun = question.split(' ').find_map(|w| words::kind_words(w).map(|k| (w, k)));
+                        let (noun, kinds) = noun.unwrap_or_else(|| panic!("{q}"));
+                        assert!(!words.iter().any(|w| kinds.contains(&w.as_str())), "{q}");
+                        // never "a little bird": the noun stands with its article alone
+                        let toks: Vec<&str> = context.split_whitespace().collect();
+                        for (i, w) in toks.iter().enumerate().skip(1) {
+                            if w.trim_end_matches(['.', ',', '!']) == noun {
+                                assert!(
+                                    ["a", "the", "his", "her", "an"].contains(&toks[i - 1].to_lowercase().as_str()),
+                                    "{q}"
+                                );
+                            }
+                        }
+                    }
                     other => panic!("unknown reason {other}"),
                 }
                 *reasons.entry(reason).or_insert(0) += 1;
@@ -898,6 +915,7 @@ mod tests {
         }
         assert!(reasons.len() >= 4, "{reasons:?}");
         assert!(reasons.contains_key("a place or thing the passage never names"), "{reasons:?}");
+        assert!(reasons.contains_key("the kind of a thing the passage never says"), "{reasons:?}");
     }
 
     #[test]

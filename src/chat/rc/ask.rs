@@ -303,6 +303,21 @@ impl<'a> Window<'a> {
         nouns
     }
 
+    /// Nouns whose kind the window never says ("a bird", never "a robin" or
+    /// "a little bird"): every time it stands with its article alone, and
+    /// no word that would name its kind is in the window.
+    pub fn unkinded_nouns(&self) -> Vec<String> {
+        let mut nouns = self.bare_nouns(|_| true);
+        nouns.retain(|noun| {
+            let Some(kinds) = words::kind_words(noun) else { return false };
+            let bare_everywhere = self.an.sents[self.a..self.b]
+                .iter()
+                .all(|st| (0..st.toks.len()).all(|t| st.w(t) != noun || (t > 0 && one_of_them(st.w(t - 1)))));
+            bare_everywhere && !kinds.iter().any(|k| self.vocab.contains(*k))
+        });
+        nouns
+    }
+
     /// The nouns of the window's "the park" and "a ball" (an article or
     /// possessive and one singular noun, no pronoun) among the verb
     /// phrases' parts that `keep` accepts.
@@ -459,6 +474,12 @@ pub const NAMELESS_T: &[&str] = &[
 ];
 pub const UNTITLED_T: &[&str] =
     &["What was the title of the {N}?", "What was the {N} called?", "What was the name of the {N}?"];
+pub const KIND_OF_T: &[&str] = &[
+    "What kind of {N} was it?",
+    "What type of {N} was it?",
+    "What kind of {N} was in the story?",
+    "Which kind of {N} was it?",
+];
 pub const WENT_T: &[&str] =
     &["Where did {S} go?", "Where did {S} go?", "Where was {S} going?", "What place did {S} go to?"];
 
@@ -1151,7 +1172,7 @@ impl Maker<'_, '_> {
     pub fn unanswerable(&mut self) {
         let win = self.win;
         let an = win.an;
-        let mut options: Vec<u8> = vec![0, 1, 2, 3, 4];
+        let mut options: Vec<u8> = vec![0, 1, 2, 3, 4, 5];
         options.shuffle(&mut self.rng);
         // the rarest kind first half the time, so that it is not crowded out
         if self.chance(0.5) {
@@ -1205,6 +1226,13 @@ impl Maker<'_, '_> {
                         let t = if words::titled(noun) { UNTITLED_T } else { NAMELESS_T };
                         let t = pick(&mut self.rng, t);
                         self.unknown("a place or thing the passage never names", fill(t, &[("{N}", noun)]));
+                    }
+                }
+                5 => {
+                    // the kind of a bird or a cake the passage never says
+                    if let Some(noun) = self.win.unkinded_nouns().choose(&mut self.rng) {
+                        let t = pick(&mut self.rng, KIND_OF_T);
+                        self.unknown("the kind of a thing the passage never says", fill(t, &[("{N}", noun)]));
                     }
                 }
                 3 => {

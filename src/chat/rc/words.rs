@@ -399,6 +399,33 @@ list!(
     "
 );
 
+map!(
+    /// Nouns whose kind a reader may ask about ("What kind of bird was it?"),
+    /// each with the words that would name its kind: a passage holding none
+    /// of them, and the noun never with a word before it but its article,
+    /// does not say.
+    kinds_of, "
+        bird:robin,sparrow,owl,parrot,crow,duck,eagle,pigeon,swan,hen,chicken,penguin,blackbird,bluebird,seagull,goose,hawk,woodpecker,kind,type,sort
+        dog:puppy,poodle,collie,terrier,labrador,dachshund,beagle,retriever,spaniel,bulldog,sheepdog,kind,type,sort,breed
+        tree:oak,pine,apple,maple,willow,birch,cherry,palm,elm,fir,kind,type,sort
+        flower:rose,daisy,tulip,sunflower,lily,daffodil,poppy,violet,dandelion,kind,type,sort
+        fish:goldfish,shark,salmon,trout,tuna,clownfish,kind,type,sort
+        cake:chocolate,vanilla,birthday,carrot,lemon,strawberry,cheesecake,sponge,kind,type,sort
+        sandwich:cheese,ham,jam,peanut,egg,tuna,chicken,kind,type,sort
+        pie:apple,cherry,pumpkin,blueberry,berry,meat,kind,type,sort
+        soup:tomato,chicken,vegetable,carrot,pea,kind,type,sort
+        boat:sailboat,rowboat,canoe,ship,yacht,sail,sails,kind,type,sort
+        car:truck,taxi,race,police,sports,kind,type,sort
+        game:tag,chess,hide,cards,football,soccer,kind,type,sort
+    "
+);
+
+/// The words that would name the kind of `noun`, if it is one whose kind a
+/// reader may ask about.
+pub fn kind_words(noun: &str) -> Option<Vec<&'static str>> {
+    kinds_of(noun).map(|ws| ws.split(',').collect())
+}
+
 list!(
     /// Prepositions.
     preposition, "
