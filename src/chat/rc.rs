@@ -36,6 +36,7 @@
 //! windows and questions, splits by document and writes the set.
 
 mod ask;
+pub mod cloze;
 mod text;
 mod words;
 

@@ -923,6 +923,39 @@ pub fn run_data_rc(args: DataRcArgs) -> Result<()> {
 }
 
 #[derive(Args)]
+pub struct DataClozeArgs {
+    /// The prepared corpus folder; only its train.jsonl is read (the default is what
+    /// `fledge speedrun --preset reference --until corpus` writes).
+    #[arg(long, default_value = "runs/speedrun-reference/data")]
+    corpus: PathBuf,
+    /// Output folder; the set goes to OUT/cloze/{train,val,test}.jsonl with report.json and cloze-report.json.
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+    /// Seed for passages, blanks and rewordings; the same seed gives the same set.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+    /// Most blanks to make, about 5% of them refused (a sentence of another document).
+    #[arg(long, default_value_t = fledge::chat::rc::cloze::DEFAULT_MAX_ITEMS)]
+    max_items: usize,
+}
+
+pub fn run_data_cloze(args: DataClozeArgs) -> Result<()> {
+    let run = fledge::chat::rc::cloze::run(&args.corpus, &args.out, args.seed, args.max_items)?;
+    let r = &run.report;
+    for (kind, n) in &r.items_per_kind {
+        println!("{kind:<14} {n:>8}");
+    }
+    println!(
+        "{} blanks in {} passages from {} of {} documents, in {:.1} s",
+        r.items, r.contexts, r.documents_used, r.documents_read, r.seconds
+    );
+    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("conversations per split: {}", splits.join(", "));
+    println!("written under {}", args.out.join(fledge::chat::rc::cloze::SOURCE).display());
+    Ok(())
+}
+
+#[derive(Args)]
 pub struct DataNotesArgs {
     /// Output folder; the set goes to OUT/notes/{train,val,test}.jsonl with report.json and notes-report.json.
     #[arg(long, default_value = "runs/chat")]

@@ -21,6 +21,8 @@ pub enum DataCommand {
     Stories(super::chat::DataStoriesArgs),
     /// Make reading-comprehension conversations (questions answered by copying a span) from a prepared corpus.
     Rc(super::chat::DataRcArgs),
+    /// Make fill-in-the-blank conversations (a sentence of the passage given back with a word blanked) from a prepared corpus.
+    Cloze(super::chat::DataClozeArgs),
     /// Make reading-comprehension conversations about synthetic everyday texts (notes, messages, timetables...).
     Notes(super::chat::DataNotesArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
@@ -93,6 +95,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         DataCommand::Chat(args) => super::chat::run_data_chat(args),
         DataCommand::Stories(args) => super::chat::run_data_stories(args),
         DataCommand::Rc(args) => super::chat::run_data_rc(args),
+        DataCommand::Cloze(args) => super::chat::run_data_cloze(args),
         DataCommand::Notes(args) => super::chat::run_data_notes(args),
         DataCommand::Report { corpus, shards } => run_report(&corpus, shards.as_deref()),
     }
