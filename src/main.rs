@@ -74,7 +74,26 @@ enum Command {
     Bench(cli::bench::BenchCommand),
 }
 
+/// `fledge data report D | head` closes the pipe before fledge has printed
+/// everything, and Rust's `println!` panics on the closed pipe. A program
+/// whose reader has gone stops quietly, as Unix tools do: exit status 141
+/// (128 + SIGPIPE, what a shell reports for one stopped by a closed pipe),
+/// no panic message. Every other panic goes to the default hook.
+fn quiet_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_when_stdout_closes();
     let cli = Cli::parse();
     let default_level = match cli.verbose {
         0 => "info",

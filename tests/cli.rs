@@ -361,6 +361,30 @@ fn speedrun_until_corpus_runs_only_the_corpus_stage() {
 }
 
 #[test]
+fn a_reader_that_closes_the_pipe_stops_fledge_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = checkout().join("recipes/sample.toml");
+    let out = dir.path().join("run");
+    let o = fledge(
+        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "corpus"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // `fledge data report D | head -0`: the reader is gone before the first line
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
+        .args(["data", "report", out.join("data").to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(141), "{err}");
+}
+
+#[test]
 fn a_binary_outside_any_checkout_does_not_read_the_build_tree() {
     let dir = tempfile::tempdir().unwrap();
     // The binary copied elsewhere, run from an empty folder.
