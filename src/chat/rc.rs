@@ -21,19 +21,22 @@
 //!    name of the previous sentence's subject when nobody else is there.
 //! 3. Each fact becomes a question in one of several wordings, with the verb
 //!    in its base form ("Where did Tom run?"), now and then a synonym
-//!    ("afraid" for "scared"), casual typing or another word order. A fact
+//!    ("afraid" for "scared", "came across" for "stumbled upon"), casual
+//!    typing or another word order; a why-question's answer is a
+//!    "because" clause or the cause before ", so" or "so ... that". A fact
 //!    that another sentence of the window could also answer is dropped.
 //! 4. About 6% of the questions are unanswerable, and truly so: the colour
 //!    of a thing when the passage names no colour, where someone went when
 //!    nobody goes anywhere, a name when the passage names nobody, the name
 //!    or title of a place or thing (the park, the book) when only people
-//!    have names there, or a question about a character of the same story
-//!    outside the passage.
+//!    have names there, the kind of a bird or a cake the passage never says,
+//!    or a question about a character of the same story outside the passage.
 //! 5. Over the corpus, no kind gets more than a quarter of the questions.
 //!
 //! Parts: `text` (sentences and their parse), `ask` (windows, pronouns,
 //! wordings), `words` (word lists and inflections); this file picks the
-//! windows and questions, splits by document and writes the set.
+//! windows and questions, splits by document and writes the set. `cloze`
+//! makes the fill-in-the-blank set from the same sentences and split.
 
 mod ask;
 pub mod cloze;
