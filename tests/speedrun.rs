@@ -116,5 +116,9 @@ fn tiny_speedrun_runs_every_stage_then_skips_them_all() {
     for r in again["records"].as_array().unwrap() {
         assert_eq!(r["reused"], true, "{} ran again", r["stage"]);
     }
-    assert!(started.elapsed().as_secs() < 60, "the second run took {:?}", started.elapsed());
+    // Reuse is what the records above prove; the time only catches a stage
+    // that redoes its work while saying it reused it. The chat-data stage
+    // makes its sets again to compare them (seconds alone; 65 s once on two
+    // cores shared with a training run and an evaluation), so the bound is wide.
+    assert!(started.elapsed().as_secs() < 180, "the second run took {:?}", started.elapsed());
 }
