@@ -332,15 +332,18 @@ fn the_shipped_model_exports_directly_and_its_name_and_licenses_survive_import_a
     assert_eq!(training(&card_of(&second)), training(&card_of(&first)), "the training record survives too");
 }
 
+/// `fledge speedrun --recipe recipes/sample.toml --out DIR/run --until STAGE`.
+fn sample_speedrun(dir: &Path, until: &str) -> Output {
+    let recipe = checkout().join("recipes/sample.toml");
+    let out = dir.join("run");
+    fledge(&["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", until], dir)
+}
+
 #[test]
 fn speedrun_until_corpus_runs_only_the_corpus_stage() {
     let dir = tempfile::tempdir().unwrap();
-    let recipe = checkout().join("recipes/sample.toml");
     let out = dir.path().join("run");
-    let o = fledge(
-        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "corpus"],
-        dir.path(),
-    );
+    let o = sample_speedrun(dir.path(), "corpus");
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(out.join("data/train.jsonl").is_file());
@@ -352,10 +355,7 @@ fn speedrun_until_corpus_runs_only_the_corpus_stage() {
         report["records"].as_array().unwrap().iter().map(|r| r["stage"].as_str().unwrap()).collect();
     assert_eq!(stages, ["corpus"]);
 
-    let o = fledge(
-        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "tokenizer"],
-        dir.path(),
-    );
+    let o = sample_speedrun(dir.path(), "tokenizer");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.join("tokenizer/tokenizer.json").is_file() && !out.join("shards").exists());
 }
@@ -363,12 +363,8 @@ fn speedrun_until_corpus_runs_only_the_corpus_stage() {
 #[test]
 fn a_reader_that_closes_the_pipe_stops_fledge_quietly() {
     let dir = tempfile::tempdir().unwrap();
-    let recipe = checkout().join("recipes/sample.toml");
     let out = dir.path().join("run");
-    let o = fledge(
-        &["speedrun", "--recipe", recipe.to_str().unwrap(), "--out", out.to_str().unwrap(), "--until", "corpus"],
-        dir.path(),
-    );
+    let o = sample_speedrun(dir.path(), "corpus");
     assert!(o.status.success(), "{}", stderr(&o));
     // `fledge data report D | head -0`: the reader is gone before the first line
     let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))

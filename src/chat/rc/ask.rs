@@ -83,13 +83,7 @@ pub fn pick<'t>(rng: &mut ChaCha8Rng, templates: &[&'t str]) -> &'t str {
 
 impl<'a> Window<'a> {
     pub fn new(an: &'a Analysed, a: usize, b: usize) -> Self {
-        let mut context = String::new();
-        for k in a..b {
-            if k > a {
-                context.push(if an.sents[k].para == an.sents[k - 1].para { ' ' } else { '\n' });
-            }
-            context.push_str(&an.sents[k].text);
-        }
+        let context = super::text::passage(&an.sents[a..b]);
         let vocab = (a..b).flat_map(|k| an.sents[k].low.iter().cloned()).collect();
         let mut w = Window { an, a, b, context, subj: vec![None; b - a], vocab };
         for k in a..b {

@@ -31,7 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::text::{sentences, Sent};
+use super::text::{passage, sentences, Sent};
 use super::{split_of, words, RcError};
 use crate::chat::convert::{self, Converted, UNKNOWN_ANSWER};
 use crate::chat::template::{Conversation, Message, Role};
@@ -212,7 +212,7 @@ fn doc_candidates(docs: &[&str], doc: usize, seed: u64) -> (Vec<Candidate>, Skip
             skip(&mut skips, "passage of one sentence");
             continue;
         }
-        let context = join(window);
+        let context = passage(window);
         let mut vocab: BTreeMap<&str, usize> = BTreeMap::new();
         for w in window.iter().flat_map(|s| s.low.iter()) {
             *vocab.entry(w.as_str()).or_default() += 1;
@@ -259,19 +259,6 @@ fn doc_candidates(docs: &[&str], doc: usize, seed: u64) -> (Vec<Candidate>, Skip
 
 fn words_in(sents: &[Sent]) -> usize {
     sents.iter().map(|s| s.words).sum()
-}
-
-/// The sentences as the passage: a space within a paragraph, a line break
-/// between paragraphs.
-fn join(sents: &[Sent]) -> String {
-    let mut context = String::new();
-    for (k, st) in sents.iter().enumerate() {
-        if k > 0 {
-            context.push(if st.para == sents[k - 1].para { ' ' } else { '\n' });
-        }
-        context.push_str(&st.text);
-    }
-    context
 }
 
 /// Turns documents into fill-in-the-blank conversations: deterministic for

@@ -217,6 +217,19 @@ pub fn sentences(doc: &str) -> Vec<Sent> {
     out
 }
 
+/// Consecutive sentences as one passage: a space within a paragraph, a line
+/// break between paragraphs.
+pub fn passage(sents: &[Sent]) -> String {
+    let mut text = String::new();
+    for (k, st) in sents.iter().enumerate() {
+        if k > 0 {
+            text.push(if st.para == sents[k - 1].para { ' ' } else { '\n' });
+        }
+        text.push_str(&st.text);
+    }
+    text
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NpKind {
     Name,
