@@ -916,10 +916,15 @@ pub fn run_data_rc(args: DataRcArgs) -> Result<()> {
         "{} questions ({} unanswerable) in {} conversations from {} of {} documents, in {:.1} s",
         r.questions, r.unanswerable, r.contexts, r.documents_used, r.documents_read, r.seconds
     );
-    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
-    println!("conversations per split: {}", splits.join(", "));
-    println!("written under {}", args.out.join(fledge::chat::rc::SOURCE).display());
+    print_splits_and_folder(&r.splits, &args.out.join(fledge::chat::rc::SOURCE));
     Ok(())
+}
+
+/// The closing lines of the generated sets' commands: conversations per split, and where they went.
+fn print_splits_and_folder(splits: &std::collections::BTreeMap<String, usize>, folder: &Path) {
+    let splits: Vec<String> = splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("conversations per split: {}", splits.join(", "));
+    println!("written under {}", folder.display());
 }
 
 #[derive(Args)]
@@ -949,9 +954,7 @@ pub fn run_data_cloze(args: DataClozeArgs) -> Result<()> {
         "{} blanks in {} passages from {} of {} documents, in {:.1} s",
         r.items, r.contexts, r.documents_used, r.documents_read, r.seconds
     );
-    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
-    println!("conversations per split: {}", splits.join(", "));
-    println!("written under {}", args.out.join(fledge::chat::rc::cloze::SOURCE).display());
+    print_splits_and_folder(&r.splits, &args.out.join(fledge::chat::rc::cloze::SOURCE));
     Ok(())
 }
 
@@ -987,9 +990,7 @@ pub fn run_data_notes(args: DataNotesArgs) -> Result<()> {
         "{} questions ({} unanswerable) about {} of {} texts, in {:.1} s",
         r.questions, r.unanswerable, r.texts, r.count, r.seconds
     );
-    let splits: Vec<String> = r.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
-    println!("conversations per split: {}", splits.join(", "));
-    println!("written under {}", args.out.join(fledge::chat::notes::SOURCE).display());
+    print_splits_and_folder(&r.splits, &args.out.join(fledge::chat::notes::SOURCE));
     Ok(())
 }
 
