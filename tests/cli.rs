@@ -366,15 +366,15 @@ fn a_reader_that_closes_the_pipe_stops_fledge_quietly() {
     let out = dir.path().join("run");
     let o = sample_speedrun(dir.path(), "corpus");
     assert!(o.status.success(), "{}", stderr(&o));
-    // `fledge data report D | head -0`: the reader is gone before the first line
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fledge"))
+    // `fledge data report D | head -0`: the reader is gone before the first line (closed before
+    // fledge starts, so that fledge cannot write its whole report into the pipe's buffer first)
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_fledge"))
         .args(["data", "report", out.join("data").to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .stdout(writer)
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
     let err = stderr(&o);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(141), "{err}");

@@ -122,6 +122,20 @@ impl Server {
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).unwrap()
     }
+
+    /// `/health` once the engine holds no request: a client has its whole
+    /// answer a moment before the engine's thread counts the request as
+    /// completed, so counters read right after an answer may lag by one.
+    pub fn settled_health(&self) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let h = self.health();
+            if h["engine"]["active"].as_u64() == Some(0) || std::time::Instant::now() > deadline {
+                return h;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Server {
