@@ -6,14 +6,16 @@
 # as `fledge chat` samples by default (temperature 0.7, seeds fixed), so the
 # output is reproducible.
 # Usage: scripts/battery-transcripts.sh [MODEL] [OUT.md]   (MODEL: default the shipped one)
-# QUOTE=1 answers from a text by quoting it (`fledge chat --quote`, as `fledge ask` answers).
+# QUOTE=off|questions|always is passed as `fledge chat --quote`; unset, chat's default
+# (questions: a question about the attached text is answered with a span of it, as `fledge ask`
+# answers; QUOTE=off: every answer in the model's own words).
 set -euo pipefail
 model=${1:-models/fledge-6m-chat}
 out=${2:-/dev/stdout}
 fledge=${FLEDGE:-target/release/fledge}
 demo=assets/chat-demo
 quote=()
-[[ ${QUOTE:-0} == 1 ]] && quote=(--quote)
+[[ -n ${QUOTE:-} ]] && quote=(--quote "$QUOTE")
 run() { # $1: title, $2: temperature, $3: seed, rest: REPL input lines
   local title=$1 temperature=$2 seed=$3; shift 3
   printf '### %s\n\n```\n' "$title"
@@ -21,7 +23,7 @@ run() { # $1: title, $2: temperature, $3: seed, rest: REPL input lines
   printf '```\n\n'
 }
 {
-  echo "# Transcripts ($model, unedited)"
+  echo "# Transcripts ($model, unedited; \`fledge chat --quote ${QUOTE:-questions}\`)"
   echo
   echo "## Answering from a text (greedy)"
   echo

@@ -177,14 +177,15 @@ fn malformed() -> Vec<(&'static str, Vec<u8>, u16)> {
     ]
 }
 
-/// `quote` (as `fledge ask`): the answer about a context message is words of
-/// it, whole or streamed; the server's `--quote` is the default a request
-/// overrides; quoting refuses what it cannot honour, naming the field.
+/// `quote` (as `fledge ask`): the answer to a question about a context
+/// message is words of it, whole or streamed; the server's `--quote` (by
+/// default: questions) is the default a request overrides; quoting refuses
+/// what it cannot honour, naming the field.
 #[test]
 fn quoted_answers_are_words_of_the_context() {
     let dir = tempfile::tempdir().unwrap();
     let model = random_model(dir.path(), "m", false);
-    let server = Server::start(&model, &["--quote"]);
+    let server = Server::start(&model, &[]);
     let context = "the cat sat on a big red mat. the dog ran to the park.";
     let ask = |extra: Value| {
         let mut body = json!({"model": "m", "max_tokens": 12, "messages": [
@@ -195,7 +196,7 @@ fn quoted_answers_are_words_of_the_context() {
         server.post_json("/v1/chat/completions", &body)
     };
     let (_, body) = server.request("GET", "/v1/models", &[], b"");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["data"][0]["quote"], true);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["data"][0]["quote"], "questions");
 
     let (status, body) = ask(json!({}));
     assert_eq!(status, 200, "{body}");
@@ -218,7 +219,7 @@ fn quoted_answers_are_words_of_the_context() {
         .collect();
     assert_eq!(text, quoted);
     // /health counts quoted answers with the engine's.
-    let h = server.health();
+    let h = server.settled_health();
     assert_eq!((h["engine"]["quoted"].as_u64(), h["engine"]["completed"].as_u64()), (Some(2), Some(2)), "{h}");
     assert!(h["engine"]["generated_tokens"].as_u64().unwrap() >= 2, "{h}");
 
@@ -227,8 +228,28 @@ fn quoted_answers_are_words_of_the_context() {
     assert_eq!(status, 200, "{body}");
     let plain: Value = serde_json::from_str(&body).unwrap();
     assert_ne!(plain["choices"][0]["message"]["content"].as_str().unwrap(), quoted);
-    let h = server.health();
+    let h = server.settled_health();
     assert_eq!((h["engine"]["quoted"].as_u64(), h["engine"]["completed"].as_u64()), (Some(2), Some(3)), "{h}");
+
+    // A request that is no question about the text is answered in the model's own words by default,
+    // and quoted when the request or the server (`--quote` alone: always) asks for it.
+    let story = |quote: Option<Value>, server: &Server| {
+        let mut body = json!({"model": "m", "max_tokens": 12, "messages": [{"role": "context", "content": context},
+            {"role": "user", "content": "tell me a story about the dog."}]});
+        if let Some(q) = quote {
+            body["quote"] = q;
+        }
+        assert_eq!(server.post_json("/v1/chat/completions", &body).0, 200);
+        server.settled_health()["engine"]["quoted"].as_u64()
+    };
+    assert_eq!(story(None, &server), Some(2), "a story request is not quoted by default");
+    assert_eq!(story(Some(json!("questions")), &server), Some(2), "as the request's mode by name");
+    assert_eq!(story(Some(json!(true)), &server), Some(3), "a request's quote: true quotes it");
+    assert_eq!(story(Some(json!("always")), &server), Some(4), "as \"always\"");
+    let always = Server::start(&model, &["--quote"]);
+    assert_eq!(story(None, &always), Some(1), "--quote alone quotes every reply with a context");
+    let (status, body) = ask(json!({"quote": "sometimes"}));
+    assert_eq!((status, &serde_json::from_str::<Value>(&body).unwrap()["error"]["param"]), (400, &json!("quote")));
 
     // The server's default steps aside for what quoting cannot give; asked for, it is an error.
     let (status, _) = ask(json!({"logprobs": true}));

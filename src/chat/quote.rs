@@ -22,7 +22,10 @@
 //! favour the shortest span; 1: the mean); the search stops when no live beam
 //! scores above the best ended one.
 
+use serde::{Deserialize, Serialize};
+
 use super::convert::UNKNOWN_ANSWER;
+use super::template::{Message, Role};
 use crate::generate::inspect::log_softmax;
 use crate::generate::{argmax, Generator};
 use crate::tokenizer::Tokenizer;
@@ -202,6 +205,110 @@ pub fn quote(
     }
 }
 
+/// Which replies with a context are quoted: `fledge chat` and `fledge serve`
+/// take it as `--quote`; `fledge ask` always quotes (its input is a question).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum QuoteMode {
+    /// Never: every reply in the model's own words.
+    Off,
+    /// Questions about the text ([`asks_about_text`]); requests for a
+    /// story, a title or what happens next, and small talk, in the model's
+    /// own words.
+    #[default]
+    Questions,
+    /// Every reply while a context is attached, a story request too.
+    Always,
+}
+
+impl QuoteMode {
+    /// Whether the reply to `messages` is to be quoted: there is a context
+    /// to quote and the mode says so for the last user message.
+    pub fn applies(self, messages: &[Message]) -> bool {
+        let has_context = messages.iter().any(|m| m.role == Role::Context);
+        let asked = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str());
+        match self {
+            QuoteMode::Off => false,
+            QuoteMode::Always => has_context,
+            QuoteMode::Questions => has_context && asked.is_some_and(asks_about_text),
+        }
+    }
+}
+
+/// Words that open a question whose answer is a span of a text.
+const WH_WORDS: &[&str] = &[
+    "who", "whom", "whose", "what", "which", "where", "when", "why", "how", "whats", "whos", "wheres", "whens", "hows",
+];
+
+/// Words a question may open with before its wh-word ("so where are we
+/// going now?", "Around what time ...", "In which room ...").
+const LEAD_INS: &[&str] = &[
+    "so", "and", "but", "ok", "okay", "then", "well", "hey", "um", "around", "about", "in", "at", "on", "from", "to",
+    "for", "with", "by",
+];
+
+/// Phrases that ask about the model itself, not about a text (a text often
+/// says "you": "What do you eat the pancakes with?").
+const ABOUT_YOU: &[&str] = &[
+    "your name",
+    "who are you",
+    "what are you",
+    "how are you",
+    "where are you",
+    "how old are you",
+    "about yourself",
+    "who made you",
+    "who built you",
+    "who trained you",
+    "who created you",
+    "what can you do",
+    "do you like",
+    "do you know",
+    "do you feel",
+    "are you doing",
+    "your favourite",
+    "your favorite",
+];
+
+/// Whether `message` is a question that a span of the text answers: its
+/// last sentence holds a wh-word ("Who keeps the lighthouse?", "I'm going
+/// to Lewes. Where do I change trains?", "how many eggs") and either ends
+/// with "?" or opens with one. Not a question about the text: a request
+/// ("Can you tell me a story about a frog who can't jump?", "What happened
+/// next?"), or one about the model ([`ABOUT_YOU`]: "What is your name?").
+/// Why: a quoted reply is words of the text (README, "Quoted answers"), right
+/// for a question about it and no story or greeting at all.
+pub fn asks_about_text(message: &str) -> bool {
+    let lower = message.trim().to_lowercase();
+    let last = lower
+        .trim_end_matches(['?', '!', '.', ' '])
+        .rsplit(['.', '!', '?', '\n'])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let words = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(|w| w.replace('\'', ""))
+            .collect()
+    };
+    let said = words(&last);
+    let wh = |i: usize| said.get(i).is_some_and(|w| WH_WORDS.contains(&w.as_str()));
+    let opens_with_wh = wh(0) || (said.first().is_some_and(|w| LEAD_INS.contains(&w.as_str())) && wh(1));
+    let has_wh = said.iter().any(|w| WH_WORDS.contains(&w.as_str()));
+    if !has_wh || !(opens_with_wh || lower.ends_with('?')) {
+        return false;
+    }
+    let all = words(&lower);
+    let has = |w: &str| all.iter().any(|x| x == w);
+    let asks_for_telling = ["tell", "write", "make", "continue", "read"].iter().any(|w| has(w))
+        && ["story", "stories", "tale", "tales", "title", "poem"].iter().any(|w| has(w));
+    let what_next = lower.contains("happened next") || lower.contains("happens next");
+    let spaced = format!(" {} ", all.join(" "));
+    let about_you = ABOUT_YOU.iter().any(|p| spaced.contains(&format!(" {p} ")));
+    !(asks_for_telling || what_next || about_you)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +414,52 @@ mod tests {
                 assert!(at.iter().all(|a| spans.word_starts.contains(a)), "token {t} starts inside a word");
             }
         }
+    }
+
+    #[test]
+    fn every_battery_question_is_quoted_and_no_story_request_or_small_talk() {
+        let questions = crate::chat::battery::read_grounded(None, None).unwrap();
+        assert!(questions.len() > 200);
+        // Every question a span answers; of the unanswerable, all but a yes/no one ("Is there a car park?").
+        for q in questions.iter().filter(|q| q.answerable || !q.question.starts_with("Is ")) {
+            assert!(asks_about_text(&q.question), "a question about its text: {:?}", q.question);
+        }
+        for r in crate::chat::battery::read_story_requests(None, None).unwrap() {
+            assert!(!asks_about_text(&r.prompt), "a story request: {:?}", r.prompt);
+        }
+        let not_about_the_text = [
+            "Hello!",
+            "Thanks, that helps.",
+            "What is your name?",
+            "Who are you?",
+            "How are you today?",
+            "Give this story a title.",
+            "Can you write a story about what happened to the cat?",
+            "What happened next?",
+            "Summarise the text.",
+            "Is the shop open on Sunday?",
+        ];
+        for m in not_about_the_text {
+            assert!(!asks_about_text(m), "{m:?}");
+        }
+        assert!(asks_about_text("What should you bring?"), "a text may speak to \"you\"");
+    }
+
+    #[test]
+    fn the_mode_decides_with_a_context_only() {
+        let question = Message::new(Role::User, "Who keeps the lighthouse?");
+        let story = Message::new(Role::User, "Tell me a story about the lighthouse.");
+        let context = Message::new(Role::Context, "Marguerite keeps the lighthouse.");
+        let with = |m: &Message| vec![context.clone(), m.clone()];
+        assert!(QuoteMode::Questions.applies(&with(&question)));
+        assert!(!QuoteMode::Questions.applies(&with(&story)));
+        assert!(!QuoteMode::Questions.applies(std::slice::from_ref(&question)), "no context, nothing to quote");
+        assert!(QuoteMode::Always.applies(&with(&story)));
+        assert!(!QuoteMode::Always.applies(std::slice::from_ref(&story)));
+        assert!(!QuoteMode::Off.applies(&with(&question)));
+        // The last user message decides, not an earlier one.
+        let mut turns = with(&question);
+        turns.extend([Message::new(Role::Assistant, "Marguerite"), story.clone()]);
+        assert!(!QuoteMode::Questions.applies(&turns));
     }
 }

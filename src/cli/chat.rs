@@ -573,11 +573,13 @@ pub struct ChatArgs {
     /// (1: one sample, streamed).
     #[arg(long, default_value_t = fledge::chat::tries::STORY_TRIES, value_parser = parse_tries)]
     story_tries: usize,
-    /// While a /context text is attached, answer by quoting it: the span of the text the model finds
-    /// likeliest, unless it declines (more questions about a text answered right, but every reply is
-    /// then words of the text, a story request too) (default: off).
-    #[arg(long)]
-    quote: bool,
+    /// While a context is attached (/context or /rag), answer by quoting it: the span of the text the
+    /// model finds likeliest, unless it declines (more questions about a text answered right; README,
+    /// "Quoted answers"). questions: only questions about the text (not a story request, a title,
+    /// what happens next or small talk); always (`--quote` alone): every reply, a story request too;
+    /// off: every reply in the model's own words.
+    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "always")]
+    quote: fledge::chat::quote::QuoteMode,
     /// Sample only from this many most likely tokens (0: all).
     #[arg(long, default_value_t = fledge::generate::CHAT_TOP_K)]
     top_k: usize,
@@ -825,7 +827,7 @@ fn fit_session(session: &mut Session, tok: &Tokenizer, args: &ChatArgs, window: 
 }
 
 /// Writes the model's reply to `out` and returns it: quoted from the context
-/// with `--quote`, a story told in tries once chosen, any other reply
+/// where `--quote` says so, a story told in tries once chosen, any other reply
 /// streamed token by token, with a note when it stopped for another reason
 /// than its end token.
 fn write_reply(
@@ -836,7 +838,9 @@ fn write_reply(
     messages: &[Message],
     options: &SamplingOptions,
 ) -> Result<String> {
-    if let Some(text) = args.quote.then(|| quoted_reply(generator, tok, messages, options.max_new_tokens)).flatten() {
+    if let Some(text) =
+        args.quote.applies(messages).then(|| quoted_reply(generator, tok, messages, options.max_new_tokens)).flatten()
+    {
         write!(out, "{text}")?;
         return Ok(text);
     }

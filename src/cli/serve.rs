@@ -69,12 +69,13 @@ pub struct ModelArgs {
     /// as `fledge chat --guidance` (0: off; not applied to answers with a context).
     #[arg(long, default_value_t = fledge::chat::CHAT_GUIDANCE)]
     guidance: f32,
-    /// Answer questions about a context (a `context` message, or the passages retrieval found) with
-    /// the span of it the model finds likeliest, as `fledge ask` does, for chat requests without
-    /// `quote`. Off by default: with an index every request gets a context, and a story request
-    /// answered with a quote is no story.
-    #[arg(long, default_value_t = false)]
-    quote: bool,
+    /// Answer about a context (a `context` message, or the passages retrieval found) with the span
+    /// of it the model finds likeliest, as `fledge ask` does, for chat requests without `quote`:
+    /// questions (only questions about the text, as `fledge chat --quote`; with an index every
+    /// request gets a context, and a story request answered with a quote is no story), always
+    /// (`--quote` alone) or off.
+    #[arg(long, value_enum, default_value_t, num_args = 0..=1, default_missing_value = "always")]
+    quote: fledge::chat::quote::QuoteMode,
     /// Asked for a story, sample up to this many side by side and answer with the first that uses
     /// every word of the request (else the one that uses the most), as `fledge chat --story-tries`,
     /// for chat requests without `story_tries`; the story then arrives whole, not token by token

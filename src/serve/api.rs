@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::chat::quote::QuoteMode;
 use crate::chat::{Message, Role};
 use crate::generate::{FinishReason, SamplingOptions, TokenLogprob};
 use crate::rag::Passage;
@@ -147,10 +148,11 @@ pub struct ChatRequest {
     /// fledge: classifier-free guidance toward the last user message, 0 to 10 (default: the
     /// server's `--guidance`); not applied to answers with a context.
     pub guidance: Option<f32>,
-    /// fledge: answer a question about a context (a `context` message, or the passages
-    /// retrieval found) with the span of it the model finds likeliest, as `fledge ask` does
+    /// fledge: answer about a context (a `context` message, or the passages retrieval found)
+    /// with the span of it the model finds likeliest, as `fledge ask` does: `true` (or
+    /// `"always"`), `"questions"` (only a question about the text) or `false` (or `"off"`)
     /// (default: the server's `--quote`); sampling fields do not apply to a quoted answer.
-    pub quote: Option<bool>,
+    pub quote: Option<QuoteField>,
     /// fledge: asked for a story, sample up to this many, 1 to 64, and answer with the first
     /// that uses every word of the request, else the one that uses the most (default: the
     /// server's `--story-tries`); the story then arrives whole, as `fledge chat` shows it.
@@ -159,6 +161,24 @@ pub struct ChatRequest {
     /// the answer continues it instead of starting a new one (the chat
     /// page's "what if it had said …").
     pub continue_final_message: Option<bool>,
+}
+
+/// A request's `quote`: a switch, or the mode by name as `--quote` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum QuoteField {
+    On(bool),
+    Mode(QuoteMode),
+}
+
+impl QuoteField {
+    pub fn mode(self) -> QuoteMode {
+        match self {
+            QuoteField::On(true) => QuoteMode::Always,
+            QuoteField::On(false) => QuoteMode::Off,
+            QuoteField::Mode(m) => m,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,8 +24,10 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 
+use super::api::QuoteField;
 use super::api::{self, ApiError, ChatRequest, CompletionRequest};
 use super::engine::{Engine, Event, Guide, Job, Model};
+use crate::chat::quote::QuoteMode;
 use crate::chat::tries::{best_try, told_in_tries, try_options, wanted_words, MAX_STORY_TRIES};
 use crate::chat::{fit_to_window, guided_against, quoted_reply, render_tokens, Message, Role};
 use crate::generate::inspect::{inspect, Heads, InspectOptions};
@@ -49,8 +51,8 @@ pub struct AppState {
     pub defaults: SamplingOptions,
     /// Classifier-free guidance for chat requests without `guidance`.
     pub guidance: f32,
-    /// Quote answers about a context, for chat requests without `quote`.
-    pub quote: bool,
+    /// Which answers about a context are quoted, for chat requests without `quote`.
+    pub quote: QuoteMode,
     /// Stories sampled per story request, for chat requests without `story_tries`.
     pub story_tries: usize,
     /// When the server started (the model's `created`).
@@ -258,18 +260,18 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
         _ => None,
     };
     let begun = unfinished.as_ref().map_or(0, Vec::len);
-    let quote = match req.quote {
-        Some(true) if begun > 0 || options.logprobs.is_some() => {
-            return Err(ApiError::invalid(
-                "quote".to_string(),
-                "a quoted answer is a span chosen by beam search: it cannot continue an unfinished answer \
-                 and has no sampled log-probabilities; leave out `continue_final_message` and `logprobs`, \
-                 or `quote`",
-            ))
-        }
-        Some(quote) => quote,
-        None => s.quote && begun == 0 && options.logprobs.is_none(),
-    };
+    // A quote is found by beam search: it cannot continue an unfinished answer and has no sampled
+    // log-probabilities, so the mode steps aside for those, and `quote: true` is refused with them.
+    let steps_aside = begun > 0 || options.logprobs.is_some();
+    let quote = req.quote.map_or(s.quote, QuoteField::mode);
+    if steps_aside && req.quote == Some(QuoteField::On(true)) {
+        return Err(ApiError::invalid(
+            "quote".to_string(),
+            "a quoted answer is a span chosen by beam search: it cannot continue an unfinished answer \
+             and has no sampled log-probabilities; leave out `continue_final_message` and `logprobs`, \
+             or `quote`",
+        ));
+    }
     // Room kept for the answer when trimming: what was asked for, else a quarter of the window.
     let reserve = (max_tokens.unwrap_or(window / 4) + begun).min(window - 1);
     let mut sources = Vec::new();
@@ -336,7 +338,8 @@ fn prepare_chat(s: &AppState, req: &ChatRequest) -> Result<Prepared, ApiError> {
     // As `fledge chat`: a story request, sampled, is told in tries (not one continuing an unfinished answer).
     let tries =
         (begun == 0 && told_in_tries(&messages, &options, story_tries)).then(|| (story_tries, wanted_words(&messages)));
-    let quote = (quote && messages.iter().any(|m| m.role == Role::Context)).then_some(messages);
+    // Decided once retrieval has added its passages.
+    let quote = (!steps_aside && quote.applies(&messages)).then_some(messages);
     Ok(Prepared { prompt, options, sources, echo: None, prompt_logprobs: Vec::new(), guide, quote, tries })
 }
 
