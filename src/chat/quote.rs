@@ -275,17 +275,13 @@ const ABOUT_YOU: &[&str] = &[
 /// to Lewes. Where do I change trains?", "how many eggs") and either ends
 /// with "?" or opens with one. Not a question about the text: a request
 /// ("Can you tell me a story about a frog who can't jump?", "What happened
-/// next?"), or one about the model ([`ABOUT_YOU`]: "What is your name?").
+/// next?"), or one about the model ("What is your name?", "Who are you?").
 /// Why: a quoted reply is words of the text (README, "Quoted answers"), right
 /// for a question about it and no story or greeting at all.
 pub fn asks_about_text(message: &str) -> bool {
     let lower = message.trim().to_lowercase();
-    let last = lower
-        .trim_end_matches(['?', '!', '.', ' '])
-        .rsplit(['.', '!', '?', '\n'])
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let last =
+        lower.trim_end_matches(['?', '!', '.', ' ']).rsplit(['.', '!', '?', '\n']).next().unwrap_or("").to_string();
     let words = |text: &str| -> Vec<String> {
         text.split(|c: char| !c.is_alphanumeric() && c != '\'')
             .filter(|w| !w.is_empty())
