@@ -491,7 +491,11 @@ fn first_request(story: &str, subjects: &[String], hash: u64) -> (&'static str, 
                 Some(b) if hash % 2 == 0 => format!("{first} and the {}", upper_first(b)),
                 _ => first,
             };
-            let content = format!("{story}\n\n{ask}");
+            // People ask before the story as often as after it.
+            let content = match (hash >> 12) % 2 {
+                0 => format!("{story}\n\n{ask}"),
+                _ => format!("{}: {story}", ask.trim_end_matches(['.', '?'])),
+            };
             ("title", vec![Message::new(Role::User, content), Message::new(Role::Assistant, title)])
         }
         // A story asked to begin with a given sentence, told whole: the

@@ -14,7 +14,9 @@
 //!
 //! A request counts as one for a story when it says "story", "stories",
 //! "tale" or "tales", or asks to continue one ("continue", "what happened
-//! next", "once upon a time"). Other replies are one sample, as before: for
+//! next", "once upon a time"), and not for its title ("Give this story a
+//! title": a few words, where the word check would keep the sample that ran
+//! on into a story). Other replies are one sample, as before: for
 //! "What is your name?" the word check would prefer a made-up name to the
 //! model's true answer.
 
@@ -160,7 +162,10 @@ const ASKING_WORDS: &[&str] = &[
 pub fn asks_for_story(request: &str) -> bool {
     let lower = request.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    words.iter().any(|w| matches!(*w, "story" | "stories" | "tale" | "tales" | "continue"))
+    // A title is a few words: the word check would keep the sample that
+    // ran on into the longest story.
+    let asks_for_title = words.iter().any(|w| matches!(*w, "title" | "titled")) || lower.contains("name this story");
+    !asks_for_title && words.iter().any(|w| matches!(*w, "story" | "stories" | "tale" | "tales" | "continue"))
         || lower.contains("what happened next")
         || lower.contains("once upon a time")
 }
@@ -296,7 +301,14 @@ mod tests {
         ] {
             assert!(asks_for_story(yes), "{yes}");
         }
-        for no in ["What is your name?", "Who are you?", "What is the capital of France?", "historyless"] {
+        for no in [
+            "What is your name?",
+            "Who are you?",
+            "What is the capital of France?",
+            "historyless",
+            "Give this story a title: Tom found a dog.",
+            "Tom found a dog.\n\nName this story.",
+        ] {
             assert!(!asks_for_story(no), "{no}");
         }
     }
