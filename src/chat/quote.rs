@@ -212,9 +212,9 @@ pub fn quote(
 pub enum QuoteMode {
     /// Never: every reply in the model's own words.
     Off,
-    /// Questions about the text ([`asks_about_text`]); requests for a
-    /// story, a title or what happens next, and small talk, in the model's
-    /// own words.
+    /// Only questions about the text (see `asks_about_text`); requests for
+    /// a story, a title or what happens next, and small talk, in the
+    /// model's own words.
     #[default]
     Questions,
     /// Every reply while a context is attached, a story request too.
