@@ -226,7 +226,7 @@ impl QuoteMode {
     /// to quote and the mode says so for the last user message.
     pub fn applies(self, messages: &[Message]) -> bool {
         let has_context = messages.iter().any(|m| m.role == Role::Context);
-        let asked = messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str());
+        let asked = super::tries::last_request(messages);
         match self {
             QuoteMode::Off => false,
             QuoteMode::Always => has_context,

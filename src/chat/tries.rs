@@ -183,7 +183,8 @@ pub fn told_in_tries(messages: &[Message], options: &SamplingOptions, tries: usi
     tries > 1 && options.temperature > 0.0 && is_story_request(messages)
 }
 
-fn last_request(messages: &[Message]) -> Option<&str> {
+/// The last user message of `messages`, the request a reply answers.
+pub(crate) fn last_request(messages: &[Message]) -> Option<&str> {
     messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str())
 }
 

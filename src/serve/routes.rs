@@ -24,8 +24,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 
-use super::api::QuoteField;
-use super::api::{self, ApiError, ChatRequest, CompletionRequest};
+use super::api::{self, ApiError, ChatRequest, CompletionRequest, QuoteField};
 use super::engine::{Engine, Event, Guide, Job, Model};
 use crate::chat::quote::QuoteMode;
 use crate::chat::tries::{best_try, told_in_tries, try_options, wanted_words, MAX_STORY_TRIES};
