@@ -165,9 +165,10 @@ pub fn asks_for_story(request: &str) -> bool {
     // A title is a few words: the word check would keep the sample that
     // ran on into the longest story.
     let asks_for_title = words.iter().any(|w| matches!(*w, "title" | "titled")) || lower.contains("name this story");
-    !asks_for_title && words.iter().any(|w| matches!(*w, "story" | "stories" | "tale" | "tales" | "continue"))
-        || lower.contains("what happened next")
-        || lower.contains("once upon a time")
+    !asks_for_title
+        && (words.iter().any(|w| matches!(*w, "story" | "stories" | "tale" | "tales" | "continue"))
+            || lower.contains("what happened next")
+            || lower.contains("once upon a time"))
 }
 
 /// Whether a reply to `messages` is a story asked for: no context text is
@@ -309,6 +310,7 @@ mod tests {
             "historyless",
             "Give this story a title: Tom found a dog.",
             "Tom found a dog.\n\nName this story.",
+            "Once upon a time there was a mouse who lived in a shoe. Give it a title.",
         ] {
             assert!(!asks_for_story(no), "{no}");
         }
