@@ -32,6 +32,21 @@ pub struct Qa {
     pub answer: String,
     /// Why an unanswerable question has no answer.
     pub reason: Option<&'static str>,
+    /// How to ask the same fact as a yes/no question, where it can be.
+    pub check: Option<Check>,
+}
+
+/// A fact's yes/no form: the question around a slot ("did Tom find" +
+/// slot + " in the box"), and the span that makes it true ("a red ball").
+/// Another fact of the same window with the same `place` fills the slot for
+/// "no" ("Did Tom find a kite in the box?" -> "No, a red ball.").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub before: String,
+    pub slot: String,
+    pub after: String,
+    /// A place phrase's noun phrase, not a thing.
+    pub place: bool,
 }
 
 /// A context and the questions found for it, before selection.
@@ -279,6 +294,28 @@ impl<'a> Window<'a> {
         !named && !other_capitals
     }
 
+    /// The window's things and places, as a yes/no question's "no" may
+    /// name them: every object that is no pronoun and no person ("a red
+    /// ball"), and the noun phrase of every place phrase ("the park"), each
+    /// opening with an article or possessive (not "lots of fun", "upset").
+    pub fn things_and_places(&self) -> (Vec<String>, Vec<String>) {
+        let (mut things, mut places) = (Vec::new(), Vec::new());
+        for k in self.a..self.b {
+            let (Some(Clause { pred: Pred::Act { parts, .. }, .. }), st) = (&self.an.clauses[k], &self.an.sents[k])
+            else {
+                continue;
+            };
+            for p in parts.iter().filter(|p| !p.pron) {
+                if p.kind == PartKind::Obj && !p.animate && one_of_them(st.w(p.s)) {
+                    things.push(st.span(p.s, p.e).to_string());
+                } else if p.place && p.kind == PartKind::Pp && p.np > p.s && one_of_them(st.w(p.np)) {
+                    places.push(st.span(p.np, p.e).to_string());
+                }
+            }
+        }
+        (things, places)
+    }
+
     /// Places and things that could have a name ("the park", "a book"):
     /// a nameable noun after an article or possessive and before a
     /// punctuation mark or a function word, so not "the park bench".
@@ -344,6 +381,10 @@ pub struct Frame {
     pub subj: String,
     /// "did Tom find", "was Tom holding", "was Tom".
     pub q: String,
+    /// `q` with the text's own verb where `q` took a synonym: a yes/no
+    /// question must not ask about another verb ("Did Tom see the bugs?"
+    /// for "Tom watched the bugs" could be "yes").
+    pub plain_q: String,
     /// "Tom found", "Tom was holding".
     pub d: String,
     /// For "What was found by Tom?".
@@ -511,6 +552,11 @@ pub struct Maker<'w, 'a> {
 
 impl Maker<'_, '_> {
     pub fn push(&mut self, kind: Kind, question: String, answer: &str) {
+        self.push_checkable(kind, question, answer, None);
+    }
+
+    /// [`Maker::push`] for a fact that can also be asked as yes/no.
+    fn push_checkable(&mut self, kind: Kind, question: String, answer: &str, check: Option<Check>) {
         let answer = answer.trim().trim_end_matches([',', '.']).trim();
         if answer.is_empty() || question.len() > 300 {
             return;
@@ -519,7 +565,7 @@ impl Maker<'_, '_> {
             skip(&mut self.skips, "answer not in the context");
             return;
         }
-        self.out.push(Qa { kind, question, answer: answer.to_string(), reason: None });
+        self.out.push(Qa { kind, question, answer: answer.to_string(), reason: None, check });
     }
 
     pub fn unknown(&mut self, reason: &'static str, question: String) {
@@ -528,6 +574,7 @@ impl Maker<'_, '_> {
             question,
             answer: UNKNOWN_ANSWER.to_string(),
             reason: Some(reason),
+            check: None,
         });
     }
 
@@ -603,6 +650,7 @@ impl Maker<'_, '_> {
                         Frame {
                             subj: subj.text.clone(),
                             q: format!("{be} {} {surface}", subj.text),
+                            plain_q: format!("{be} {} {surface}", subj.text),
                             d: format!("{} {be} {surface}", subj.text),
                             passive: None,
                         }
@@ -619,6 +667,7 @@ impl Maker<'_, '_> {
                         Frame {
                             subj: subj.text.clone(),
                             q: format!("did {} {verb_q}", subj.text),
+                            plain_q: format!("did {} {lemma}", subj.text),
                             d: format!("{} {had}{surface}", subj.text),
                             passive: participle.clone().map(|p| format!("{p}{particle}")),
                         }
@@ -632,6 +681,7 @@ impl Maker<'_, '_> {
                     Some(Frame {
                         subj: subj.text.clone(),
                         q: format!("{verb} {}{adj}", subj.text),
+                        plain_q: format!("{verb} {}{adj}", subj.text),
                         d: format!("{} {verb}{adj}", subj.text),
                         passive: None,
                     })
@@ -642,6 +692,7 @@ impl Maker<'_, '_> {
                     Some(Frame {
                         subj: subj.text.clone(),
                         q: format!("did {} {lemma}{adj}", subj.text),
+                        plain_q: format!("did {} {lemma}{adj}", subj.text),
                         d: format!("{} {verb}{adj}", subj.text),
                         passive: None,
                     })
@@ -743,7 +794,14 @@ impl Maker<'_, '_> {
                     }
                     let passive = f.passive.clone().unwrap_or_default();
                     let q = fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r), ("{P}", &passive), ("{S}", &f.subj)]);
-                    self.push(kind, q, answer);
+                    // "had" lasts: "Did Sam have a hat?" is "yes" whatever else he had
+                    let check = (!o.animate && kind != Kind::Had && one_of_them(st.w(o.s))).then(|| Check {
+                        before: f.plain_q.clone(),
+                        slot: answer.to_string(),
+                        after: r.clone(),
+                        place: false,
+                    });
+                    self.push_checkable(kind, q, answer, check);
                 }
             }
         }
@@ -823,7 +881,18 @@ impl Maker<'_, '_> {
                     );
                 } else {
                     let t = pick(&mut self.rng, WHERE_T);
-                    self.push(Kind::Where, fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]), whole);
+                    let check = (p.kind == PartKind::Pp && p.np > p.s && one_of_them(st.w(p.np))).then(|| Check {
+                        before: format!("{}{r} {prep}", f.plain_q),
+                        slot: st.span(p.np, p.e).to_string(),
+                        after: String::new(),
+                        place: true,
+                    });
+                    self.push_checkable(
+                        Kind::Where,
+                        fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r)]),
+                        whole,
+                        check,
+                    );
                 }
             }
         }
