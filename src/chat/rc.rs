@@ -334,13 +334,13 @@ const YES_NO_SHARE: f64 = 0.5;
 
 /// Yes/no questions about the window's facts, half answered "Yes." and half
 /// "No, " with the true span: the "no" question names another thing (or
-/// place) of the same window ([`Window::things_and_places`]) ("Did Tom find a kite in the box?" -> "No, a
-/// red ball."). Why: people ask "Is the bakery open on Sundays?", which no
-/// wh-question teaches, and a "no" is only right by telling the window's
-/// two things apart, the mistake the battery's wrong answers make most
-/// ("white" for the collar's colour when the text has a red collar and a
-/// white cat). A fact with no other of its kind in the window is not asked
-/// (only "yes" would teach a habit of saying yes).
+/// place) of the same window, from [`Window::things_and_places`] ("Did Tom
+/// find a kite in the box?" -> "No, a red ball."). Why: people ask "Is the
+/// bakery open on Sundays?", which no wh-question teaches, and a "no" is
+/// only right by telling the window's things apart, where many of the
+/// battery's wrong answers fail (a wrong span of the right kind: "white"
+/// for the collar's colour). A fact with no other thing of its kind in the
+/// window is not asked (only "yes" would teach a habit of saying yes).
 fn yes_no_questions(rng: &mut ChaCha8Rng, facts: &[Qa], (things, places): &(Vec<String>, Vec<String>)) -> Vec<Qa> {
     let mut out = Vec::new();
     for qa in facts {
