@@ -342,22 +342,25 @@ const YES_NO_SHARE: f64 = 0.5;
 /// for the collar's colour). A fact with no other thing of its kind in the
 /// window is not asked (only "yes" would teach a habit of saying yes).
 fn yes_no_questions(rng: &mut ChaCha8Rng, facts: &[Qa], (things, places): &(Vec<String>, Vec<String>)) -> Vec<Qa> {
+    // "the hole" is "a hole", "the pot" may be "a small pot": a shared word
+    // of three letters or more makes two phrases the same thing
+    let words = |s: &str| -> HashSet<String> {
+        s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_lowercase).collect()
+    };
+    let with_words = |phrases: &[String]| -> Vec<(String, HashSet<String>)> {
+        let mut v: Vec<(String, HashSet<String>)> = phrases.iter().map(|p| (p.clone(), words(p))).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
+        v
+    };
+    let (things, places) = (with_words(things), with_words(places));
     let mut out = Vec::new();
     for qa in facts {
         let Some(check) = &qa.check else { continue };
-        // "the hole" is "a hole", "the pot" may be "a small pot": a shared
-        // word of three letters or more makes it the same thing
-        let same = |a: &str, b: &str| {
-            let words = |s: &str| -> HashSet<String> {
-                s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 2).map(str::to_lowercase).collect()
-            };
-            !words(a).is_disjoint(&words(b))
-        };
-        let candidates = if check.place { places } else { things };
-        let mut others: Vec<&str> =
-            candidates.iter().filter(|o| !same(o, &check.slot) && !same(o, &qa.answer)).map(String::as_str).collect();
-        others.sort_unstable();
-        others.dedup();
+        let fact: HashSet<String> = words(&check.slot).union(&words(&qa.answer)).cloned().collect();
+        let candidates = if check.place { &places } else { &things };
+        let others: Vec<&str> =
+            candidates.iter().filter(|(_, w)| w.is_disjoint(&fact)).map(|(phrase, _)| phrase.as_str()).collect();
         if others.is_empty() || !rng.gen_bool(YES_NO_SHARE) {
             continue;
         }

@@ -306,10 +306,10 @@ impl<'a> Window<'a> {
                 continue;
             };
             for p in parts.iter().filter(|p| !p.pron) {
-                if p.kind == PartKind::Obj && !p.animate && one_of_them(st.w(p.s)) {
+                if checkable_thing(st, p) {
                     things.push(st.span(p.s, p.e).to_string());
-                } else if p.place && p.kind == PartKind::Pp && p.np > p.s && one_of_them(st.w(p.np)) {
-                    places.push(st.span(p.np, p.e).to_string());
+                } else if let Some(np) = p.place.then(|| checkable_place(st, p)).flatten() {
+                    places.push(np.to_string());
                 }
             }
         }
@@ -369,6 +369,20 @@ impl<'a> Window<'a> {
         }
         nouns
     }
+}
+
+/// Whether an object can be a yes/no question's slot: a thing, not a
+/// person, opening with an article or possessive ("a red ball", not "lots
+/// of fun" or "upset").
+fn checkable_thing(st: &Sent, p: &Part) -> bool {
+    p.kind == PartKind::Obj && !p.animate && one_of_them(st.w(p.s))
+}
+
+/// The noun phrase of a prepositional phrase that can be a yes/no
+/// question's slot ("the park" of "in the park"), opening with an article
+/// or possessive.
+fn checkable_place<'s>(st: &'s Sent, p: &Part) -> Option<&'s str> {
+    (p.kind == PartKind::Pp && p.np > p.s && one_of_them(st.w(p.np))).then(|| st.span(p.np, p.e))
 }
 
 /// An article or possessive: the determiners of one particular thing.
@@ -647,10 +661,11 @@ impl Maker<'_, '_> {
                 Some(match aux.filter(|&a| matches!(st.w(a), "was" | "were")) {
                     Some(a) => {
                         let be = st.w(a);
+                        let q = format!("{be} {} {surface}", subj.text);
                         Frame {
                             subj: subj.text.clone(),
-                            q: format!("{be} {} {surface}", subj.text),
-                            plain_q: format!("{be} {} {surface}", subj.text),
+                            plain_q: q.clone(),
+                            q,
                             d: format!("{} {be} {surface}", subj.text),
                             passive: None,
                         }
@@ -678,10 +693,11 @@ impl Maker<'_, '_> {
                 let verb = st.w(*be);
                 let adj = adj.map(|(a, e)| format!(" {}", st.span(a, e))).unwrap_or_default();
                 if matches!(verb, "was" | "were") {
+                    let q = format!("{verb} {}{adj}", subj.text);
                     Some(Frame {
                         subj: subj.text.clone(),
-                        q: format!("{verb} {}{adj}", subj.text),
-                        plain_q: format!("{verb} {}{adj}", subj.text),
+                        plain_q: q.clone(),
+                        q,
                         d: format!("{} {verb}{adj}", subj.text),
                         passive: None,
                     })
@@ -689,10 +705,11 @@ impl Maker<'_, '_> {
                     let lemma = words::irregular(verb)
                         .map(|(l, _)| l.to_string())
                         .or_else(|| words::base_form(verb, "ed", &|_| false))?;
+                    let q = format!("did {} {lemma}{adj}", subj.text);
                     Some(Frame {
                         subj: subj.text.clone(),
-                        q: format!("did {} {lemma}{adj}", subj.text),
-                        plain_q: format!("did {} {lemma}{adj}", subj.text),
+                        plain_q: q.clone(),
+                        q,
                         d: format!("{} {verb}{adj}", subj.text),
                         passive: None,
                     })
@@ -795,7 +812,7 @@ impl Maker<'_, '_> {
                     let passive = f.passive.clone().unwrap_or_default();
                     let q = fill(t, &[("{Q}", &f.q), ("{D}", &f.d), ("{R}", &r), ("{P}", &passive), ("{S}", &f.subj)]);
                     // "had" lasts: "Did Sam have a hat?" is "yes" whatever else he had
-                    let check = (!o.animate && kind != Kind::Had && one_of_them(st.w(o.s))).then(|| Check {
+                    let check = (kind != Kind::Had && checkable_thing(st, &o)).then(|| Check {
                         before: f.plain_q.clone(),
                         slot: answer.to_string(),
                         after: r.clone(),
@@ -881,9 +898,9 @@ impl Maker<'_, '_> {
                     );
                 } else {
                     let t = pick(&mut self.rng, WHERE_T);
-                    let check = (p.kind == PartKind::Pp && p.np > p.s && one_of_them(st.w(p.np))).then(|| Check {
+                    let check = checkable_place(st, &p).map(|np| Check {
                         before: format!("{}{r} {prep}", f.plain_q),
-                        slot: st.span(p.np, p.e).to_string(),
+                        slot: np.to_string(),
                         after: String::new(),
                         place: true,
                     });
