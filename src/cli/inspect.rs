@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use fledge::generate::inspect::{inspect, score_tokens, Heads, InspectOptions};
+use fledge::generate::inspect::{induction_test, inspect, score_tokens, HeadInduction, Heads, InspectOptions};
 use fledge::generate::{Generator, TokenLogprob};
 use fledge::tokenizer::Tokenizer;
 
@@ -36,12 +36,28 @@ pub struct InspectArgs {
     /// Print JSON (every token with its log-probability, and the totals) instead of a table (default: off).
     #[arg(long)]
     json: bool,
+    /// Instead of scoring a text, run the induction test: random tokens read twice, how well the
+    /// model predicts the second copy, and which attention heads do the copying (default: off).
+    #[arg(long, conflicts_with_all = ["text", "file", "summary", "window"])]
+    induction: bool,
+    /// Random words (one token each) per copy in the induction test (both copies fit the model's window).
+    #[arg(long, default_value_t = 100, requires = "induction")]
+    induction_length: usize,
+    /// Random sequences the induction test averages over.
+    #[arg(long, default_value_t = 10, requires = "induction")]
+    induction_sequences: usize,
+    /// Seed of the induction test's random tokens.
+    #[arg(long, default_value_t = 1, requires = "induction")]
+    seed: u64,
 }
 
 /// One scored token: its id, log-probability (nats) and the likeliest alternatives.
 type Scored = TokenLogprob;
 
 pub fn run_inspect(args: InspectArgs) -> Result<()> {
+    if args.induction {
+        return run_induction(&args);
+    }
     let text = match (&args.text, &args.file) {
         (Some(t), None) => t.clone(),
         (None, Some(f)) => {
@@ -124,6 +140,115 @@ pub fn run_inspect(args: InspectArgs) -> Result<()> {
         start.elapsed().as_secs_f64()
     )?;
     Ok(())
+}
+
+/// `fledge inspect --induction`: the induction test's two surprisals and a
+/// layer × head grid of each head's induction and previous-token scores.
+fn run_induction(args: &InspectArgs) -> Result<()> {
+    let model = super::chat::model_or_shipped(args.model.as_deref())?;
+    let (config, params, tok) = super::chat::load_model(&model)?;
+    let length = args.induction_length;
+    if length < 2 || 2 * length >= config.max_seq_len {
+        bail!(
+            "--induction-length {length}: it must be from 2 to {} (two copies and <|endoftext|> fit the model's window of {})",
+            (config.max_seq_len - 1) / 2,
+            config.max_seq_len
+        );
+    }
+    if args.induction_sequences == 0 {
+        bail!("--induction-sequences 0: the test needs at least one sequence");
+    }
+    // Whole words, each one token (" garden"): a copy of random words is
+    // text the model could meet, unlike a run of stray bytes.
+    let candidates: Vec<u32> = (0..tok.vocab_size() as u32)
+        .filter(|&id| {
+            let text = tok.token_text(id);
+            let word = text.strip_prefix(' ').unwrap_or("");
+            word.len() >= 2 && word.chars().all(|c| c.is_ascii_lowercase())
+        })
+        .collect();
+    if candidates.len() < length {
+        bail!(
+            "--induction-length {length}: the tokenizer has only {} whole-word tokens to draw from; ask for fewer",
+            candidates.len()
+        );
+    }
+    let start = std::time::Instant::now();
+    let mut generator = Generator::new(&config, &params);
+    let r = induction_test(&mut generator, &candidates, tok.eot_id(), length, args.induction_sequences, args.seed);
+    if args.json {
+        let heads: Vec<serde_json::Value> = r
+            .heads
+            .iter()
+            .map(|h| serde_json::json!({"layer": h.layer, "head": h.head, "induction": h.induction, "previous_token": h.previous}))
+            .collect();
+        let out = serde_json::json!({
+            "model": model, "length": r.length, "sequences": r.sequences, "seed": args.seed,
+            "first_copy_bits_per_token": r.first_bits, "second_copy_bits_per_token": r.second_bits, "heads": heads,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "Induction test: {} sequences of {length} random words (one token each), each read twice ({}; {:.1} s)",
+        r.sequences,
+        model.display(),
+        start.elapsed().as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "  first copy:  {:5.2} bits per token (nothing to go on but how common each word is; a uniform guess over the {} words is {:.2})",
+        r.first_bits,
+        candidates.len(),
+        (candidates.len() as f64).log2()
+    )?;
+    writeln!(
+        out,
+        "  second copy: {:5.2} bits per token (copied from the first: the lower, the better it copies)",
+        r.second_bits
+    )?;
+    write_head_grid(
+        &mut out,
+        "Induction score: attention from a token of the second copy to the token after its first occurrence",
+        &r.heads,
+        |h| h.induction,
+    )?;
+    write_head_grid(&mut out, "Previous-token score: attention from each token to the one before it", &r.heads, |h| {
+        h.previous
+    })?;
+    if let Some(best) = r.heads.iter().max_by(|a, b| a.induction.total_cmp(&b.induction)) {
+        writeln!(
+            out,
+            "\nStrongest induction head: layer {} head {} ({:.2}); draw it on the Attention view of `fledge serve`'s page",
+            best.layer, best.head, best.induction
+        )?;
+    }
+    Ok(())
+}
+
+/// A layer × head grid of one score per head.
+fn write_head_grid(
+    out: &mut impl Write,
+    title: &str,
+    heads: &[HeadInduction],
+    score: impl Fn(&HeadInduction) -> f64,
+) -> std::io::Result<()> {
+    writeln!(out, "\n{title}")?;
+    write!(out, "{:>6}", "layer")?;
+    let per_layer = heads.iter().filter(|h| h.layer == 0).count();
+    for head in 0..per_layer {
+        write!(out, " {:>5}", format!("h{head}"))?;
+    }
+    for h in heads {
+        if h.head == 0 {
+            write!(out, "\n{:>6}", h.layer)?;
+        }
+        write!(out, " {:>5.2}", score(h))?;
+    }
+    writeln!(out)
 }
 
 /// A line per token: its text, probability, surprisal in bits, and the

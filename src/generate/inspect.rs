@@ -229,6 +229,105 @@ pub fn text_bits_per_byte(
     (nats / std::f64::consts::LN_2 / text.len().max(1) as f64, tokens.len())
 }
 
+/// What the induction test measured: how well the model copies a sequence
+/// it has already seen once in its window, and which heads do the copying.
+#[derive(Debug, Clone)]
+pub struct InductionReport {
+    /// Random tokens per copy.
+    pub length: usize,
+    pub sequences: usize,
+    /// Mean surprisal of the first copy's tokens, in bits: the model has
+    /// nothing to go on but how common each token is.
+    pub first_bits: f64,
+    /// Mean surprisal of the second copy's tokens (its first token left
+    /// out: nothing in the window says what follows the first copy's end).
+    pub second_bits: f64,
+    /// Every head, in layer order.
+    pub heads: Vec<HeadInduction>,
+}
+
+/// One head's attention pattern on the repeated sequences.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadInduction {
+    pub layer: usize,
+    pub head: usize,
+    /// Mean attention from a second-copy token to the token that followed
+    /// its first occurrence: the induction pattern "[A][B] … [A] → look at
+    /// [B]", which lets the next layer's output say B.
+    pub induction: f64,
+    /// Mean attention from each token to the one just before it: the
+    /// previous-token heads that induction heads read from.
+    pub previous: f64,
+}
+
+/// The induction test (Olsson et al., "In-context learning and induction
+/// heads", 2022): `sequences` times, `length` distinct tokens drawn at random
+/// from `candidates` are read twice in a row after `<|endoftext|>` (`bos`).
+/// Random tokens have no meaning and no grammar, so the only way to predict
+/// the second copy is to find each token's earlier occurrence and copy what
+/// came after it — the skill a model needs to answer from a text it is given.
+pub fn induction_test(
+    generator: &mut Generator,
+    candidates: &[u32],
+    bos: u32,
+    length: usize,
+    sequences: usize,
+    seed: u64,
+) -> InductionReport {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    assert!(length >= 2 && length <= candidates.len(), "the copy fits the candidates");
+    assert!(2 * length < generator.config.max_seq_len, "both copies and <|endoftext|> fit the window");
+    let (layers, heads) = (generator.config.n_layers, generator.config.n_heads);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (mut first, mut second) = (0.0f64, 0.0f64);
+    let mut scores = vec![(0.0f64, 0.0f64); layers * heads];
+    for _ in 0..sequences {
+        let copy: Vec<u32> = candidates.choose_multiple(&mut rng, length).copied().collect();
+        let mut tokens = vec![bos];
+        tokens.extend(&copy);
+        tokens.extend(&copy);
+        let r = inspect(generator, &tokens, InspectOptions { top: 0, heads: Heads::All, logit_lens: false });
+        // logprobs[i] scores tokens[i + 1]: the first copy is tokens
+        // 1..=length, the second length+1..=2·length.
+        let bits = |range: std::ops::Range<usize>| {
+            let n = range.len() as f64;
+            r.logprobs[range].iter().map(|&l| -l as f64 / std::f64::consts::LN_2).sum::<f64>() / n
+        };
+        first += bits(0..length);
+        second += bits(length + 1..2 * length);
+        for (h, score) in r.attention.iter().zip(&mut scores) {
+            let (induction, previous) = head_pattern_scores(&h.weights, tokens.len(), length);
+            score.0 += induction;
+            score.1 += previous;
+        }
+    }
+    let n = sequences as f64;
+    let heads = scores
+        .iter()
+        .enumerate()
+        .map(|(i, &(induction, previous))| HeadInduction {
+            layer: i / heads,
+            head: i % heads,
+            induction: induction / n,
+            previous: previous / n,
+        })
+        .collect();
+    InductionReport { length, sequences, first_bits: first / n, second_bits: second / n, heads }
+}
+
+/// A head's induction and previous-token scores from its `n × n` attention
+/// matrix over `<|endoftext|>` and two copies of `length` tokens.
+fn head_pattern_scores(weights: &[f32], n: usize, length: usize) -> (f64, f64) {
+    assert_eq!(n, 2 * length + 1);
+    // The second copy's token at position length + j (j = 1..length-1) first
+    // occurred at j; the token after it is at j + 1.
+    let induction: f64 =
+        (1..length).map(|j| weights[(length + j) * n + j + 1] as f64).sum::<f64>() / (length - 1) as f64;
+    let previous: f64 = (2..n).map(|i| weights[i * n + i - 1] as f64).sum::<f64>() / (n - 2) as f64;
+    (induction, previous)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +388,40 @@ mod tests {
         let scored = score_tokens(&config, &params, &tokens, 16, 0);
         assert_eq!(scored.len(), tokens.len());
         assert!(scored.iter().all(|l| l.is_finite() && *l <= 0.0));
+    }
+
+    #[test]
+    fn a_perfect_induction_head_and_a_perfect_previous_token_head_score_one() {
+        let length = 5;
+        let n = 2 * length + 1;
+        let mut induction = vec![0.0f32; n * n];
+        let mut previous = vec![0.0f32; n * n];
+        for i in 0..n {
+            // Second-copy rows look at the token after the first occurrence;
+            // every other row at itself.
+            let target = if i > length && i < 2 * length { i - length + 1 } else { i };
+            induction[i * n + target] = 1.0;
+            previous[i * n + i.saturating_sub(1)] = 1.0;
+        }
+        assert_eq!(head_pattern_scores(&induction, n, length).0, 1.0);
+        assert_eq!(head_pattern_scores(&previous, n, length), (0.0, 1.0));
+    }
+
+    #[test]
+    fn the_induction_test_scores_every_head_and_an_untrained_model_copies_nothing() {
+        let (config, params) = model();
+        let mut g = Generator::new(&config, &params);
+        let candidates: Vec<u32> = (3..300).collect();
+        let r = induction_test(&mut g, &candidates, 0, 20, 3, 7);
+        assert_eq!(r.heads.len(), config.n_layers * config.n_heads);
+        assert!(r.heads.iter().all(|h| (0.0..=1.0).contains(&h.induction) && (0.0..=1.0).contains(&h.previous)));
+        // An untrained model spreads its bets: about log2(300) bits a token,
+        // the same on both copies.
+        let uniform = (300f64).log2();
+        assert!((r.first_bits - uniform).abs() < 1.0, "{}", r.first_bits);
+        assert!((r.second_bits - r.first_bits).abs() < 0.5, "{} {}", r.first_bits, r.second_bits);
+        // The same seed draws the same sequences.
+        let again = induction_test(&mut g, &candidates, 0, 20, 3, 7);
+        assert_eq!(again.first_bits, r.first_bits);
     }
 }
