@@ -963,6 +963,38 @@ pub fn run_data_cloze(args: DataClozeArgs) -> Result<()> {
 }
 
 #[derive(Args)]
+pub struct DataCopyArgs {
+    /// The prepared corpus folder; only its train.jsonl is read (the default is what
+    /// `fledge speedrun --preset reference --until corpus` writes).
+    #[arg(long, default_value = "runs/speedrun-reference/data")]
+    corpus: PathBuf,
+    /// Output folder; the set goes to OUT/copy/{train,val,test}.jsonl with report.json and copy-report.json.
+    #[arg(long, default_value = "runs/chat")]
+    out: PathBuf,
+    /// Seed for passages and questions; the same seed gives the same set.
+    #[arg(long, default_value_t = 1234)]
+    seed: u64,
+    /// Most copy questions to make.
+    #[arg(long, default_value_t = fledge::chat::rc::cloze::DEFAULT_MAX_ITEMS)]
+    max_items: usize,
+}
+
+pub fn run_data_copy(args: DataCopyArgs) -> Result<()> {
+    use fledge::chat::rc::cloze::{run_exercise, Exercise, COPY_SOURCE};
+    let run = run_exercise(&args.corpus, &args.out, Exercise::Copies, args.seed, args.max_items)?;
+    let r = &run.report;
+    for (kind, n) in &r.items_per_kind {
+        println!("{kind:<20} {n:>8}");
+    }
+    println!(
+        "{} copy questions in {} passages from {} of {} documents, in {:.1} s",
+        r.items, r.contexts, r.documents_used, r.documents_read, r.seconds
+    );
+    print_splits_and_folder(&r.splits, &args.out.join(COPY_SOURCE));
+    Ok(())
+}
+
+#[derive(Args)]
 pub struct DataNotesArgs {
     /// Output folder; the set goes to OUT/notes/{train,val,test}.jsonl with report.json and notes-report.json.
     #[arg(long, default_value = "runs/chat")]

@@ -23,6 +23,8 @@ pub enum DataCommand {
     Rc(super::chat::DataRcArgs),
     /// Make fill-in-the-blank conversations (a sentence of the passage given back with a word blanked) from a prepared corpus.
     Cloze(super::chat::DataClozeArgs),
+    /// Make copy exercises (the rest of a sentence after a few of its words, a sentence, the whole passage) from a prepared corpus.
+    Copy(super::chat::DataCopyArgs),
     /// Make reading-comprehension conversations about synthetic everyday texts (notes, messages, timetables...).
     Notes(super::chat::DataNotesArgs),
     /// Print the report of a prepared corpus (and of its shards, if given).
@@ -96,6 +98,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         DataCommand::Stories(args) => super::chat::run_data_stories(args),
         DataCommand::Rc(args) => super::chat::run_data_rc(args),
         DataCommand::Cloze(args) => super::chat::run_data_cloze(args),
+        DataCommand::Copy(args) => super::chat::run_data_copy(args),
         DataCommand::Notes(args) => super::chat::run_data_notes(args),
         DataCommand::Report { corpus, shards } => run_report(&corpus, shards.as_deref()),
     }

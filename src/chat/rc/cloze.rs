@@ -18,6 +18,15 @@
 //! Translation"). About 5% give back a sentence of another document and are
 //! answered with the refusal: the text does not say.
 //!
+//! The same passages also make copy exercises (`fledge data copy`): "What
+//! comes after \"the old\" in the text?" answered with the rest of that
+//! sentence word for word, a sentence quoted by one of its words, or the
+//! whole passage repeated. They teach the one skill every grounded answer
+//! ends with and the shipped model lacks: finding a place in the text and
+//! going on copying from there (an induction head, Olsson et al. 2022; the
+//! shipped model predicts the second reading of a random word list no
+//! better than the first, `fledge inspect --induction`).
+//!
 //! Rule-based and deterministic like `rc`, whose sentence splitting, word
 //! lists and document split it shares: a document's cloze and rc questions
 //! fall in the same split.
@@ -67,6 +76,54 @@ const TEMPLATES: &[&str] = &[
     "{Q} What fills the gap, according to the text?",
     "Which {WORDS} missing here? {Q}",
 ];
+
+/// Copy questions: the rest of a sentence after a few of its words.
+const AFTER_TEMPLATES: &[&str] = &[
+    "What comes after \"{A}\" in the text?",
+    "How does the text go on after \"{A}\"?",
+    "Finish this from the text: \"{A} ...\"",
+    "Which words follow \"{A}\" in the text?",
+    "Continue the text from \"{A}\".",
+    "Copy the rest of the sentence that has \"{A}\".",
+];
+/// Copy questions: the sentence that holds a word.
+const SENTENCE_TEMPLATES: &[&str] = &[
+    "Copy the sentence with the word \"{W}\".",
+    "Which sentence of the text says \"{W}\"?",
+    "Quote the sentence about \"{W}\" from the text.",
+    "Find \"{W}\" in the text and give me that sentence.",
+];
+/// Copy questions: the whole passage.
+const WHOLE_TEMPLATES: &[&str] = &[
+    "Repeat the text word for word.",
+    "Copy the text exactly.",
+    "Say the text again, word for word.",
+    "Write out the text above.",
+];
+/// Longest passage the whole-text copy repeats, in words.
+const MAX_WHOLE_WORDS: usize = 80;
+
+/// Which exercise a passage is made into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exercise {
+    /// A sentence with a word or two blanked (`fledge data cloze`).
+    Blanks,
+    /// Copy a span of the passage (`fledge data copy`).
+    Copies,
+}
+
+impl Exercise {
+    /// The converted-set name: output goes to `{out}/{source}/`.
+    pub fn source(self) -> &'static str {
+        match self {
+            Exercise::Blanks => SOURCE,
+            Exercise::Copies => COPY_SOURCE,
+        }
+    }
+}
+
+/// The converted-set name of the copy exercises.
+pub const COPY_SOURCE: &str = "copy";
 
 /// What a run made and skipped.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -195,7 +252,7 @@ fn foreign_item(docs: &[&str], doc: usize, context: &str, rng: &mut ChaCha8Rng) 
 }
 
 /// The passages and blanks of one document.
-fn doc_candidates(docs: &[&str], doc: usize, seed: u64) -> (Vec<Candidate>, Skips) {
+fn doc_candidates(docs: &[&str], doc: usize, exercise: Exercise, seed: u64) -> (Vec<Candidate>, Skips) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (doc as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
     let mut skips = Skips::new();
     let sents = sentences(docs[doc]);
@@ -213,34 +270,11 @@ fn doc_candidates(docs: &[&str], doc: usize, seed: u64) -> (Vec<Candidate>, Skip
             continue;
         }
         let context = passage(window);
-        let mut vocab: BTreeMap<&str, usize> = BTreeMap::new();
-        for w in window.iter().flat_map(|s| s.low.iter()) {
-            *vocab.entry(w.as_str()).or_default() += 1;
-        }
-        let mut targets: Vec<&Sent> = window.iter().filter(|s| s.words >= 5).collect();
-        targets.shuffle(&mut rng);
-        targets.truncate(rng.gen_range(1..=3));
-        let mut items = Vec::new();
-        for st in targets {
-            let Some((a, b)) = blank_in(st, &vocab, &mut rng) else {
-                skip(&mut skips, "sentence without a word said once");
-                continue;
-            };
-            let (sentence, reworded) = blanked(st, a, b, &mut rng);
-            let mut kinds = vec![if b - a == 1 { "one word" } else { "two words" }];
-            kinds.extend(reworded);
-            items.push(Item {
-                question: question(&sentence, b - a, &mut rng),
-                answer: st.span(a, b).to_string(),
-                kinds,
-            });
-        }
-        if rng.gen_bool(UNANSWERABLE_SHARE * 2.0) {
-            if let Some(item) = foreign_item(docs, doc, &context, &mut rng) {
-                let at = rng.gen_range(0..=items.len());
-                items.insert(at, item);
-            }
-        }
+        let items = match exercise {
+            Exercise::Blanks => blank_items(docs, doc, window, &context, &mut rng, &mut skips),
+            Exercise::Copies => copy_items(window, &context, &mut rng, &mut skips),
+        };
+        let mut items = items;
         let bytes = |items: &[Item]| {
             context.len() + 30 + items.iter().map(|q| q.question.len() + q.answer.len() + 60).sum::<usize>()
         };
@@ -257,6 +291,111 @@ fn doc_candidates(docs: &[&str], doc: usize, seed: u64) -> (Vec<Candidate>, Skip
     (out, skips)
 }
 
+/// The blanks of one passage (`window`, written out as `context`): one to
+/// three of its sentences, and now and then a sentence of another document.
+fn blank_items(
+    docs: &[&str],
+    doc: usize,
+    window: &[Sent],
+    context: &str,
+    rng: &mut ChaCha8Rng,
+    skips: &mut Skips,
+) -> Vec<Item> {
+    let mut vocab: BTreeMap<&str, usize> = BTreeMap::new();
+    for w in window.iter().flat_map(|s| s.low.iter()) {
+        *vocab.entry(w.as_str()).or_default() += 1;
+    }
+    let mut targets: Vec<&Sent> = window.iter().filter(|s| s.words >= 5).collect();
+    targets.shuffle(rng);
+    targets.truncate(rng.gen_range(1..=3));
+    let mut items = Vec::new();
+    for st in targets {
+        let Some((a, b)) = blank_in(st, &vocab, rng) else {
+            skip(skips, "sentence without a word said once");
+            continue;
+        };
+        let (sentence, reworded) = blanked(st, a, b, rng);
+        let mut kinds = vec![if b - a == 1 { "one word" } else { "two words" }];
+        kinds.extend(reworded);
+        items.push(Item { question: question(&sentence, b - a, rng), answer: st.span(a, b).to_string(), kinds });
+    }
+    if rng.gen_bool(UNANSWERABLE_SHARE * 2.0) {
+        if let Some(item) = foreign_item(docs, doc, context, rng) {
+            let at = rng.gen_range(0..=items.len());
+            items.insert(at, item);
+        }
+    }
+    items
+}
+
+/// The copy exercises of one passage: one to three, each the rest of a
+/// sentence after a few of its words (most), a sentence found by one of its
+/// words, or (once, for a short passage) the whole passage. Every answer is
+/// the passage's own text, character for character.
+fn copy_items(window: &[Sent], context: &str, rng: &mut ChaCha8Rng, skips: &mut Skips) -> Vec<Item> {
+    let lower = context.to_lowercase();
+    let once = |needle: &str| lower.matches(needle).count() == 1;
+    let mut items = Vec::new();
+    let mut whole_asked = false;
+    for _ in 0..rng.gen_range(1..=3) {
+        let roll: f64 = rng.gen();
+        if roll < 0.15 && !whole_asked && words_in(window) <= MAX_WHOLE_WORDS {
+            whole_asked = true;
+            let t = WHOLE_TEMPLATES[rng.gen_range(0..WHOLE_TEMPLATES.len())];
+            items.push(Item { question: t.to_string(), answer: context.to_string(), kinds: vec!["whole text"] });
+            continue;
+        }
+        let Some(st) = window.choose(rng) else { break };
+        if roll < 0.35 {
+            // A content word said once in the passage names its sentence.
+            let said_once: Vec<usize> = (0..st.toks.len())
+                .filter(|&i| {
+                    content(st, i) && lower.split(|c: char| !c.is_alphanumeric()).filter(|w| *w == st.w(i)).count() == 1
+                })
+                .collect();
+            let Some(&i) = said_once.choose(rng) else {
+                skip(skips, "sentence without a word said once");
+                continue;
+            };
+            if items.iter().any(|it: &Item| it.answer == st.text) {
+                skip(skips, "the same answer twice in a passage");
+                continue;
+            }
+            let t = SENTENCE_TEMPLATES[rng.gen_range(0..SENTENCE_TEMPLATES.len())];
+            items.push(Item {
+                question: t.replace("{W}", st.raw(i)),
+                answer: st.text.clone(),
+                kinds: vec!["sentence"],
+            });
+            continue;
+        }
+        // Two to four words the passage says once, with at least two tokens
+        // of the sentence after them.
+        let n = st.toks.len();
+        let starts: Vec<(usize, usize)> = (0..n)
+            .flat_map(|a| (2..=4).map(move |len| (a, a + len)))
+            .filter(|&(a, b)| b + 2 <= n && (a..b).all(|i| st.is_word(i)))
+            .filter(|&(a, b)| once(&st.span(a, b).to_lowercase()))
+            .collect();
+        let Some(&(a, b)) = starts.choose(rng) else {
+            skip(skips, "sentence without words said once");
+            continue;
+        };
+        let answer = &st.text[st.toks[b].s..];
+        if items.iter().any(|it: &Item| it.answer == answer) {
+            skip(skips, "the same answer twice in a passage");
+            continue;
+        }
+        let t = AFTER_TEMPLATES[rng.gen_range(0..AFTER_TEMPLATES.len())];
+        items.push(Item {
+            question: t.replace("{A}", st.span(a, b)),
+            answer: answer.to_string(),
+            kinds: vec!["rest of a sentence"],
+        });
+    }
+    items
+}
+
 fn words_in(sents: &[Sent]) -> usize {
     sents.iter().map(|s| s.words).sum()
 }
@@ -264,8 +403,19 @@ fn words_in(sents: &[Sent]) -> usize {
 /// Turns documents into fill-in-the-blank conversations: deterministic for
 /// a seed, at most `max_items` blanks, passages taken in a shuffled order.
 pub fn make_cloze(docs: &[&str], seed: u64, max_items: usize) -> (Vec<(usize, Conversation)>, ClozeReport) {
+    make_exercises(docs, Exercise::Blanks, seed, max_items)
+}
+
+/// Turns documents into conversations of one exercise: deterministic for a
+/// seed, at most `max_items` questions, passages taken in a shuffled order.
+pub fn make_exercises(
+    docs: &[&str],
+    exercise: Exercise,
+    seed: u64,
+    max_items: usize,
+) -> (Vec<(usize, Conversation)>, ClozeReport) {
     let per_doc: Vec<(Vec<Candidate>, Skips)> =
-        (0..docs.len()).into_par_iter().map(|d| doc_candidates(docs, d, seed)).collect();
+        (0..docs.len()).into_par_iter().map(|d| doc_candidates(docs, d, exercise, seed)).collect();
     let mut report = ClozeReport { seed, max_items, documents_read: docs.len(), ..Default::default() };
     let mut skipped = Skips::new();
     let mut candidates = Vec::new();
@@ -314,27 +464,45 @@ pub struct ClozeRun {
 /// `fledge data cloze`: reads `corpus/train.jsonl`, writes
 /// `out/cloze/{train,val,test}.jsonl`, `report.json` and `cloze-report.json`.
 pub fn run(corpus: &Path, out: &Path, seed: u64, max_items: usize) -> Result<ClozeRun, RcError> {
+    run_exercise(corpus, out, Exercise::Blanks, seed, max_items)
+}
+
+/// `fledge data cloze` and `fledge data copy`: reads `corpus/train.jsonl`,
+/// writes `out/{cloze,copy}/{train,val,test}.jsonl`, `report.json` and
+/// `{cloze,copy}-report.json`.
+pub fn run_exercise(
+    corpus: &Path,
+    out: &Path,
+    exercise: Exercise,
+    seed: u64,
+    max_items: usize,
+) -> Result<ClozeRun, RcError> {
     let start = std::time::Instant::now();
     let docs = crate::data::prepare::read_training_documents(corpus)?;
     let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
-    let (convs, mut report) = make_cloze(&texts, seed, max_items);
+    let (convs, mut report) = make_exercises(&texts, exercise, seed, max_items);
     // a refusal's sentence comes from another document, but only its words are
     // in the set: the passages are what the licenses cover
     let used: HashSet<String> = convs.iter().map(|(d, _)| docs[*d].source.clone()).collect();
     let licenses: Vec<SourceLicense> =
         crate::data::prepare::read_source_licenses(corpus)?.into_iter().filter(|l| used.contains(&l.source)).collect();
+    let what = match exercise {
+        Exercise::Blanks => "fill-in-the-blank questions",
+        Exercise::Copies => "copy exercises",
+    };
     let notes = vec![format!(
-        "fill-in-the-blank questions made by fledge (seed {seed}) from the training split of the prepared corpus {}; \
-         passages and blanked sentences are verbatim text, so they keep the licenses of their sources",
+        "{what} made by fledge (seed {seed}) from the training split of the prepared corpus {}; \
+         passages, questions and answers are verbatim text, so they keep the licenses of their sources",
         corpus.join("train.jsonl").display()
     )];
     let tagged = convs.into_iter().map(|(d, c)| (split_of(texts[d]), c));
     let skipped: BTreeMap<String, usize> = report.skipped.clone();
-    let converted = Converted::from_tagged(SOURCE, tagged, &skipped, notes);
+    let source = exercise.source();
+    let converted = Converted::from_tagged(source, tagged, &skipped, notes);
     report.splits = converted.split_counts();
     report.seconds = start.elapsed().as_secs_f64();
     let mut written = convert::write_with_licenses(&converted, out, &licenses)?;
-    let path = out.join(SOURCE).join("cloze-report.json");
+    let path = out.join(source).join(format!("{source}-report.json"));
     crate::fsutil::write_json_atomic(&path, &report)
         .map_err(|e| RcError::WriteReport { path: path.display().to_string(), source: e })?;
     written.push(path);
@@ -445,6 +613,49 @@ mod tests {
         assert!(a.iter().zip(&b).all(|(x, y)| x == y));
     }
 
+    /// The quoted words of a copy question, if it quotes any.
+    fn quoted(question: &str) -> Option<&str> {
+        let a = question.find('"')?;
+        let b = question[a + 1..].find('"')? + a + 1;
+        Some(question[a + 1..b].trim_end_matches(" ..."))
+    }
+
+    #[test]
+    fn every_copy_answer_is_the_passage_own_text_after_its_words() {
+        let (convs, report) = make_exercises(&[TEXT, TEXT], Exercise::Copies, 11, 200);
+        assert!(report.items_per_kind.get("rest of a sentence").copied().unwrap_or(0) > 0, "{report:?}");
+        for (_, c) in &convs {
+            let m = &c.messages;
+            let context = &m[0].content;
+            let mut answers = HashSet::new();
+            for pair in m[1..].chunks(2) {
+                let (q, a) = (&pair[0].content, &pair[1].content);
+                assert!(context.contains(a.as_str()), "{a:?} is not text of {context:?}");
+                assert!(answers.insert(a.clone()), "{a:?} asked twice in {c:?}");
+                match quoted(q) {
+                    // the whole passage
+                    None => assert_eq!(a, context),
+                    // a sentence found by one of its words
+                    Some(word) if !word.contains(' ') => {
+                        assert!(a.contains(word), "{q} -> {a}");
+                        // a whole sentence: capitalised, ended, and preceded by a sentence's end or nothing
+                        assert!(a.starts_with(char::is_uppercase) && a.ends_with(['.', '!', '?']), "{a:?}");
+                        let at = context.find(a.as_str()).unwrap();
+                        assert!(at == 0 || context[..at].trim_end().ends_with(['.', '!', '?']), "{a:?} in {context:?}");
+                    }
+                    // the words said once, then the rest of their sentence
+                    Some(words) => {
+                        assert_eq!(context.to_lowercase().matches(&words.to_lowercase()).count(), 1, "{words:?}");
+                        assert!(context.contains(&format!("{words} {a}")), "{q} -> {a}");
+                        assert!(a.ends_with(['.', '!', '?']), "{a:?} is not the end of a sentence");
+                    }
+                }
+            }
+        }
+        // Copies leave the blanks as they were: the same seed makes the same cloze set.
+        assert_eq!(make_cloze(&[TEXT, TEXT], 3, 100).0, make_exercises(&[TEXT, TEXT], Exercise::Blanks, 3, 100).0);
+    }
+
     proptest! {
         #[test]
         fn any_text_gives_only_copied_answers(raw in "\\PC{0,300}", seed in 0u64..1000) {
@@ -454,6 +665,13 @@ mod tests {
                 for pair in m[1..].chunks(2) {
                     prop_assert!(pair[1].content == UNKNOWN_ANSWER || m[0].content.contains(&pair[1].content));
                     prop_assert!(pair[0].content.contains(BLANK));
+                }
+            }
+            let (convs, _) = make_exercises(&[raw.as_str(), TEXT], Exercise::Copies, seed, 100);
+            for (_, c) in convs {
+                let m = &c.messages;
+                for pair in m[1..].chunks(2) {
+                    prop_assert!(m[0].content.contains(&pair[1].content));
                 }
             }
         }
