@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointError, TrainState};
@@ -82,6 +84,12 @@ pub struct TrainSettings {
     /// the best checkpoint and drives early stopping; all validation text
     /// when unset.
     pub best_on: Option<String>,
+    /// Share of pretraining windows whose second half repeats their first
+    /// half word for word (0: none). Every token of the repeat can only be
+    /// predicted by copying, which is how induction heads are learned (see
+    /// [`repeat_first_half`]); natural text repeats itself too seldom for a
+    /// few million tokens to teach it.
+    pub repeat_fraction: f32,
     /// Mid-training: conversations mixed into the last part of the run
     /// (see [`super::mid`]); none when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -123,6 +131,7 @@ impl Default for TrainSettings {
             keep_best: true,
             early_stop: 0,
             best_on: None,
+            repeat_fraction: 0.0,
             mid: None,
             precision: Precision::F32,
         }
@@ -186,6 +195,12 @@ impl TrainSettings {
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) || !(0.0..=1.0).contains(&self.decay_fraction) {
             return bad("min_lr_ratio and decay_fraction must be in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&self.repeat_fraction) {
+            return Err(TrainError::Settings(format!(
+                "repeat_fraction = {}: it is a share of the windows, from 0 to 1",
+                self.repeat_fraction
+            )));
         }
         if !(self.decay_to_init >= 0.0 && self.decay_to_init * self.lr < 1.0) {
             return bad("decay_to_base must be at least 0 and, times lr, below 1 (it is the fraction of the way back to the base each step takes at that rate)");
@@ -410,6 +425,7 @@ pub struct PretrainBatches<'a> {
     sets: Vec<ValSet>,
     byte_lengths: Vec<u32>,
     eval_batches: usize,
+    repeat_fraction: f32,
 }
 
 impl<'a> PretrainBatches<'a> {
@@ -462,13 +478,27 @@ impl<'a> PretrainBatches<'a> {
             sets,
             byte_lengths: tokenizer.token_byte_lengths(),
             eval_batches: settings.eval_batches,
+            repeat_fraction: settings.repeat_fraction,
         })
     }
 }
 
 impl BatchSource for PretrainBatches<'_> {
     fn batch(&self, index: u64) -> Batch {
-        self.loader.batch(index)
+        let mut batch = self.loader.batch(index);
+        if self.repeat_fraction > 0.0 {
+            let seq = self.loader.seq_len;
+            for row in 0..self.loader.batch {
+                // A window's draw depends on its batch and row only, so a
+                // resumed run repeats the same windows.
+                let key = self.loader.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (row as u64) << 48;
+                let mut rng = ChaCha8Rng::seed_from_u64(key);
+                if rng.gen::<f32>() < self.repeat_fraction {
+                    repeat_first_half(&mut batch, row, seq);
+                }
+            }
+        }
+        batch
     }
 
     fn evaluate(&self, scorer: &mut dyn Scorer) -> Result<Evaluation, TrainError> {
@@ -486,6 +516,27 @@ impl BatchSource for PretrainBatches<'_> {
         let bpb = nats / std::f64::consts::LN_2 / bytes.max(1) as f64;
         Ok(Evaluation { loss: nats / tokens.max(1) as f64, bpb: Some(bpb), sets })
     }
+}
+
+/// Makes row `row` of `batch` (windows of `seq` tokens) read its first half
+/// twice: the text `t0 … t(h-1)` becomes `t0 … t(h-1) t0 … t(h-1)` (and, for
+/// an odd `seq`, one more token of the original), every target shifted
+/// with it. From the second `t0` on, each next token is the one that followed
+/// the current token's earlier occurrence: a model lowers that loss only by
+/// learning to look back and copy (an induction head, Olsson et al. 2022).
+/// Pretraining windows are plain text: no ignored targets, no segments.
+pub fn repeat_first_half(batch: &mut Batch, row: usize, seq: usize) {
+    debug_assert!(batch.segment_starts.is_none(), "a pretraining window is one stream of text");
+    let at = row * seq;
+    let h = seq / 2;
+    // The window's text: inputs then the last target.
+    let mut text: Vec<u32> = batch.inputs[at..at + seq].to_vec();
+    text.push(batch.targets[at + seq - 1]);
+    let mut repeated: Vec<u32> = text[..h].to_vec();
+    repeated.extend_from_slice(&text[..h]);
+    repeated.extend_from_slice(&text[h..h + (seq + 1 - 2 * h)]);
+    batch.inputs[at..at + seq].copy_from_slice(&repeated[..seq]);
+    batch.targets[at..at + seq].copy_from_slice(&repeated[1..]);
 }
 
 /// Runs (or resumes) pretraining. `stop` is set by Ctrl-C: the loop then
@@ -1060,6 +1111,40 @@ pub fn read_metrics(path: &Path) -> Result<Vec<Metric>, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_window_reads_its_first_half_twice_and_other_rows_are_untouched() {
+        for seq in [8usize, 9] {
+            // Two rows of the stream 100, 101, …: targets are the next token.
+            let inputs: Vec<u32> = (0..2 * seq as u32).map(|i| 100 + i + (i / seq as u32)).collect();
+            let targets: Vec<u32> = inputs.iter().map(|t| t + 1).collect();
+            let mut batch = Batch { inputs: inputs.clone(), targets: targets.clone(), segment_starts: None };
+            repeat_first_half(&mut batch, 1, seq);
+            assert_eq!(batch.inputs[..seq], inputs[..seq]);
+            assert_eq!(batch.targets[..seq], targets[..seq]);
+            let h = seq / 2;
+            let (row_in, row_t) = (&batch.inputs[seq..], &batch.targets[seq..]);
+            assert_eq!(row_in[..h], row_in[h..2 * h], "seq {seq}: {row_in:?}");
+            assert_eq!(row_in[..h], inputs[seq..seq + h]);
+            // Every target is the next input: one text, read on.
+            for i in 0..seq - 1 {
+                assert_eq!(row_t[i], row_in[i + 1], "seq {seq}, position {i}");
+            }
+            // From the second reading on, the target is what followed the same token before.
+            for i in h..2 * h - 1 {
+                assert_eq!(row_t[i], row_t[i - h], "seq {seq}, position {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeat_fraction_is_a_share() {
+        for bad in [-0.1f32, 1.5, f32::NAN] {
+            let settings = TrainSettings { repeat_fraction: bad, ..Default::default() };
+            let err = settings.validate().unwrap_err().to_string();
+            assert!(err.contains("repeat_fraction"), "{err}");
+        }
+    }
 
     #[test]
     fn validation_windows_score_every_token_once() {
