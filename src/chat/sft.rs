@@ -71,6 +71,10 @@ pub struct SftSettings {
     pub pretrain: Option<PathBuf>,
     /// Fraction of windows that are pretraining text.
     pub pretrain_fraction: f32,
+    /// Share of those pretraining windows read twice (their second half
+    /// repeats the first; see [`crate::train::run::read_twice`]): copy
+    /// targets for a model that has not learned to copy (0: none).
+    pub repeat_fraction: f32,
     /// Pack several conversations per window (attention kept within each).
     pub pack: bool,
     /// Window length; may exceed the base model's `max_seq_len` (rotary
@@ -109,6 +113,7 @@ impl Default for SftSettings {
             sources: Vec::new(),
             pretrain: None,
             pretrain_fraction: 0.1,
+            repeat_fraction: 0.0,
             pack: true,
             seq_len: 512,
             batch: 8,
@@ -287,6 +292,7 @@ pub struct SftBatches<'a> {
     seq_len: usize,
     batch: usize,
     pad: u32,
+    repeat_fraction: f32,
 }
 
 /// Packs conversation indices into windows of `max` tokens, in order (next
@@ -443,6 +449,12 @@ impl<'a> SftBatches<'a> {
             None => None,
         };
         let fraction = if pretrain_loader.is_some() { settings.pretrain_fraction.clamp(0.0, 1.0) } else { 0.0 };
+        if !(0.0..=1.0).contains(&settings.repeat_fraction) {
+            return Err(TrainError::Settings(format!(
+                "repeat_fraction = {}: it is a share of the pretraining windows, from 0 to 1",
+                settings.repeat_fraction
+            )));
+        }
 
         let plan = plan_windows(settings, &items, windows, fraction)?;
         let val_order: Vec<u32> = (0..val.len() as u32).collect();
@@ -458,6 +470,7 @@ impl<'a> SftBatches<'a> {
             seq_len: settings.seq_len,
             batch: settings.batch,
             pad: tok.eot_id(),
+            repeat_fraction: settings.repeat_fraction,
         };
         Ok((batches, report))
     }
@@ -475,7 +488,11 @@ impl<'a> SftBatches<'a> {
             match w {
                 Window::Pretrain(seed) => {
                     let loader = self.pretrain.as_ref().expect("pretraining windows only with shards");
-                    loader.random_window(&mut ChaCha8Rng::seed_from_u64(*seed), &mut row);
+                    let mut rng = ChaCha8Rng::seed_from_u64(*seed);
+                    loader.random_window(&mut rng, &mut row);
+                    if self.repeat_fraction > 0.0 && rng.gen::<f32>() < self.repeat_fraction {
+                        crate::train::run::read_twice(&mut row);
+                    }
                     b.inputs.extend_from_slice(&row[..t]);
                     b.targets.extend_from_slice(&row[1..]);
                     starts.extend(std::iter::repeat(0).take(t));

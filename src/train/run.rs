@@ -87,7 +87,7 @@ pub struct TrainSettings {
     /// Share of pretraining windows whose second half repeats their first
     /// half word for word (0: none). Every token of the repeat can only be
     /// predicted by copying, which is how induction heads are learned (see
-    /// [`repeat_first_half`]); natural text repeats itself too seldom for a
+    /// [`read_twice`]); natural text repeats itself too seldom for a
     /// few million tokens to teach it.
     pub repeat_fraction: f32,
     /// Mid-training: conversations mixed into the last part of the run
@@ -494,7 +494,7 @@ impl BatchSource for PretrainBatches<'_> {
                 let key = self.loader.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (row as u64) << 48;
                 let mut rng = ChaCha8Rng::seed_from_u64(key);
                 if rng.gen::<f32>() < self.repeat_fraction {
-                    repeat_first_half(&mut batch, row, seq);
+                    read_row_twice(&mut batch, row, seq);
                 }
             }
         }
@@ -518,25 +518,26 @@ impl BatchSource for PretrainBatches<'_> {
     }
 }
 
-/// Makes row `row` of `batch` (windows of `seq` tokens) read its first half
-/// twice: the text `t0 … t(h-1)` becomes `t0 … t(h-1) t0 … t(h-1)` (and, for
-/// an odd `seq`, one more token of the original), every target shifted
-/// with it. From the second `t0` on, each next token is the one that followed
-/// the current token's earlier occurrence: a model lowers that loss only by
-/// learning to look back and copy (an induction head, Olsson et al. 2022).
-/// Pretraining windows are plain text: no ignored targets, no segments.
-pub fn repeat_first_half(batch: &mut Batch, row: usize, seq: usize) {
+/// Makes a window's text (`seq + 1` tokens: the inputs and the last target)
+/// read its first half twice: `t0 … t(h-1)` becomes `t0 … t(h-1) t0 …
+/// t(h-1)`, h = half the text (an odd length keeps its last token). From
+/// the second `t0` on, each next token is the one that followed the current
+/// token's earlier occurrence: a model lowers that loss only by learning to
+/// look back and copy (an induction head, Olsson et al. 2022).
+pub fn read_twice(text: &mut [u32]) {
+    let h = text.len() / 2;
+    text.copy_within(..h, h);
+}
+
+/// [`read_twice`] on row `row` of a batch of plain-text windows of `seq` tokens.
+fn read_row_twice(batch: &mut Batch, row: usize, seq: usize) {
     debug_assert!(batch.segment_starts.is_none(), "a pretraining window is one stream of text");
     let at = row * seq;
-    let h = seq / 2;
-    // The window's text: inputs then the last target.
     let mut text: Vec<u32> = batch.inputs[at..at + seq].to_vec();
     text.push(batch.targets[at + seq - 1]);
-    let mut repeated: Vec<u32> = text[..h].to_vec();
-    repeated.extend_from_slice(&text[..h]);
-    repeated.extend_from_slice(&text[h..h + (seq + 1 - 2 * h)]);
-    batch.inputs[at..at + seq].copy_from_slice(&repeated[..seq]);
-    batch.targets[at..at + seq].copy_from_slice(&repeated[1..]);
+    read_twice(&mut text);
+    batch.inputs[at..at + seq].copy_from_slice(&text[..seq]);
+    batch.targets[at..at + seq].copy_from_slice(&text[1..]);
 }
 
 /// Runs (or resumes) pretraining. `stop` is set by Ctrl-C: the loop then
@@ -1119,13 +1120,17 @@ mod tests {
             let inputs: Vec<u32> = (0..2 * seq as u32).map(|i| 100 + i + (i / seq as u32)).collect();
             let targets: Vec<u32> = inputs.iter().map(|t| t + 1).collect();
             let mut batch = Batch { inputs: inputs.clone(), targets: targets.clone(), segment_starts: None };
-            repeat_first_half(&mut batch, 1, seq);
+            read_row_twice(&mut batch, 1, seq);
             assert_eq!(batch.inputs[..seq], inputs[..seq]);
             assert_eq!(batch.targets[..seq], targets[..seq]);
-            let h = seq / 2;
+            // The text is the inputs and the last target; h is its half, rounded down.
+            let text_len = seq + 1;
+            let h = text_len / 2;
             let (row_in, row_t) = (&batch.inputs[seq..], &batch.targets[seq..]);
-            assert_eq!(row_in[..h], row_in[h..2 * h], "seq {seq}: {row_in:?}");
-            assert_eq!(row_in[..h], inputs[seq..seq + h]);
+            let mut text = row_in.to_vec();
+            text.push(row_t[seq - 1]);
+            assert_eq!(text[..h], text[h..2 * h], "seq {seq}: {text:?}");
+            assert_eq!(text[..h], inputs[seq..seq + h]);
             // Every target is the next input: one text, read on.
             for i in 0..seq - 1 {
                 assert_eq!(row_t[i], row_in[i + 1], "seq {seq}, position {i}");
