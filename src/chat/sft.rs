@@ -71,9 +71,9 @@ pub struct SftSettings {
     pub pretrain: Option<PathBuf>,
     /// Fraction of windows that are pretraining text.
     pub pretrain_fraction: f32,
-    /// Share of those pretraining windows read twice (their second half
-    /// repeats the first; see [`crate::train::run::read_twice`]): copy
-    /// targets for a model that has not learned to copy (0: none).
+    /// Share of those pretraining windows in which a span comes again later
+    /// (see [`crate::train::run::repeat_a_span`]): copy targets for a model
+    /// that has not learned to copy (0: none).
     pub repeat_fraction: f32,
     /// Pack several conversations per window (attention kept within each).
     pub pack: bool,
@@ -491,7 +491,7 @@ impl<'a> SftBatches<'a> {
                     let mut rng = ChaCha8Rng::seed_from_u64(*seed);
                     loader.random_window(&mut rng, &mut row);
                     if self.repeat_fraction > 0.0 && rng.gen::<f32>() < self.repeat_fraction {
-                        crate::train::run::read_twice(&mut row);
+                        crate::train::run::repeat_a_span(&mut row, &mut rng);
                     }
                     b.inputs.extend_from_slice(&row[..t]);
                     b.targets.extend_from_slice(&row[1..]);

@@ -84,10 +84,10 @@ pub struct TrainSettings {
     /// the best checkpoint and drives early stopping; all validation text
     /// when unset.
     pub best_on: Option<String>,
-    /// Share of pretraining windows whose second half repeats their first
-    /// half word for word (0: none). Every token of the repeat can only be
-    /// predicted by copying, which is how induction heads are learned (see
-    /// [`read_twice`]); natural text repeats itself too seldom for a
+    /// Share of pretraining windows in which a span of the window comes
+    /// again later, word for word (0: none). Every token of the repeat can
+    /// only be predicted by copying, which is how induction heads are learned
+    /// (see [`repeat_a_span`]); natural text repeats itself too seldom for a
     /// few million tokens to teach it.
     pub repeat_fraction: f32,
     /// Mid-training: conversations mixed into the last part of the run
@@ -494,7 +494,7 @@ impl BatchSource for PretrainBatches<'_> {
                 let key = self.loader.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (row as u64) << 48;
                 let mut rng = ChaCha8Rng::seed_from_u64(key);
                 if rng.gen::<f32>() < self.repeat_fraction {
-                    read_row_twice(&mut batch, row, seq);
+                    repeat_in_row(&mut batch, row, seq, &mut rng);
                 }
             }
         }
@@ -518,24 +518,36 @@ impl BatchSource for PretrainBatches<'_> {
     }
 }
 
-/// Makes a window's text (`seq + 1` tokens: the inputs and the last target)
-/// read its first half twice: `t0 … t(h-1)` becomes `t0 … t(h-1) t0 …
-/// t(h-1)`, h = half the text (an odd length keeps its last token). From
-/// the second `t0` on, each next token is the one that followed the current
-/// token's earlier occurrence: a model lowers that loss only by learning to
-/// look back and copy (an induction head, Olsson et al. 2022).
-pub fn read_twice(text: &mut [u32]) {
-    let h = text.len() / 2;
-    text.copy_within(..h, h);
+/// Repeats a span of a window's text (`seq + 1` tokens: the inputs and the
+/// last target) later in the same window: a span of 8 to a third of the
+/// text's tokens, copied in at a later point (the rest of the text moves on
+/// and its end falls off). From the copy's second token on, each next token
+/// is the one that followed the current token's earlier occurrence, so a
+/// model lowers that loss only by looking back and copying (an induction
+/// head, Olsson et al. 2022). The span, and how far back it lies, are drawn
+/// at random: a repeat always the same distance back (the text read twice,
+/// half a window apart) is learned as "copy the token 128 back", which
+/// copies nothing anywhere else (measured: `fledge inspect --induction`).
+pub fn repeat_a_span(text: &mut [u32], rng: &mut impl Rng) {
+    let n = text.len();
+    if n < 24 {
+        return;
+    }
+    let len = rng.gen_range(8..=n / 3);
+    let from = rng.gen_range(0..=n - 2 * len);
+    let to = rng.gen_range(from + len..=n - len);
+    let span = text[from..from + len].to_vec();
+    text.copy_within(to..n - len, to + len);
+    text[to..to + len].copy_from_slice(&span);
 }
 
-/// [`read_twice`] on row `row` of a batch of plain-text windows of `seq` tokens.
-fn read_row_twice(batch: &mut Batch, row: usize, seq: usize) {
+/// [`repeat_a_span`] on row `row` of a batch of plain-text windows of `seq` tokens.
+fn repeat_in_row(batch: &mut Batch, row: usize, seq: usize, rng: &mut impl Rng) {
     debug_assert!(batch.segment_starts.is_none(), "a pretraining window is one stream of text");
     let at = row * seq;
     let mut text: Vec<u32> = batch.inputs[at..at + seq].to_vec();
     text.push(batch.targets[at + seq - 1]);
-    read_twice(&mut text);
+    repeat_a_span(&mut text, rng);
     batch.inputs[at..at + seq].copy_from_slice(&text[..seq]);
     batch.targets[at..at + seq].copy_from_slice(&text[1..]);
 }
@@ -1114,31 +1126,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_repeated_window_reads_its_first_half_twice_and_other_rows_are_untouched() {
-        for seq in [8usize, 9] {
-            // Two rows of the stream 100, 101, …: targets are the next token.
-            let inputs: Vec<u32> = (0..2 * seq as u32).map(|i| 100 + i + (i / seq as u32)).collect();
-            let targets: Vec<u32> = inputs.iter().map(|t| t + 1).collect();
-            let mut batch = Batch { inputs: inputs.clone(), targets: targets.clone(), segment_starts: None };
-            read_row_twice(&mut batch, 1, seq);
-            assert_eq!(batch.inputs[..seq], inputs[..seq]);
-            assert_eq!(batch.targets[..seq], targets[..seq]);
-            // The text is the inputs and the last target; h is its half, rounded down.
-            let text_len = seq + 1;
-            let h = text_len / 2;
-            let (row_in, row_t) = (&batch.inputs[seq..], &batch.targets[seq..]);
-            let mut text = row_in.to_vec();
-            text.push(row_t[seq - 1]);
-            assert_eq!(text[..h], text[h..2 * h], "seq {seq}: {text:?}");
-            assert_eq!(text[..h], inputs[seq..seq + h]);
-            // Every target is the next input: one text, read on.
-            for i in 0..seq - 1 {
-                assert_eq!(row_t[i], row_in[i + 1], "seq {seq}, position {i}");
+    fn a_repeated_span_comes_again_later_word_for_word_and_the_text_reads_on() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut distances = std::collections::BTreeSet::new();
+        for n in [24usize, 57, 257] {
+            for _ in 0..50 {
+                let original: Vec<u32> = (1000..1000 + n as u32).collect();
+                let mut text = original.clone();
+                repeat_a_span(&mut text, &mut rng);
+                assert_eq!(text.len(), n);
+                // The first token out of order starts the copy: a span of the text before it.
+                let to = (0..n).find(|&i| text[i] != original[i]).expect("a span was repeated");
+                let from = (text[to] - 1000) as usize;
+                assert!(from < to);
+                // A span of 8 to n/3 tokens, then the text goes on where it was cut.
+                let fits = |len: usize| {
+                    to + len <= n
+                        && text[to..to + len] == original[from..from + len]
+                        && text[to + len..] == original[to..n - len]
+                };
+                assert!((8..=n / 3).any(fits), "n {n}: {text:?}");
+                distances.insert(to - from);
             }
-            // From the second reading on, the target is what followed the same token before.
-            for i in h..2 * h - 1 {
-                assert_eq!(row_t[i], row_t[i - h], "seq {seq}, position {i}");
-            }
+        }
+        assert!(distances.len() > 20, "the copy lies at many distances: {distances:?}");
+        // Too short to hold a span twice: left alone.
+        let mut short: Vec<u32> = (0..20).collect();
+        repeat_a_span(&mut short, &mut rng);
+        assert_eq!(short, (0..20).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn a_repeated_row_is_one_text_and_other_rows_are_untouched() {
+        let seq = 64;
+        let inputs: Vec<u32> = (0..2 * seq as u32).map(|i| 100 + i + (i / seq as u32)).collect();
+        let targets: Vec<u32> = inputs.iter().map(|t| t + 1).collect();
+        let mut batch = Batch { inputs: inputs.clone(), targets: targets.clone(), segment_starts: None };
+        repeat_in_row(&mut batch, 1, seq, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(batch.inputs[..seq], inputs[..seq]);
+        assert_eq!(batch.targets[..seq], targets[..seq]);
+        assert_ne!(batch.inputs[seq..], inputs[seq..]);
+        for i in 0..seq - 1 {
+            assert_eq!(batch.targets[seq + i], batch.inputs[seq + i + 1], "position {i}");
         }
     }
 
