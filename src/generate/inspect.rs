@@ -252,8 +252,8 @@ pub struct HeadInduction {
     pub layer: usize,
     pub head: usize,
     /// Mean attention from a second-copy token to the token that followed
-    /// its first occurrence: the induction pattern "[A][B] … [A] → look at
-    /// [B]", which lets the next layer's output say B.
+    /// its first occurrence: the induction pattern `A B … A` → look at `B`,
+    /// which lets the output say `B` next.
     pub induction: f64,
     /// Mean attention from each token to the one just before it: the
     /// previous-token heads that induction heads read from.
