@@ -403,8 +403,17 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     if let Some(b) = &battery {
         print_battery(b);
     }
+    let induction = induction_summary(&config, &params, &tok);
+    if let Some(i) = &induction {
+        println!(
+            "\ninduction test (`fledge inspect --induction`): random words read twice, {:.2} then {:.2} bits per token; strongest induction head {:.2}",
+            i["first_copy_bits_per_token"].as_f64().unwrap_or(f64::NAN),
+            i["second_copy_bits_per_token"].as_f64().unwrap_or(f64::NAN),
+            i["strongest_induction_head"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
     if let Some(out) = &args.out {
-        let json = serde_json::json!({"model": model, "data": data, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit, "battery": battery});
+        let json = serde_json::json!({"model": model, "data": data, "qa": scores, "chat_loss": chat, "max_tokens": args.max_tokens, "limit": args.limit, "battery": battery, "induction": induction});
         fledge::fsutil::write_atomic(out.join("eval.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
         let mut lines = String::new();
         for s in &scores {
@@ -977,6 +986,31 @@ pub struct DataCopyArgs {
     /// Most copy questions to make.
     #[arg(long, default_value_t = fledge::chat::rc::cloze::DEFAULT_MAX_ITEMS)]
     max_items: usize,
+}
+
+/// The induction test at its defaults (10 sequences of up to 100 random
+/// words, seed 1), for the evaluation's report: whether the model copies
+/// what it has read, which every answer from a text ends with. None when the
+/// model's window or vocabulary is too small for it.
+fn induction_summary(
+    config: &fledge::model::ModelConfig,
+    params: &[f32],
+    tok: &Tokenizer,
+) -> Option<serde_json::Value> {
+    use fledge::generate::inspect::{induction_test, word_tokens};
+    let words = word_tokens(tok);
+    let length = 100.min((config.max_seq_len - 1) / 2).min(words.len());
+    if length < 2 {
+        return None;
+    }
+    let mut generator = Generator::new(config, params);
+    let r = induction_test(&mut generator, &words, tok.eot_id(), length, 10, 1);
+    let best = r.heads.iter().map(|h| h.induction).fold(0.0, f64::max);
+    Some(serde_json::json!({
+        "length": length, "sequences": r.sequences, "seed": 1,
+        "first_copy_bits_per_token": r.first_bits, "second_copy_bits_per_token": r.second_bits,
+        "strongest_induction_head": best,
+    }))
 }
 
 pub fn run_data_copy(args: DataCopyArgs) -> Result<()> {

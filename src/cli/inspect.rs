@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use fledge::generate::inspect::{induction_test, inspect, score_tokens, HeadInduction, Heads, InspectOptions};
+use fledge::generate::inspect::{
+    induction_test, inspect, score_tokens, word_tokens, HeadInduction, Heads, InspectOptions,
+};
 use fledge::generate::{Generator, TokenLogprob};
 use fledge::tokenizer::Tokenizer;
 
@@ -158,15 +160,7 @@ fn run_induction(args: &InspectArgs) -> Result<()> {
     if args.induction_sequences == 0 {
         bail!("--induction-sequences 0: the test needs at least one sequence");
     }
-    // Whole words, each one token (" garden"): a copy of random words is
-    // text the model could meet, unlike a run of stray bytes.
-    let candidates: Vec<u32> = (0..tok.vocab_size() as u32)
-        .filter(|&id| {
-            let text = tok.token_text(id);
-            let word = text.strip_prefix(' ').unwrap_or("");
-            word.len() >= 2 && word.chars().all(|c| c.is_ascii_lowercase())
-        })
-        .collect();
+    let candidates = word_tokens(&tok);
     if candidates.len() < length {
         bail!(
             "--induction-length {length}: the tokenizer has only {} whole-word tokens to draw from; ask for fewer",

@@ -316,6 +316,19 @@ pub fn induction_test(
     InductionReport { length, sequences, first_bits: first / n, second_bits: second / n, heads }
 }
 
+/// The tokens the induction test draws from: whole lower-case words, each
+/// one token (" garden"), so that a copy is text the model could meet,
+/// unlike a run of stray bytes.
+pub fn word_tokens(tokenizer: &crate::tokenizer::Tokenizer) -> Vec<u32> {
+    (0..tokenizer.vocab_size() as u32)
+        .filter(|&id| {
+            let text = tokenizer.token_text(id);
+            let word = text.strip_prefix(' ').unwrap_or("");
+            word.len() >= 2 && word.chars().all(|c| c.is_ascii_lowercase())
+        })
+        .collect()
+}
+
 /// A head's induction and previous-token scores from its `n × n` attention
 /// matrix over `<|endoftext|>` and two copies of `length` tokens.
 fn head_pattern_scores(weights: &[f32], n: usize, length: usize) -> (f64, f64) {
