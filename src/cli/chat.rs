@@ -10,6 +10,7 @@ use clap::Args;
 use fledge::chat::battery;
 use fledge::chat::convert;
 use fledge::chat::eval::{chat_loss, score_qa, QaScore};
+use fledge::chat::rc::cloze::Exercise;
 use fledge::chat::sft::{SftSettings, SftSource};
 use fledge::chat::template::read_jsonl;
 use fledge::chat::tries::{generate_story_reply, told_in_tries};
@@ -445,6 +446,31 @@ struct Battery {
     split: String,
     grounded: battery::GroundedScore,
     stories: battery::StoryScore,
+}
+
+/// The induction test at its defaults (10 sequences of up to 100 random
+/// words, seed 1), for the evaluation's report: whether the model copies
+/// what it has read, which every answer from a text ends with. None when the
+/// model's window or vocabulary is too small for it.
+fn induction_summary(
+    config: &fledge::model::ModelConfig,
+    params: &[f32],
+    tok: &Tokenizer,
+) -> Option<serde_json::Value> {
+    use fledge::generate::inspect::{induction_test, word_tokens};
+    let words = word_tokens(tok);
+    let length = 100.min((config.max_seq_len - 1) / 2).min(words.len());
+    if length < 2 {
+        return None;
+    }
+    let mut generator = Generator::new(config, params);
+    let r = induction_test(&mut generator, &words, tok.eot_id(), length, 10, 1);
+    let best = r.heads.iter().map(|h| h.induction).fold(0.0, f64::max);
+    Some(serde_json::json!({
+        "length": length, "sequences": r.sequences, "seed": 1,
+        "first_copy_bits_per_token": r.first_bits, "second_copy_bits_per_token": r.second_bits,
+        "strongest_induction_head": best,
+    }))
 }
 
 fn run_battery(
@@ -958,16 +984,29 @@ pub struct DataClozeArgs {
 }
 
 pub fn run_data_cloze(args: DataClozeArgs) -> Result<()> {
-    let run = fledge::chat::rc::cloze::run(&args.corpus, &args.out, args.seed, args.max_items)?;
+    run_exercise_command(Exercise::Blanks, &args.corpus, &args.out, args.seed, args.max_items, "blanks")
+}
+
+/// `fledge data cloze` and `fledge data copy`: makes the set, then prints its
+/// counts per kind and per split and where it went.
+fn run_exercise_command(
+    exercise: Exercise,
+    corpus: &Path,
+    out: &Path,
+    seed: u64,
+    max_items: usize,
+    noun: &str,
+) -> Result<()> {
+    let run = fledge::chat::rc::cloze::run_exercise(corpus, out, exercise, seed, max_items)?;
     let r = &run.report;
     for (kind, n) in &r.items_per_kind {
-        println!("{kind:<14} {n:>8}");
+        println!("{kind:<20} {n:>8}");
     }
     println!(
-        "{} blanks in {} passages from {} of {} documents, in {:.1} s",
+        "{} {noun} in {} passages from {} of {} documents, in {:.1} s",
         r.items, r.contexts, r.documents_used, r.documents_read, r.seconds
     );
-    print_splits_and_folder(&r.splits, &args.out.join(fledge::chat::rc::cloze::SOURCE));
+    print_splits_and_folder(&r.splits, &out.join(exercise.source()));
     Ok(())
 }
 
@@ -988,44 +1027,8 @@ pub struct DataCopyArgs {
     max_items: usize,
 }
 
-/// The induction test at its defaults (10 sequences of up to 100 random
-/// words, seed 1), for the evaluation's report: whether the model copies
-/// what it has read, which every answer from a text ends with. None when the
-/// model's window or vocabulary is too small for it.
-fn induction_summary(
-    config: &fledge::model::ModelConfig,
-    params: &[f32],
-    tok: &Tokenizer,
-) -> Option<serde_json::Value> {
-    use fledge::generate::inspect::{induction_test, word_tokens};
-    let words = word_tokens(tok);
-    let length = 100.min((config.max_seq_len - 1) / 2).min(words.len());
-    if length < 2 {
-        return None;
-    }
-    let mut generator = Generator::new(config, params);
-    let r = induction_test(&mut generator, &words, tok.eot_id(), length, 10, 1);
-    let best = r.heads.iter().map(|h| h.induction).fold(0.0, f64::max);
-    Some(serde_json::json!({
-        "length": length, "sequences": r.sequences, "seed": 1,
-        "first_copy_bits_per_token": r.first_bits, "second_copy_bits_per_token": r.second_bits,
-        "strongest_induction_head": best,
-    }))
-}
-
 pub fn run_data_copy(args: DataCopyArgs) -> Result<()> {
-    use fledge::chat::rc::cloze::{run_exercise, Exercise, COPY_SOURCE};
-    let run = run_exercise(&args.corpus, &args.out, Exercise::Copies, args.seed, args.max_items)?;
-    let r = &run.report;
-    for (kind, n) in &r.items_per_kind {
-        println!("{kind:<20} {n:>8}");
-    }
-    println!(
-        "{} copy questions in {} passages from {} of {} documents, in {:.1} s",
-        r.items, r.contexts, r.documents_used, r.documents_read, r.seconds
-    );
-    print_splits_and_folder(&r.splits, &args.out.join(COPY_SOURCE));
-    Ok(())
+    run_exercise_command(Exercise::Copies, &args.corpus, &args.out, args.seed, args.max_items, "copy questions")
 }
 
 #[derive(Args)]

@@ -454,17 +454,11 @@ pub fn make_exercises(
     (out, report)
 }
 
-/// What [`run`] did.
+/// What [`run_exercise`] did.
 #[derive(Debug)]
 pub struct ClozeRun {
     pub report: ClozeReport,
     pub written: Vec<PathBuf>,
-}
-
-/// `fledge data cloze`: reads `corpus/train.jsonl`, writes
-/// `out/cloze/{train,val,test}.jsonl`, `report.json` and `cloze-report.json`.
-pub fn run(corpus: &Path, out: &Path, seed: u64, max_items: usize) -> Result<ClozeRun, RcError> {
-    run_exercise(corpus, out, Exercise::Blanks, seed, max_items)
 }
 
 /// `fledge data cloze` and `fledge data copy`: reads `corpus/train.jsonl`,
