@@ -90,6 +90,15 @@ pub struct TrainSettings {
     /// (see [`repeat_a_span`]); natural text repeats itself too seldom for a
     /// few million tokens to teach it.
     pub repeat_fraction: f32,
+    /// Opening steps of the run in which a share of the windows
+    /// (`copy_warmup_fraction`) are random tokens read twice (0: none). A
+    /// model learns to copy such a sequence within a few hundred steps and
+    /// then learns to copy any span quickly; from text alone, or from random
+    /// spans repeated later, it did not in thousands (see [`copy_warmup_row`]).
+    pub copy_warmup_steps: u64,
+    /// Share of the windows in the `copy_warmup_steps` that are random tokens
+    /// read twice (0 to 1).
+    pub copy_warmup_fraction: f32,
     /// Mid-training: conversations mixed into the last part of the run
     /// (see [`super::mid`]); none when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +141,8 @@ impl Default for TrainSettings {
             early_stop: 0,
             best_on: None,
             repeat_fraction: 0.0,
+            copy_warmup_steps: 0,
+            copy_warmup_fraction: 0.5,
             mid: None,
             precision: Precision::F32,
         }
@@ -200,6 +211,12 @@ impl TrainSettings {
             return Err(TrainError::Settings(format!(
                 "repeat_fraction = {}: it is a share of the windows, from 0 to 1",
                 self.repeat_fraction
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.copy_warmup_fraction) {
+            return Err(TrainError::Settings(format!(
+                "copy_warmup_fraction = {}: it is a share of the windows, from 0 to 1",
+                self.copy_warmup_fraction
             )));
         }
         if !(self.decay_to_init >= 0.0 && self.decay_to_init * self.lr < 1.0) {
@@ -426,6 +443,11 @@ pub struct PretrainBatches<'a> {
     byte_lengths: Vec<u32>,
     eval_batches: usize,
     repeat_fraction: f32,
+    /// Micro-batches (from the first) whose rows may be copy warm-up rows.
+    copy_warmup_batches: u64,
+    copy_warmup_fraction: f32,
+    /// The tokens a copy warm-up row is drawn from: every id but the special ones.
+    ordinary_tokens: Vec<u32>,
 }
 
 impl<'a> PretrainBatches<'a> {
@@ -479,21 +501,35 @@ impl<'a> PretrainBatches<'a> {
             byte_lengths: tokenizer.token_byte_lengths(),
             eval_batches: settings.eval_batches,
             repeat_fraction: settings.repeat_fraction,
+            copy_warmup_batches: settings.copy_warmup_steps * settings.grad_accum as u64,
+            copy_warmup_fraction: settings.copy_warmup_fraction,
+            ordinary_tokens: ordinary_tokens(tokenizer),
         })
     }
+}
+
+/// Every token id but `<|endoftext|>`, `<|im_start|>` and `<|im_end|>`.
+fn ordinary_tokens(tokenizer: &Tokenizer) -> Vec<u32> {
+    let special = [tokenizer.eot_id(), tokenizer.im_start_id(), tokenizer.im_end_id()];
+    (0..tokenizer.vocab_size() as u32).filter(|id| !special.contains(id)).collect()
 }
 
 impl BatchSource for PretrainBatches<'_> {
     fn batch(&self, index: u64) -> Batch {
         let mut batch = self.loader.batch(index);
-        if self.repeat_fraction > 0.0 {
+        let warm_up = index < self.copy_warmup_batches;
+        if self.repeat_fraction > 0.0 || warm_up {
             let seq = self.loader.seq_len;
             for row in 0..self.loader.batch {
                 // A window's draw depends on its batch and row only, so a
                 // resumed run repeats the same windows.
                 let key = self.loader.seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (row as u64) << 48;
                 let mut rng = ChaCha8Rng::seed_from_u64(key);
-                if rng.gen::<f32>() < self.repeat_fraction {
+                if warm_up && rng.gen::<f32>() < self.copy_warmup_fraction {
+                    let at = row * seq;
+                    let (inputs, targets) = (&mut batch.inputs[at..at + seq], &mut batch.targets[at..at + seq]);
+                    copy_warmup_row(inputs, targets, &self.ordinary_tokens, &mut rng);
+                } else if rng.gen::<f32>() < self.repeat_fraction {
                     repeat_in_row(&mut batch, row, seq, &mut rng);
                 }
             }
@@ -539,6 +575,30 @@ pub fn repeat_a_span(text: &mut [u32], rng: &mut impl Rng) {
     let span = text[from..from + len].to_vec();
     text.copy_within(to..n - len, to + len);
     text[to..to + len].copy_from_slice(&span);
+}
+
+/// A copy warm-up row: a random sequence of `tokens` (8 to a third of the
+/// row long) read twice from the row's start, then random tokens. Only the
+/// second reading counts in the loss (from its second token, the first one
+/// that copying predicts); the other targets are [`IGNORE`], so the model
+/// learns nothing from the noise but where to look. The sequence's length
+/// varies, so "the token `n` back" is not a shortcut: the model has to find
+/// the current token's earlier occurrence and read what followed it, and it
+/// goes on doing so on text (`tests/engine_learns_to_copy.rs` measures both
+/// halves of that).
+pub fn copy_warmup_row(inputs: &mut [u32], targets: &mut [u32], tokens: &[u32], rng: &mut impl Rng) {
+    let seq = inputs.len();
+    debug_assert_eq!(targets.len(), seq);
+    if seq < 24 || tokens.is_empty() {
+        return;
+    }
+    let mut text: Vec<u32> = (0..=seq).map(|_| tokens[rng.gen_range(0..tokens.len())]).collect();
+    let n = rng.gen_range(8..=seq / 3);
+    text.copy_within(0..n, n);
+    inputs.copy_from_slice(&text[..seq]);
+    for (i, target) in targets.iter_mut().enumerate() {
+        *target = if i >= n && i + 1 < 2 * n { text[i + 1] } else { IGNORE };
+    }
 }
 
 /// [`repeat_a_span`] on row `row` of a batch of plain-text windows of `seq` tokens.
@@ -1177,7 +1237,35 @@ mod tests {
             let settings = TrainSettings { repeat_fraction: bad, ..Default::default() };
             let err = settings.validate().unwrap_err().to_string();
             assert!(err.contains("repeat_fraction"), "{err}");
+            let settings = TrainSettings { copy_warmup_fraction: bad, ..Default::default() };
+            let err = settings.validate().unwrap_err().to_string();
+            assert!(err.contains("copy_warmup_fraction"), "{err}");
         }
+    }
+
+    /// A copy warm-up row is a sequence read twice from the start, and only
+    /// the copyable tokens of the second reading are targets; its length varies.
+    #[test]
+    fn copy_warmup_rows_count_only_the_copy() {
+        let tokens: Vec<u32> = (10..60).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut lengths = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let (mut inputs, mut targets) = (vec![0u32; 96], vec![0u32; 96]);
+            copy_warmup_row(&mut inputs, &mut targets, &tokens, &mut rng);
+            assert!(inputs.iter().all(|t| tokens.contains(t)), "drawn from the given tokens");
+            let counted: Vec<usize> = (0..96).filter(|&i| targets[i] != IGNORE).collect();
+            // Targets at n..2n-1 (n - 1 of them): the copy of inputs 1..n.
+            let n = counted.len() + 1;
+            assert!((8..=32).contains(&n), "{n}");
+            assert_eq!(counted, (n..2 * n - 1).collect::<Vec<_>>());
+            assert_eq!(inputs[n..2 * n], inputs[..n].to_vec(), "read twice");
+            for &i in &counted {
+                assert_eq!(targets[i], inputs[i + 1], "the next token");
+            }
+            lengths.insert(n);
+        }
+        assert!(lengths.len() > 10, "lengths vary: {lengths:?}");
     }
 
     #[test]
