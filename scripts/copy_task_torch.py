@@ -1,9 +1,10 @@
 # The copy task of tests/engine_learns_to_copy.rs in plain PyTorch, the same model (two layers,
 # two heads of 32, RMSNorm, rotary positions, SwiGLU, tied embeddings), init, AdamW and schedule:
 # the independent reference for how many steps a correct engine needs to learn to copy.
-#   python scripts/copy_task_torch.py [HEAD_DIM=32] [STEPS=600] [MODE=1]
+#   python scripts/copy_task_torch.py [HEAD_DIM=32] [STEPS=600] [MODE=1] [THEN=0]
 # MODE 1: a random span comes again at a random later place; MODE 2: the row opens with a random
-# sequence read twice. Prints the loss on the copied tokens every 100 steps and at the end.
+# sequence read twice. THEN: steps of MODE 1 after the STEPS (the test's switch). Prints the loss on the
+# copied tokens every 100 steps and, on fresh rows, at the end of each part.
 import math, sys, torch, torch.nn as nn, torch.nn.functional as F
 torch.manual_seed(1)
 V, T, B, HD = 64, 128, 16, int(sys.argv[1]) if len(sys.argv) > 1 else 32
@@ -58,12 +59,18 @@ import random; random.seed(7)
 m = M()
 decay = [p for p in m.parameters() if p.dim() == 2]; nod = [p for p in m.parameters() if p.dim() < 2]
 opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.1}, {'params': nod, 'weight_decay': 0.0}], lr=3e-3, betas=(0.9, 0.999), eps=1e-8)
-for step in range(STEPS):
-    for g in opt.param_groups: g['lr'] = 3e-3 * min(1.0, (step + 1) / 50)
-    x, y = batch()
-    loss = F.cross_entropy(m(x).view(-1, V), y.view(-1), ignore_index=IGN)
-    opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
-    if step % 100 == 0: print(f"step {step}: loss {loss.item():.3f}", flush=True)
-with torch.no_grad():
-    tot = sum(F.cross_entropy(m(x).view(-1, V), y.view(-1), ignore_index=IGN).item() for x, y in [batch() for _ in range(4)]) / 4
-print(f"loss on copied tokens {tot:.3f}")
+THEN = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+def train(steps):
+    for step in range(steps):
+        for g in opt.param_groups: g['lr'] = 3e-3 * min(1.0, (step + 1) / 50)
+        x, y = batch()
+        loss = F.cross_entropy(m(x).view(-1, V), y.view(-1), ignore_index=IGN)
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0); opt.step()
+        if step % 100 == 0: print(f"step {step}: loss {loss.item():.3f}", flush=True)
+    with torch.no_grad():
+        tot = sum(F.cross_entropy(m(x).view(-1, V), y.view(-1), ignore_index=IGN).item() for x, y in [batch() for _ in range(4)]) / 4
+    print(f"MODE {MODE}, {steps} steps: loss on copied tokens of fresh rows {tot:.3f}", flush=True)
+train(STEPS)
+if THEN:
+    MODE = 1
+    train(THEN)

@@ -108,8 +108,10 @@ fn learns_to_copy_a_repeated_sequence_then_any_span() {
     let span_before = copy_loss(&mut trainer, &mut rng, Task::Span);
     train(&mut trainer, &mut rng, Task::Repeated, 800);
     let repeated = copy_loss(&mut trainer, &mut rng, Task::Repeated);
+    eprintln!("copied-token loss: span task untrained {span_before:.3}, read-twice task after 800 steps {repeated:.3}");
     assert!(repeated < 1.5, "repeated sequence: {repeated:.3} nats after 800 steps (chance 4.16)");
     train(&mut trainer, &mut rng, Task::Span, 300);
     let span = copy_loss(&mut trainer, &mut rng, Task::Span);
+    eprintln!("copied-token loss: span task after 300 more steps {span:.3}");
     assert!(span < 1.5, "span: {span:.3} nats after 300 more steps (before any training {span_before:.3})");
 }
