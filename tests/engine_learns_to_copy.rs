@@ -13,8 +13,9 @@
 //!   to under 1 nat between steps 400 and 550).
 //! - *span*: a random span comes again at a random later place. From scratch
 //!   neither engine learned this in 3,000 steps; after the repeated form it
-//!   takes under a hundred. That is why `pretrain` can open with repeated
-//!   random sequences (`copy_warmup_fraction`).
+//!   takes no more than 300 (fresh-row loss 0.52 here, 0.63 in PyTorch). That
+//!   is why pretraining can open with repeated random sequences
+//!   (`copy_warmup_steps`, `copy_warmup_fraction`).
 
 use fledge::data::shards::Batch;
 use fledge::model::kernels::IGNORE;

@@ -207,17 +207,14 @@ impl TrainSettings {
         if !(0.0..=1.0).contains(&self.min_lr_ratio) || !(0.0..=1.0).contains(&self.decay_fraction) {
             return bad("min_lr_ratio and decay_fraction must be in [0, 1]");
         }
-        if !(0.0..=1.0).contains(&self.repeat_fraction) {
-            return Err(TrainError::Settings(format!(
-                "repeat_fraction = {}: it is a share of the windows, from 0 to 1",
-                self.repeat_fraction
-            )));
-        }
-        if !(0.0..=1.0).contains(&self.copy_warmup_fraction) {
-            return Err(TrainError::Settings(format!(
-                "copy_warmup_fraction = {}: it is a share of the windows, from 0 to 1",
-                self.copy_warmup_fraction
-            )));
+        for (name, share) in
+            [("repeat_fraction", self.repeat_fraction), ("copy_warmup_fraction", self.copy_warmup_fraction)]
+        {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(TrainError::Settings(format!(
+                    "{name} = {share}: it is a share of the windows, from 0 to 1"
+                )));
+            }
         }
         if !(self.decay_to_init >= 0.0 && self.decay_to_init * self.lr < 1.0) {
             return bad("decay_to_base must be at least 0 and, times lr, below 1 (it is the fraction of the way back to the base each step takes at that rate)");
